@@ -1,0 +1,193 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadState } from './loader.js';
+import { formatProblem } from './problems.js';
+
+// A valid tree the cases break one piece of at a time.
+const BASE = `apiVersion: left4me/v1
+kind: Installation
+metadata:
+  name: demo
+spec:
+  source: directory
+  path: /var/lib/left4me/demo-installation
+---
+apiVersion: left4me/v1
+kind: Overlay
+metadata:
+  name: base
+spec:
+  sources:
+    - files:
+        - path: left4dead2/cfg/motd.txt
+          content: welcome
+  aliases:
+    zonemod: sm_forcematch zonemod
+---
+apiVersion: left4me/v1
+kind: Blueprint
+metadata:
+  name: coop
+spec:
+  installation: demo
+  overlays: [base]
+---
+apiVersion: left4me/v1
+kind: Instance
+metadata:
+  name: one
+spec:
+  blueprint: coop
+  port: 27015
+`;
+
+/** A document whose spec starts at line 6: header lines 1-5 are apiVersion, kind, metadata, name, spec. */
+function doc(kind: string, name: string, ...spec: string[]): string {
+  return [`apiVersion: left4me/v1`, `kind: ${kind}`, `metadata:`, `  name: ${name}`, `spec:`, ...spec.map((l) => `  ${l}`)].join('\n') + '\n';
+}
+
+interface Case {
+  name: string;
+  /** Content of bad.yaml; a function gets the case's directory for special files. */
+  bad?: string;
+  /** Replace base.yaml (default: BASE). */
+  base?: string;
+  setup?: (dir: string) => void;
+  /** Expected problems in bad.yaml (or `file`), in order: [line, pointer, message]. */
+  expect: Array<[number, string, string]>;
+  file?: string;
+  kindName?: string;
+}
+
+const root = mkdtempSync(join(tmpdir(), 'left4me-loader-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+async function run(c: Case) {
+  const dir = join(root, `case-${n++}`);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'base.yaml'), c.base ?? BASE);
+  if (c.bad !== undefined) writeFileSync(join(dir, 'bad.yaml'), c.bad);
+  c.setup?.(dir);
+  return { dir, state: await loadState(dir, { limits: { maxFileBytes: 128 * 1024 } }) };
+}
+
+const cases: Case[] = [
+  // --- YAML and files ---------------------------------------------------------
+  { name: 'broken flow sequence', bad: 'kind: Instance\nspec: [1, 2\nmetadata: {}\n', expect: [[3, '', 'invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]']] },
+  { name: 'tab indentation', bad: 'kind: Instance\nspec:\n\tblueprint: coop\n', expect: [[3, '', 'invalid YAML: Tabs are not allowed as indentation']] },
+  { name: 'duplicate key', bad: doc('Instance', 'x', 'blueprint: coop', 'blueprint: coop'), expect: [[7, '', 'duplicate key: Map keys must be unique']] },
+  { name: 'custom tag', bad: doc('Instance', 'x', 'blueprint: !include coop'), expect: [[6, '', 'Unresolved tag: !include (custom YAML tags are not allowed)']] },
+  { name: 'binary tag', bad: doc('Instance', 'x', 'blueprint: !!binary Y29vcA=='), expect: [[6, '', 'YAML tag !!binary is not allowed (only plain strings, numbers, booleans, lists and maps)']] },
+  {
+    name: 'alias bomb',
+    bad: 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n',
+    expect: [[1, '', 'too many YAML aliases (more than 200 expansions): refused as a possible alias bomb']],
+  },
+  { name: 'nesting deep enough to exhaust the stack', bad: `a: ${'['.repeat(20000)}\n`, expect: [[1, '', 'YAML nesting is too deep']] },
+  { name: 'document is a list', bad: '- kind: Instance\n- kind: Overlay\n', expect: [[1, '', 'a document must be a map with apiVersion, kind, metadata and spec (got a list)']] },
+  { name: 'document is a scalar', bad: 'just some text\n', expect: [[1, '', 'a document must be a map with apiVersion, kind, metadata and spec (got a string)']] },
+  { name: 'missing kind', bad: 'apiVersion: left4me/v1\nmetadata:\n  name: x\nspec: {}\n', expect: [[1, '', 'missing "kind" (one of Installation, Overlay, Blueprint, Instance)']] },
+  { name: 'unknown kind', bad: 'apiVersion: left4me/v1\nkind: Server\nmetadata:\n  name: x\n', expect: [[2, '/kind', 'unknown kind "Server" (expected one of Installation, Overlay, Blueprint, Instance)']] },
+  { name: 'file over the size limit', bad: `# ${'x'.repeat(130 * 1024)}\n`, expect: [[1, '', 'file is larger than 131072 bytes; refused']] },
+  {
+    name: 'symlink leading outside the state directory',
+    setup: (dir) => {
+      writeFileSync(join(dirname(dir), `${dir.split('/').pop()}-outside.yaml`), BASE);
+      symlinkSync(join(dirname(dir), `${dir.split('/').pop()}-outside.yaml`), join(dir, 'bad.yaml'));
+    },
+    expect: [[1, '', 'symbolic link leads outside the state directory (to OUTSIDE); refused']],
+  },
+  {
+    name: 'symlinked directory leading outside',
+    file: 'evil',
+    setup: (dir) => symlinkSync('/etc', join(dir, 'evil')),
+    expect: [[1, '', 'symbolic link leads outside the state directory (to /etc); refused']],
+  },
+  { name: 'dangling symlink', setup: (dir) => symlinkSync(join(dir, 'nowhere.yaml'), join(dir, 'bad.yaml')), expect: [[1, '', 'symbolic link points nowhere']] },
+  { name: 'FIFO named like YAML', setup: (dir) => execFileSync('mkfifo', [join(dir, 'bad.yaml')]), expect: [[1, '', 'not a regular file (device, FIFO or socket); refused']] },
+
+  // --- the schema: envelope and metadata ----------------------------------------
+  { name: 'wrong apiVersion', bad: doc('Instance', 'x', 'blueprint: coop').replace('left4me/v1', 'left4me/v2'), kindName: 'instance/x', expect: [[1, '/apiVersion', 'must be "left4me/v1" (got "left4me/v2")']] },
+  { name: 'missing metadata', bad: 'apiVersion: left4me/v1\nkind: Instance\nspec:\n  blueprint: coop\n', kindName: 'instance/?', expect: [[1, '', 'missing required field "metadata"']] },
+  { name: 'name with a path trick', bad: doc('Instance', '../../etc', 'blueprint: coop'), kindName: 'instance/?', expect: [[4, '/metadata/name', '"../../etc" must be lowercase letters, digits and \'-\', starting with a letter or digit, at most 63 characters (names become directory and unit names)']] },
+  { name: 'name with a slash', bad: doc('Overlay', 'maps/evil', 'sources: [{workshop: {items: [1]}}]'), kindName: 'overlay/?', expect: [[4, '/metadata/name', '"maps/evil" must be lowercase letters, digits and \'-\', starting with a letter or digit, at most 63 characters (names become directory and unit names)']] },
+  { name: 'status written into a document', bad: doc('Instance', 'x', 'blueprint: coop') + 'status:\n  ready: true\n', kindName: 'instance/x', expect: [[7, '/status', 'unknown field "status" — status is kept by the controller, never in documents (allowed here: apiVersion, kind, metadata, spec)']] },
+  { name: 'misspelt field', bad: doc('Instance', 'x', 'blueprint: coop', 'staet: running'), kindName: 'instance/x', expect: [[7, '/spec/staet', 'unknown field "staet" — did you mean "state"?']] },
+  { name: 'missing required field', bad: doc('Instance', 'x', 'state: running'), kindName: 'instance/x', expect: [[5, '/spec', 'missing required field "blueprint"']] },
+  { name: 'enum with wrong case', bad: doc('Instance', 'x', 'blueprint: coop', 'updatePolicy: WhenEmpty'), kindName: 'instance/x', expect: [[7, '/spec/updatePolicy', 'must be one of "whenEmpty", "immediate", "manual" (got "WhenEmpty") — did you mean "whenEmpty"?']] },
+  { name: 'port as a string', bad: doc('Instance', 'x', 'blueprint: coop', 'port: "27016"'), kindName: 'instance/x', expect: [[7, '/spec/port', 'must be an integer (got a string)']] },
+  { name: 'port above 65535', bad: doc('Instance', 'x', 'blueprint: coop', 'port: 70000'), kindName: 'instance/x', expect: [[7, '/spec/port', 'must be <= 65535 (got 70000)']] },
+  { name: 'cvar value injecting a command', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "pwn\\"; rcon_password x"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', '"pwn\\"; rcon_password x" cannot contain quotes, \';\' or line breaks (they would inject console commands)']] },
+  { name: 'cvar value with a line break', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "a\\nsv_cheats 1"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', '"a\\nsv_cheats 1" cannot contain quotes, \';\' or line breaks (they would inject console commands)']] },
+  { name: 'cvar name with spaces', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  "sv cheats": 1'), kindName: 'instance/x', expect: [[8, '/spec/cvars/sv cheats', '"sv cheats" is not a valid key here: it must be a console variable name: letters, digits and \'_\', not starting with a digit']] },
+  { name: 'restartedAt not a timestamp', bad: doc('Instance', 'x', 'blueprint: coop').replace('  name: x\n', '  name: x\n  annotations:\n    left4me/restartedAt: yesterday\n'), kindName: 'instance/x', expect: [[6, '/metadata/annotations/left4me~1restartedAt', '"yesterday" is not a valid date-time (RFC 3339, e.g. 2026-11-21T18:00:00Z)']] },
+  { name: 'owner that is not a user name', bad: doc('Instance', 'x', 'blueprint: coop').replace('  name: x\n', '  name: x\n  owner: "Bob Smith"\n'), kindName: 'instance/x', expect: [[5, '/metadata/owner', '"Bob Smith" must be a user name: lowercase letters, digits, \'_\' and \'-\', starting with a letter or \'_\'']] },
+
+  // --- Installation -------------------------------------------------------------
+  { name: 'directory installation without path', bad: doc('Installation', 'x', 'source: directory'), kindName: 'installation/x', expect: [[5, '/spec', 'missing required field "path"']] },
+  { name: 'steam installation with a path', bad: doc('Installation', 'x', 'source: steam', 'path: /opt/l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', '"path" is not allowed here with the other settings of this document (see the field\'s description)']] },
+  { name: 'relative installation path', bad: doc('Installation', 'x', 'source: directory', 'path: ../l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', '"../l4d2" must be an absolute path without \'.\' or \'..\' segments or control characters']] },
+  { name: 'unknown installation source', bad: doc('Installation', 'x', 'source: stem'), kindName: 'installation/x', expect: [[6, '/spec/source', 'must be one of "steam", "directory" (got "stem") — did you mean "steam"?']] },
+
+  // --- Overlay ------------------------------------------------------------------
+  { name: 'source with two types', bad: doc('Overlay', 'x', 'sources:', '  - workshop: {items: [1]}', '    script: {run: "true"}'), kindName: 'overlay/x', expect: [[7, '/spec/sources/0', 'needs exactly one of files, archive, workshop, script (found workshop, script)']] },
+  { name: 'empty source', bad: doc('Overlay', 'x', 'sources:', '  - {}'), kindName: 'overlay/x', expect: [[7, '/spec/sources/0', 'needs exactly one of files, archive, workshop, script (found none)']] },
+  { name: 'file path escaping the layer', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: ../../etc/cron.d/x', '        content: boom'), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/files/0/path', '"../../etc/cron.d/x" must be a relative path with \'/\' separators: no leading \'/\', no \'.\' or \'..\' segments, no \'//\', backslashes or control characters']] },
+  { name: 'absolute file path', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: /etc/passwd', '        content: boom'), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/files/0/path', '"/etc/passwd" must be a relative path with \'/\' separators: no leading \'/\', no \'.\' or \'..\' segments, no \'//\', backslashes or control characters']] },
+  { name: 'file with content and url', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', `        url: https://example.org/a.cfg`), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/files/0', 'give exactly one of: content, or url + sha256']] },
+  { name: 'set-id file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.sh', '        content: x', '        mode: "4755"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', '"4755" must match the pattern ^0?[0-7]{3}$']] },
+  { name: 'same file twice in one list', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', '      - path: a.cfg', '        content: y'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/1/path', 'file "a.cfg" is already written by entry 0 of this list']] },
+  { name: 'archive without sha256', bad: doc('Overlay', 'x', 'sources:', '  - archive:', '      url: https://example.org/a.zip'), kindName: 'overlay/x', expect: [[7, '/spec/sources/0/archive', 'missing required field "sha256"']] },
+  { name: 'archive sha256 in upper case', bad: doc('Overlay', 'x', 'sources:', '  - archive:', '      url: https://example.org/a.zip', `      sha256: ${'AB'.repeat(32)}`), kindName: 'overlay/x', expect: [[9, '/spec/sources/0/archive/sha256', `"${'AB'.repeat(32)}" must be 64 lowercase hex digits (a SHA-256 digest)`]] },
+  { name: 'archive from a file:// URL', bad: doc('Overlay', 'x', 'sources:', '  - archive:', '      url: file:///etc/shadow', `      sha256: ${'a'.repeat(64)}`), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/archive/url', '"file:///etc/shadow" must be an http:// or https:// URL']] },
+  { name: 'archive target escaping', bad: doc('Overlay', 'x', 'sources:', '  - archive:', '      url: https://example.org/a.zip', `      sha256: ${'a'.repeat(64)}`, '      target: left4dead2/../..'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/archive/target', '"left4dead2/../.." must be a relative path with \'/\' separators: no leading \'/\', no \'.\' or \'..\' segments, no \'//\', backslashes or control characters']] },
+  { name: 'workshop id that is not a number', bad: doc('Overlay', 'x', 'sources:', '  - workshop:', '      items: [abc]'), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/workshop/items/0', '"abc" must be a Steam Workshop id (digits only, e.g. 698857882)']] },
+  { name: 'workshop without ids', bad: doc('Overlay', 'x', 'sources:', '  - workshop: {}'), kindName: 'overlay/x', expect: [[7, '/spec/sources/0/workshop', 'needs at least one of items, collections']] },
+  { name: 'script timeout over the maximum', bad: doc('Overlay', 'x', 'sources:', '  - script:', '      run: echo hi', '      timeout: 7h'), kindName: 'overlay/x', expect: [[9, '/spec/sources/0/script/timeout', 'script timeout 7h is longer than the 6h maximum']] },
+  { name: 'refresh that is not a duration', bad: doc('Overlay', 'x', 'sources: [{workshop: {items: [1]}}]', 'refresh: 1 day'), kindName: 'overlay/x', expect: [[7, '/spec/refresh', '"1 day" must be a duration such as 30s, 15m, 6h, 1d or 1h30m']] },
+  { name: 'oversized server.cfg fragment', bad: doc('Overlay', 'x', 'sources: [{workshop: {items: [1]}}]', `serverCfg: "${'x'.repeat(65537)}"`), kindName: 'overlay/x', expect: [[7, '/spec/serverCfg', 'is too long: 65537 characters (at most 65536)']] },
+
+  // --- Blueprint ----------------------------------------------------------------
+  { name: 'too many players', bad: doc('Blueprint', 'x', 'overlays: [base]', 'maxPlayers: 33'), kindName: 'blueprint/x', expect: [[7, '/spec/maxPlayers', 'must be <= 32 (got 33)']] },
+  { name: 'map name with a path', bad: doc('Blueprint', 'x', 'map: ../maps/evil'), kindName: 'blueprint/x', expect: [[6, '/spec/map', '"../maps/evil" must match the pattern ^[A-Za-z0-9_-]{1,64}$']] },
+  { name: 'launch argument with shell characters', bad: doc('Blueprint', 'x', 'launchArgs: ["+exec", "$(reboot)"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/1', '"$(reboot)" cannot contain whitespace, quotes, backslashes, \'%\', \'$\', \';\' or \'`\'']] },
+  { name: 'reserved launch argument', bad: doc('Blueprint', 'x', 'launchArgs:', '  - -nohltv', '  - -port', '  - "27999"'), kindName: 'blueprint/x', expect: [[8, '/spec/launchArgs/1', '"-port" is set by left4me (from map, tickrate, maxPlayers and the leased ports); remove it']] },
+  { name: 'overlay listed twice', bad: doc('Blueprint', 'x', 'overlays: [base, base]'), kindName: 'blueprint/x', expect: [[6, '/spec/overlays/1', 'duplicate entry "base" (also at index 0)']] },
+  { name: 'missing overlay', bad: doc('Blueprint', 'x', 'overlays:', '  - base', '  - bases'), kindName: 'blueprint/x', expect: [[8, '/spec/overlays/1', 'Overlay "bases" does not exist — did you mean "base"?']] },
+  { name: 'missing installation', bad: doc('Blueprint', 'x', 'installation: steam'), kindName: 'blueprint/x', expect: [[6, '/spec/installation', 'Installation "steam" does not exist (defined: demo)']] },
+  { name: 'no installation named among several', bad: doc('Installation', 'other', 'source: steam') + '---\n' + doc('Blueprint', 'x', 'map: c2m1_highway'), file: 'bad.yaml', kindName: 'blueprint/x', expect: [[12, '/spec', 'spec.installation is required when several Installations exist (demo, other)']] },
+  { name: 'exec of an undefined alias', bad: doc('Blueprint', 'x', 'overlays: [base]', 'exec: [zonemod, confogl]'), kindName: 'blueprint/x', expect: [[7, '/spec/exec/1', 'alias "confogl" is not defined by any overlay in this blueprint\'s stack (defined: zonemod)']] },
+
+  // --- Instance references and ports ----------------------------------------------
+  { name: 'missing blueprint', bad: doc('Instance', 'x', 'blueprint: cop'), kindName: 'instance/x', expect: [[6, '/spec/blueprint', 'Blueprint "cop" does not exist — did you mean "coop"?']] },
+  { name: 'port outside the range', bad: doc('Instance', 'x', 'blueprint: coop', 'port: 28000'), kindName: 'instance/x', expect: [[7, '/spec/port', 'port 28000 is outside the game port range 27015-27115']] },
+  { name: 'client port outside its range', bad: doc('Instance', 'x', 'blueprint: coop', 'clientPort: 27005'), kindName: 'instance/x', expect: [[7, '/spec/clientPort', 'client port 27005 is outside the client port range 26900-27000']] },
+  { name: 'rcon password in a document', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  rcon_password: hunter2'), kindName: 'instance/x', expect: [[8, '/spec/cvars/rcon_password', 'cvar "rcon_password" cannot be set here: the RCON password is generated per instance and kept in a root-only secrets file; it never goes into documents']] },
+];
+
+describe('loader: invalid input is reported precisely and never crashes', () => {
+  it('has at least 40 failure classes', () => expect(cases.length).toBeGreaterThanOrEqual(40));
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const { dir, state } = await run(c);
+      const file = join(dir, c.file ?? 'bad.yaml');
+      const mine = state.problems.filter((p) => p.file === file);
+      const others = state.problems.filter((p) => p.file !== file);
+      expect(others.map(formatProblem)).toEqual([]);
+      const caseName = dir.split('/').pop()!;
+      expect(mine.map((p) => [p.line, p.pointer, p.message])).toEqual(
+        c.expect.map(([line, pointer, message]) => [line, pointer, message.replace('OUTSIDE', join(root, `${caseName}-outside.yaml`))]),
+      );
+      if (c.kindName) {
+        for (const p of mine) expect(`${p.kind?.toLowerCase()}/${p.name}`).toBe(c.kindName);
+      }
+      // The valid base documents are still loaded: one bad file never hides the others.
+      if (!c.base) expect([...state.instances.keys()]).toContain('one');
+    });
+  }
+});

@@ -1,0 +1,217 @@
+import { crossCheck, DEFAULT_PORT_RANGES, type PortRanges } from './crosscheck.js';
+import { parseDuration } from './duration.js';
+import { specHash } from './hash.js';
+import { KINDS, type Document, type Kind, type OverlaySource } from './kinds.js';
+import { compareProblems, type Problem } from './problems.js';
+import { DEFAULT_LIMITS, scanStateDir, type ScanLimits } from './scan.js';
+import { loadSchemas, type SchemaSet } from './schema.js';
+import { parseYamlFile, type RawDocument } from './yaml-source.js';
+
+/** How to load a state tree. */
+export interface LoadOptions {
+  limits?: Partial<ScanLimits>;
+  portRanges?: PortRanges;
+  schemas?: SchemaSet;
+}
+
+/** A document that is written in the tree but cannot be used; its running server must be left alone. */
+export interface InvalidDocument {
+  kind: Kind;
+  name: string;
+  file: string;
+  line: number;
+}
+
+/** The desired state read from a state directory: the valid documents, and everything wrong with the rest. */
+export interface DesiredState {
+  dir: string;
+  installations: Map<string, Document<'Installation'>>;
+  overlays: Map<string, Document<'Overlay'>>;
+  blueprints: Map<string, Document<'Blueprint'>>;
+  instances: Map<string, Document<'Instance'>>;
+  /** Every problem, sorted by file and position. Empty means the whole tree is valid. */
+  problems: Problem[];
+  /** Documents that exist but are invalid, keyed `kind/name` (e.g. `instance/versus-1`). */
+  invalid: Map<string, InvalidDocument>;
+  /** Files with a document whose kind or name could not be read: what they define is unknown, so nothing may be deleted on their account. */
+  unreadableFiles: string[];
+  /** YAML files read. */
+  fileCount: number;
+}
+
+/** The documents of one kind in a desired state. */
+export function documentsOf<K extends Kind>(state: DesiredState, kind: K): Map<string, Document<K>> {
+  const maps = {
+    Installation: state.installations,
+    Overlay: state.overlays,
+    Blueprint: state.blueprints,
+    Instance: state.instances,
+  } as unknown as Record<Kind, Map<string, Document<K>>>;
+  return maps[kind];
+}
+
+const MAX_PROBLEMS_PER_DOCUMENT = 20;
+const MAX_SCRIPT_TIMEOUT_MS = 6 * 3_600_000;
+
+/**
+ * Reads a state directory into validated, typed desired state. Never throws on
+ * bad input: every problem is returned with file:line:col, the document's
+ * kind/name when known, and a JSON pointer. Reads files only.
+ */
+export async function loadState(dir: string, opts: LoadOptions = {}): Promise<DesiredState> {
+  const schemas = opts.schemas ?? loadSchemas();
+  const scan = await scanStateDir(dir, { ...DEFAULT_LIMITS, ...opts.limits });
+  const problems: Problem[] = [...scan.problems];
+  const unreadable = new Set<string>(scan.problems.map((p) => p.file));
+  const invalid = new Map<string, InvalidDocument>();
+  const valid: { [K in Kind]: Document<K>[] } = { Installation: [], Overlay: [], Blueprint: [], Instance: [] };
+  const known: Record<Kind, Set<string>> = { Installation: new Set(), Overlay: new Set(), Blueprint: new Set(), Instance: new Set() };
+  const raws = new Map<Document, RawDocument>();
+
+  for (const file of scan.files) {
+    const parsed = parseYamlFile(file.path, file.text);
+    problems.push(...parsed.problems);
+    if (parsed.problems.length > 0) unreadable.add(file.path);
+
+    for (const raw of parsed.documents) {
+      const data = raw.data;
+      const located = (pointer: string, message: string, kind?: Kind, name?: string, atKey = true): Problem => ({
+        file: file.path,
+        ...raw.locate(pointer, { key: atKey }),
+        ...(kind ? { kind, name: name ?? '?' } : {}),
+        pointer,
+        message,
+      });
+
+      if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+        problems.push(located('', `a document must be a map with apiVersion, kind, metadata and spec (got ${Array.isArray(data) ? 'a list' : typeof data === 'string' ? 'a string' : String(data)})`));
+        unreadable.add(file.path);
+        continue;
+      }
+      const obj = data as Record<string, unknown>;
+      const kind = obj.kind;
+      if (!KINDS.includes(kind as Kind)) {
+        problems.push(
+          located(
+            kind === undefined ? '' : '/kind',
+            kind === undefined
+              ? `missing "kind" (one of ${KINDS.join(', ')})`
+              : `unknown kind ${JSON.stringify(kind)} (expected one of ${KINDS.join(', ')})`,
+            undefined,
+            undefined,
+            false,
+          ),
+        );
+        unreadable.add(file.path);
+        continue;
+      }
+      const k = kind as Kind;
+      const meta = obj.metadata as Record<string, unknown> | undefined;
+      const rawName = meta && typeof meta === 'object' ? meta.name : undefined;
+      const name = typeof rawName === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(rawName) ? rawName : undefined;
+      if (name) known[k].add(name);
+
+      const issues = schemas.validate(k, obj);
+      if (issues.length > 0) {
+        for (const i of issues.slice(0, MAX_PROBLEMS_PER_DOCUMENT)) problems.push(located(i.pointer, i.message, k, name, i.atKey));
+        if (issues.length > MAX_PROBLEMS_PER_DOCUMENT) {
+          problems.push(located('', `${issues.length - MAX_PROBLEMS_PER_DOCUMENT} more problems in this document not shown`, k, name));
+        }
+        if (name) invalid.set(`${k.toLowerCase()}/${name}`, { kind: k, name, file: file.path, line: raw.line });
+        else unreadable.add(file.path);
+        continue;
+      }
+
+      normalize(k, obj);
+      const doc = {
+        ...(obj as unknown as Omit<Document, 'generation' | 'source'>),
+        generation: specHash(obj.spec),
+        source: { file: file.path, line: raw.line, col: raw.col },
+      } as Document;
+      const own = checkDocument(doc);
+      if (own.length > 0) {
+        for (const o of own) problems.push(located(o.pointer, o.message, k, name));
+        invalid.set(`${k.toLowerCase()}/${doc.metadata.name}`, { kind: k, name: doc.metadata.name, file: file.path, line: raw.line });
+        continue;
+      }
+      raws.set(doc, raw);
+      (valid[k] as Document[]).push(doc);
+    }
+  }
+
+  // Cross-document checks; a document with such a problem is invalid too.
+  const portRanges = opts.portRanges ?? DEFAULT_PORT_RANGES;
+  const rejected = new Set<Document>();
+  for (const i of crossCheck(valid, known, portRanges)) {
+    const raw = raws.get(i.doc)!;
+    problems.push({
+      file: i.doc.source.file,
+      ...raw.locate(i.pointer),
+      kind: i.doc.kind,
+      name: i.doc.metadata.name,
+      pointer: i.pointer,
+      message: i.message,
+    });
+    rejected.add(i.doc);
+  }
+
+  const state: DesiredState = {
+    dir,
+    installations: new Map(),
+    overlays: new Map(),
+    blueprints: new Map(),
+    instances: new Map(),
+    problems: problems.sort(compareProblems),
+    invalid,
+    unreadableFiles: [...unreadable].sort(),
+    fileCount: scan.files.length,
+  };
+  for (const kind of KINDS) {
+    for (const doc of valid[kind] as Document[]) {
+      const key = `${kind.toLowerCase()}/${doc.metadata.name}`;
+      if (rejected.has(doc)) {
+        invalid.set(key, { kind, name: doc.metadata.name, file: doc.source.file, line: doc.source.line });
+      } else {
+        documentsOf(state, kind).set(doc.metadata.name, doc as never);
+      }
+    }
+  }
+  return state;
+}
+
+/** Brings schema-valid data to the typed model's shape: workshop ids as strings. */
+function normalize(kind: Kind, obj: Record<string, unknown>): void {
+  if (kind !== 'Overlay') return;
+  for (const source of (obj.spec as { sources: OverlaySource[] }).sources) {
+    if ('workshop' in source) {
+      const w = source.workshop as { items?: Array<string | number>; collections?: Array<string | number> };
+      if (w.items) w.items = w.items.map(String);
+      if (w.collections) w.collections = w.collections.map(String);
+    }
+  }
+}
+
+/** Single-document rules a schema cannot state. */
+function checkDocument(doc: Document): Array<{ pointer: string; message: string }> {
+  const out: Array<{ pointer: string; message: string }> = [];
+  if (doc.kind === 'Overlay') {
+    const spec = (doc as Document<'Overlay'>).spec;
+    spec.sources.forEach((source, i) => {
+      if ('files' in source) {
+        const seen = new Map<string, number>();
+        source.files.forEach((f, j) => {
+          const first = seen.get(f.path);
+          if (first !== undefined) out.push({ pointer: `/spec/sources/${i}/files/${j}/path`, message: `file "${f.path}" is already written by entry ${first} of this list` });
+          else seen.set(f.path, j);
+        });
+      }
+      if ('script' in source && parseDuration(source.script.timeout) > MAX_SCRIPT_TIMEOUT_MS) {
+        out.push({ pointer: `/spec/sources/${i}/script/timeout`, message: `script timeout ${source.script.timeout} is longer than the 6h maximum` });
+      }
+      if ('workshop' in source && (source.workshop.items?.length ?? 0) + (source.workshop.collections?.length ?? 0) === 0) {
+        out.push({ pointer: `/spec/sources/${i}/workshop`, message: 'a workshop source needs at least one item or collection id' });
+      }
+    });
+  }
+  return out;
+}
