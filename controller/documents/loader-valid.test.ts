@@ -38,7 +38,7 @@ describe('loader: valid trees', () => {
     expect(one.metadata.owner).toBe('system');
     expect(one.source).toEqual({ file: join(dir, 'instances.yaml'), line: 1, col: 1 });
     expect(state.blueprints.get('coop')!.spec).toMatchObject({ map: 'c1m1_hotel', maxPlayers: 8, tickrate: 30, gameMode: 'coop' });
-    expect(state.blueprints.get('coop')!.source.line).toBe(9);
+    expect(state.blueprints.get('coop')!.source.line).toBe(10);
     expect(state.overlays.get('ws')!.spec.sources[0]).toEqual({ workshop: { items: ['698857882', '2524204971'] } });
   });
 
