@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../package-root.js';
+import { main } from './main.js';
+
+const run = promisify(execFile);
+const repo = packageRoot();
+const example = join(repo, 'state.example');
+
+async function cli(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (t) => void (out += t), err: (t) => void (err += t) });
+  return { code, out, err };
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'left4me-cli-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('left4me validate', () => {
+  it('accepts state.example and says how much it read', async () => {
+    const r = await cli('validate', example);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(r.out).toMatch(/^.*state\.example: \d+ documents in \d+ files are valid\n$/);
+  });
+
+  it('exits 1 with one line per problem in file:line:col kind/name pointer message form', async () => {
+    writeFileSync(join(scratch, 'bad.yaml'), 'apiVersion: left4me/v1\nkind: Instance\nmetadata:\n  name: x\nspec:\n  blueprint: nope\n  port: 99999\n');
+    const r = await cli('validate', scratch);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe(`${join(scratch, 'bad.yaml')}:7:9  instance/x  /spec/port  must be <= 65535 (got 99999)\n`);
+    expect(r.err).toBe('1 problem in 1 file; 0 valid documents\n');
+  });
+
+  it('exits 2 on usage errors', async () => {
+    expect((await cli('validate', 'a', 'b')).code).toBe(2);
+    expect((await cli('validate', '--bogus')).code).toBe(2);
+    expect((await cli('frobnicate')).code).toBe(2);
+    expect((await cli()).code).toBe(2);
+  });
+});
+
+describe('left4me get', () => {
+  it('lists instances as a table', async () => {
+    const r = await cli('get', 'instances', '--state', example);
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+BLUEPRINT\s+STATE\s+PORT\s+NODE$/);
+    expect(lines.some((l) => /^demo-3\s+demo-coop\s+running\s+27100\s+-$/.test(l))).toBe(true);
+  });
+
+  it('prints one document as JSON or YAML, defaults filled in', async () => {
+    const json = await cli('get', 'instance', 'demo-1', '-o', 'json', '--state', example);
+    expect(json.code).toBe(0);
+    const doc = JSON.parse(json.out);
+    expect(doc).toMatchObject({ apiVersion: 'left4me/v1', kind: 'Instance', metadata: { name: 'demo-1' }, spec: { blueprint: 'demo-coop', updatePolicy: 'whenEmpty' } });
+    const yaml = await cli('get', 'bp', 'demo-coop', '-o', 'yaml', '--state', example);
+    expect(yaml.out).toMatch(/^apiVersion: left4me\/v1\nkind: Blueprint\n/);
+  });
+
+  it('says when a name is missing or invalid, and rejects unknown kinds and formats', async () => {
+    expect(await cli('get', 'instance', 'ghost', '--state', example)).toMatchObject({ code: 1, err: 'instance/ghost not found\n' });
+    writeFileSync(join(scratch, 'bad.yaml'), 'apiVersion: left4me/v1\nkind: Instance\nmetadata: {name: x}\nspec: {blueprint: 1}\n');
+    const invalid = await cli('get', 'instance', 'x', '--state', scratch);
+    expect(invalid).toMatchObject({ code: 1, err: `instance/x is invalid (${join(scratch, 'bad.yaml')}:1); run left4me validate\n` });
+    expect((await cli('get', 'servers-ish', '--state', example)).code).toBe(2);
+    expect((await cli('get', 'instances', '-o', 'xml', '--state', example)).code).toBe(2);
+  });
+});
+
+describe('the installed launcher', () => {
+  it('runs the compiled CLI and passes the exit code through', async () => {
+    const ok = await run(process.execPath, [join(repo, 'controller/bin/left4me.js'), 'validate', example]);
+    expect(ok.stdout).toMatch(/are valid/);
+    const bad = await run(process.execPath, [join(repo, 'controller/bin/left4me.js'), 'validate', scratch]).catch((e: { code: number }) => e);
+    expect((bad as { code: number }).code).toBe(1);
+  });
+});

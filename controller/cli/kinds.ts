@@ -1,0 +1,17 @@
+import { KINDS, type Kind } from '../documents/kinds.js';
+import { UsageError } from './args.js';
+
+const ALIASES: Record<string, Kind> = {
+  installation: 'Installation', installations: 'Installation', inst: 'Installation',
+  overlay: 'Overlay', overlays: 'Overlay', ov: 'Overlay',
+  blueprint: 'Blueprint', blueprints: 'Blueprint', bp: 'Blueprint',
+  instance: 'Instance', instances: 'Instance', server: 'Instance', servers: 'Instance',
+};
+
+/** Resolves what people type for a kind (`instances`, `bp`, `Overlay`) to the kind. */
+export function parseKind(word: string | undefined): Kind {
+  if (!word) throw new UsageError(`missing KIND (one of ${KINDS.map((k) => k.toLowerCase()).join(', ')})`);
+  const kind = ALIASES[word.toLowerCase()];
+  if (!kind) throw new UsageError(`unknown kind "${word}" (one of ${KINDS.map((k) => k.toLowerCase()).join(', ')})`);
+  return kind;
+}

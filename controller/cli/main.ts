@@ -1,0 +1,50 @@
+import { UsageError } from './args.js';
+import { getCommand } from './get.js';
+import { processIo, type Io } from './io.js';
+import { validateCommand } from './validate.js';
+
+const USAGE = `usage: left4me <command> [options]
+
+commands:
+  validate [DIR]                    check a state directory; exit 0 when valid, 1 with the problems
+  get KIND [NAME] [-o table|yaml|json|name]
+                                    list documents (KIND: installations, overlays, blueprints, instances)
+
+options:
+  --state DIR                       the state directory (default /etc/left4me/state)
+  -h, --help                        show this help
+`;
+
+type Command = (args: string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  validate: validateCommand,
+  get: getCommand,
+};
+
+/** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined || verb === '-h' || verb === '--help' || verb === 'help') {
+    io.out(USAGE);
+    return verb === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[verb];
+  if (!command) {
+    io.err(`left4me: unknown command "${verb}"\n\n${USAGE}`);
+    return 2;
+  }
+  if (rest.includes('-h') || rest.includes('--help')) {
+    io.out(USAGE);
+    return 0;
+  }
+  try {
+    return await command(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`left4me ${verb}: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
