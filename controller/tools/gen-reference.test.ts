@@ -2,12 +2,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { packageRoot } from '../package-root.js';
 import {
   END_MARKER,
   START_MARKER,
   extractSection,
-  findRepoRoot,
-  loadSchemas,
+  readSchemaFiles,
   main,
   renderReference,
   renderSchemas,
@@ -16,7 +16,7 @@ import {
   type SchemaSet,
 } from './gen-reference.js';
 
-const root = findRepoRoot();
+const root = packageRoot();
 const schemasDir = join(root, 'schemas');
 
 type Obj = Record<string, unknown>;
@@ -68,7 +68,7 @@ describe('README reference section', () => {
 
   it('goes stale when a schema description changes', async () => {
     const readme = await readFile(join(root, 'README.md'), 'utf8');
-    const set = clone(await loadSchemas(schemasDir));
+    const set = clone(await readSchemaFiles(schemasDir));
     const spec = (schemaOf(set, 'instance.schema.json').properties as Obj).spec as Obj;
     (((spec.properties as Obj).port as Obj).description as string) += ' Changed.';
     expect(replaceSection(readme, renderSchemas(set))).not.toBe(readme);
@@ -79,7 +79,7 @@ describe('renderReference', () => {
   it('lists every field of every schema', async () => {
     const out = await renderReference();
     const segments = new Set(fieldPaths(out).map(lastSegment));
-    const set = await loadSchemas(schemasDir);
+    const set = await readSchemaFiles(schemasDir);
     const missing: string[] = [];
     for (const [id, schema] of set) {
       for (const name of propertyNames(schema)) if (!segments.has(name)) missing.push(`${id}: ${name}`);
@@ -129,7 +129,7 @@ describe('renderReference', () => {
   });
 
   it('is deterministic and independent of the order schemas were loaded in', async () => {
-    const set = await loadSchemas(schemasDir);
+    const set = await readSchemaFiles(schemasDir);
     const reversed: SchemaSet = new Map([...set].reverse());
     const a = renderSchemas(set);
     expect(renderSchemas(clone(set))).toBe(a);
@@ -138,7 +138,7 @@ describe('renderReference', () => {
   });
 
   it('stops at recursive and circular $refs', async () => {
-    const set = clone(await loadSchemas(schemasDir));
+    const set = clone(await readSchemaFiles(schemasDir));
     const instance = schemaOf(set, 'instance.schema.json');
     instance.$defs = {
       tree: { type: 'object', description: 'A node.', properties: { child: { $ref: '#/$defs/tree' }, label: { type: 'string' } } },
@@ -156,7 +156,7 @@ describe('renderReference', () => {
   });
 
   it('names a $ref it cannot resolve', async () => {
-    const set = clone(await loadSchemas(schemasDir));
+    const set = clone(await readSchemaFiles(schemasDir));
     const props = ((schemaOf(set, 'instance.schema.json').properties as Obj).spec as Obj).properties as Obj;
     props.broken = { $ref: 'nowhere.schema.json#/$defs/x' };
     expect(() => renderSchemas(set)).toThrow(/nowhere\.schema\.json/);

@@ -1,17 +1,16 @@
 // Renders the document reference in README.md from schemas/*.schema.json, so
 // the prose people read can never drift from the contract ajv enforces.
-import { existsSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { KINDS } from '../documents/kinds.js';
+import { packageRoot } from '../package-root.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 type Obj = Record<string, unknown>;
 
 /** Parsed JSON Schemas keyed by their `$id` (or file URL when they have none). */
 export type SchemaSet = Map<string, Obj>;
-
-/** Document kinds in the order the reference presents them: from the base game tree up to a server. */
-export const KINDS = ['Installation', 'Overlay', 'Blueprint', 'Instance'] as const;
 
 /** The README line that opens the generated section. */
 export const START_MARKER = '<!-- reference:start -->';
@@ -21,19 +20,8 @@ export const END_MARKER = '<!-- reference:end -->';
 const METADATA_ANCHOR = '#metadata';
 const SHARED_ANCHOR = '#shared-types';
 
-/** The nearest directory above this module that holds package.json: the repo root from TS sources and from dist/. */
-export function findRepoRoot(from: string = fileURLToPath(import.meta.url)): string {
-  let dir = dirname(from);
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`gen-reference: no package.json above ${from}; run it from inside the left4me checkout`);
-    dir = up;
-  }
-}
-
 /** Reads every `*.schema.json` in `dir` (sorted by file name, so the result does not depend on readdir order). */
-export async function loadSchemas(dir: string): Promise<SchemaSet> {
+export async function readSchemaFiles(dir: string): Promise<SchemaSet> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.schema.json')).sort();
   const set: SchemaSet = new Map();
   for (const file of files) {
@@ -485,7 +473,7 @@ export function renderSchemas(set: SchemaSet): string {
 
 /** Reads schemas/ from the repo root and renders the reference section (without markers). */
 export async function renderReference(): Promise<string> {
-  return renderSchemas(await loadSchemas(join(findRepoRoot(), 'schemas')));
+  return renderSchemas(await readSchemaFiles(join(packageRoot(), 'schemas')));
 }
 
 /** Returns `text` with everything between the reference markers replaced by `body`; throws when the markers are missing. */
@@ -506,7 +494,7 @@ export function extractSection(text: string): string | undefined {
 }
 
 /** Compares README.md's reference section with the schemas; rewrites it unless `check`. Returns true when it was stale. */
-export async function updateReadme(check: boolean, readmePath: string = join(findRepoRoot(), 'README.md')): Promise<boolean> {
+export async function updateReadme(check: boolean, readmePath: string = join(packageRoot(), 'README.md')): Promise<boolean> {
   const current = await readFile(readmePath, 'utf8');
   const next = replaceSection(current, await renderReference());
   if (next === current) return false;
