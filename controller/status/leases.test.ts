@@ -1,0 +1,76 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PortLeases } from './leases.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'left4me-leases-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const game = { min: 27015, max: 27020 };
+const client = { min: 26900, max: 26905 };
+const open = (file = join(dir, `l${n++}.json`)) => PortLeases.open(file, game, client);
+
+describe('PortLeases', () => {
+  it('gives the lowest free ports, skipping explicitly requested ones, and persists', async () => {
+    const file = join(dir, 'persist.json');
+    const l = await open(file);
+    expect(await l.reconcile([{ name: 'b' }, { name: 'a', port: 27015 }, { name: 'c', clientPort: 26900 }])).toEqual([]);
+    expect(Object.fromEntries(l.all())).toEqual({
+      a: { port: 27015, clientPort: 26901 },
+      b: { port: 27016, clientPort: 26902 },
+      c: { port: 27017, clientPort: 26900 },
+    });
+    const again = await open(file);
+    expect(again.get('b')).toEqual({ port: 27016, clientPort: 26902 });
+    expect(JSON.parse(readFileSync(file, 'utf8')).leases.a).toEqual({ port: 27015, clientPort: 26901 });
+  });
+
+  it('is sticky: existing leases survive new instances and re-ordering', async () => {
+    const l = await open();
+    await l.reconcile([{ name: 'z' }]);
+    await l.reconcile([{ name: 'a' }, { name: 'z' }]);
+    expect(l.get('z')!.port).toBe(27015);
+    expect(l.get('a')!.port).toBe(27016);
+  });
+
+  it('the holder keeps a port another document later asks for; the later one gets a conflict naming it', async () => {
+    const l = await open();
+    await l.reconcile([{ name: 'first' }]);
+    const conflicts = await l.reconcile([{ name: 'first' }, { name: 'second', port: 27015 }]);
+    expect(conflicts).toEqual([
+      { name: 'second', field: 'port', message: 'port 27015 is leased by instance/first; choose another or remove it from instance/first first' },
+    ]);
+    expect(l.get('first')!.port).toBe(27015);
+    expect(l.get('second')).toBeUndefined();
+  });
+
+  it('moves a lease to a newly explicit port and frees the old one', async () => {
+    const l = await open();
+    await l.reconcile([{ name: 'a' }]);
+    await l.reconcile([{ name: 'a', port: 27019 }]);
+    await l.reconcile([{ name: 'a', port: 27019 }, { name: 'b' }]);
+    expect(l.get('a')!.port).toBe(27019);
+    expect(l.get('b')!.port).toBe(27015);
+  });
+
+  it('reports an exhausted range and leaves no half lease', async () => {
+    const l = await open();
+    const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const conflicts = await l.reconcile(names.map((name) => ({ name })));
+    expect(conflicts).toEqual([
+      { name: 'g', field: 'port', message: 'no free game port left in 27015-27020' },
+      { name: 'g', field: 'clientPort', message: 'no free client port left in 26900-26905' },
+    ]);
+    expect(l.get('g')).toBeUndefined();
+    expect(l.all().size).toBe(6);
+  });
+
+  it('releases on delete so the ports can be reused', async () => {
+    const l = await open();
+    await l.reconcile([{ name: 'a' }, { name: 'b' }]);
+    await l.release('a');
+    await l.reconcile([{ name: 'b' }, { name: 'c' }]);
+    expect(l.get('c')).toEqual({ port: 27015, clientPort: 26900 });
+  });
+});

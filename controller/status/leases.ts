@@ -1,0 +1,150 @@
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic.js';
+
+/** The ports one instance holds. */
+export interface Lease {
+  port: number;
+  clientPort: number;
+}
+
+/** What an instance asks for: explicit ports or automatic ones. */
+export interface LeaseRequest {
+  name: string;
+  port?: number;
+  clientPort?: number;
+}
+
+/** Why an instance could not get its ports (it becomes Stalled with this message). */
+export interface LeaseConflict {
+  name: string;
+  field: 'port' | 'clientPort';
+  message: string;
+}
+
+/** Inclusive port range. */
+export interface PortRange {
+  min: number;
+  max: number;
+}
+
+/**
+ * Port leases of this host, persisted as one JSON file. Leases are sticky: an
+ * instance keeps its ports until it is deleted, and whoever holds a port keeps
+ * it when another document later asks for the same port explicitly.
+ */
+export class PortLeases {
+  private leases = new Map<string, Lease>();
+
+  private constructor(
+    private readonly file: string,
+    private readonly game: PortRange,
+    private readonly client: PortRange,
+  ) {}
+
+  /** Loads the lease file (missing = no leases). */
+  static async open(file: string, game: PortRange, client: PortRange): Promise<PortLeases> {
+    const l = new PortLeases(file, game, client);
+    try {
+      const data = JSON.parse(await readFile(file, 'utf8')) as { leases: Record<string, Lease> };
+      for (const [name, lease] of Object.entries(data.leases ?? {})) l.leases.set(name, lease);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    return l;
+  }
+
+  /** The lease of an instance, if any. */
+  get(name: string): Lease | undefined {
+    return this.leases.get(name);
+  }
+
+  /** Every lease, by instance name. */
+  all(): ReadonlyMap<string, Lease> {
+    return this.leases;
+  }
+
+  /**
+   * Brings leases in line with the requests (every instance this host runs):
+   * keeps existing leases, moves a lease to a newly explicit port when free,
+   * and gives new instances the lowest free ports that no request names
+   * explicitly. Does not release leases of instances missing from `requests`
+   * (deletion does, once the server is gone). Returns conflicts; persists when
+   * anything changed.
+   */
+  async reconcile(requests: LeaseRequest[]): Promise<LeaseConflict[]> {
+    const conflicts: LeaseConflict[] = [];
+    const before = JSON.stringify([...this.leases]);
+    const sorted = [...requests].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const explicit = { port: new Set<number>(), clientPort: new Set<number>() };
+    for (const r of sorted) {
+      if (r.port !== undefined) explicit.port.add(r.port);
+      if (r.clientPort !== undefined) explicit.clientPort.add(r.clientPort);
+    }
+
+    for (const field of ['port', 'clientPort'] as const) {
+      const range = field === 'port' ? this.game : this.client;
+      const holder = new Map<number, string>();
+      for (const [name, lease] of this.leases) holder.set(lease[field], name);
+
+      // Pass 1: explicit requests, then existing leases; pass 2: new automatic ones.
+      const pending: LeaseRequest[] = [];
+      for (const r of sorted) {
+        const current = this.leases.get(r.name);
+        const want = r[field];
+        if (want !== undefined) {
+          const owner = holder.get(want);
+          if (owner !== undefined && owner !== r.name) {
+            conflicts.push({
+              name: r.name,
+              field,
+              message: `${field === 'port' ? 'port' : 'client port'} ${want} is leased by instance/${owner}; choose another or remove it from instance/${owner} first`,
+            });
+            continue;
+          }
+          if (current && current[field] !== want) holder.delete(current[field]);
+          holder.set(want, r.name);
+          this.setField(r.name, field, want);
+        } else if (current && current[field] >= range.min && current[field] <= range.max) {
+          continue; // sticky
+        } else {
+          pending.push(r);
+        }
+      }
+      let next = range.min;
+      for (const r of pending) {
+        while (next <= range.max && (holder.has(next) || explicit[field].has(next))) next++;
+        if (next > range.max) {
+          conflicts.push({ name: r.name, field, message: `no free ${field === 'port' ? 'game' : 'client'} port left in ${range.min}-${range.max}` });
+          continue;
+        }
+        const old = this.leases.get(r.name)?.[field];
+        if (old !== undefined) holder.delete(old);
+        holder.set(next, r.name);
+        this.setField(r.name, field, next);
+      }
+    }
+    // An instance must hold both ports or none: a half lease would start a server without a client port.
+    for (const c of conflicts) {
+      const lease = this.leases.get(c.name);
+      if (lease && (lease.port === undefined || lease.clientPort === undefined)) this.leases.delete(c.name);
+    }
+    if (JSON.stringify([...this.leases]) !== before) await this.save();
+    return conflicts;
+  }
+
+  /** Releases an instance's ports (after its server and units are gone). */
+  async release(name: string): Promise<void> {
+    if (this.leases.delete(name)) await this.save();
+  }
+
+  private setField(name: string, field: 'port' | 'clientPort', value: number) {
+    const lease = (this.leases.get(name) ?? {}) as Partial<Lease>;
+    lease[field] = value;
+    this.leases.set(name, lease as Lease);
+  }
+
+  private async save(): Promise<void> {
+    const sorted = Object.fromEntries([...this.leases].sort(([a], [b]) => (a < b ? -1 : 1)));
+    await writeFileAtomic(this.file, `${JSON.stringify({ leases: sorted }, null, 2)}\n`);
+  }
+}

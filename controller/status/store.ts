@@ -1,0 +1,91 @@
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Kind } from '../documents/kinds.js';
+import { writeFileAtomic } from './atomic.js';
+import type { Condition } from './conditions.js';
+
+/** An event: recorded only on transitions. */
+export interface StatusEvent {
+  time: string;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** The controller's view of one document. Never written into the document itself. */
+export interface DocumentStatus {
+  kind: Kind;
+  name: string;
+  /** The spec generation the conditions speak about. */
+  observedGeneration?: string;
+  conditions: Condition[];
+  /** Instances: leased ports. */
+  port?: number;
+  clientPort?: number;
+  /** Instances: what systemd says. */
+  unit?: { activeState: string; subState: string; mainPid?: number; since?: string };
+  /** Instances: the generation of the config the running server was started with. */
+  runningGeneration?: string;
+  /** Instances: players from the last A2S answer. */
+  players?: number;
+  maxPlayers?: number;
+  /** When a pending restart started waiting (whenEmpty). */
+  restartPendingSince?: string;
+  /** The last restartedAt / resetAt annotation acted on. */
+  handledRestartAt?: string;
+  handledResetAt?: string;
+  lastError?: { message: string; file?: string; line?: number; time: string };
+  events: StatusEvent[];
+}
+
+const MAX_EVENTS = 20;
+
+/**
+ * Per-document status files under `<dir>/<kind>/<name>.json`, written
+ * atomically. The only writer is the controller; the CLI, API and dashboard read.
+ */
+export class StatusStore {
+  constructor(readonly dir: string) {}
+
+  private path(kind: Kind, name: string): string {
+    return join(this.dir, kind.toLowerCase(), `${name}.json`);
+  }
+
+  /** Reads one status; undefined when none was written yet. */
+  async read(kind: Kind, name: string): Promise<DocumentStatus | undefined> {
+    try {
+      return JSON.parse(await readFile(this.path(kind, name), 'utf8')) as DocumentStatus;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (err instanceof SyntaxError) return undefined; // a torn file cannot happen (atomic writes), but never crash on one
+      throw err;
+    }
+  }
+
+  /** Reads every status of a kind. */
+  async list(kind: Kind): Promise<DocumentStatus[]> {
+    let files: string[];
+    try {
+      files = (await readdir(join(this.dir, kind.toLowerCase()))).filter((f) => f.endsWith('.json'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const all = await Promise.all(files.sort().map((f) => this.read(kind, f.slice(0, -5))));
+    return all.filter((s): s is DocumentStatus => s !== undefined);
+  }
+
+  /** Writes a status when it differs from what is stored (so a no-op resync writes nothing). */
+  async write(status: DocumentStatus, previous?: DocumentStatus): Promise<boolean> {
+    status.events = status.events.slice(-MAX_EVENTS);
+    const text = `${JSON.stringify(status, null, 2)}\n`;
+    if (previous && `${JSON.stringify(previous, null, 2)}\n` === text) return false;
+    await writeFileAtomic(this.path(status.kind, status.name), text);
+    return true;
+  }
+
+  /** Removes a status (its document and everything it owned are gone). */
+  async remove(kind: Kind, name: string): Promise<void> {
+    await rm(this.path(kind, name), { force: true });
+  }
+}
