@@ -127,6 +127,16 @@ export class GameConsole {
     return !this.opts.insecure;
   }
 
+  /** The `.vpk` addons in the working tree, sorted (read on each call). */
+  addons(): string[] {
+    return listAddons(this.gameDir);
+  }
+
+  /** Whether `<game>/addons/sourcemod/` exists in the working tree (read on each call). */
+  hasSourceMod(): boolean {
+    return hasSourceMod(this.gameDir);
+  }
+
   private run(text: string, depth: number, out: string[]): void {
     for (const raw of splitCommands(text)) {
       const cmd = tokenizeCommand(raw);
@@ -341,16 +351,6 @@ export class GameConsole {
       '--------------',
       `${entries.length} total convars/concommands`,
     ];
-  }
-
-  /** Whether `<game>/addons/sourcemod/` exists in the working tree (read on each call). */
-  hasSourceMod(): boolean {
-    return hasSourceMod(this.gameDir);
-  }
-
-  /** The `.vpk` addons in the working tree, sorted (read on each call). */
-  addons(): string[] {
-    return listAddons(this.gameDir);
   }
 }
 

@@ -60,6 +60,8 @@ class DemoServer {
     });
     this.udp = createSocket({ type: opts.ip.includes(':') ? 'udp6' : 'udp4' });
     this.tcp = createServer();
+    // RCON is for a few admin tools, not a crowd.
+    this.tcp.maxConnections = 32;
     this.rcon = serveRcon(this.tcp, {
       password: () => this.console.cvar('rcon_password') ?? '',
       execute: (command) => {
@@ -71,6 +73,8 @@ class DemoServer {
   }
 
   async start(): Promise<void> {
+    process.on('SIGINT', () => void this.shutdown('SIGINT', 0));
+    process.on('SIGTERM', () => void this.shutdown('SIGTERM', 0));
     log('Console initialized.');
     log('Game.dll loaded for "Left 4 Dead 2"');
     for (const a of this.opts.ignored) log(`Ignoring launch argument "${a}"`);
@@ -85,8 +89,6 @@ class DemoServer {
       for (const reply of responder.respond(msg, rinfo.address)) this.udp.send(reply, rinfo.port, rinfo.address);
     });
 
-    process.on('SIGINT', () => void this.shutdown('SIGINT', 0));
-    process.on('SIGTERM', () => void this.shutdown('SIGTERM', 0));
     this.listenOnStdin();
 
     if (this.opts.maxPlayers !== null) printAll(this.console.execute(`maxplayers ${this.opts.maxPlayers}`));
@@ -221,9 +223,14 @@ class DemoServer {
     this.shuttingDown = true;
     log(`Shutting down (${reason})`);
     setTimeout(() => process.exit(code), SHUTDOWN_HARD_MS).unref();
-    this.udp.close();
-    this.clientSocket?.close();
-    this.tcp.close();
+    // A signal can arrive before the sockets are bound; closing those throws.
+    for (const close of [() => this.udp.close(), () => this.clientSocket?.close(), () => this.tcp.close()]) {
+      try {
+        close();
+      } catch {
+        // not open yet
+      }
+    }
     await this.rcon.closeAll(SHUTDOWN_GRACE_MS);
     process.exit(code);
   }
