@@ -1,0 +1,478 @@
+// A private test host: a real systemd as PID 1 of its own PID, mount, UTS and
+// cgroup namespaces, with a real system D-Bus, reachable from the test
+// process through /proc/PID/root. See shared SYSTEMD-SANDBOX.md for the recipe
+// and host-setup.ts for where this harness goes beyond it to keep the machine
+// untouched.
+//
+// Lifetimes: every host is killed by PID (never by name) in stop(), in a
+// synchronous process 'exit' handler, and — if the test process is killed
+// outright — by the kernel: the namespace's init carries a parent-death
+// signal through unshare --kill-child, and unshare carries one from setpriv.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import dbus from 'dbus-next';
+import { createHostCgroups, existingCgroups, readCgroupHierarchies, readCgroupLinks, removeCgroupTrees, unescapeMountinfo } from './host-cgroups.js';
+import { childrenOf, exists, isAlive, machinePidOf, pidNamespaceOf, pidsInNamespace, readStat, type ProcessIdentity } from './host-procs.js';
+import { HOST_TARGET, setupScript, type HostBind } from './host-setup.js';
+import { accountFiles, planServiceAccount, type ServiceAccount } from './host-users.js';
+
+export type { HostBind } from './host-setup.js';
+export type { ServiceAccount } from './host-users.js';
+
+/** Options for bootPrivateHost. */
+export interface BootOptions {
+  /** Extra bind mounts, applied after the default ones (e.g. the demo installation tree). */
+  binds?: HostBind[];
+  /** How long boot may take before it is abandoned (ms). */
+  timeoutMs?: number;
+}
+
+/** Options for PrivateHost.exec. */
+export interface ExecOptions {
+  /** Written to the command's stdin, then stdin is closed. */
+  input?: string;
+  /** Added to a scrubbed copy of the test process's environment. */
+  env?: Record<string, string>;
+  /** Working directory inside the host. */
+  cwd?: string;
+  /** Kill the command after this long (ms); default 30 s. */
+  timeoutMs?: number;
+}
+
+/** Result of PrivateHost.exec. */
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Machine-side paths of a host's private directories. */
+export interface HostDirs {
+  /** The temp dir owning everything below; removed by stop(). */
+  base: string;
+  /** Bound at /etc/left4me inside the host. */
+  etc: string;
+  /** Bound at /var/lib/left4me inside the host. */
+  varLib: string;
+  /** /run/systemd/system inside the host (a tmpfs): write unit files here, then reload. */
+  units: string;
+  /** The host's boot log (setup script and early systemd output). */
+  bootLog: string;
+}
+
+/** What findHostLeaks needs to know about a host; stays valid after stop(). */
+export interface HostIdentity {
+  /** `pid:[inode]` of the host's pid namespace. */
+  pidNamespace: string;
+  base: string;
+  cgroups: string[];
+  /** Mount points inside the host that must never show up in the machine's mount table. */
+  mountTargets: string[];
+  /** Mount ids at those targets in the machine's table when the host booted. */
+  mountIdsAtBoot: string[];
+}
+
+/** A booted private host. It owns its namespace, its temp dir and its cgroups until stop(). */
+export interface PrivateHost {
+  /** The namespace's systemd, as seen from the machine. */
+  pid: number;
+  /** unix:path=/proc/PID/root/run/dbus/system_bus_socket */
+  busAddress: string;
+  /** /proc/PID/root — the host's files. */
+  root: string;
+  dirs: HostDirs;
+  /** The left4me system account that exists inside the host. */
+  account: ServiceAccount;
+  identity: HostIdentity;
+  /** Boot time from spawn until systemd answered on the bus (ms). */
+  bootMs: number;
+  /** Runs a command inside the host (nsenter --mount --pid --uts). */
+  exec(cmd: string, args?: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Maps a pid inside the host (e.g. a unit's MainPID) to the machine's pid, or null. */
+  machinePid(nsPid: number): number | null;
+  /** Kills the namespace by PID, waits for it to vanish, removes cgroups and temp dir. Idempotent; rejects if anything is left. */
+  stop(): Promise<void>;
+}
+
+/** Leftovers of a stopped host; all empty when teardown was clean. */
+export interface HostLeaks {
+  processes: number[];
+  mounts: string[];
+  cgroups: string[];
+  dirs: string[];
+}
+
+interface LiveHost {
+  init: ProcessIdentity;
+  unshare: ChildProcess;
+  base: string;
+  cgroups: string[];
+}
+
+const live = new Set<LiveHost>();
+let exitHandlerInstalled = false;
+let sequence = 0;
+const BASE_PREFIX = 'left4me-host-';
+
+/** Boots a private host: writes a temp dir under os.tmpdir() and cgroups under the test process's own; returns once systemd answers on its bus. */
+export async function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHost> {
+  const started = performance.now();
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  installExitHandler();
+  sweepStaleHosts();
+
+  const base = mkdtempSync(join(tmpdir(), `${BASE_PREFIX}${process.pid}-`));
+  const dirs = { base, etc: join(base, 'etc-left4me'), varLib: join(base, 'var-lib-left4me'), bootLog: join(base, 'boot.log') };
+  let cgroups: string[] = [];
+  let entry: LiveHost | undefined;
+  try {
+    for (const d of ['etc.upper', 'etc.work', 'var.upper', 'var.work', 'dev']) mkdirSync(join(base, d));
+    for (const d of [dirs.etc, dirs.varLib]) {
+      mkdirSync(d);
+      chmodSync(d, 0o755);
+    }
+    const account = planServiceAccount();
+    for (const f of accountFiles(account)) {
+      const path = join(base, 'etc.upper', f.name);
+      writeFileSync(path, f.content, { mode: f.mode });
+      chownSync(path, f.uid, f.gid);
+      chmodSync(path, f.mode);
+    }
+
+    const hierarchies = readCgroupHierarchies();
+    cgroups = createHostCgroups(hierarchies, `left4me-test-${process.pid}-${++sequence}`);
+    writeOwner(base, { ownerPid: process.pid, cgroups });
+
+    const binds: HostBind[] = [
+      { source: dirs.etc, target: '/etc/left4me' },
+      { source: dirs.varLib, target: '/var/lib/left4me' },
+      ...(opts.binds ?? []),
+    ];
+    const mountTargets = ['/etc', '/var', '/run', '/tmp', '/var/tmp', '/dev', '/sys/fs/cgroup', '/proc/sys', ...binds.map((b) => b.target)];
+    const mountIdsAtBoot = machineMounts()
+      .filter((m) => mountTargets.includes(m.mountPoint))
+      .map((m) => m.id);
+    const script = setupScript({ base, cgroups: hierarchies, cgroupLinks: readCgroupLinks(), binds, target: HOST_TARGET });
+
+    const log = openSync(dirs.bootLog, 'a');
+    // The wrapper moves itself into the host's cgroups so that unshare's
+    // cgroup namespace is rooted there, then becomes unshare.
+    const wrapper = 'setup=$1; shift; for f; do echo $$ > "$f"; done; exec unshare --pid --fork --mount --mount-proc --uts --cgroup --kill-child=SIGKILL -- /bin/sh -c "$setup" left4me-host-setup';
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', '/bin/sh', '-c', wrapper, 'left4me-host', script, ...cgroups.map((c) => join(c, 'cgroup.procs'))], {
+      stdio: ['ignore', log, log],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    closeSync(log);
+    let exited: string | null = null;
+    child.on('exit', (code, signal) => {
+      exited = `unshare exited (${signal ?? code})`;
+    });
+    child.on('error', (err) => {
+      exited = `spawn failed: ${err.message}`;
+    });
+
+    const init = await waitFor(deadline, () => {
+      if (exited) throw bootError(exited, dirs.bootLog);
+      if (child.pid === undefined) return null;
+      const [pid] = childrenOf(child.pid);
+      const st = pid === undefined ? null : readStat(pid);
+      return pid === undefined || !st ? null : { pid, startTime: st.startTime };
+    });
+    entry = { init, unshare: child, base, cgroups };
+    live.add(entry);
+    writeOwner(base, { ownerPid: process.pid, cgroups, init });
+
+    const root = `/proc/${init.pid}/root`;
+    await waitFor(deadline, () => {
+      if (exited) throw bootError(exited, dirs.bootLog);
+      const comm = safeRead(`/proc/${init.pid}/comm`).trim();
+      return comm === 'systemd' && existsSync(`${root}/run/systemd/private`) ? true : null;
+    });
+    const pidNamespace = pidNamespaceOf(init.pid);
+    if (!pidNamespace) throw bootError('host vanished during boot', dirs.bootLog);
+
+    const host = makeHost(entry, { ...dirs, units: `${root}/run/systemd/system` }, account, {
+      pidNamespace,
+      base,
+      cgroups,
+      mountTargets,
+      mountIdsAtBoot,
+    });
+    const bus = await host.exec('systemctl', ['start', 'dbus.service', 'systemd-journald.service']);
+    if (bus.code !== 0) throw bootError(`starting dbus failed: ${bus.stderr.trim()}`, dirs.bootLog);
+    await waitForSystemdOnBus(host.busAddress, deadline);
+    host.bootMs = Math.round(performance.now() - started);
+    return host;
+  } catch (err) {
+    if (entry) {
+      await teardown(entry).catch(() => undefined);
+    } else {
+      removeCgroupTrees(cgroups);
+      rmSync(base, { recursive: true, force: true });
+    }
+    throw err;
+  }
+}
+
+/** Boots a host, runs `fn` with it and always stops it, also when `fn` throws. */
+export async function withPrivateHost<T>(fn: (host: PrivateHost) => Promise<T>, opts?: BootOptions): Promise<T> {
+  const host = await bootPrivateHost(opts);
+  try {
+    return await fn(host);
+  } finally {
+    await host.stop();
+  }
+}
+
+/** Reads /proc and the machine's mount table; returns what a host left behind (processes in its pid namespace, its mounts, cgroups, temp dir). */
+export function findHostLeaks(id: HostIdentity): HostLeaks {
+  const atBoot = new Set(id.mountIdsAtBoot);
+  const mounts = machineMounts()
+    .filter((m) => m.line.includes(id.base) || (id.mountTargets.includes(m.mountPoint) && !atBoot.has(m.id)))
+    .map((m) => m.line);
+  return {
+    processes: pidsInNamespace(id.pidNamespace),
+    mounts,
+    cgroups: existingCgroups(id.cgroups),
+    dirs: existsSync(id.base) ? [id.base] : [],
+  };
+}
+
+/** Reads the live-host registry; returns the machine pids of hosts this process booted and has not stopped. */
+export function liveHostPids(): number[] {
+  return [...live].map((h) => h.init.pid);
+}
+
+function makeHost(entry: LiveHost, dirs: HostDirs, account: ServiceAccount, identity: HostIdentity): PrivateHost {
+  const pid = entry.init.pid;
+  let stopping: Promise<void> | undefined;
+  return {
+    pid,
+    busAddress: `unix:path=/proc/${pid}/root/run/dbus/system_bus_socket`,
+    root: `/proc/${pid}/root`,
+    dirs,
+    account,
+    identity,
+    bootMs: 0,
+    exec: (cmd, args = [], opts = {}) => execIn(entry, cmd, args, opts),
+    machinePid: (nsPid) => machinePidOf(identity.pidNamespace, nsPid),
+    stop() {
+      stopping ??= teardown(entry).then(() => {
+        const leaks = findHostLeaks(identity);
+        const found = Object.entries(leaks).filter(([, v]) => (v as unknown[]).length > 0);
+        if (found.length > 0) throw new Error(`private host ${pid} left things behind: ${JSON.stringify(leaks)}`);
+      });
+      return stopping;
+    },
+  };
+}
+
+function execIn(entry: LiveHost, cmd: string, args: string[], opts: ExecOptions): Promise<ExecResult> {
+  if (!isAlive(entry.init)) return Promise.reject(new Error(`private host ${entry.init.pid} is not running`));
+  const nsArgs = ['--target', String(entry.init.pid), '--mount', '--pid', '--uts'];
+  if (opts.cwd) nsArgs.push(`--wd=${opts.cwd}`);
+  const env: Record<string, string> = { SYSTEMD_PAGER: 'cat', SYSTEMD_COLORS: '0', LC_ALL: 'C.UTF-8' };
+  for (const [k, v] of Object.entries(process.env)) {
+    // The machine's bus and systemd settings must not leak into the host.
+    if (v !== undefined && !k.startsWith('DBUS_') && !k.startsWith('SYSTEMD_') && !k.startsWith('XDG_')) env[k] ??= v;
+  }
+  Object.assign(env, opts.env);
+  return new Promise((resolve, reject) => {
+    const child = spawn('nsenter', [...nsArgs, '--', cmd, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+    const timer = setTimeout(() => {
+      // nsenter forks into the pid namespace; its child must go too.
+      if (child.pid !== undefined) for (const pid of childrenOf(child.pid)) safeKill(pid);
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 30_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8') + (signal ? `\n(killed by ${signal})` : ''),
+      });
+    });
+  });
+}
+
+async function teardown(entry: LiveHost): Promise<void> {
+  killInit(entry);
+  const deadline = Date.now() + 10_000;
+  // The init is gone once unshare has reaped it; then the namespace's mounts are gone too.
+  while (exists(entry.init) || (entry.unshare.exitCode === null && entry.unshare.signalCode === null)) {
+    if (Date.now() > deadline) break;
+    await sleep(10);
+  }
+  let left = removeCgroupTrees(entry.cgroups);
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(20);
+    left = removeCgroupTrees(left);
+  }
+  rmSync(entry.base, { recursive: true, force: true });
+  live.delete(entry);
+}
+
+function killInit(entry: LiveHost): void {
+  // Checking the start time first means a recycled pid is never killed.
+  if (isAlive(entry.init)) safeKill(entry.init.pid);
+}
+
+function installExitHandler(): void {
+  if (exitHandlerInstalled) return;
+  exitHandlerInstalled = true;
+  process.on('exit', () => {
+    for (const entry of live) killInit(entry);
+    const deadline = Date.now() + 3_000;
+    for (const entry of live) {
+      while (exists(entry.init) && Date.now() < deadline) sleepSync(5);
+      let left = removeCgroupTrees(entry.cgroups);
+      while (left.length > 0 && Date.now() < deadline) {
+        sleepSync(10);
+        left = removeCgroupTrees(left);
+      }
+      rmSync(entry.base, { recursive: true, force: true });
+    }
+    live.clear();
+  });
+}
+
+interface OwnerRecord {
+  ownerPid: number;
+  cgroups: string[];
+  init?: ProcessIdentity;
+}
+
+function writeOwner(base: string, record: OwnerRecord): void {
+  writeFileSync(join(base, 'owner.json'), JSON.stringify(record));
+}
+
+/**
+ * Hosts whose test process was killed outright die with it (parent-death
+ * signals), but their temp dir and empty cgroups stay; remove those of dead
+ * owners. rmdir on a cgroup fails while it has processes, so this can never
+ * take anything live down.
+ */
+function sweepStaleHosts(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir()).filter((n) => n.startsWith(BASE_PREFIX));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const base = join(tmpdir(), name);
+    let record: OwnerRecord;
+    try {
+      record = JSON.parse(readFileSync(join(base, 'owner.json'), 'utf8')) as OwnerRecord;
+    } catch {
+      continue;
+    }
+    if (record.ownerPid === process.pid || readStat(record.ownerPid) !== null) continue;
+    if (record.init && exists(record.init)) continue;
+    if (removeCgroupTrees(record.cgroups).length > 0) continue;
+    try {
+      if (statSync(base).isDirectory()) rmSync(base, { recursive: true, force: true });
+    } catch {
+      // Another sweeper got there first.
+    }
+  }
+}
+
+async function waitForSystemdOnBus(address: string, deadline: number): Promise<void> {
+  const bus = dbus.sessionBus({ busAddress: address });
+  let lastError: unknown;
+  bus.on('error', (err: unknown) => {
+    lastError = err;
+  });
+  try {
+    await waitFor(deadline, async () => {
+      try {
+        const reply = await bus.call(
+          new dbus.Message({
+            destination: 'org.freedesktop.systemd1',
+            path: '/org/freedesktop/systemd1',
+            interface: 'org.freedesktop.DBus.Properties',
+            member: 'Get',
+            signature: 'ss',
+            body: ['org.freedesktop.systemd1.Manager', 'Version'],
+          }),
+        );
+        return reply ? true : null;
+      } catch (err) {
+        lastError = err;
+        return null;
+      }
+    }, 20);
+  } catch (err) {
+    throw new Error(`systemd never answered on ${address}: ${String(lastError ?? err)}`);
+  } finally {
+    bus.disconnect();
+  }
+}
+
+interface MachineMount {
+  id: string;
+  mountPoint: string;
+  line: string;
+}
+
+function machineMounts(): MachineMount[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const f = line.split(' ');
+      return { id: f[0] ?? '', mountPoint: unescapeMountinfo(f[4] ?? ''), line };
+    });
+}
+
+async function waitFor<T>(deadline: number, probe: () => T | null | Promise<T | null>, intervalMs = 5): Promise<T> {
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(intervalMs);
+  }
+}
+
+function bootError(what: string, bootLog: string): Error {
+  const log = safeRead(bootLog).split('\n').slice(-30).join('\n');
+  return new Error(`private host failed to boot: ${what}\n--- boot log ---\n${log}`);
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function safeKill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
