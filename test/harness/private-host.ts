@@ -358,13 +358,11 @@ function writeOwner(base: string, record: OwnerRecord): void {
   writeFileSync(join(base, 'owner.json'), JSON.stringify(record));
 }
 
-/**
- * Hosts whose test process was killed outright die with it (parent-death
- * signals), but their temp dir and empty cgroups stay; remove those of dead
- * owners. rmdir on a cgroup fails while it has processes, so this can never
- * take anything live down.
- */
-function sweepStaleHosts(): void {
+// Hosts whose test process was killed outright die with it (parent-death
+// signals), but their temp dir and empty cgroups stay. rmdir on a cgroup
+// fails while it has processes, so sweeping can never take anything live down.
+/** Reads owner records in os.tmpdir(); removes temp dirs and cgroups of hosts whose owning process and init are dead. Runs on every boot. */
+export function sweepStaleHosts(): void {
   let names: string[];
   try {
     names = readdirSync(tmpdir()).filter((n) => n.startsWith(BASE_PREFIX));

@@ -1,0 +1,202 @@
+// The private test host against the real thing: a systemd booted in its own
+// namespaces, its bus, its privacy, and above all that it leaves nothing
+// behind on the machine — after stop(), after a test that throws, after an
+// uncaught exception in its process, and after that process is SIGKILLed.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import dbus from 'dbus-next';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootPrivateHost, findHostLeaks, sweepStaleHosts, withPrivateHost, type HostIdentity, type HostLeaks, type PrivateHost } from './harness/private-host.js';
+
+const NO_LEAKS: HostLeaks = { processes: [], mounts: [], cgroups: [], dirs: [] };
+
+describe('private host', () => {
+  let host: PrivateHost;
+  let sentinel: string;
+  let devBefore: string[];
+
+  beforeAll(async () => {
+    sentinel = join(tmpdir(), `left4me-sentinel-${process.pid}`);
+    writeFileSync(sentinel, 'must survive every private host\n');
+    devBefore = readdirSync('/dev').sort();
+    host = await bootPrivateHost();
+    console.log(`private host booted in ${host.bootMs} ms (pid ${host.pid})`);
+  });
+
+  afterAll(async () => {
+    const identity = host?.identity;
+    await host?.stop();
+    if (identity) expect(findHostLeaks(identity)).toEqual(NO_LEAKS);
+    expect(existsSync(sentinel)).toBe(true);
+    rmSync(sentinel, { force: true });
+    expect(readdirSync('/dev').sort()).toEqual(devBefore);
+  });
+
+  it('boots a systemd whose manager answers on the host bus', async () => {
+    const bus = dbus.sessionBus({ busAddress: host.busAddress });
+    bus.on('error', () => undefined);
+    try {
+      const reply = await bus.call(
+        new dbus.Message({
+          destination: 'org.freedesktop.systemd1',
+          path: '/org/freedesktop/systemd1',
+          interface: 'org.freedesktop.DBus.Properties',
+          member: 'Get',
+          signature: 'ss',
+          body: ['org.freedesktop.systemd1.Manager', 'Version'],
+        }),
+      );
+      expect(String(reply?.body[0].value)).toMatch(/^\d+/);
+    } finally {
+      bus.disconnect();
+    }
+    expect(host.bootMs).toBeLessThan(10_000);
+    expect(readFileSync(`/proc/${host.pid}/comm`, 'utf8').trim()).toBe('systemd');
+  });
+
+  it('runs commands inside the host, as its PID namespace sees them', async () => {
+    const r = await host.exec('systemctl', ['is-active', 'dbus.service']);
+    expect(r).toMatchObject({ code: 0, stdout: 'active\n' });
+    const comm = await host.exec('cat', ['/proc/1/comm']);
+    expect(comm.stdout.trim()).toBe('systemd');
+    const failing = await host.exec('sh', ['-c', 'echo oops >&2; exit 3']);
+    expect(failing).toMatchObject({ code: 3, stderr: 'oops\n' });
+    const piped = await host.exec('cat', [], { input: 'through stdin' });
+    expect(piped.stdout).toBe('through stdin');
+  });
+
+  it('covers every directory systemd could clean with private tmpfs, and /etc, /var with overlays', async () => {
+    const r = await host.exec('stat', ['-f', '-c', '%n %T', '/run', '/tmp', '/var/tmp', '/etc', '/var', '/dev']);
+    expect(r.stdout.trim().split('\n')).toEqual(['/run tmpfs', '/tmp tmpfs', '/var/tmp tmpfs', '/etc overlayfs', '/var overlayfs', '/dev tmpfs']);
+    const seen = await host.exec('test', ['-e', `/tmp/${sentinel.split('/').pop()}`]);
+    expect(seen.code).not.toBe(0);
+    const sysctl = await host.exec('sh', ['-c', 'echo 1 > /proc/sys/kernel/printk_ratelimit']);
+    expect(sysctl.code).not.toBe(0);
+  });
+
+  it('has the left4me system account and the private product directories', async () => {
+    const id = await host.exec('id', ['left4me']);
+    expect(id.stdout).toContain(`uid=${host.account.uid}(left4me) gid=${host.account.gid}(left4me)`);
+    const pw = await host.exec('getent', ['passwd', 'left4me']);
+    expect(pw.stdout.trim()).toMatch(/^left4me:x:\d+:\d+:.*:\/var\/lib\/left4me:\/(usr\/)?sbin\/nologin$/);
+    expect(readFileSync('/etc/passwd', 'utf8')).not.toMatch(/^left4me:x:/m);
+
+    writeFileSync(join(host.dirs.etc, 'from-outside'), 'hello');
+    expect((await host.exec('cat', ['/etc/left4me/from-outside'])).stdout).toBe('hello');
+    await host.exec('sh', ['-c', 'echo inside > /var/lib/left4me/from-inside']);
+    expect(readFileSync(join(host.dirs.varLib, 'from-inside'), 'utf8')).toBe('inside\n');
+    expect(existsSync('/etc/left4me/from-outside')).toBe(false);
+  });
+
+  it('takes unit files from /run/systemd/system and maps pids back to the machine', async () => {
+    writeFileSync(join(host.dirs.units, 'l4m-probe.service'), '[Service]\nExecStart=/bin/sleep infinity\n');
+    expect((await host.exec('systemctl', ['daemon-reload'])).code).toBe(0);
+    expect((await host.exec('systemctl', ['start', 'l4m-probe.service'])).code).toBe(0);
+    const shown = await host.exec('systemctl', ['show', '-P', 'MainPID', 'l4m-probe.service']);
+    const nsPid = Number(shown.stdout.trim());
+    expect(nsPid).toBeGreaterThan(1);
+    const machinePid = host.machinePid(nsPid);
+    expect(machinePid).not.toBeNull();
+    expect(readFileSync(`/proc/${machinePid}/cmdline`, 'utf8')).toBe('/bin/sleep\0infinity\0');
+    // The host's cgroups are a subtree of ours, not the machine's /system.slice.
+    expect(readFileSync(`/proc/${machinePid}/cgroup`, 'utf8')).toMatch(/^0::\/.*left4me-test-\d+-\d+\/system\.slice\/l4m-probe\.service$/m);
+  });
+
+  it('binds extra directories and leaves nothing behind when the test inside throws', async () => {
+    const extra = mkdtempSync(join(tmpdir(), 'left4me-extra-'));
+    writeFileSync(join(extra, 'tree.txt'), 'installation');
+    let identity: HostIdentity | undefined;
+    try {
+      await expect(
+        withPrivateHost(
+          async (h) => {
+            identity = h.identity;
+            expect((await h.exec('cat', ['/var/lib/left4me/installation/tree.txt'])).stdout).toBe('installation');
+            const write = await h.exec('sh', ['-c', 'echo x > /var/lib/left4me/installation/new']);
+            expect(write.code).not.toBe(0);
+            throw new Error('boom inside the host');
+          },
+          { binds: [{ source: extra, target: '/var/lib/left4me/installation', readOnly: true }] },
+        ),
+      ).rejects.toThrow('boom inside the host');
+      expect(identity).toBeDefined();
+      expect(findHostLeaks(identity!)).toEqual(NO_LEAKS);
+    } finally {
+      rmSync(extra, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('private host safety net', () => {
+  let dir: string;
+  let bundle: string;
+
+  beforeAll(async () => {
+    // The crash must happen in a process of its own; bundle the harness for plain node.
+    dir = mkdtempSync(join(tmpdir(), 'left4me-crash-child-'));
+    bundle = join(dir, 'child.cjs');
+    await build({
+      entryPoints: [fileURLToPath(new URL('./harness/host-crash-child.ts', import.meta.url))],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile: bundle,
+      // Optional requires of dbus-next that it guards with try/catch at run time.
+      external: ['usocket', 'x11'],
+      logLevel: 'error',
+    });
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('kills the host from the exit handler when its process dies of an uncaught exception', async () => {
+    const { identity, exit } = await runChild(bundle, 'throw');
+    const { code } = await exit;
+    expect(code).not.toBe(0);
+    expect(findHostLeaks(identity)).toEqual(NO_LEAKS);
+  });
+
+  it('kills the host through parent-death signals when its process is SIGKILLed', async () => {
+    const { identity, child, exit } = await runChild(bundle, 'hang');
+    child.kill('SIGKILL');
+    await exit;
+    await until(() => findHostLeaks(identity).processes.length === 0 && findHostLeaks(identity).mounts.length === 0, 5_000);
+    // Nothing ran its teardown; the next boot's sweep removes the empty cgroups and temp dir.
+    sweepStaleHosts();
+    expect(findHostLeaks(identity)).toEqual(NO_LEAKS);
+  });
+});
+
+async function runChild(bundle: string, mode: 'throw' | 'hang') {
+  const child = spawn(process.execPath, [bundle, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(out.slice(0, nl));
+    });
+    child.on('exit', () => reject(new Error(`child exited before reporting its host: ${stderr}`)));
+  });
+  const { identity } = JSON.parse(line) as { pid: number; identity: HostIdentity };
+  return { identity, child, exit };
+}
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
