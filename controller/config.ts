@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import { DEFAULT_PORT_RANGES, type PortRanges } from './documents/crosscheck.js';
+import { resolveUnitConfig, type UnitConfig, type UnitConfigOverrides } from './systemd/units.js';
+
+/**
+ * Everything the controller needs to know about its host. Paths are as
+ * systemd on that host sees them; `fsRoot` maps them to where this process
+ * reads and writes them (`/` in production; `/proc/PID/root` when driving a
+ * private test host from outside it).
+ */
+export interface ControllerConfig {
+  stateDir: string;
+  units: UnitConfig;
+  /** Where unit files are written: `/etc/systemd/system` in production, `/run/systemd/system` on test hosts. */
+  unitDir: string;
+  /** Root-only secrets (RCON passwords). */
+  secretsDir: string;
+  /** Writable layers of deleted or reset instances, kept for a while instead of destroyed. */
+  trashDir: string;
+  portRanges: PortRanges;
+  /** This host's node name; instances naming another node are not run here. */
+  node?: string;
+  fsRoot: string;
+  /** D-Bus address of the system bus (default: the standard system bus). */
+  busAddress?: string;
+  /** Periodic resync (± 10% jitter). */
+  resyncMs: number;
+  /** Keys reconciled at once. */
+  concurrency: number;
+}
+
+/** Options a caller may set; the rest comes from production defaults. */
+export interface ControllerConfigInput {
+  stateDir?: string;
+  units?: UnitConfigOverrides;
+  unitDir?: string;
+  portRanges?: PortRanges;
+  node?: string;
+  fsRoot?: string;
+  busAddress?: string;
+  resyncMs?: number;
+  concurrency?: number;
+}
+
+/** Production defaults (DESIGN.md host layout) merged with the given options. */
+export function controllerConfig(input: ControllerConfigInput = {}): ControllerConfig {
+  const units = resolveUnitConfig(input.units ?? {});
+  const dataDir = units.layout.instancesDir.replace(/\/instances$/, '');
+  return {
+    stateDir: input.stateDir ?? '/etc/left4me/state',
+    units,
+    unitDir: input.unitDir ?? '/etc/systemd/system',
+    secretsDir: join(dataDir, 'secrets'),
+    trashDir: join(dataDir, 'trash'),
+    portRanges: input.portRanges ?? DEFAULT_PORT_RANGES,
+    ...(input.node !== undefined ? { node: input.node } : {}),
+    fsRoot: input.fsRoot ?? '/',
+    ...(input.busAddress !== undefined ? { busAddress: input.busAddress } : {}),
+    resyncMs: input.resyncMs ?? 60_000,
+    concurrency: input.concurrency ?? 8,
+  };
+}
+
+/** Maps a host path to where this process can reach it. */
+export function onHost(cfg: Pick<ControllerConfig, 'fsRoot'>, path: string): string {
+  return cfg.fsRoot === '/' ? path : join(cfg.fsRoot, path);
+}

@@ -1,0 +1,572 @@
+import { randomBytes } from 'node:crypto';
+import { chown, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from 'pino';
+import { buildOverlay, overlayBuildId } from '../builds/overlay-build.js';
+import { layerExists, writeLayer } from '../builds/layer-writer.js';
+import { onHost, type ControllerConfig } from '../config.js';
+import type { Document, Kind } from '../documents/kinds.js';
+import { loadState, type DesiredState } from '../documents/loader.js';
+import { formatProblem } from '../documents/problems.js';
+import { RconSecrets } from '../secrets.js';
+import { ConditionType as C, Reason } from '../status/conditions.js';
+import { PortLeases, type Lease, type LeaseConflict } from '../status/leases.js';
+import { StatusStore, type DocumentStatus } from '../status/store.js';
+import { writeFileAtomic } from '../status/atomic.js';
+import type { SystemdAdapter, UnitState } from '../systemd/adapter.js';
+import { SystemdError } from '../systemd/adapter.js';
+import { escapeUnitPath } from '../systemd/escape.js';
+import { instancePaths, mountUnitName, overlayBuildDir, renderServerTemplate, renderSlices, serverUnitName, SERVER_TEMPLATE_UNIT } from '../systemd/units.js';
+import type { Probe } from './a2s-probe.js';
+import { applyConditions, emptyStatus, withLease, type ConditionUpdate } from './instance-status.js';
+import { planInstance, type Action, type InstanceObservation } from './plan.js';
+import { WorkQueue, startResync, type ReconcileResult } from './queue.js';
+import { Reloader } from './reloader.js';
+import { findDependencies, resolveInstance, runsHere, type ResolvedInstance } from './resolve.js';
+import { UnitCache } from './unit-cache.js';
+
+/** How the controller reaches the outside world; tests and the demo pass their own. */
+export interface ControllerDeps {
+  systemd: SystemdAdapter;
+  log: Logger;
+  probe: Probe;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** Debounce of state-directory events: editors write files in several steps. */
+const WATCH_DEBOUNCE_MS = 150;
+
+/**
+ * The reconciler: turns the documents in the state directory into running
+ * servers and keeps them so. Level-triggered: every trigger enqueues keys, a
+ * reconcile reads everything it needs. Owns the work queue, the watcher and
+ * the status store; never stops a game server when it stops itself.
+ */
+export class Controller {
+  private desired?: DesiredState;
+  private readonly queue: WorkQueue;
+  private readonly store: StatusStore;
+  private readonly secrets: RconSecrets;
+  private leases?: PortLeases;
+  private leaseConflicts = new Map<string, LeaseConflict[]>();
+  private readonly units: UnitCache;
+  private readonly reloader: Reloader;
+  private readonly building = new Map<string, Promise<void>>();
+  private watcher?: FSWatcher;
+  private stopResync?: () => void;
+  private unsubscribe: Array<() => void> = [];
+  private reloadTimer?: NodeJS.Timeout;
+  private loading?: Promise<void>;
+  private readonly now: () => number;
+  private uid?: { uid: number; gid: number };
+
+  constructor(
+    readonly cfg: ControllerConfig,
+    private readonly deps: ControllerDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.store = new StatusStore(this.host(cfg.units.layout.statusDir));
+    this.secrets = new RconSecrets(this.host(cfg.secretsDir));
+    const runtimePrefix = escapeUnitPath(cfg.units.layout.runtimeDir);
+    this.units = new UnitCache(deps.systemd, ['left4me-server@*.service', `${runtimePrefix}-*.mount`], cfg.resyncMs);
+    this.reloader = new Reloader(() => deps.systemd.reload());
+    this.queue = new WorkQueue((key) => this.reconcileKey(key), {
+      concurrency: cfg.concurrency,
+      onError: (key, err, retry) => deps.log.warn({ key, err: describe(err), retryInMs: retry }, 'reconcile failed; will retry'),
+    });
+  }
+
+  private host(path: string): string {
+    return onHost(this.cfg, path);
+  }
+
+  /** D-Bus list calls and reloads made so far (for the benchmark). */
+  get counters(): { unitLists: number; reloads: number } {
+    return { unitLists: this.units.refreshes, reloads: this.reloader.count };
+  }
+
+  /** Starts: installs the host units, reads the state directory, reconciles everything, then watches. */
+  async start(opts: { watch?: boolean; resync?: boolean } = {}): Promise<void> {
+    this.leases = await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client);
+    this.unsubscribe.push(
+      this.deps.systemd.onUnitChanged((unit) => {
+        this.units.invalidate();
+        const name = this.instanceOfUnit(unit);
+        if (name) this.queue.add(`instance/${name}`);
+      }),
+      this.deps.systemd.onReconnected(() => {
+        this.units.invalidate();
+        this.enqueueAll();
+      }),
+    );
+    await this.installHostUnits();
+    await this.loadDesired();
+    if (opts.watch !== false) this.watchStateDir();
+    if (opts.resync !== false) {
+      this.stopResync = startResync(() => {
+        this.units.invalidate();
+        this.scheduleLoad(0);
+      }, this.cfg.resyncMs);
+    }
+  }
+
+  /** Stops reconciling. Game servers keep running: systemd owns them. */
+  async stop(): Promise<void> {
+    this.stopResync?.();
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    for (const u of this.unsubscribe) u();
+    await this.watcher?.close();
+    await this.queue.stop();
+  }
+
+  /** Reloads the documents and reconciles every key, resolving when the queue is idle (tests, bench, `diff`). */
+  async reconcileAll(): Promise<void> {
+    this.units.invalidate();
+    await this.loadDesired();
+    await this.queue.idle();
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  // --- triggers ---------------------------------------------------------------
+
+  private watchStateDir(): void {
+    this.watcher = watch(this.host(this.cfg.stateDir), {
+      ignoreInitial: true,
+      // chokidar 5 matches no globs: watch the directory and filter here.
+      ignored: (path: string) => /(^|\/)\.[^/]+$/.test(path),
+      awaitWriteFinish: false,
+      atomic: true,
+    });
+    this.watcher.on('all', (_event: string, path: string) => {
+      if (/\.ya?ml$/.test(path) || !/\.[^/]+$/.test(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS);
+    });
+    this.watcher.on('error', (err: unknown) => this.deps.log.error({ err: describe(err) }, 'state directory watch failed'));
+  }
+
+  private scheduleLoad(delayMs: number): void {
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = undefined;
+      this.loadDesired().catch((err: unknown) => this.deps.log.error({ err: describe(err) }, 'reading the state directory failed'));
+    }, delayMs);
+    this.reloadTimer.unref?.();
+  }
+
+  /** Reads the documents, refreshes leases, and enqueues every key (reconciles are cheap when nothing changed). */
+  private loadDesired(): Promise<void> {
+    const run = async () => {
+      const state = await loadState(this.host(this.cfg.stateDir), { portRanges: this.cfg.portRanges });
+      for (const p of state.problems) this.deps.log.warn({ problem: formatProblem(p) }, 'invalid document');
+      this.desired = state;
+      await this.refreshLeases(state);
+      await this.enqueueAll();
+    };
+    // Serialise loads: a watch event during a load runs one more afterwards.
+    const next = (this.loading ?? Promise.resolve()).catch(() => undefined).then(run);
+    this.loading = next;
+    return next;
+  }
+
+  private async refreshLeases(state: DesiredState): Promise<void> {
+    const requests = [...state.instances.values()]
+      .filter((d) => runsHere(d, this.cfg))
+      .map((d) => ({ name: d.metadata.name, ...(d.spec.port !== undefined ? { port: d.spec.port } : {}), ...(d.spec.clientPort !== undefined ? { clientPort: d.spec.clientPort } : {}) }));
+    const conflicts = await this.leases!.reconcile(requests);
+    this.leaseConflicts = new Map();
+    for (const c of conflicts) this.leaseConflicts.set(c.name, [...(this.leaseConflicts.get(c.name) ?? []), c]);
+  }
+
+  private async enqueueAll(): Promise<void> {
+    const state = this.desired;
+    if (!state) return;
+    const names = new Set<string>(state.instances.keys());
+    for (const key of state.invalid.keys()) if (key.startsWith('instance/')) names.add(key.slice('instance/'.length));
+    for (const name of await this.existingInstances()) names.add(name);
+    for (const kind of ['installation', 'overlay', 'blueprint'] as const) {
+      const docs = kind === 'installation' ? state.installations : kind === 'overlay' ? state.overlays : state.blueprints;
+      for (const name of docs.keys()) this.queue.add(`${kind}/${name}`);
+    }
+    for (const name of [...names].sort()) this.queue.add(`instance/${name}`);
+  }
+
+  /** Instances this host has anything of: leases, status, units, directories. */
+  private async existingInstances(): Promise<Set<string>> {
+    const names = new Set<string>(this.leases?.all().keys() ?? []);
+    for (const s of await this.store.list('Instance')) names.add(s.name);
+    try {
+      for (const unit of (await this.units.snapshot()).keys()) {
+        const name = this.instanceOfUnit(unit);
+        if (name) names.add(name);
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: describe(err) }, 'cannot list units');
+    }
+    try {
+      for (const d of await readdir(this.host(this.cfg.units.layout.instancesDir))) if (/^[a-z0-9][a-z0-9-]{0,62}$/.test(d)) names.add(d);
+    } catch {
+      // no instances directory yet
+    }
+    return names;
+  }
+
+  private instanceOfUnit(unit: string): string | undefined {
+    const m = /^left4me-server@([a-z0-9][a-z0-9-]{0,62})\.service$/.exec(unit);
+    if (m) return m[1];
+    const prefix = `${escapeUnitPath(this.cfg.units.layout.runtimeDir)}-`;
+    if (unit.startsWith(prefix) && unit.endsWith('.mount')) return unit.slice(prefix.length, -'.mount'.length).replace(/\\x2d/g, '-');
+    return undefined;
+  }
+
+  // --- host units ---------------------------------------------------------------
+
+  private async installHostUnits(): Promise<void> {
+    const files = new Map(renderSlices(this.cfg.units));
+    files.set(SERVER_TEMPLATE_UNIT, renderServerTemplate(this.cfg.units));
+    let changed = false;
+    for (const [name, text] of files) changed = (await this.writeIfChanged(join(this.cfg.unitDir, name), text)) || changed;
+    if (changed) await this.reloader.reload();
+  }
+
+  private async writeIfChanged(path: string, text: string, mode = 0o644): Promise<boolean> {
+    const current = await readFile(this.host(path), 'utf8').catch(() => undefined);
+    if (current === text) return false;
+    await writeFileAtomic(this.host(path), text, mode);
+    return true;
+  }
+
+  // --- reconcile ----------------------------------------------------------------
+
+  private async reconcileKey(key: string): Promise<ReconcileResult> {
+    const [kind, name] = key.split('/') as [string, string];
+    const state = this.desired;
+    if (!state) return;
+    switch (kind) {
+      case 'instance':
+        return this.reconcileInstance(name, state);
+      case 'overlay':
+        return this.reconcileOverlay(name, state);
+      case 'blueprint':
+      case 'installation':
+        return this.reconcileSimple(kind === 'blueprint' ? 'Blueprint' : 'Installation', name, state);
+    }
+  }
+
+  /** Blueprints and installations: Valid and Ready, from the documents alone. */
+  private async reconcileSimple(kind: Kind, name: string, state: DesiredState): Promise<void> {
+    const doc = (kind === 'Blueprint' ? state.blueprints : state.installations).get(name);
+    const prev = await this.store.read(kind, name);
+    if (!doc) return;
+    const next = applyConditions(prev ?? emptyStatus(kind, name), doc.generation, [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }], new Date(this.now()));
+    await this.store.write(next, prev);
+  }
+
+  /** Overlays: make sure the build of the current spec exists. */
+  private async reconcileOverlay(name: string, state: DesiredState): Promise<void> {
+    const doc = state.overlays.get(name);
+    if (!doc) return;
+    const prev = await this.store.read('Overlay', name);
+    const updates: ConditionUpdate[] = [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }];
+    let failure: unknown;
+    try {
+      await this.ensureOverlayBuild(doc);
+      updates.push({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `build ${overlayBuildId(doc)} is ready` });
+    } catch (err) {
+      failure = err;
+      updates.push({ type: C.OverlaysReady, status: 'False', reason: Reason.BuildFailed, message: describe(err) });
+    }
+    const next = applyConditions(prev ?? emptyStatus('Overlay', name), doc.generation, updates, new Date(this.now()));
+    await this.store.write(next, prev);
+    if (failure) throw failure;
+  }
+
+  private ensureOverlayBuild(doc: Document<'Overlay'>): Promise<void> {
+    const dir = this.host(overlayBuildDir({ overlay: doc.metadata.name, build: overlayBuildId(doc) }, this.cfg.units.layout));
+    let p = this.building.get(dir);
+    if (!p) {
+      p = buildOverlay(doc, dir).finally(() => this.building.delete(dir));
+      this.building.set(dir, p);
+    }
+    return p;
+  }
+
+  private async reconcileInstance(name: string, state: DesiredState): Promise<ReconcileResult> {
+    const key = `instance/${name}`;
+    const prev = await this.store.read('Instance', name);
+    const base = prev ?? emptyStatus('Instance', name);
+    const now = new Date(this.now());
+    const doc = state.instances.get(name);
+    const save = (s: DocumentStatus) => this.store.write(s, prev);
+
+    if (!doc || !runsHere(doc, this.cfg)) {
+      const invalid = state.invalid.get(key);
+      if (invalid) {
+        // Bad input never destroys anything: report, and leave the server as it is.
+        const problems = state.problems.filter((p) => p.kind === 'Instance' && p.name === name);
+        const first = problems[0];
+        await save(
+          applyConditions(
+            { ...base, lastError: { message: first?.message ?? 'invalid document', file: invalid.file, line: first?.line ?? invalid.line, time: now.toISOString() } },
+            base.observedGeneration,
+            [{ type: C.Valid, status: 'False', reason: Reason.Invalid, message: problems.map(formatProblem).join('; ') || `${invalid.file}:${invalid.line}: invalid` }],
+            now,
+          ),
+        );
+        return;
+      }
+      if (state.unreadableFiles.length > 0) {
+        this.deps.log.warn({ instance: name, files: state.unreadableFiles }, 'not deleting: some state files cannot be read, the instance may be defined there');
+        return;
+      }
+      return this.deleteInstance(name);
+    }
+
+    const conflicts = this.leaseConflicts.get(name);
+    const lease = this.leases!.get(name);
+    const valid: ConditionUpdate = { type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' };
+    if (conflicts || !lease) {
+      const message = conflicts?.map((c) => c.message).join('; ') ?? 'no port lease';
+      await save(
+        applyConditions(withLease(base, lease), doc.generation, [
+          valid,
+          { type: C.PortAssigned, status: 'False', reason: Reason.PortConflict, message },
+          { type: C.Stalled, status: 'True', reason: Reason.PortConflict, message },
+        ], now),
+      );
+      return;
+    }
+    const portAssigned: ConditionUpdate = { type: C.PortAssigned, status: 'True', reason: Reason.Leased, message: `game port ${lease.port}, client port ${lease.clientPort}` };
+
+    const resolved = resolveInstance(state, doc, lease, await this.secrets.get(name), this.cfg);
+    if ('blocked' in resolved) {
+      await save(
+        applyConditions(withLease(base, lease), doc.generation, [
+          valid,
+          portAssigned,
+          { type: C.OverlaysReady, status: 'False', reason: resolved.reason, message: resolved.message },
+          { type: C.Stalled, status: 'True', reason: resolved.reason, message: `${resolved.message}; the server is left as it is` },
+        ], now),
+      );
+      return;
+    }
+
+    // Observe.
+    const obs = await this.observe(resolved, base);
+    let plan = planInstance(resolved.intent, obs, now.getTime());
+    if (plan.needsPlayers) {
+      const probe = await this.deps.probe(lease.port);
+      if (probe) obs.players = probe.players;
+      plan = planInstance(resolved.intent, obs, now.getTime());
+    }
+
+    // Act.
+    let status: DocumentStatus = withLease(base, lease);
+    const updates: ConditionUpdate[] = [valid, portAssigned, { type: C.Stalled, status: 'False', reason: Reason.Valid, message: '' }];
+    let failure: unknown;
+    try {
+      for (const action of plan.actions) status = await this.execute(action, resolved, status);
+      updates.push({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `${resolved.overlays.length} overlay${resolved.overlays.length === 1 ? '' : 's'} and the config layer are built` });
+    } catch (err) {
+      failure = err;
+      this.units.invalidate();
+    }
+
+    // Status from what is there now.
+    const units = await this.units.snapshot();
+    const service = units.get(serverUnitName(name));
+    const mount = units.get(resolved.mountUnit);
+    const desiredRunning = resolved.intent.state === 'running';
+    updates.push(mountCondition(mount, desiredRunning), runningCondition(service, desiredRunning, failure));
+    if (plan.pending) {
+      status = { ...status, restartPendingSince: new Date(plan.pending.since).toISOString() };
+      updates.push({ type: C.RestartPending, status: 'True', reason: plan.pending.reason, message: plan.pending.message });
+    } else {
+      const { restartPendingSince: _r, ...rest } = status;
+      status = rest;
+      updates.push({ type: C.RestartPending, status: 'False', reason: Reason.Succeeded, message: '' });
+    }
+    if (failure) {
+      status = { ...status, lastError: { message: describe(failure), time: now.toISOString() } };
+    }
+    status = { ...status, unit: service ? { activeState: service.activeState, subState: service.subState, ...(service.mainPid ? { mainPid: service.mainPid } : {}) } : { activeState: 'inactive', subState: 'dead' } };
+    await save(applyConditions(status, doc.generation, updates, now));
+    if (failure) throw failure;
+    if (plan.requeueAfterMs) return { requeueAfterMs: plan.requeueAfterMs };
+  }
+
+  private async observe(r: ResolvedInstance, status: DocumentStatus): Promise<InstanceObservation> {
+    const units = await this.units.snapshot();
+    const service = units.get(serverUnitName(r.intent.name));
+    const mount = units.get(r.mountUnit);
+    const files = new Map<string, string | undefined>();
+    await Promise.all([...r.intent.files.keys()].map(async (path) => files.set(path, await readFile(this.host(path), 'utf8').catch(() => undefined))));
+    const paths = instancePaths(r.intent.name, this.cfg.units.layout);
+    const dirs = [paths.configLayerDir(r.configLayer.build), paths.upperDir, paths.workDir, ...r.unitSpec.overlays.map((o) => overlayBuildDir(o, this.cfg.units.layout))];
+    const present = await Promise.all(dirs.map((d) => layerExists(this.host(d))));
+    return {
+      ...(service && service.loadState !== 'not-found' ? { service: { activeState: service.activeState, subState: service.subState } } : {}),
+      mounted: mount?.activeState === 'active',
+      files,
+      layersPresent: present.every(Boolean),
+      ...(status.restartPendingSince ? { pendingSince: Date.parse(status.restartPendingSince) } : {}),
+      ...(status.handledRestartAt ? { handledRestartAt: status.handledRestartAt } : {}),
+      ...(status.handledResetAt ? { handledResetAt: status.handledResetAt } : {}),
+    };
+  }
+
+  private async gameUser(): Promise<{ uid: number; gid: number }> {
+    if (this.uid) return this.uid;
+    const passwd = await readFile(this.host('/etc/passwd'), 'utf8');
+    const line = passwd.split('\n').find((l) => l.startsWith(`${this.cfg.units.layout.user}:`));
+    if (!line) throw new Error(`user ${this.cfg.units.layout.user} does not exist on this host; create it (see deploy/)`);
+    const [, , uid, gid] = line.split(':');
+    return (this.uid = { uid: Number(uid), gid: Number(gid) });
+  }
+
+  private async execute(action: Action, r: ResolvedInstance, status: DocumentStatus): Promise<DocumentStatus> {
+    const systemd = this.deps.systemd;
+    const name = r.intent.name;
+    const service = serverUnitName(name);
+    const paths = instancePaths(name, this.cfg.units.layout);
+    switch (action.type) {
+      case 'writeLayers': {
+        await Promise.all(r.overlays.map((o) => this.ensureOverlayBuild(o)));
+        const game = await this.gameUser();
+        // server.cfg holds the RCON password: readable by the game group only.
+        const files = new Map([...r.configLayer.files].map(([p, text]) => [p, { text, mode: 0o640 }]));
+        await writeLayer(this.host(paths.configLayerDir(r.configLayer.build)), files, { uid: 0, gid: game.gid, dirMode: 0o750, fileMode: 0o640 });
+        for (const d of [paths.upperDir, paths.workDir]) {
+          await mkdir(this.host(d), { recursive: true, mode: 0o750 });
+          await chown(this.host(d), game.uid, game.gid);
+        }
+        return status;
+      }
+      case 'writeFiles': {
+        let unitChanged = false;
+        for (const [path, text] of r.intent.files) {
+          const changed = await this.writeIfChanged(path, text);
+          if (changed && path.startsWith(`${this.cfg.unitDir}/`)) unitChanged = true;
+        }
+        if (unitChanged) await this.reloader.reload();
+        return status;
+      }
+      case 'resetFailed':
+        await systemd.resetFailed(service).catch(ignoreNoSuchUnit);
+        return status;
+      case 'start':
+        this.units.invalidate();
+        await systemd.start(service);
+        return status;
+      case 'stop':
+        this.units.invalidate();
+        await systemd.stop(service);
+        return status;
+      case 'unmount':
+        this.units.invalidate();
+        await systemd.stop(r.mountUnit);
+        return status;
+      case 'wipeWritableLayer': {
+        await this.trash(name, [paths.upperDir, paths.workDir]);
+        const game = await this.gameUser();
+        for (const d of [paths.upperDir, paths.workDir]) {
+          await mkdir(this.host(d), { recursive: true, mode: 0o750 });
+          await chown(this.host(d), game.uid, game.gid);
+        }
+        return status;
+      }
+      case 'markHandled':
+        return {
+          ...status,
+          ...(action.restartedAt !== undefined ? { handledRestartAt: action.restartedAt } : {}),
+          ...(action.resetAt !== undefined ? { handledResetAt: action.resetAt } : {}),
+        };
+    }
+  }
+
+  /** Moves directories into the trash (kept for a while, not destroyed). */
+  private async trash(name: string, dirs: string[]): Promise<void> {
+    const dest = this.host(join(this.cfg.trashDir, `${name}-${new Date(this.now()).toISOString().replace(/[:.]/g, '')}-${randomBytes(3).toString('hex')}`));
+    await mkdir(dest, { recursive: true, mode: 0o700 });
+    for (const d of dirs) {
+      const from = this.host(d);
+      if (await stat(from).then(() => true, () => false)) await rename(from, join(dest, d.split('/').pop()!));
+    }
+  }
+
+  /** Removes everything an instance had on this host, in an order that is safe to repeat after a crash. */
+  private async deleteInstance(name: string): Promise<void> {
+    const systemd = this.deps.systemd;
+    const service = serverUnitName(name);
+    const paths = instancePaths(name, this.cfg.units.layout);
+    const mountUnit = mountUnitName(paths.runtimeDir);
+    const units = await this.units.snapshot();
+    const svc = units.get(service);
+    if (svc && svc.activeState !== 'inactive' && svc.activeState !== 'failed') {
+      this.units.invalidate();
+      await systemd.stop(service);
+    }
+    const mnt = units.get(mountUnit);
+    if (mnt && mnt.activeState !== 'inactive') {
+      this.units.invalidate();
+      await systemd.stop(mountUnit);
+    }
+    const unitFile = this.host(join(this.cfg.unitDir, mountUnit));
+    const hadUnit = await stat(unitFile).then(() => true, () => false);
+    await rm(unitFile, { force: true });
+    if (hadUnit) await this.reloader.reload();
+    if (await stat(this.host(paths.dir)).then(() => true, () => false)) {
+      await rm(this.host(paths.launchEnv), { force: true });
+      await rm(this.host(join(paths.dir, 'config')), { recursive: true, force: true });
+      await this.trash(name, [paths.upperDir, paths.workDir]);
+      await rm(this.host(paths.dir), { recursive: true, force: true });
+    }
+    await rm(this.host(paths.runtimeDir), { recursive: true, force: true }).catch(() => undefined);
+    if (svc?.activeState === 'failed') await systemd.resetFailed(service).catch(ignoreNoSuchUnit);
+    await this.leases!.release(name);
+    await this.secrets.remove(name);
+    await this.store.remove('Instance', name);
+    this.deps.log.info({ instance: name }, 'instance deleted');
+  }
+
+  /** For `left4me diff` and tests: the dependencies of an instance, or why it is blocked. */
+  dependencies(name: string) {
+    const doc = this.desired?.instances.get(name);
+    return doc && this.desired ? findDependencies(this.desired, doc) : undefined;
+  }
+
+  /** The lease of an instance. */
+  lease(name: string): Lease | undefined {
+    return this.leases?.get(name);
+  }
+}
+
+function mountCondition(mount: UnitState | undefined, desiredRunning: boolean): ConditionUpdate {
+  if (mount?.activeState === 'active') return { type: C.Mounted, status: 'True', reason: Reason.Mounted, message: 'the overlay stack is mounted' };
+  return { type: C.Mounted, status: desiredRunning ? 'False' : 'True', reason: desiredRunning ? Reason.NotMounted : Reason.Stopped, message: desiredRunning ? 'the overlay stack is not mounted' : 'not mounted while stopped' };
+}
+
+function runningCondition(service: UnitState | undefined, desiredRunning: boolean, failure: unknown): ConditionUpdate {
+  const state = service?.activeState ?? 'inactive';
+  if (!desiredRunning) {
+    return state === 'inactive' || state === 'failed'
+      ? { type: C.Running, status: 'True', reason: Reason.Stopped, message: 'stopped, as desired' }
+      : { type: C.Running, status: 'False', reason: Reason.Progressing, message: `stopping (${state})` };
+  }
+  if (state === 'active') return { type: C.Running, status: 'True', reason: Reason.Running, message: `running (pid ${service?.mainPid ?? '?'})` };
+  if (state === 'activating') return { type: C.Running, status: 'False', reason: Reason.Starting, message: 'starting' };
+  return { type: C.Running, status: 'False', reason: Reason.Failed, message: failure ? describe(failure) : `the server is ${state}${service?.result && service.result !== 'success' ? ` (${service.result})` : ''}` };
+}
+
+function ignoreNoSuchUnit(err: unknown): void {
+  if (err instanceof SystemdError && err.code === 'call' && /NoSuchUnit|NotLoaded/.test(err.dbusName ?? '')) return;
+  throw err;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,129 @@
+import { join } from 'node:path';
+import type { ControllerConfig } from '../config.js';
+import { overlayBuildId } from '../builds/overlay-build.js';
+import { parseDuration } from '../documents/duration.js';
+import type { Document } from '../documents/kinds.js';
+import type { DesiredState } from '../documents/loader.js';
+import type { Lease } from '../status/leases.js';
+import { instancePaths, renderInstanceMount, renderLaunchEnv, type InstanceUnitSpec } from '../systemd/units.js';
+import { renderConfigLayer, type ConfigLayer } from './config-layer.js';
+import type { InstanceIntent } from './plan.js';
+
+/** An instance fully resolved against its blueprint, overlays, installation and lease. */
+export interface ResolvedInstance {
+  doc: Document<'Instance'>;
+  blueprint: Document<'Blueprint'>;
+  overlays: Document<'Overlay'>[];
+  installation: Document<'Installation'>;
+  installationDir: string;
+  unitSpec: InstanceUnitSpec;
+  configLayer: ConfigLayer;
+  intent: InstanceIntent;
+  mountUnit: string;
+}
+
+/** Why an instance cannot be resolved: a document it needs is invalid or missing. */
+export interface Blocked {
+  blocked: true;
+  reason: 'DependencyInvalid' | 'DependencyMissing';
+  message: string;
+}
+
+/** The installation tree of an Installation document on this host. */
+export function installationDir(inst: Document<'Installation'>, cfg: ControllerConfig): string {
+  return inst.spec.source === 'directory' ? inst.spec.path! : join(cfg.units.layout.installationDir, inst.metadata.name);
+}
+
+/** Finds what an instance needs, or says which document blocks it. Pure. */
+export function findDependencies(
+  state: DesiredState,
+  doc: Document<'Instance'>,
+): { blueprint: Document<'Blueprint'>; overlays: Document<'Overlay'>[]; installation: Document<'Installation'> } | Blocked {
+  const bpName = doc.spec.blueprint;
+  const blueprint = state.blueprints.get(bpName);
+  if (!blueprint) {
+    const invalid = state.invalid.get(`blueprint/${bpName}`);
+    return invalid
+      ? { blocked: true, reason: 'DependencyInvalid', message: `blueprint ${bpName} is invalid (${invalid.file}:${invalid.line})` }
+      : { blocked: true, reason: 'DependencyMissing', message: `blueprint ${bpName} does not exist` };
+  }
+  const overlays: Document<'Overlay'>[] = [];
+  for (const name of blueprint.spec.overlays) {
+    const o = state.overlays.get(name);
+    if (!o) {
+      const invalid = state.invalid.get(`overlay/${name}`);
+      return invalid
+        ? { blocked: true, reason: 'DependencyInvalid', message: `overlay ${name} is invalid (${invalid.file}:${invalid.line})` }
+        : { blocked: true, reason: 'DependencyMissing', message: `overlay ${name} does not exist` };
+    }
+    overlays.push(o);
+  }
+  const installName = blueprint.spec.installation ?? (state.installations.size === 1 ? [...state.installations.keys()][0] : undefined);
+  const installation = installName !== undefined ? state.installations.get(installName) : undefined;
+  if (!installation) {
+    const invalid = installName !== undefined ? state.invalid.get(`installation/${installName}`) : undefined;
+    return invalid
+      ? { blocked: true, reason: 'DependencyInvalid', message: `installation ${installName} is invalid (${invalid.file}:${invalid.line})` }
+      : { blocked: true, reason: 'DependencyMissing', message: `installation ${installName ?? '(none named)'} does not exist` };
+  }
+  return { blueprint, overlays, installation };
+}
+
+/** Resolves an instance into its intent: config layer, unit files and launch line. Pure. */
+export function resolveInstance(
+  state: DesiredState,
+  doc: Document<'Instance'>,
+  lease: Lease,
+  rconPassword: string,
+  cfg: ControllerConfig,
+): ResolvedInstance | Blocked {
+  const deps = findDependencies(state, doc);
+  if ('blocked' in deps) return deps;
+  const { blueprint, overlays, installation } = deps;
+  const configLayer = renderConfigLayer({ instance: doc, blueprint, overlays, rconPassword });
+  const dir = installationDir(installation, cfg);
+  const unitSpec: InstanceUnitSpec = {
+    name: doc.metadata.name,
+    overlays: overlays.map((o) => ({ overlay: o.metadata.name, build: overlayBuildId(o) })),
+    configBuild: configLayer.build,
+    installationDir: dir,
+    launch: {
+      port: lease.port,
+      clientPort: lease.clientPort,
+      map: blueprint.spec.map,
+      maxPlayers: blueprint.spec.maxPlayers,
+      tickrate: blueprint.spec.tickrate === 30 ? null : blueprint.spec.tickrate,
+      extraArgs: blueprint.spec.launchArgs ?? [],
+    },
+  };
+  const mount = renderInstanceMount(unitSpec, cfg.units);
+  const files = new Map<string, string>([
+    [join(cfg.unitDir, mount.fileName), mount.text],
+    [instancePaths(doc.metadata.name, cfg.units.layout).launchEnv, renderLaunchEnv(unitSpec, cfg.units)],
+  ]);
+  const annotations = doc.metadata.annotations ?? {};
+  return {
+    doc,
+    blueprint,
+    overlays,
+    installation,
+    installationDir: dir,
+    unitSpec,
+    configLayer,
+    mountUnit: mount.fileName,
+    intent: {
+      name: doc.metadata.name,
+      state: doc.spec.state,
+      updatePolicy: doc.spec.updatePolicy,
+      maxUpdateDelayMs: parseDuration(doc.spec.maxUpdateDelay),
+      ...(annotations['left4me/restartedAt'] !== undefined ? { restartedAt: annotations['left4me/restartedAt'] } : {}),
+      ...(annotations['left4me/resetAt'] !== undefined ? { resetAt: annotations['left4me/resetAt'] } : {}),
+      files,
+    },
+  };
+}
+
+/** Whether this host runs an instance: it names no node, or names this one. */
+export function runsHere(doc: Document<'Instance'>, cfg: ControllerConfig): boolean {
+  return doc.spec.node === undefined || doc.spec.node === cfg.node;
+}
