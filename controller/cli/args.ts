@@ -6,6 +6,8 @@ export class UsageError extends Error {}
 /** Options every verb accepts. */
 export const COMMON_OPTIONS = {
   state: { type: 'string' },
+  demo: { type: 'boolean' },
+  'data-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 

@@ -49,8 +49,9 @@ describe('left4me get', () => {
     const r = await cli('get', 'instances', '--state', example);
     expect(r.code).toBe(0);
     const lines = r.out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+BLUEPRINT\s+STATE\s+PORT\s+NODE$/);
-    expect(lines.some((l) => /^demo-3\s+demo-coop\s+running\s+27100\s+-$/.test(l))).toBe(true);
+    expect(lines[0]).toMatch(/^NAME\s+READY\s+STATE\s+PORT\s+PLAYERS\s+AGE\s+BLUEPRINT\s+NODE$/);
+    // No controller has run against state.example: no status, so READY and AGE are unknown.
+    expect(lines.some((l) => /^demo-3\s+-\s+running\s+27100\s+-\s+-\s+demo-coop\s+-$/.test(l))).toBe(true);
   });
 
   it('prints one document as JSON or YAML, defaults filled in', async () => {

@@ -1,7 +1,9 @@
 import { stringify } from 'yaml';
 import type { Document, Kind, OverlaySource } from '../documents/kinds.js';
 import { documentsOf, loadState } from '../documents/loader.js';
-import { DEFAULT_STATE_DIR, parse, UsageError } from './args.js';
+import { parse, UsageError } from './args.js';
+import { StatusStore, type DocumentStatus } from '../status/store.js';
+import { resolveTarget } from './target.js';
 import type { Io } from './io.js';
 import { parseKind } from './kinds.js';
 import { renderTable } from './table.js';
@@ -15,7 +17,9 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
   const output = values.output as string;
   if (!['table', 'yaml', 'json', 'name'].includes(output)) throw new UsageError(`unknown output format "${output}" (table, yaml, json or name)`);
 
-  const state = await loadState(values.state ?? DEFAULT_STATE_DIR);
+  const target = resolveTarget(values);
+  const state = await loadState(target.stateDir);
+  const store = new StatusStore(target.statusDir);
   let docs = [...documentsOf(state, kind).values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   if (name !== undefined) {
     docs = docs.filter((d) => d.metadata.name === name);
@@ -33,16 +37,21 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
     io.err(`warning: the state directory has ${state.problems.length} problem(s); run left4me validate\n`);
   }
 
-  const plain = docs.map(({ apiVersion, kind: k, metadata, spec }) => ({ apiVersion, kind: k, metadata, spec }));
+  const statuses = new Map<string, DocumentStatus>();
+  await Promise.all(docs.map(async (d) => {
+    const st = await store.read(kind, d.metadata.name).catch(() => undefined);
+    if (st) statuses.set(d.metadata.name, st);
+  }));
+  const plain = docs.map(({ apiVersion, kind: k, metadata, spec }) => ({ apiVersion, kind: k, metadata, spec, ...(statuses.has(metadata.name) ? { status: statuses.get(metadata.name) } : {}) }));
   if (output === 'json') io.out(`${JSON.stringify(name !== undefined ? plain[0] : plain, null, 2)}\n`);
   else if (output === 'yaml') io.out(plain.map((d) => stringify(d)).join('---\n'));
   else if (output === 'name') io.out(docs.map((d) => `${kind.toLowerCase()}/${d.metadata.name}\n`).join(''));
   else if (docs.length === 0) io.err(`no ${kind.toLowerCase()}s\n`);
-  else io.out(table(kind, docs));
+  else io.out(table(kind, docs, statuses, Date.now()));
   return 0;
 }
 
-function table(kind: Kind, docs: Document[]): string {
+function table(kind: Kind, docs: Document[], statuses: Map<string, DocumentStatus>, now: number): string {
   switch (kind) {
     case 'Installation':
       return renderTable(
@@ -73,16 +82,38 @@ function table(kind: Kind, docs: Document[]): string {
       );
     case 'Instance':
       return renderTable(
-        ['NAME', 'BLUEPRINT', 'STATE', 'PORT', 'NODE'],
-        (docs as Document<'Instance'>[]).map((d) => [
-          d.metadata.name,
-          d.spec.blueprint,
-          d.spec.state,
-          d.spec.port !== undefined ? String(d.spec.port) : 'auto',
-          d.spec.node ?? '-',
-        ]),
+        ['NAME', 'READY', 'STATE', 'PORT', 'PLAYERS', 'AGE', 'BLUEPRINT', 'NODE'],
+        (docs as Document<'Instance'>[]).map((d) => {
+          const st = statuses.get(d.metadata.name);
+          const ready = st?.conditions.find((c) => c.type === 'Ready');
+          const running = st?.conditions.find((c) => c.type === 'Running');
+          return [
+            d.metadata.name,
+            ready ? (ready.status === 'True' ? 'True' : `False (${ready.reason})`) : '-',
+            st?.unit ? unitWord(st.unit.activeState, d.spec.state) : d.spec.state,
+            st?.port !== undefined ? String(st.port) : d.spec.port !== undefined ? String(d.spec.port) : 'auto',
+            st?.players !== undefined ? `${st.players}/${st.maxPlayers ?? '?'}` : '-',
+            running?.status === 'True' && st?.unit?.activeState === 'active' ? age(now - Date.parse(running.lastTransitionTime)) : '-',
+            d.spec.blueprint,
+            d.spec.node ?? '-',
+          ];
+        }),
       );
   }
+}
+
+function unitWord(active: string, desired: string): string {
+  const word = active === 'active' ? 'running' : active === 'inactive' ? 'stopped' : active === 'activating' ? 'starting' : active === 'deactivating' ? 'stopping' : active;
+  return word === (desired === 'running' ? 'running' : 'stopped') ? word : `${word} (want ${desired})`;
+}
+
+/** kubectl-style age: 45s, 12m, 3h, 2d. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
 }
 
 function sourceType(s: OverlaySource): string {

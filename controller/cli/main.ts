@@ -1,4 +1,5 @@
 import { UsageError } from './args.js';
+import { describeCommand } from './describe.js';
 import { getCommand } from './get.js';
 import { processIo, type Io } from './io.js';
 import { validateCommand } from './validate.js';
@@ -8,10 +9,13 @@ const USAGE = `usage: left4me <command> [options]
 commands:
   validate [DIR]                    check a state directory; exit 0 when valid, 1 with the problems
   get KIND [NAME] [-o table|yaml|json|name]
-                                    list documents (KIND: installations, overlays, blueprints, instances)
+                                    list documents with their status (KIND: installations, overlays, blueprints, instances)
+  describe KIND NAME                conditions, events, problems and spec of one document
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
+  --data-dir DIR                    the controller's data directory (default /var/lib/left4me)
+  --demo                            target the demo host started by \`npm start\`
   -h, --help                        show this help
 `;
 
@@ -20,6 +24,7 @@ type Command = (args: string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   get: getCommand,
+  describe: describeCommand,
 };
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */

@@ -1,13 +1,14 @@
 import { loadState } from '../documents/loader.js';
 import { formatProblem } from '../documents/problems.js';
-import { DEFAULT_STATE_DIR, parse, UsageError } from './args.js';
+import { parse, UsageError } from './args.js';
+import { resolveTarget } from './target.js';
 import type { Io } from './io.js';
 
 /** `left4me validate [DIR]`: exit 0 when the whole tree is valid, 1 with the problem list when not. */
 export async function validateCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {});
   if (positionals.length > 1) throw new UsageError('validate takes at most one directory');
-  const dir = positionals[0] ?? values.state ?? DEFAULT_STATE_DIR;
+  const dir = positionals[0] ?? resolveTarget(values).stateDir;
   const state = await loadState(dir);
   const documents = state.installations.size + state.overlays.size + state.blueprints.size + state.instances.size;
   if (state.problems.length === 0) {

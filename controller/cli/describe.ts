@@ -1,0 +1,67 @@
+import { stringify } from 'yaml';
+import { documentsOf, loadState } from '../documents/loader.js';
+import { formatProblem } from '../documents/problems.js';
+import { StatusStore } from '../status/store.js';
+import { parse, UsageError } from './args.js';
+import { age } from './get.js';
+import type { Io } from './io.js';
+import { parseKind } from './kinds.js';
+import { renderTable } from './table.js';
+import { resolveTarget } from './target.js';
+
+/** `left4me describe KIND NAME`: the document, where it is written, its conditions and recent events. */
+export async function describeCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {});
+  const kind = parseKind(positionals[0]);
+  const name = positionals[1];
+  if (!name || positionals.length > 2) throw new UsageError('describe takes KIND and NAME');
+  const target = resolveTarget(values);
+  const state = await loadState(target.stateDir);
+  const doc = documentsOf(state, kind).get(name);
+  const status = await new StatusStore(target.statusDir).read(kind, name);
+  const problems = state.problems.filter((p) => p.kind === kind && p.name === name);
+  if (!doc && !status && problems.length === 0) {
+    io.err(`${kind.toLowerCase()}/${name} not found\n`);
+    return 1;
+  }
+  const now = Date.now();
+  const out: string[] = [`Name:        ${name}`, `Kind:        ${kind}`];
+  if (doc) {
+    out.push(`Source:      ${doc.source.file}:${doc.source.line}`, `Owner:       ${doc.metadata.owner}`, `Generation:  ${doc.generation}`);
+  }
+  if (status) {
+    if (status.observedGeneration) out.push(`Observed:    ${status.observedGeneration}${doc && status.observedGeneration !== doc.generation ? ' (not yet reconciled)' : ''}`);
+    if (status.port !== undefined) out.push(`Ports:       game ${status.port}, client ${status.clientPort}`);
+    if (status.unit) out.push(`Unit:        ${status.unit.activeState}/${status.unit.subState}${status.unit.mainPid ? ` pid ${status.unit.mainPid}` : ''}`);
+    if (status.players !== undefined) out.push(`Players:     ${status.players}/${status.maxPlayers ?? '?'}`);
+    if (status.lastError) out.push(`Last error:  ${status.lastError.file ? `${status.lastError.file}:${status.lastError.line} ` : ''}${status.lastError.message}`);
+  }
+  if (problems.length > 0) out.push('', 'Problems:', ...problems.map((p) => `  ${formatProblem(p)}`));
+  if (status && status.conditions.length > 0) {
+    out.push('', 'Conditions:');
+    out.push(
+      ...renderTable(
+        ['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'],
+        status.conditions.map((c) => [c.type, c.status, c.reason, age(now - Date.parse(c.lastTransitionTime)), c.message]),
+      )
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
+  }
+  if (status && status.events.length > 0) {
+    out.push('', 'Events:');
+    out.push(
+      ...renderTable(
+        ['AGE', 'TYPE', 'REASON', 'MESSAGE'],
+        status.events.slice().reverse().map((e) => [age(now - Date.parse(e.time)), e.type, e.reason, e.message]),
+      )
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
+  }
+  if (doc) out.push('', 'Spec:', ...stringify(doc.spec).trimEnd().split('\n').map((l) => `  ${l}`));
+  io.out(`${out.join('\n')}\n`);
+  return 0;
+}
