@@ -4,7 +4,9 @@
 // connection. listUnits is one ListUnitsByPatterns call plus one GetAll per
 // service whose MainPID/Result are not cached yet; the cache is kept current
 // by the PropertiesChanged signals we are subscribed to anyway, so a no-op
-// resync of N instances costs one call, not N+1.
+// resync of N instances costs one call, not N+1. A reload empties the cache
+// (systemd re-announces every unit during one anyway), so the first read
+// after it pays N+1 once.
 //
 // Jobs: StartUnit & co. return a job path; the job's end arrives as a
 // JobRemoved signal, which can be processed before the reply's continuation

@@ -123,7 +123,12 @@ export async function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHo
   installExitHandler();
   sweepStaleHosts();
 
+  for (const b of opts.binds ?? []) checkBindTarget(b.target);
   const base = mkdtempSync(join(tmpdir(), `${BASE_PREFIX}${process.pid}-`));
+  const hierarchies = readCgroupHierarchies();
+  const cgroupName = `left4me-test-${process.pid}-${++sequence}`;
+  // Recorded before anything is created, so a crash at any point leaves a sweepable record.
+  writeOwner(base, { ownerPid: process.pid, cgroups: hierarchies.map((h) => join(h.mountPoint, h.ownPath, cgroupName)) });
   const dirs = { base, etc: join(base, 'etc-left4me'), varLib: join(base, 'var-lib-left4me'), bootLog: join(base, 'boot.log') };
   let cgroups: string[] = [];
   let entry: LiveHost | undefined;
@@ -141,9 +146,7 @@ export async function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHo
       chmodSync(path, f.mode);
     }
 
-    const hierarchies = readCgroupHierarchies();
-    cgroups = createHostCgroups(hierarchies, `left4me-test-${process.pid}-${++sequence}`);
-    writeOwner(base, { ownerPid: process.pid, cgroups });
+    cgroups = createHostCgroups(hierarchies, cgroupName);
 
     const binds: HostBind[] = [
       { source: dirs.etc, target: '/etc/left4me' },
@@ -346,6 +349,15 @@ function installExitHandler(): void {
     }
     live.clear();
   });
+}
+
+// Mounts under these are made or covered after the binds, or are kernel
+// interfaces; a bind there would be hidden or would reach the machine.
+const UNBINDABLE = ['/run', '/tmp', '/var/tmp', '/var/run', '/var/lock', '/dev', '/proc', '/sys'];
+
+function checkBindTarget(target: string): void {
+  const bad = !target.startsWith('/') || target.split('/').includes('..') || target === '/' || UNBINDABLE.some((d) => target === d || target.startsWith(d + '/'));
+  if (bad) throw new Error(`cannot bind onto ${target} in a private host: use an absolute path outside ${UNBINDABLE.join(', ')}`);
 }
 
 interface OwnerRecord {
