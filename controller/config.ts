@@ -9,6 +9,11 @@ import { resolveUnitConfig, type UnitConfig, type UnitConfigOverrides } from './
  * private test host from outside it).
  */
 export interface ControllerConfig {
+  /**
+   * The documents, as this process reaches them. Not mapped through fsRoot:
+   * only the controller reads them, and realpath(3) cannot see through
+   * /proc/PID/root, which the loader's symlink checks rely on.
+   */
   stateDir: string;
   units: UnitConfig;
   /** Where unit files are written: `/etc/systemd/system` in production, `/run/systemd/system` on test hosts. */

@@ -8,6 +8,7 @@ import { writeFileAtomic } from './status/atomic.js';
  * (never in documents, which may live in git). Owns `<dir>/rcon.json`.
  */
 export class RconSecrets {
+  private loaded?: Promise<Record<string, string>>;
   private cache?: Record<string, string>;
   private writing: Promise<void> = Promise.resolve();
 
@@ -17,15 +18,20 @@ export class RconSecrets {
     return join(this.dir, 'rcon.json');
   }
 
-  private async load(): Promise<Record<string, string>> {
-    if (this.cache) return this.cache;
-    try {
-      this.cache = JSON.parse(await readFile(this.file, 'utf8')) as Record<string, string>;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.cache = {};
-    }
-    return this.cache;
+  private load(): Promise<Record<string, string>> {
+    // One load shared by concurrent first callers: separate loads would each
+    // start from an empty table and lose each other's new passwords.
+    this.loaded ??= readFile(this.file, 'utf8').then(
+      (text) => (this.cache = JSON.parse(text) as Record<string, string>),
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') {
+          this.loaded = undefined;
+          throw err;
+        }
+        return (this.cache = {});
+      },
+    );
+    return this.loaded;
   }
 
   /** The instance's password, created (24 URL-safe characters) on first use. */

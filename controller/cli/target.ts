@@ -9,6 +9,7 @@ export interface DemoDescriptor {
   pid: number;
   fsRoot: string;
   busAddress: string;
+  /** As this process reaches it (not under fsRoot). */
   stateDir: string;
   dataDir: string;
   unitDir: string;
@@ -39,7 +40,7 @@ export function resolveTarget(values: { state?: string; demo?: boolean; 'data-di
       throw new UsageError('no demo host is running: start one with `npm start`');
     }
     return {
-      stateDir: values.state ?? onHost(demo, demo.stateDir),
+      stateDir: values.state ?? demo.stateDir,
       statusDir: onHost(demo, join(demo.dataDir, 'status')),
       demo,
     };

@@ -136,7 +136,7 @@ export class Controller {
   // --- triggers ---------------------------------------------------------------
 
   private watchStateDir(): void {
-    this.watcher = watch(this.host(this.cfg.stateDir), {
+    this.watcher = watch(this.cfg.stateDir, {
       ignoreInitial: true,
       // chokidar 5 matches no globs: watch the directory and filter here.
       ignored: (path: string) => /(^|\/)\.[^/]+$/.test(path),
@@ -161,7 +161,7 @@ export class Controller {
   /** Reads the documents, refreshes leases, and enqueues every key (reconciles are cheap when nothing changed). */
   private loadDesired(): Promise<void> {
     const run = async () => {
-      const state = await loadState(this.host(this.cfg.stateDir), { portRanges: this.cfg.portRanges });
+      const state = await loadState(this.cfg.stateDir, { portRanges: this.cfg.portRanges });
       for (const p of state.problems) this.deps.log.warn({ problem: formatProblem(p) }, 'invalid document');
       this.desired = state;
       await this.refreshLeases(state);
