@@ -4,9 +4,11 @@
 // connection. listUnits is one ListUnitsByPatterns call plus one GetAll per
 // service whose MainPID/Result are not cached yet; the cache is kept current
 // by the PropertiesChanged signals we are subscribed to anyway, so a no-op
-// resync of N instances costs one call, not N+1. A reload empties the cache
-// (systemd re-announces every unit during one anyway), so the first read
-// after it pays N+1 once.
+// resync of N instances costs one call, not N+1. Cached facts can lag a
+// row's live activeState by one signal; that signal also fires
+// onUnitChanged, so a level-triggered caller reads again and converges.
+// A reload empties the cache (systemd re-announces every unit during one
+// anyway), so the first read after it pays N+1 once.
 //
 // Jobs: StartUnit & co. return a job path; the job's end arrives as a
 // JobRemoved signal, which can be processed before the reply's continuation
@@ -25,7 +27,7 @@ import {
   type UnitState,
 } from './adapter.js';
 import { DbusConnection, type ConnectionStats } from './dbus-connection.js';
-import { unitNameFromPath } from './dbus-paths.js';
+import { unitNameFromPath, unitObjectPath } from './dbus-paths.js';
 
 /** Options for DbusSystemdAdapter. */
 export interface DbusAdapterOptions {
@@ -189,11 +191,16 @@ export class DbusSystemdAdapter implements SystemdAdapter {
 
   private settle(waiter: JobWaiter, result: string): void {
     if (result === 'done') return waiter.resolve();
-    // The unit's own Result tells people more than the job result ("exit-code" vs "failed").
-    this.getUnit(waiter.unit).then(
-      (u) => waiter.reject(new UnitJobError(waiter.unit, waiter.jobType, result, u.result)),
-      () => waiter.reject(new UnitJobError(waiter.unit, waiter.jobType, result)),
-    );
+    if (!isService(waiter.unit)) return waiter.reject(new UnitJobError(waiter.unit, waiter.jobType, result));
+    // The unit's own Result tells people more than the job result ("exit-code"
+    // vs "failed"). Read live: JobRemoved can overtake the unit's own
+    // PropertiesChanged, so the cache may not have it yet.
+    this.conn
+      .call({ path: unitObjectPath(waiter.unit), interface: PROPERTIES, member: 'Get', signature: 'ss', body: [SERVICE, 'Result'] })
+      .then(
+        ([value]) => waiter.reject(new UnitJobError(waiter.unit, waiter.jobType, result, String((value as VariantType).value))),
+        () => waiter.reject(new UnitJobError(waiter.unit, waiter.jobType, result)),
+      );
   }
 
   private async withServiceFacts(rows: UnitRow[]): Promise<UnitState[]> {
