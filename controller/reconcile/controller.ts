@@ -18,7 +18,7 @@ import type { SystemdAdapter, UnitState } from '../systemd/adapter.js';
 import { SystemdError } from '../systemd/adapter.js';
 import { escapeUnitPath } from '../systemd/escape.js';
 import { instancePaths, mountUnitName, overlayBuildDir, renderServerTemplate, renderSlices, serverUnitName, SERVER_TEMPLATE_UNIT } from '../systemd/units.js';
-import type { Probe } from './a2s-probe.js';
+import type { Probe, ServerProbe } from './a2s-probe.js';
 import { applyConditions, emptyStatus, withLease, type ConditionUpdate } from './instance-status.js';
 import { planInstance, type Action, type InstanceObservation } from './plan.js';
 import { WorkQueue, startResync, type ReconcileResult } from './queue.js';
@@ -34,6 +34,10 @@ export interface ControllerDeps {
   /** Clock, for tests. */
   now?: () => number;
 }
+
+/** How soon to probe a server again that does not answer A2S yet: just after a start, and later. */
+const HEALTH_POLL_FAST_MS = 1_000;
+const HEALTH_POLL_SLOW_MS = 30_000;
 
 /** Debounce of state-directory events: editors write files in several steps. */
 const WATCH_DEBOUNCE_MS = 150;
@@ -355,14 +359,14 @@ export class Controller {
       return;
     }
 
-    // Observe.
+    // Observe. One A2S query of a running server serves both health and the whenEmpty rollout.
     const obs = await this.observe(resolved, base);
-    let plan = planInstance(resolved.intent, obs, now.getTime());
-    if (plan.needsPlayers) {
-      const probe = await this.deps.probe(lease.port);
+    let probe: ServerProbe | undefined;
+    if (obs.service?.activeState === 'active') {
+      probe = await this.deps.probe(lease.port);
       if (probe) obs.players = probe.players;
-      plan = planInstance(resolved.intent, obs, now.getTime());
     }
+    const plan = planInstance(resolved.intent, obs, now.getTime());
 
     // Act.
     let status: DocumentStatus = withLease(base, lease);
@@ -382,6 +386,24 @@ export class Controller {
     const mount = units.get(resolved.mountUnit);
     const desiredRunning = resolved.intent.state === 'running';
     updates.push(mountCondition(mount, desiredRunning), runningCondition(service, desiredRunning, failure));
+    // Health speaks of the server as it was before this pass acted; a server we just (re)started is probed on the next pass.
+    const acted = plan.actions.some((a) => a.type === 'start' || a.type === 'stop');
+    let healthRequeue: number | undefined;
+    if (!desiredRunning) {
+      updates.push({ type: C.Healthy, status: 'True', reason: Reason.Stopped, message: 'stopped, as desired' });
+      const { players: _p, maxPlayers: _m, ...rest } = status;
+      status = rest;
+    } else if (probe && !acted) {
+      updates.push({ type: C.Healthy, status: 'True', reason: Reason.Answering, message: `answers A2S: "${probe.name}" on ${probe.map}, ${probe.players}/${probe.maxPlayers} players` });
+      status = { ...status, players: probe.players, maxPlayers: probe.maxPlayers };
+    } else {
+      updates.push({ type: C.Healthy, status: 'False', reason: Reason.NotAnswering, message: acted ? 'just started; waiting for the first A2S answer' : 'does not answer A2S queries on its game port' });
+      const { players: _p, maxPlayers: _m, ...rest } = status;
+      status = rest;
+      // Look again soon after a start, then settle to a slower beat for a server that stays silent.
+      const sinceStart = service?.activeState === 'active' && !acted ? now.getTime() - Date.parse(base.conditions.find((c) => c.type === C.Running)?.lastTransitionTime ?? now.toISOString()) : 0;
+      healthRequeue = sinceStart < 60_000 ? HEALTH_POLL_FAST_MS : HEALTH_POLL_SLOW_MS;
+    }
     if (plan.pending) {
       status = { ...status, restartPendingSince: new Date(plan.pending.since).toISOString() };
       updates.push({ type: C.RestartPending, status: 'True', reason: plan.pending.reason, message: plan.pending.message });
@@ -396,7 +418,8 @@ export class Controller {
     status = { ...status, unit: service ? { activeState: service.activeState, subState: service.subState, ...(service.mainPid ? { mainPid: service.mainPid } : {}) } : { activeState: 'inactive', subState: 'dead' } };
     await save(applyConditions(status, doc.generation, updates, now));
     if (failure) throw failure;
-    if (plan.requeueAfterMs) return { requeueAfterMs: plan.requeueAfterMs };
+    const requeue = Math.min(plan.requeueAfterMs ?? Infinity, healthRequeue ?? Infinity);
+    if (requeue !== Infinity) return { requeueAfterMs: requeue };
   }
 
   private async observe(r: ResolvedInstance, status: DocumentStatus): Promise<InstanceObservation> {

@@ -27,7 +27,7 @@ export function applyConditions(status: DocumentStatus, generation: string | und
 
 /** What each kind needs before it is Ready. */
 const READY_NEEDS: Record<DocumentStatus['kind'], readonly ConditionType[]> = {
-  Instance: [C.Valid, C.PortAssigned, C.OverlaysReady, C.Mounted, C.Running],
+  Instance: [C.Valid, C.PortAssigned, C.OverlaysReady, C.Mounted, C.Running, C.Healthy],
   Overlay: [C.Valid, C.OverlaysReady],
   Blueprint: [C.Valid],
   Installation: [C.Valid],

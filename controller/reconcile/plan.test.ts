@@ -40,7 +40,7 @@ describe('planInstance', () => {
     // restart-needed with each policy
     ['changed spec, immediate: restart now with new files', { updatePolicy: 'immediate' }, { files: OLD }, ['stop', 'unmount', 'writeFiles', 'start']],
     ['changed spec, manual: wait for the annotation', { updatePolicy: 'manual' }, { files: OLD }, [], { pending: expect.objectContaining({ reason: 'WaitingForManualRestart' }) }],
-    ['changed spec, whenEmpty, players unknown: ask', {}, { files: OLD }, [], { needsPlayers: true, pending: expect.objectContaining({ reason: 'WaitingForEmpty' }) }],
+    ['changed spec, whenEmpty, players unknown: ask', {}, { files: OLD }, [], { needsPlayers: true, requeueAfterMs: 15_000, pending: expect.objectContaining({ reason: 'WaitingForEmpty' }) }],
     ['changed spec, whenEmpty, 3 players: wait', {}, { files: OLD, players: 3, pendingSince: NOW - H }, [], { requeueAfterMs: 15_000, pending: expect.objectContaining({ reason: 'WaitingForEmpty', message: '3 players connected; restarting when the server is empty or in 5h, whichever comes first', since: NOW - H }) }],
     ['changed spec, whenEmpty, empty: restart', {}, { files: OLD, players: 0 }, ['stop', 'unmount', 'writeFiles', 'start']],
     ['changed spec, whenEmpty, max delay passed: restart anyway', {}, { files: OLD, players: 5, pendingSince: NOW - 6 * H }, ['stop', 'unmount', 'writeFiles', 'start']],

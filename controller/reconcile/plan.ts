@@ -146,7 +146,9 @@ export function planInstance(intent: InstanceIntent, obs: InstanceObservation, n
     case 'whenEmpty': {
       const waited = now - since;
       if (waited >= intent.maxUpdateDelayMs) return restart(false);
-      if (obs.players === undefined) return { actions, needsPlayers: true, pending: { reason: 'WaitingForEmpty', message: 'asking the server how many players are connected', since } };
+      if (obs.players === undefined) {
+        return { actions, needsPlayers: true, requeueAfterMs: EMPTY_POLL_MS, pending: { reason: 'WaitingForEmpty', message: 'the server does not say how many players are connected (no A2S answer); waiting', since } };
+      }
       if (obs.players === 0) return restart(false);
       const left = intent.maxUpdateDelayMs - waited;
       return {
