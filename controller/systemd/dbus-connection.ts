@@ -167,16 +167,7 @@ export class DbusConnection {
     let delay = BACKOFF_MIN_MS;
     while (!this.closed) {
       try {
-        const bus = await this.open();
-        if (this.closed) {
-          destroy(bus);
-          return;
-        }
-        this.bus = bus;
-        this.generation++;
-        this.stats.connects++;
-        this.resolveReady(bus);
-        if (this.stats.connects > 1) this.hooks.reconnected();
+        await this.open();
         return;
       } catch (err) {
         this.lastError = err;
@@ -186,7 +177,9 @@ export class DbusConnection {
     }
   }
 
-  private open(): Promise<MessageBus> {
+  // Adopts the connection in the same callback that sees setup finish, so a
+  // socket closing right after can never go unnoticed.
+  private open(): Promise<void> {
     // sessionBus() is dbus-next's only constructor that takes an address; the
     // bus it connects to is whatever the address names (here: a system bus).
     const bus = dbus.sessionBus({ busAddress: this.address });
@@ -225,10 +218,16 @@ export class DbusConnection {
           .setup((spec) => this.send(bus, spec, CONNECT_TIMEOUT_MS))
           .then(() => {
             if (settled) return;
+            if (this.closed) return fail(new SystemdError('closed', 'systemd adapter closed'));
             settled = true;
             live = true;
             clearTimeout(timer);
-            resolve(bus);
+            this.bus = bus;
+            this.generation++;
+            this.stats.connects++;
+            this.resolveReady(bus);
+            if (this.stats.connects > 1) this.hooks.reconnected();
+            resolve();
           }, fail);
       });
     });
