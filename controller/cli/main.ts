@@ -1,4 +1,5 @@
 import { UsageError } from './args.js';
+import { controllerCommand } from './controller-cmd.js';
 import { describeCommand } from './describe.js';
 import { getCommand } from './get.js';
 import { processIo, type Io } from './io.js';
@@ -11,6 +12,8 @@ commands:
   get KIND [NAME] [-o table|yaml|json|name]
                                     list documents with their status (KIND: installations, overlays, blueprints, instances)
   describe KIND NAME                conditions, events, problems and spec of one document
+  controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
+                                    run the reconciler (as root); servers keep running when it stops
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
@@ -25,6 +28,7 @@ const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   get: getCommand,
   describe: describeCommand,
+  controller: controllerCommand,
 };
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */

@@ -1,0 +1,91 @@
+// `npm start`: the one-command demo. Boots a private systemd (its own PID and
+// mount namespace: nothing touches this machine's units or mounts), installs
+// the demo game server as the installation and state.example/demo as the
+// desired state, runs the controller against it, and tears everything down
+// on Ctrl-C.
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import pino from 'pino';
+import { bootPrivateHost } from '../../test/harness/private-host.js';
+import { controllerConfig } from '../config.js';
+import { writeDemoInstallation } from '../demo-server/installation.js';
+import { packageRoot } from '../package-root.js';
+import { a2sProbe } from '../reconcile/a2s-probe.js';
+import { Controller } from '../reconcile/controller.js';
+import { StatusStore } from '../status/store.js';
+import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
+import { demoDescriptorPath, type DemoDescriptor } from '../cli/target.js';
+
+const UNIT_DIR = '/run/systemd/system';
+const DATA_DIR = '/var/lib/left4me';
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('npm start boots a private systemd in its own namespaces, which needs root. Run it as root (CI and these machines do).\n');
+    return 1;
+  }
+  const log = pino({ level: process.env.LEFT4ME_LOG_LEVEL ?? 'info', base: { component: 'controller' } }, pino.destination({ fd: 2, sync: true }));
+  process.stdout.write('Booting a private systemd host...\n');
+  const host = await bootPrivateHost();
+  let controller: Controller | undefined;
+  let systemd: DbusSystemdAdapter | undefined;
+  const descriptor = demoDescriptorPath();
+  let stopping: Promise<void> | undefined;
+  const teardown = () =>
+    (stopping ??= (async () => {
+      process.stdout.write('\nStopping the demo host...\n');
+      await controller?.stop().catch(() => undefined);
+      await systemd?.close().catch(() => undefined);
+      await rm(descriptor, { force: true });
+      await host.stop();
+      process.stdout.write('Demo host stopped: no process and no mount left.\n');
+    })());
+
+  try {
+    const stateDir = join(host.dirs.etc, 'state');
+    await writeDemoInstallation(join(host.dirs.varLib, 'demo-installation'));
+    await mkdir(stateDir, { recursive: true });
+    await cp(join(packageRoot(), 'state.example', 'demo'), stateDir, { recursive: true });
+
+    const cfg = controllerConfig({ stateDir, fsRoot: host.root, busAddress: host.busAddress, unitDir: UNIT_DIR, resyncMs: 30_000 });
+    systemd = new DbusSystemdAdapter({ address: host.busAddress });
+    controller = new Controller(cfg, { systemd, log, probe: a2sProbe() });
+
+    const info: DemoDescriptor = { pid: host.pid, fsRoot: host.root, busAddress: host.busAddress, stateDir, dataDir: DATA_DIR, unitDir: UNIT_DIR };
+    await mkdir(dirname(descriptor), { recursive: true });
+    await writeFile(descriptor, `${JSON.stringify(info, null, 2)}\n`);
+
+    process.once('SIGINT', () => void teardown().then(() => process.exit(0), () => process.exit(1)));
+    process.once('SIGTERM', () => void teardown().then(() => process.exit(0), () => process.exit(1)));
+
+    await controller.start();
+    await controller.idle();
+    const store = new StatusStore(join(host.root, DATA_DIR, 'status'));
+    const servers = await store.list('Instance');
+    process.stdout.write(
+      [
+        '',
+        `left4me demo host is up (private systemd, pid ${host.pid}, booted in ${host.bootMs} ms).`,
+        ...servers.map((s) => `  ${s.name.padEnd(10)} game port ${s.port}  ${s.unit?.activeState ?? '?'}`),
+        '',
+        'Watch and steer it from another terminal:',
+        '  npx left4me get instances --demo',
+        '  npx left4me describe instance demo-1 --demo',
+        `  edit the documents in ${stateDir} (the controller converges on save)`,
+        '  npx left4me apply --demo -f my-instance.yaml',
+        `  journalctl: nsenter --target ${host.pid} --mount --pid journalctl -u 'left4me-server@*' -f`,
+        '',
+        'Ctrl-C stops the controller and the host, leaving no process and no mount behind.',
+        '',
+      ].join('\n'),
+    );
+    await new Promise<void>(() => undefined); // run until a signal
+    return 0;
+  } catch (err) {
+    process.stderr.write(`demo failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    await teardown().catch(() => undefined);
+    return 1;
+  }
+}
+
+process.exitCode = await main();
