@@ -32,6 +32,8 @@ export interface ControllerConfig {
   resyncMs: number;
   /** Keys reconciled at once. */
   concurrency: number;
+  /** How often a whenEmpty rollout asks a server for its player count. */
+  emptyPollMs: number;
 }
 
 /** Options a caller may set; the rest comes from production defaults. */
@@ -45,6 +47,7 @@ export interface ControllerConfigInput {
   busAddress?: string;
   resyncMs?: number;
   concurrency?: number;
+  emptyPollMs?: number;
 }
 
 /** Production defaults (DESIGN.md host layout) merged with the given options. */
@@ -63,6 +66,7 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     ...(input.busAddress !== undefined ? { busAddress: input.busAddress } : {}),
     resyncMs: input.resyncMs ?? 60_000,
     concurrency: input.concurrency ?? 8,
+    emptyPollMs: input.emptyPollMs ?? 15_000,
   };
 }
 

@@ -12,6 +12,8 @@ export interface InstanceIntent {
   state: 'running' | 'stopped';
   updatePolicy: 'whenEmpty' | 'immediate' | 'manual';
   maxUpdateDelayMs: number;
+  /** How often a whenEmpty rollout asks for the player count again (default EMPTY_POLL_MS). */
+  emptyPollMs?: number;
   /** Annotations: imperative triggers, acted on once per value. */
   restartedAt?: string;
   resetAt?: string;
@@ -147,7 +149,7 @@ export function planInstance(intent: InstanceIntent, obs: InstanceObservation, n
       const waited = now - since;
       if (waited >= intent.maxUpdateDelayMs) return restart(false);
       if (obs.players === undefined) {
-        return { actions, needsPlayers: true, requeueAfterMs: EMPTY_POLL_MS, pending: { reason: 'WaitingForEmpty', message: 'the server does not say how many players are connected (no A2S answer); waiting', since } };
+        return { actions, needsPlayers: true, requeueAfterMs: intent.emptyPollMs ?? EMPTY_POLL_MS, pending: { reason: 'WaitingForEmpty', message: 'the server does not say how many players are connected (no A2S answer); waiting', since } };
       }
       if (obs.players === 0) return restart(false);
       const left = intent.maxUpdateDelayMs - waited;
@@ -158,7 +160,7 @@ export function planInstance(intent: InstanceIntent, obs: InstanceObservation, n
           message: `${obs.players} player${obs.players === 1 ? '' : 's'} connected; restarting when the server is empty or in ${formatMs(left)}, whichever comes first`,
           since,
         },
-        requeueAfterMs: Math.min(EMPTY_POLL_MS, left),
+        requeueAfterMs: Math.min(intent.emptyPollMs ?? EMPTY_POLL_MS, left),
       };
     }
   }

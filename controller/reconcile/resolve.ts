@@ -116,6 +116,7 @@ export function resolveInstance(
       state: doc.spec.state,
       updatePolicy: doc.spec.updatePolicy,
       maxUpdateDelayMs: parseDuration(doc.spec.maxUpdateDelay),
+      emptyPollMs: cfg.emptyPollMs,
       ...(annotations['left4me/restartedAt'] !== undefined ? { restartedAt: annotations['left4me/restartedAt'] } : {}),
       ...(annotations['left4me/resetAt'] !== undefined ? { resetAt: annotations['left4me/resetAt'] } : {}),
       files,

@@ -1,0 +1,140 @@
+// The reconciler against a real private systemd: documents in, running
+// servers out, checked with third-party clients (gamedig, rcon-srcds).
+import { readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mountUnitName } from '../controller/systemd/units.js';
+import { BASE_DOCS, bootDemoHost, condition, instanceDoc, queryServer, rcon, startController, UNIT_DIR, waitFor, type DemoHost } from './support/demo-host.js';
+
+let demo: DemoHost;
+let ctl: Awaited<ReturnType<typeof startController>>;
+
+async function unit(name: string) {
+  return ctl.systemd.getUnit(`left4me-server@${name}.service`);
+}
+async function ready(name: string) {
+  return condition(await demo.status.read('Instance', name), 'Ready') === 'True';
+}
+
+beforeAll(async () => {
+  demo = await bootDemoHost();
+  await demo.write('base.yaml', BASE_DOCS);
+  await demo.write('instances/a.yaml', instanceDoc('a', ['cvars: {hostname: "Server A"}']));
+  await demo.write('instances/b.yaml', instanceDoc('b', ['cvars: {hostname: "Server B"}']));
+  await demo.write('instances/c.yaml', instanceDoc('c', ['port: 27110', 'cvars: {hostname: "Server C"}']));
+  ctl = await startController(demo);
+}, 60_000);
+
+afterAll(async () => {
+  await ctl?.stop();
+  await demo?.stop();
+});
+
+describe('reconciler in a private systemd host', () => {
+  it('brings three instances to Ready, each answering A2S with its own hostname on its leased port', async () => {
+    for (const n of ['a', 'b', 'c']) await waitFor(`${n} Ready`, () => ready(n));
+    const ports = new Map<string, number>();
+    for (const n of ['a', 'b', 'c']) ports.set(n, (await demo.status.read('Instance', n))!.port!);
+    expect(ports.get('c')).toBe(27110);
+    expect(new Set(ports.values()).size).toBe(3);
+    for (const [n, port] of ports) {
+      const q = await queryServer(port);
+      expect(q.name).toBe(`Server ${n.toUpperCase()}`);
+      expect(q.map).toBe('c1m1_hotel');
+    }
+    // The overlay stack is what the server sees: both overlays' addons, and the composed server.cfg.
+    const addons = await rcon(ports.get('a')!, await demo.rconPassword('a'), 'demo_addons');
+    expect(addons).toContain('maps.vpk');
+    expect(addons).toContain('rates.vpk');
+    expect(await rcon(ports.get('a')!, await demo.rconPassword('a'), 'sv_tags')).toContain('"sv_tags" = "test"');
+  });
+
+  it('restarts for a blueprint change only once the server is empty (whenEmpty)', async () => {
+    const port = (await demo.status.read('Instance', 'a'))!.port!;
+    const password = await demo.rconPassword('a');
+    await rcon(port, password, 'demo_players 2');
+    await waitFor('A2S shows 2 players', async () => (await queryServer(port)).numplayers === 2);
+    const pidBefore = (await unit('a')).mainPid;
+
+    await demo.write('base.yaml', BASE_DOCS.replace('cvars: {sv_alltalk: 0}', 'cvars: {sv_alltalk: 1}'));
+    const pending = await waitFor('a RestartPending', async () => {
+      const s = await demo.status.read('Instance', 'a');
+      return s?.conditions.find((c) => c.type === 'RestartPending' && c.status === 'True');
+    });
+    expect(pending.reason).toBe('WaitingForEmpty');
+    expect(pending.message).toMatch(/^2 players connected; restarting when the server is empty/);
+    // Empty servers on the same blueprint roll at once.
+    await waitFor('b runs the new config', async () => (await rcon((await demo.status.read('Instance', 'b'))!.port!, await demo.rconPassword('b'), 'sv_alltalk')).includes('"1"'));
+    // a keeps its players: several polls later it is still the same process.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await unit('a')).mainPid).toBe(pidBefore);
+    expect(await rcon(port, password, 'sv_alltalk')).toContain('"sv_alltalk" = "0"');
+
+    await rcon(port, password, 'demo_players 0');
+    await waitFor('a restarted', async () => {
+      const u = await unit('a');
+      return u.activeState === 'active' && u.mainPid !== pidBefore && u.mainPid !== 0;
+    });
+    await waitFor('a Ready without RestartPending', async () => {
+      const s = await demo.status.read('Instance', 'a');
+      return condition(s, 'Ready') === 'True' && condition(s, 'RestartPending') === undefined;
+    });
+    expect(await rcon(port, password, 'sv_alltalk')).toContain('"sv_alltalk" = "1"');
+  });
+
+  it('leaves a running server alone when its document turns invalid, and reports file:line', async () => {
+    await waitFor('c Ready', () => ready('c'));
+    const before = await unit('c');
+    await demo.write('instances/c.yaml', instanceDoc('c', ['port: 27110', 'cvars: {hostname: "Server C"}', 'updatePolicy: sometimes']));
+    const status = await waitFor('c Valid=False', async () => {
+      const s = await demo.status.read('Instance', 'c');
+      return condition(s, 'Valid') === 'False' ? s : undefined;
+    });
+    expect(status.lastError).toMatchObject({ file: join(demo.stateDir, 'instances/c.yaml'), line: 8 });
+    expect(status.conditions.find((c) => c.type === 'Valid')!.message).toContain('/spec/updatePolicy  must be one of "whenEmpty", "immediate", "manual" (got "sometimes")');
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await unit('c');
+    expect(after.activeState).toBe('active');
+    expect(after.mainPid).toBe(before.mainPid);
+    // Fixing the document brings it back to Valid without a restart (nothing changed).
+    await demo.write('instances/c.yaml', instanceDoc('c', ['port: 27110', 'cvars: {hostname: "Server C"}']));
+    await waitFor('c Valid again', async () => condition(await demo.status.read('Instance', 'c'), 'Valid') === 'True');
+    expect((await unit('c')).mainPid).toBe(before.mainPid);
+  });
+
+  it('deleting a document removes its server, mount, unit file, lease and status', async () => {
+    const port = (await demo.status.read('Instance', 'b'))!.port!;
+    await rm(join(demo.stateDir, 'instances/b.yaml'));
+    await waitFor('b gone from status', async () => (await demo.status.read('Instance', 'b')) === undefined);
+    const u = await unit('b');
+    expect(['inactive', 'failed'].includes(u.activeState) || u.loadState === 'not-found').toBe(true);
+    expect(u.activeState).not.toBe('failed');
+    const mount = await ctl.systemd.getUnit(mountUnitName('/var/lib/left4me/runtime/b'));
+    expect(mount.activeState).toBe('inactive');
+    await expect(stat(join(demo.host.root, UNIT_DIR, mountUnitName('/var/lib/left4me/runtime/b')))).rejects.toThrow();
+    const leases = JSON.parse(await readFile(join(demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8')) as { leases: Record<string, unknown> };
+    expect(Object.keys(leases.leases).sort()).toEqual(['a', 'c']);
+    await expect(queryServer(port)).rejects.toThrow();
+    const mounts = await readFile(`/proc/${demo.host.pid}/mountinfo`, 'utf8'); // the host's own mount table
+    expect(mounts).toContain('/runtime/a ');
+    expect(mounts).not.toContain('/runtime/b ');
+  });
+
+  it('stopping the controller stops no game server', async () => {
+    const before = await Promise.all(['a', 'c'].map(unit));
+    await ctl.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    const { DbusSystemdAdapter } = await import('../controller/systemd/dbus-adapter.js');
+    const systemd = new DbusSystemdAdapter({ address: demo.host.busAddress });
+    try {
+      for (const [i, n] of ['a', 'c'].entries()) {
+        const u = await systemd.getUnit(`left4me-server@${n}.service`);
+        expect(u.activeState).toBe('active');
+        expect(u.mainPid).toBe(before[i]!.mainPid);
+      }
+    } finally {
+      await systemd.close();
+    }
+    ctl = await startController(demo); // afterAll stops it again
+  });
+});

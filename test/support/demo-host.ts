@@ -1,0 +1,179 @@
+// A private systemd host prepared like `npm start` prepares it: the demo game
+// server as the installation, a state directory, and helpers to drive a
+// controller against it (in this process, or as a separate process that a
+// test may kill -9). Used by the integration tests and the benchmark.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GameDig } from 'gamedig';
+import pino from 'pino';
+import RconModule from 'rcon-srcds';
+import { controllerConfig, type ControllerConfig, type ControllerConfigInput } from '../../controller/config.js';
+import { writeDemoInstallation } from '../../controller/demo-server/installation.js';
+import { packageRoot } from '../../controller/package-root.js';
+import { a2sProbe } from '../../controller/reconcile/a2s-probe.js';
+import { Controller } from '../../controller/reconcile/controller.js';
+import { StatusStore, type DocumentStatus } from '../../controller/status/store.js';
+import { DbusSystemdAdapter } from '../../controller/systemd/dbus-adapter.js';
+import { bootPrivateHost, type PrivateHost } from '../harness/private-host.js';
+
+// rcon-srcds is CommonJS with `exports.default`; under NodeNext the class arrives on .default.
+type RconClass = new (opts: { host: string; port: number; timeout?: number }) => {
+  authenticate(password: string): Promise<boolean>;
+  execute(command: string): Promise<string | boolean>;
+  disconnect(): Promise<void>;
+};
+const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? RconModule) as unknown as RconClass;
+
+/** Where unit files go on a test host (a tmpfs inside it). */
+export const UNIT_DIR = '/run/systemd/system';
+
+/** A booted host with the demo installation and an empty state directory. */
+export interface DemoHost {
+  host: PrivateHost;
+  /** The state directory, as this process reaches it. */
+  stateDir: string;
+  status: StatusStore;
+  config(extra?: ControllerConfigInput): ControllerConfig;
+  /** Writes a state file (relative to the state dir). */
+  write(rel: string, text: string): Promise<void>;
+  /** The host's RCON password of an instance. */
+  rconPassword(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Boots a host with the demo installation at /var/lib/left4me/demo-installation. */
+export async function bootDemoHost(): Promise<DemoHost> {
+  const host = await bootPrivateHost();
+  try {
+    await writeDemoInstallation(join(host.dirs.varLib, 'demo-installation'));
+    const stateDir = join(host.dirs.etc, 'state');
+    await mkdir(stateDir, { recursive: true });
+    return {
+      host,
+      stateDir,
+      status: new StatusStore(join(host.root, '/var/lib/left4me/status')),
+      config: (extra = {}) => controllerConfig({ stateDir, fsRoot: host.root, busAddress: host.busAddress, unitDir: UNIT_DIR, ...extra }),
+      async write(rel, text) {
+        await mkdir(join(stateDir, rel, '..'), { recursive: true });
+        // Atomic, as editors and `left4me apply` write: the watcher never sees half a file.
+        const tmp = join(stateDir, `.${rel.replace(/\//g, '_')}.tmp`);
+        await writeFile(tmp, text);
+        const { rename } = await import('node:fs/promises');
+        await rename(tmp, join(stateDir, rel));
+      },
+      async rconPassword(name) {
+        const secrets = JSON.parse(await readFile(join(host.dirs.varLib, 'secrets', 'rcon.json'), 'utf8')) as Record<string, string>;
+        const p = secrets[name];
+        if (!p) throw new Error(`no RCON password for ${name}`);
+        return p;
+      },
+      stop: () => host.stop(),
+    };
+  } catch (err) {
+    await host.stop();
+    throw err;
+  }
+}
+
+/** A controller running in this process against a demo host. */
+export async function startController(demo: DemoHost, extra: ControllerConfigInput = {}, opts: { watch?: boolean } = {}) {
+  const systemd = new DbusSystemdAdapter({ address: demo.host.busAddress });
+  const log = pino({ level: process.env.LEFT4ME_TEST_LOG ?? 'silent' });
+  const controller = new Controller(demo.config({ resyncMs: 600_000, emptyPollMs: 300, ...extra }), { systemd, log, probe: a2sProbe('127.0.0.1', 500) });
+  await controller.start({ watch: opts.watch ?? true, resync: false });
+  return {
+    controller,
+    systemd,
+    async stop() {
+      await controller.stop();
+      await systemd.close();
+    },
+  };
+}
+
+/** Runs `left4me controller` as its own process against a demo host (so a test can kill -9 it). */
+export function spawnController(demo: DemoHost, args: string[] = []): ChildProcess {
+  const bin = join(packageRoot(), 'controller', 'bin', 'left4me.js');
+  return spawn(
+    process.execPath,
+    [bin, 'controller', '--state', demo.stateDir, '--fs-root', demo.host.root, '--bus', demo.host.busAddress, '--unit-dir', UNIT_DIR, '--log-level', 'warn', ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+}
+
+/** Polls until `fn` returns a truthy value; fails with the last value seen. */
+export async function waitFor<T>(what: string, fn: () => Promise<T>, timeoutMs = 20_000, everyMs = 100): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let error: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last as NonNullable<T>;
+    } catch (err) {
+      error = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}${error ? `; last error: ${String(error)}` : ''}`);
+}
+
+/** The status of a condition type. */
+export function condition(status: DocumentStatus | undefined, type: string): string | undefined {
+  return status?.conditions.find((c) => c.type === type)?.status;
+}
+
+/** A2S through gamedig (a third-party client). */
+export function queryServer(port: number) {
+  return GameDig.query({ type: 'l4d2', host: '127.0.0.1', port, givenPortOnly: true, maxRetries: 1, socketTimeout: 800, attemptTimeout: 2000 });
+}
+
+/** One RCON command through rcon-srcds (a third-party client). */
+export async function rcon(port: number, password: string, command: string): Promise<string> {
+  const r = new Rcon({ host: '127.0.0.1', port, timeout: 3000 });
+  try {
+    await r.authenticate(password);
+    const out = await r.execute(command);
+    return String(out);
+  } finally {
+    (r as unknown as { connection?: { destroy(): void } }).connection?.destroy();
+  }
+}
+
+/** Documents for tests: an installation, one files overlay, a blueprint. */
+export const BASE_DOCS = `apiVersion: left4me/v1
+kind: Installation
+metadata: {name: demo}
+spec: {source: directory, path: /var/lib/left4me/demo-installation}
+---
+apiVersion: left4me/v1
+kind: Overlay
+metadata: {name: maps}
+spec:
+  sources:
+    - files:
+        - {path: left4dead2/addons/maps.vpk, content: "vpk"}
+  serverCfg: |
+    sv_tags "test"
+---
+apiVersion: left4me/v1
+kind: Overlay
+metadata: {name: rates}
+spec:
+  sources:
+    - files:
+        - {path: left4dead2/addons/rates.vpk, content: "vpk"}
+---
+apiVersion: left4me/v1
+kind: Blueprint
+metadata: {name: coop}
+spec:
+  overlays: [maps, rates]
+  cvars: {sv_alltalk: 0}
+`;
+
+/** An Instance document. */
+export function instanceDoc(name: string, extra: string[] = []): string {
+  return [`apiVersion: left4me/v1`, `kind: Instance`, `metadata: {name: ${name}}`, `spec:`, `  blueprint: coop`, ...extra.map((l) => `  ${l}`)].join('\n') + '\n';
+}
