@@ -105,6 +105,7 @@ export class Controller {
         this.enqueueAll();
       }),
     );
+    await this.sweepTemporaries();
     await this.installHostUnits();
     await this.loadDesired();
     if (opts.watch !== false) this.watchStateDir();
@@ -229,12 +230,46 @@ export class Controller {
 
   // --- host units ---------------------------------------------------------------
 
+  /**
+   * Writes the template and slices, then reloads systemd once, changed or not:
+   * a controller killed between writing a unit file and reloading must not
+   * leave systemd running a stale definition.
+   */
   private async installHostUnits(): Promise<void> {
     const files = new Map(renderSlices(this.cfg.units));
     files.set(SERVER_TEMPLATE_UNIT, renderServerTemplate(this.cfg.units));
-    let changed = false;
-    for (const [name, text] of files) changed = (await this.writeIfChanged(join(this.cfg.unitDir, name), text)) || changed;
-    if (changed) await this.reloader.reload();
+    for (const [name, text] of files) await this.writeIfChanged(join(this.cfg.unitDir, name), text);
+    await this.reloader.reload();
+  }
+
+  /** Removes what a killed controller may have left half-written: temp files and unfinished build directories. */
+  private async sweepTemporaries(): Promise<void> {
+    const l = this.cfg.units.layout;
+    const sweep = async (dir: string, match: RegExp) => {
+      let entries: string[];
+      try {
+        entries = await readdir(this.host(dir));
+      } catch {
+        return;
+      }
+      for (const e of entries) if (match.test(e)) await rm(this.host(join(dir, e)), { recursive: true, force: true });
+    };
+    await sweep(this.cfg.unitDir, /^\.[0-9a-f]{12}\.tmp$/);
+    await sweep(l.statusDir, /^\.[0-9a-f]{12}\.tmp$/);
+    await sweep(this.cfg.secretsDir, /^\.[0-9a-f]{12}\.tmp$/);
+    for (const parent of [l.overlaysDir, l.instancesDir]) {
+      let names: string[] = [];
+      try {
+        names = await readdir(this.host(parent));
+      } catch {
+        continue;
+      }
+      for (const n of names) {
+        const dir = parent === l.instancesDir ? join(parent, n, 'config') : join(parent, n);
+        await sweep(dir, /^\.tmp-[0-9a-f]{12}$/);
+        if (parent === l.instancesDir) await sweep(join(parent, n), /^\.[0-9a-f]{12}\.tmp$/);
+      }
+    }
   }
 
   private async writeIfChanged(path: string, text: string, mode = 0o644): Promise<boolean> {
