@@ -23,6 +23,7 @@ import { applyConditions, emptyStatus, withLease, type ConditionUpdate } from '.
 import { planInstance, type Action, type InstanceObservation } from './plan.js';
 import { WorkQueue, startResync, type ReconcileResult } from './queue.js';
 import { Reloader } from './reloader.js';
+import { changedKeys } from './changed-keys.js';
 import { findDependencies, resolveInstance, runsHere, type ResolvedInstance } from './resolve.js';
 import { UnitCache } from './unit-cache.js';
 
@@ -40,7 +41,7 @@ const HEALTH_POLL_FAST_MS = 1_000;
 const HEALTH_POLL_SLOW_MS = 30_000;
 
 /** Debounce of state-directory events: editors write files in several steps. */
-const WATCH_DEBOUNCE_MS = 150;
+const WATCH_DEBOUNCE_MS = 50;
 
 /**
  * The reconciler: turns the documents in the state directory into running
@@ -112,7 +113,7 @@ export class Controller {
     if (opts.resync !== false) {
       this.stopResync = startResync(() => {
         this.units.invalidate();
-        this.scheduleLoad(0);
+        this.scheduleLoad(0, 'all');
       }, this.cfg.resyncMs);
     }
   }
@@ -149,28 +150,44 @@ export class Controller {
       atomic: true,
     });
     this.watcher.on('all', (_event: string, path: string) => {
-      if (/\.ya?ml$/.test(path) || !/\.[^/]+$/.test(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS);
+      if (/\.ya?ml$/.test(path) || !/\.[^/]+$/.test(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS, 'changed');
     });
     this.watcher.on('error', (err: unknown) => this.deps.log.error({ err: describe(err) }, 'state directory watch failed'));
   }
 
-  private scheduleLoad(delayMs: number): void {
+  private pendingScope: 'changed' | 'all' = 'changed';
+
+  private scheduleLoad(delayMs: number, scope: 'changed' | 'all'): void {
+    if (scope === 'all') this.pendingScope = 'all';
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.reloadTimer = setTimeout(() => {
       this.reloadTimer = undefined;
-      this.loadDesired().catch((err: unknown) => this.deps.log.error({ err: describe(err) }, 'reading the state directory failed'));
+      const s = this.pendingScope;
+      this.pendingScope = 'changed';
+      this.loadDesired(s).catch((err: unknown) => this.deps.log.error({ err: describe(err) }, 'reading the state directory failed'));
     }, delayMs);
     this.reloadTimer.unref?.();
   }
 
-  /** Reads the documents, refreshes leases, and enqueues every key (reconciles are cheap when nothing changed). */
-  private loadDesired(): Promise<void> {
+  /**
+   * Reads the documents and refreshes leases, then enqueues every key ('all':
+   * start and resync) or only the keys whose inputs changed ('changed': an edit).
+   */
+  private loadDesired(scope: 'changed' | 'all' = 'all'): Promise<void> {
     const run = async () => {
       const state = await loadState(this.cfg.stateDir, { portRanges: this.cfg.portRanges });
-      for (const p of state.problems) this.deps.log.warn({ problem: formatProblem(p) }, 'invalid document');
+      const before = this.desired;
+      if (scope === 'all' || !before) {
+        for (const p of state.problems) this.deps.log.warn({ problem: formatProblem(p) }, 'invalid document');
+      }
       this.desired = state;
+      const conflictsBefore = JSON.stringify([...this.leaseConflicts]);
       await this.refreshLeases(state);
-      await this.enqueueAll();
+      if (scope === 'all' || !before) return this.enqueueAll();
+      const keys = changedKeys(before, state);
+      // A lease conflict that appeared or cleared concerns instances whose own documents did not change.
+      if (JSON.stringify([...this.leaseConflicts]) !== conflictsBefore) for (const name of state.instances.keys()) keys.add(`instance/${name}`);
+      for (const key of [...keys].sort()) this.queue.add(key);
     };
     // Serialise loads: a watch event during a load runs one more afterwards.
     const next = (this.loading ?? Promise.resolve()).catch(() => undefined).then(run);
