@@ -1,5 +1,7 @@
+import { applyCommand } from './apply.js';
 import { UsageError } from './args.js';
 import { controllerCommand } from './controller-cmd.js';
+import { deleteCommand } from './delete.js';
 import { describeCommand } from './describe.js';
 import { getCommand } from './get.js';
 import { processIo, type Io } from './io.js';
@@ -12,6 +14,9 @@ commands:
   get KIND [NAME] [-o table|yaml|json|name]
                                     list documents with their status (KIND: installations, overlays, blueprints, instances)
   describe KIND NAME                conditions, events, problems and spec of one document
+  apply -f FILE [--dry-run]         write the documents of FILE (a YAML file, a directory, or - for stdin;
+                                    -f repeats) into the state directory if the whole tree stays valid
+  delete KIND NAME [--dry-run]      remove a document, unless other documents still use it
   controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
                                     run the reconciler (as root); servers keep running when it stops
 
@@ -28,6 +33,8 @@ const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   get: getCommand,
   describe: describeCommand,
+  apply: applyCommand,
+  delete: deleteCommand,
   controller: controllerCommand,
 };
 
