@@ -1,5 +1,6 @@
 import type { Document, Kind } from './kinds.js';
 import { closest } from './suggest.js';
+import { RESERVED_LAUNCH_ARGS } from '../systemd/units.js';
 
 /** Port ranges the controller leases from; explicit ports must fall inside them. */
 export interface PortRanges {
@@ -19,12 +20,6 @@ export interface CrossIssue {
   pointer: string;
   message: string;
 }
-
-/** Arguments left4me sets itself on the srcds command line. */
-const RESERVED_ARGS = new Set([
-  '-game', '-port', '+port', '-hostport', '+hostport', '+clientport', '-clientport', '-ip', '+ip',
-  '+map', '-tickrate', '-strictportbind', '-norestart', '+maxplayers', '-maxplayers', '+servercfgfile',
-]);
 
 /** Cvars that documents must not set: secrets live outside the (often git-tracked) state tree, ports are leased. */
 const RESERVED_CVARS: Record<string, string> = {
@@ -103,8 +98,8 @@ export function crossCheck(docs: Docs, known: Record<Kind, Set<string>>, ranges:
       }
     });
     (spec.launchArgs ?? []).forEach((arg, i) => {
-      if (RESERVED_ARGS.has(arg.toLowerCase())) {
-        issue(bp, `/spec/launchArgs/${i}`, `"${arg}" is set by left4me (from map, tickrate, maxPlayers and the leased ports); remove it`);
+      if (RESERVED_LAUNCH_ARGS.includes(arg.toLowerCase())) {
+        issue(bp, `/spec/launchArgs/${i}`, `"${arg}" is set by left4me (from map, tickrate, maxPlayers and the leased ports) or unsafe under systemd; remove it`);
       }
     });
     checkCvars(bp, spec.cvars, issue);

@@ -76,7 +76,7 @@ const PATTERN_HINTS: Array<[RegExp, string]> = [
   [/\^https\?:/, 'must be an http:// or https:// URL'],
   [/\\n\\r;/, "cannot contain quotes, ';' or line breaks (they would inject console commands)"],
   [/\^\[1-9\]\[0-9\]/, 'must be a Steam Workshop id (digits only, e.g. 698857882)'],
-  [/\^\[\^\\s/, "cannot contain whitespace, quotes, backslashes, '%', '$', ';' or '`'"],
+  [/\^\[\^\\s/, "cannot contain whitespace, quotes, backslashes, '%', '$', ';', '`' or glob characters (* ? [)"],
   [/\^\[a-z_\]\[a-z0-9_-\]\{0,31\}\$/, "must be a user name: lowercase letters, digits, '_' and '-', starting with a letter or '_'"],
   [/\^\[A-Za-z_\]\[A-Za-z0-9_\]/, "must be a console variable name: letters, digits and '_', not starting with a digit"],
 ];

@@ -6,6 +6,7 @@ describe('Reloader', () => {
     const gates: Array<() => void> = [];
     const r = new Reloader(() => new Promise<void>((res) => gates.push(res)));
     const first = r.reload();
+    await new Promise((res) => setTimeout(res, 20)); // past the gathering window: the first reload is running
     const waiting = [r.reload(), r.reload(), r.reload()];
     expect(r.count).toBe(1);
     gates.shift()!();
@@ -15,6 +16,12 @@ describe('Reloader', () => {
     gates.shift()!();
     await Promise.all(waiting);
     expect(r.count).toBe(2);
+  });
+
+  it('callers within the gathering window share the first reload', async () => {
+    const r = new Reloader(async () => undefined, 10);
+    await Promise.all([r.reload(), r.reload(), r.reload()]);
+    expect(r.count).toBe(1);
   });
 
   it('a failed reload rejects its callers but does not wedge the next', async () => {
