@@ -1,0 +1,36 @@
+import type { SystemdAdapter } from '../systemd/adapter.js';
+
+/**
+ * What one build step of an overlay gets. A step writes only below `dir`
+ * (the overlay's unfinished build directory, renamed into place by the
+ * pipeline when every step succeeded) and reports progress through `log`.
+ */
+export interface BuildContext {
+  /** Overlay name (for messages). */
+  overlay: string;
+  /** Index of this step in spec.sources (for messages). */
+  step: number;
+  /** The unfinished build directory, as this process reaches it. */
+  dir: string;
+  /** The same directory as systemd on the host sees it (for bind mounts of sandboxed steps). */
+  hostDir: string;
+  /** Shared download cache (workshop VPKs by item revision), as this process reaches it. */
+  cacheDir: string;
+  /** Scratch space for downloads of this build (removed afterwards), as this process reaches it. */
+  tmpDir: string;
+  /** Appends one line to the build log. */
+  log(line: string): void;
+  /** Aborted when the build is cancelled or times out. */
+  signal: AbortSignal;
+  /** systemd, for steps that run in a sandbox (scripts). */
+  systemd: SystemdAdapter;
+  /** Base URL of the Steam Web API (tests point it at a local stand-in). */
+  steamApiBase: string;
+  /** Largest single download, in bytes. */
+  maxDownloadBytes: number;
+}
+
+/** A step that failed for a reason a person must fix (bad checksum, missing item, script exit code); the message says what and where. */
+export class BuildStepError extends Error {
+  override name = 'BuildStepError';
+}
