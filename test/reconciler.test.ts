@@ -3,14 +3,17 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
 import { mountUnitName } from '../controller/systemd/units.js';
 import { BASE_DOCS, bootDemoHost, condition, instanceDoc, queryServer, rcon, startController, UNIT_DIR, waitFor, type DemoHost } from './support/demo-host.js';
 
 let demo: DemoHost;
 let ctl: Awaited<ReturnType<typeof startController>>;
+/** The test's own bus connection: it outlives controller restarts. */
+let systemd: DbusSystemdAdapter;
 
 async function unit(name: string) {
-  return ctl.systemd.getUnit(`left4me-server@${name}.service`);
+  return systemd.getUnit(`left4me-server@${name}.service`);
 }
 async function ready(name: string) {
   return condition(await demo.status.read('Instance', name), 'Ready') === 'True';
@@ -23,10 +26,12 @@ beforeAll(async () => {
   await demo.write('instances/b.yaml', instanceDoc('b', ['cvars: {hostname: "Server B"}']));
   await demo.write('instances/c.yaml', instanceDoc('c', ['port: 27110', 'cvars: {hostname: "Server C"}']));
   ctl = await startController(demo);
+  systemd = new DbusSystemdAdapter({ address: demo.host.busAddress });
 }, 60_000);
 
 afterAll(async () => {
   await ctl?.stop();
+  await systemd?.close();
   await demo?.stop();
 });
 
@@ -109,7 +114,7 @@ describe('reconciler in a private systemd host', () => {
     const u = await unit('b');
     expect(['inactive', 'failed'].includes(u.activeState) || u.loadState === 'not-found').toBe(true);
     expect(u.activeState).not.toBe('failed');
-    const mount = await ctl.systemd.getUnit(mountUnitName('/var/lib/left4me/runtime/b'));
+    const mount = await systemd.getUnit(mountUnitName('/var/lib/left4me/runtime/b'));
     expect(mount.activeState).toBe('inactive');
     await expect(stat(join(demo.host.root, UNIT_DIR, mountUnitName('/var/lib/left4me/runtime/b')))).rejects.toThrow();
     const leases = JSON.parse(await readFile(join(demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8')) as { leases: Record<string, unknown> };
@@ -120,20 +125,34 @@ describe('reconciler in a private systemd host', () => {
     expect(mounts).not.toContain('/runtime/b ');
   });
 
+  it('left4me diff shows the plan of an edit without applying it', async () => {
+    await ctl.stop();
+    const { main } = await import('../controller/cli/main.js');
+    const run = async () => {
+      let out = '';
+      const code = await main(['diff', '--state', demo.stateDir, '--fs-root', demo.host.root, '--bus', demo.host.busAddress, '--unit-dir', UNIT_DIR], { out: (t) => void (out += t), err: () => undefined });
+      return { code, out };
+    };
+    const clean = await run();
+    expect(clean.code).toBe(0);
+    expect(clean.out).toBe('instance/a: up to date\ninstance/c: up to date\n');
+    const pid = (await unit('a')).mainPid;
+    await demo.write('instances/a.yaml', instanceDoc('a', ['cvars: {hostname: "Server A2"}', 'updatePolicy: immediate']));
+    const edited = await run();
+    expect(edited.out).toBe('instance/a: writeLayers, stop, unmount, writeFiles, start\ninstance/c: up to date\n');
+    expect((await unit('a')).mainPid).toBe(pid); // a dry run changes nothing
+    ctl = await startController(demo);
+    await waitFor('a renamed', async () => (await queryServer((await demo.status.read('Instance', 'a'))!.port!).catch(() => undefined))?.name === 'Server A2');
+  });
+
   it('stopping the controller stops no game server', async () => {
     const before = await Promise.all(['a', 'c'].map(unit));
     await ctl.stop();
     await new Promise((r) => setTimeout(r, 500));
-    const { DbusSystemdAdapter } = await import('../controller/systemd/dbus-adapter.js');
-    const systemd = new DbusSystemdAdapter({ address: demo.host.busAddress });
-    try {
-      for (const [i, n] of ['a', 'c'].entries()) {
-        const u = await systemd.getUnit(`left4me-server@${n}.service`);
-        expect(u.activeState).toBe('active');
-        expect(u.mainPid).toBe(before[i]!.mainPid);
-      }
-    } finally {
-      await systemd.close();
+    for (const [i, n] of ['a', 'c'].entries()) {
+      const u = await unit(n);
+      expect(u.activeState).toBe('active');
+      expect(u.mainPid).toBe(before[i]!.mainPid);
     }
     ctl = await startController(demo); // afterAll stops it again
   });

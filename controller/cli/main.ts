@@ -3,6 +3,7 @@ import { UsageError } from './args.js';
 import { controllerCommand } from './controller-cmd.js';
 import { deleteCommand } from './delete.js';
 import { describeCommand } from './describe.js';
+import { diffCommand } from './diff.js';
 import { getCommand } from './get.js';
 import { processIo, type Io } from './io.js';
 import { validateCommand } from './validate.js';
@@ -17,6 +18,7 @@ commands:
   apply -f FILE [--dry-run]         write the documents of FILE (a YAML file, a directory, or - for stdin;
                                     -f repeats) into the state directory if the whole tree stays valid
   delete KIND NAME [--dry-run]      remove a document, unless other documents still use it
+  diff                              what the next controller pass would do (a dry run; changes nothing)
   controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
                                     run the reconciler (as root); servers keep running when it stops
 
@@ -36,6 +38,7 @@ const COMMANDS: Record<string, Command> = {
   apply: applyCommand,
   delete: deleteCommand,
   controller: controllerCommand,
+  diff: diffCommand,
 };
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */

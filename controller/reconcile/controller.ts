@@ -7,7 +7,8 @@ import { buildOverlay, overlayBuildId } from '../builds/overlay-build.js';
 import { layerExists, writeLayer } from '../builds/layer-writer.js';
 import { onHost, type ControllerConfig } from '../config.js';
 import type { Document, Kind } from '../documents/kinds.js';
-import { loadState, type DesiredState } from '../documents/loader.js';
+import { loadState, type DesiredState, type InvalidDocument } from '../documents/loader.js';
+import type { Problem } from '../documents/problems.js';
 import { formatProblem } from '../documents/problems.js';
 import { RconSecrets } from '../secrets.js';
 import { ConditionType as C, Reason } from '../status/conditions.js';
@@ -20,12 +21,21 @@ import { escapeUnitPath } from '../systemd/escape.js';
 import { instancePaths, mountUnitName, overlayBuildDir, renderServerTemplate, renderSlices, serverUnitName, SERVER_TEMPLATE_UNIT } from '../systemd/units.js';
 import type { Probe, ServerProbe } from './a2s-probe.js';
 import { applyConditions, emptyStatus, withLease, type ConditionUpdate } from './instance-status.js';
-import { planInstance, type Action, type InstanceObservation } from './plan.js';
+import { planInstance, type Action, type InstanceObservation, type InstancePlan } from './plan.js';
 import { WorkQueue, startResync, type ReconcileResult } from './queue.js';
 import { Reloader } from './reloader.js';
 import { changedKeys } from './changed-keys.js';
-import { findDependencies, resolveInstance, runsHere, type ResolvedInstance } from './resolve.js';
+import { findDependencies, resolveInstance, runsHere, type Blocked, type ResolvedInstance } from './resolve.js';
 import { UnitCache } from './unit-cache.js';
+
+/** What the controller knows about one instance before acting (see Controller.assess). */
+export type Assessment =
+  | { kind: 'invalid'; invalid: InvalidDocument; problems: Problem[] }
+  | { kind: 'held'; files: string[] }
+  | { kind: 'delete' }
+  | { kind: 'conflict'; doc: Document<'Instance'>; lease: Lease | undefined; message: string }
+  | { kind: 'blocked'; doc: Document<'Instance'>; lease: Lease; blocked: Blocked }
+  | { kind: 'planned'; doc: Document<'Instance'>; lease: Lease; resolved: ResolvedInstance; obs: InstanceObservation; probe: ServerProbe | undefined; plan: InstancePlan };
 
 /** How the controller reaches the outside world; tests and the demo pass their own. */
 export interface ControllerDeps {
@@ -41,7 +51,7 @@ const HEALTH_POLL_FAST_MS = 1_000;
 const HEALTH_POLL_SLOW_MS = 30_000;
 
 /** Debounce of state-directory events: editors write files in several steps. */
-const WATCH_DEBOUNCE_MS = 50;
+const WATCH_DEBOUNCE_MS = 20;
 
 /**
  * The reconciler: turns the documents in the state directory into running
@@ -147,7 +157,7 @@ export class Controller {
       // chokidar 5 matches no globs: watch the directory and filter here.
       ignored: (path: string) => /(^|\/)\.[^/]+$/.test(path),
       awaitWriteFinish: false,
-      atomic: true,
+      atomic: false,
     });
     this.watcher.on('all', (_event: string, path: string) => {
       if (/\.ya?ml$/.test(path) || !/\.[^/]+$/.test(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS, 'changed');
@@ -195,11 +205,14 @@ export class Controller {
     return next;
   }
 
-  private async refreshLeases(state: DesiredState): Promise<void> {
-    const requests = [...state.instances.values()]
+  private leaseRequests(state: DesiredState) {
+    return [...state.instances.values()]
       .filter((d) => runsHere(d, this.cfg))
       .map((d) => ({ name: d.metadata.name, ...(d.spec.port !== undefined ? { port: d.spec.port } : {}), ...(d.spec.clientPort !== undefined ? { clientPort: d.spec.clientPort } : {}) }));
-    const conflicts = await this.leases!.reconcile(requests);
+  }
+
+  private async refreshLeases(state: DesiredState): Promise<void> {
+    const conflicts = await this.leases!.reconcile(this.leaseRequests(state));
     this.leaseConflicts = new Map();
     for (const c of conflicts) this.leaseConflicts.set(c.name, [...(this.leaseConflicts.get(c.name) ?? []), c]);
   }
@@ -351,74 +364,105 @@ export class Controller {
     return p;
   }
 
-  private async reconcileInstance(name: string, state: DesiredState): Promise<ReconcileResult> {
+  /**
+   * Everything about one instance short of acting: is it invalid, to delete,
+   * in a port conflict, blocked by a dependency, or planned. Shared by the
+   * reconcile and by `left4me diff`; with `dry`, nothing is written (no lease
+   * is taken, no password created).
+   */
+  async assess(name: string, state: DesiredState, base: DocumentStatus, dry: boolean, leases: Map<string, Lease>, conflictsOf: Map<string, LeaseConflict[]>): Promise<Assessment> {
     const key = `instance/${name}`;
-    const prev = await this.store.read('Instance', name);
-    const base = prev ?? emptyStatus('Instance', name);
-    const now = new Date(this.now());
     const doc = state.instances.get(name);
-    const save = (s: DocumentStatus) => this.store.write(s, prev);
-
     if (!doc || !runsHere(doc, this.cfg)) {
       const invalid = state.invalid.get(key);
-      if (invalid) {
-        // Bad input never destroys anything: report, and leave the server as it is.
-        const problems = state.problems.filter((p) => p.kind === 'Instance' && p.name === name);
-        const first = problems[0];
-        await save(
-          applyConditions(
-            { ...base, lastError: { message: first?.message ?? 'invalid document', file: invalid.file, line: first?.line ?? invalid.line, time: now.toISOString() } },
-            base.observedGeneration,
-            [{ type: C.Valid, status: 'False', reason: Reason.Invalid, message: problems.map(formatProblem).join('; ') || `${invalid.file}:${invalid.line}: invalid` }],
-            now,
-          ),
-        );
-        return;
-      }
-      if (state.unreadableFiles.length > 0) {
-        this.deps.log.warn({ instance: name, files: state.unreadableFiles }, 'not deleting: some state files cannot be read, the instance may be defined there');
-        return;
-      }
-      return this.deleteInstance(name);
+      if (invalid) return { kind: 'invalid', invalid, problems: state.problems.filter((p) => p.kind === 'Instance' && p.name === name) };
+      if (state.unreadableFiles.length > 0) return { kind: 'held', files: state.unreadableFiles };
+      return { kind: 'delete' };
     }
-
-    const conflicts = this.leaseConflicts.get(name);
-    const lease = this.leases!.get(name);
-    const valid: ConditionUpdate = { type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' };
-    if (conflicts || !lease) {
-      const message = conflicts?.map((c) => c.message).join('; ') ?? 'no port lease';
-      await save(
-        applyConditions(withLease(base, lease), doc.generation, [
-          valid,
-          { type: C.PortAssigned, status: 'False', reason: Reason.PortConflict, message },
-          { type: C.Stalled, status: 'True', reason: Reason.PortConflict, message },
-        ], now),
-      );
-      return;
-    }
-    const portAssigned: ConditionUpdate = { type: C.PortAssigned, status: 'True', reason: Reason.Leased, message: `game port ${lease.port}, client port ${lease.clientPort}` };
-
-    const resolved = resolveInstance(state, doc, lease, await this.secrets.get(name), this.cfg);
-    if ('blocked' in resolved) {
-      await save(
-        applyConditions(withLease(base, lease), doc.generation, [
-          valid,
-          portAssigned,
-          { type: C.OverlaysReady, status: 'False', reason: resolved.reason, message: resolved.message },
-          { type: C.Stalled, status: 'True', reason: resolved.reason, message: `${resolved.message}; the server is left as it is` },
-        ], now),
-      );
-      return;
-    }
-
-    // Observe. One A2S query of a running server serves both health and the whenEmpty rollout.
+    const lease = leases.get(name);
+    const conflicts = conflictsOf.get(name);
+    if (conflicts || !lease) return { kind: 'conflict', doc, lease, message: conflicts?.map((c) => c.message).join('; ') ?? 'no port lease' };
+    const password = dry ? ((await this.secrets.peek(name)) ?? 'not-yet-generated') : await this.secrets.get(name);
+    const resolved = resolveInstance(state, doc, lease, password, this.cfg);
+    if ('blocked' in resolved) return { kind: 'blocked', doc, lease, blocked: resolved };
+    // One A2S query of a running server serves both health and the whenEmpty rollout.
     const obs = await this.observe(resolved, base);
     let probe: ServerProbe | undefined;
     if (obs.service?.activeState === 'active') {
       probe = await this.deps.probe(lease.port);
       if (probe) obs.players = probe.players;
     }
-    const plan = planInstance(resolved.intent, obs, now.getTime());
+    return { kind: 'planned', doc, lease, resolved, obs, probe, plan: planInstance(resolved.intent, obs, this.now()) };
+  }
+
+  /** `left4me diff`: what the next pass would do to each instance, without doing it. */
+  async dryRun(): Promise<Array<{ name: string; assessment: Assessment }>> {
+    const state = await loadState(this.cfg.stateDir, { portRanges: this.cfg.portRanges });
+    this.leases ??= await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client);
+    const preview = this.leases.preview(this.leaseRequests(state));
+    const conflicts = new Map<string, LeaseConflict[]>();
+    for (const c of preview.conflicts) conflicts.set(c.name, [...(conflicts.get(c.name) ?? []), c]);
+    const names = new Set<string>([...state.instances.keys(), ...(await this.existingInstances())]);
+    for (const key of state.invalid.keys()) if (key.startsWith('instance/')) names.add(key.slice('instance/'.length));
+    const out: Array<{ name: string; assessment: Assessment }> = [];
+    for (const name of [...names].sort()) {
+      const base = (await this.store.read('Instance', name)) ?? emptyStatus('Instance', name);
+      out.push({ name, assessment: await this.assess(name, state, base, true, preview.leases, conflicts) });
+    }
+    return out;
+  }
+
+  private async reconcileInstance(name: string, state: DesiredState): Promise<ReconcileResult> {
+    const prev = await this.store.read('Instance', name);
+    const base = prev ?? emptyStatus('Instance', name);
+    const now = new Date(this.now());
+    const save = (s: DocumentStatus) => this.store.write(s, prev);
+    const a = await this.assess(name, state, base, false, new Map(this.leases!.all()), this.leaseConflicts);
+    const valid: ConditionUpdate = { type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' };
+
+    switch (a.kind) {
+      case 'invalid': {
+        // Bad input never destroys anything: report, and leave the server as it is.
+        const first = a.problems[0];
+        await save(
+          applyConditions(
+            { ...base, lastError: { message: first?.message ?? 'invalid document', file: a.invalid.file, line: first?.line ?? a.invalid.line, time: now.toISOString() } },
+            base.observedGeneration,
+            [{ type: C.Valid, status: 'False', reason: Reason.Invalid, message: a.problems.map(formatProblem).join('; ') || `${a.invalid.file}:${a.invalid.line}: invalid` }],
+            now,
+          ),
+        );
+        return;
+      }
+      case 'held':
+        this.deps.log.warn({ instance: name, files: a.files }, 'not deleting: some state files cannot be read, the instance may be defined there');
+        return;
+      case 'delete':
+        return this.deleteInstance(name);
+      case 'conflict':
+        await save(
+          applyConditions(withLease(base, a.lease), a.doc.generation, [
+            valid,
+            { type: C.PortAssigned, status: 'False', reason: Reason.PortConflict, message: a.message },
+            { type: C.Stalled, status: 'True', reason: Reason.PortConflict, message: a.message },
+          ], now),
+        );
+        return;
+      case 'blocked':
+        await save(
+          applyConditions(withLease(base, a.lease), a.doc.generation, [
+            valid,
+            { type: C.PortAssigned, status: 'True', reason: Reason.Leased, message: `game port ${a.lease.port}, client port ${a.lease.clientPort}` },
+            { type: C.OverlaysReady, status: 'False', reason: a.blocked.reason, message: a.blocked.message },
+            { type: C.Stalled, status: 'True', reason: a.blocked.reason, message: `${a.blocked.message}; the server is left as it is` },
+          ], now),
+        );
+        return;
+      case 'planned':
+        break;
+    }
+    const { doc, lease, resolved, plan, probe } = a;
+    const portAssigned: ConditionUpdate = { type: C.PortAssigned, status: 'True', reason: Reason.Leased, message: `game port ${lease.port}, client port ${lease.clientPort}` };
 
     // Act.
     let status: DocumentStatus = withLease(base, lease);

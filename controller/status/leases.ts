@@ -72,8 +72,22 @@ export class PortLeases {
    * anything changed.
    */
   async reconcile(requests: LeaseRequest[]): Promise<LeaseConflict[]> {
+    const { leases, conflicts } = this.preview(requests);
+    const changed = JSON.stringify([...leases]) !== JSON.stringify([...this.leases]);
+    this.leases = leases;
+    if (changed) await this.save();
+    return conflicts;
+  }
+
+  /** What reconcile() would lease, without changing or saving anything (for `left4me diff`). */
+  preview(requests: LeaseRequest[]): { leases: Map<string, Lease>; conflicts: LeaseConflict[] } {
+    const leases = new Map([...this.leases].map(([n, l]) => [n, { ...l }]));
     const conflicts: LeaseConflict[] = [];
-    const before = JSON.stringify([...this.leases]);
+    const setField = (name: string, field: 'port' | 'clientPort', value: number) => {
+      const lease = (leases.get(name) ?? {}) as Partial<Lease>;
+      lease[field] = value;
+      leases.set(name, lease as Lease);
+    };
     const sorted = [...requests].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const explicit = { port: new Set<number>(), clientPort: new Set<number>() };
     for (const r of sorted) {
@@ -84,12 +98,12 @@ export class PortLeases {
     for (const field of ['port', 'clientPort'] as const) {
       const range = field === 'port' ? this.game : this.client;
       const holder = new Map<number, string>();
-      for (const [name, lease] of this.leases) holder.set(lease[field], name);
+      for (const [name, lease] of leases) holder.set(lease[field], name);
 
       // Pass 1: explicit requests, then existing leases; pass 2: new automatic ones.
       const pending: LeaseRequest[] = [];
       for (const r of sorted) {
-        const current = this.leases.get(r.name);
+        const current = leases.get(r.name);
         const want = r[field];
         if (want !== undefined) {
           const owner = holder.get(want);
@@ -103,7 +117,7 @@ export class PortLeases {
           }
           if (current && current[field] !== want) holder.delete(current[field]);
           holder.set(want, r.name);
-          this.setField(r.name, field, want);
+          setField(r.name, field, want);
         } else if (current && current[field] >= range.min && current[field] <= range.max) {
           continue; // sticky
         } else {
@@ -117,30 +131,23 @@ export class PortLeases {
           conflicts.push({ name: r.name, field, message: `no free ${field === 'port' ? 'game' : 'client'} port left in ${range.min}-${range.max}` });
           continue;
         }
-        const old = this.leases.get(r.name)?.[field];
+        const old = leases.get(r.name)?.[field];
         if (old !== undefined) holder.delete(old);
         holder.set(next, r.name);
-        this.setField(r.name, field, next);
+        setField(r.name, field, next);
       }
     }
     // An instance must hold both ports or none: a half lease would start a server without a client port.
     for (const c of conflicts) {
-      const lease = this.leases.get(c.name);
-      if (lease && (lease.port === undefined || lease.clientPort === undefined)) this.leases.delete(c.name);
+      const lease = leases.get(c.name);
+      if (lease && (lease.port === undefined || lease.clientPort === undefined)) leases.delete(c.name);
     }
-    if (JSON.stringify([...this.leases]) !== before) await this.save();
-    return conflicts;
+    return { leases, conflicts };
   }
 
   /** Releases an instance's ports (after its server and units are gone). */
   async release(name: string): Promise<void> {
     if (this.leases.delete(name)) await this.save();
-  }
-
-  private setField(name: string, field: 'port' | 'clientPort', value: number) {
-    const lease = (this.leases.get(name) ?? {}) as Partial<Lease>;
-    lease[field] = value;
-    this.leases.set(name, lease as Lease);
   }
 
   private async save(): Promise<void> {
