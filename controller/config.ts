@@ -34,6 +34,8 @@ export interface ControllerConfig {
   concurrency: number;
   /** How often a whenEmpty rollout asks a server for its player count. */
   emptyPollMs: number;
+  /** How long writable layers of deleted or reset instances stay in the trash. */
+  trashRetentionMs: number;
 }
 
 /** Options a caller may set; the rest comes from production defaults. */
@@ -48,6 +50,7 @@ export interface ControllerConfigInput {
   resyncMs?: number;
   concurrency?: number;
   emptyPollMs?: number;
+  trashRetentionMs?: number;
 }
 
 /** Production defaults (DESIGN.md host layout) merged with the given options. */
@@ -65,8 +68,9 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     fsRoot: input.fsRoot ?? '/',
     ...(input.busAddress !== undefined ? { busAddress: input.busAddress } : {}),
     resyncMs: input.resyncMs ?? 60_000,
-    concurrency: input.concurrency ?? 8,
+    concurrency: input.concurrency ?? 32,
     emptyPollMs: input.emptyPollMs ?? 15_000,
+    trashRetentionMs: input.trashRetentionMs ?? 7 * 86_400_000,
   };
 }
 

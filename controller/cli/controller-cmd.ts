@@ -18,6 +18,8 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
     bus: { type: 'string' },
     node: { type: 'string' },
     'resync-seconds': { type: 'string' },
+    'port-range': { type: 'string' },
+    'client-port-range': { type: 'string' },
     once: { type: 'boolean' },
     'log-level': { type: 'string', default: 'info' },
   });
@@ -27,6 +29,9 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
   if (!Number.isFinite(resync) || resync < 1) throw new UsageError('--resync-seconds must be a number ≥ 1');
   const demo = target.demo;
   const dataDir = values['data-dir'];
+  const game = parseRange('--port-range', values['port-range'] ?? '27015-27115');
+  const client = parseRange('--client-port-range', values['client-port-range'] ?? '26900-27000');
+  if (game.min <= client.max && client.min <= game.max) throw new UsageError('--port-range and --client-port-range must not overlap');
   const cfg = controllerConfig({
     stateDir: target.stateDir,
     unitDir: values['unit-dir'] ?? demo?.unitDir ?? '/etc/systemd/system',
@@ -37,6 +42,7 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
       ? { units: { layout: { instancesDir: `${dataDir}/instances`, overlaysDir: `${dataDir}/overlays`, runtimeDir: `${dataDir}/runtime`, statusDir: `${dataDir}/status`, cacheDir: `${dataDir}/cache`, installationDir: `${dataDir}/installation` } } }
       : {}),
     resyncMs: resync * 1000,
+    portRanges: { game, client },
   });
   const log = pino({ level: values['log-level'] as string, base: { component: 'controller' } }, pino.destination({ fd: 2, sync: true }));
   const systemd = new DbusSystemdAdapter(cfg.busAddress ? { address: cfg.busAddress } : {});
@@ -69,4 +75,13 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
   }
   await stopped;
   return 0;
+}
+
+/** Parses `27015-27115` into an inclusive range of unprivileged ports. */
+export function parseRange(flag: string, text: string): { min: number; max: number } {
+  const m = /^(\d{4,5})-(\d{4,5})$/.exec(text);
+  const min = Number(m?.[1]);
+  const max = Number(m?.[2]);
+  if (!m || min < 1024 || max > 65535 || min > max) throw new UsageError(`${flag} must look like 27015-27115 (ports 1024-65535, low first)`);
+  return { min, max };
 }

@@ -20,6 +20,7 @@ commands:
   delete KIND NAME [--dry-run]      remove a document, unless other documents still use it
   diff                              what the next controller pass would do (a dry run; changes nothing)
   controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
+             [--port-range 27015-27115] [--client-port-range 26900-27000]
                                     run the reconciler (as root); servers keep running when it stops
 
 options:

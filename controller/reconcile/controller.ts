@@ -117,6 +117,7 @@ export class Controller {
       }),
     );
     await this.sweepTemporaries();
+    await this.sweepTrash();
     await this.installHostUnits();
     await this.loadDesired();
     if (opts.watch !== false) this.watchStateDir();
@@ -124,6 +125,7 @@ export class Controller {
       this.stopResync = startResync(() => {
         this.units.invalidate();
         this.scheduleLoad(0, 'all');
+        this.sweepTrash().catch((err: unknown) => this.deps.log.warn({ err: describe(err) }, 'emptying the trash failed'));
       }, this.cfg.resyncMs);
     }
   }
@@ -270,6 +272,27 @@ export class Controller {
     files.set(SERVER_TEMPLATE_UNIT, renderServerTemplate(this.cfg.units));
     for (const [name, text] of files) await this.writeIfChanged(join(this.cfg.unitDir, name), text);
     await this.reloader.reload();
+  }
+
+  /** Empties trash entries (writable layers of deleted or reset instances) older than the retention. */
+  async sweepTrash(): Promise<string[]> {
+    const dir = this.host(this.cfg.trashDir);
+    const removed: string[] = [];
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      return removed;
+    }
+    for (const e of entries) {
+      const st = await stat(join(dir, e)).catch(() => undefined);
+      if (st && this.now() - st.mtimeMs > this.cfg.trashRetentionMs) {
+        await rm(join(dir, e), { recursive: true, force: true });
+        removed.push(e);
+      }
+    }
+    if (removed.length > 0) this.deps.log.info({ removed }, 'emptied old trash');
+    return removed;
   }
 
   /** Removes what a killed controller may have left half-written: temp files and unfinished build directories. */

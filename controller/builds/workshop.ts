@@ -1,0 +1,325 @@
+// The `workshop` source: Steam Workshop items (and every item of the listed
+// collections) installed as left4dead2/addons/<id>.vpk. Resolving asks the
+// Web API what the ids are now (revision = time_updated); building downloads
+// each revision once into the shared cache and hard-links it into the layer,
+// so every overlay that uses an item shares one inode.
+import { createHash } from 'node:crypto';
+import { chmod, link, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { download } from './download.js';
+import { BuildStepError, type BuildContext } from './source.js';
+import { getCollectionDetails, getPublishedFileDetails, type CollectionDetails, type PublishedFileDetails, type SteamApiOptions } from './steam-api.js';
+
+/** The `workshop` source of an overlay spec (ids as strings, as the loader normalises them). */
+export interface WorkshopSpec {
+  items?: string[];
+  collections?: string[];
+}
+
+/** One item to install, as Steam describes it now. */
+export interface WorkshopItem {
+  id: string;
+  /** time_updated: a new value means a new file. */
+  revision: number;
+  title: string;
+  fileUrl: string;
+  /** Bytes Steam advertises; undefined when it did not say. */
+  fileSize: number | undefined;
+}
+
+/** One item that cannot be installed, and why. */
+export interface WorkshopProblem {
+  id: string;
+  /** Steam's title, or undefined when Steam did not give one (removed items). */
+  title: string | undefined;
+  message: string;
+  /** Whether a person must act (true) or a retry may fix it (false, e.g. a dropped connection). */
+  permanent: boolean;
+}
+
+/** Items of a workshop step that cannot be installed; the message lists every one, the step fails once. */
+export class WorkshopItemsError extends BuildStepError {
+  override name = 'WorkshopItemsError';
+  constructor(
+    message: string,
+    readonly problems: WorkshopProblem[],
+  ) {
+    super(message);
+  }
+}
+
+/** What resolving needs from a build context (the pipeline resolves before it has a build directory). */
+export type ResolveContext = Pick<BuildContext, 'overlay' | 'step' | 'log' | 'signal' | 'steamApiBase'>;
+
+/** Left 4 Dead 2's app id: items for other games are refused. */
+export const L4D2_APP_ID = 550;
+const FILETYPE_ITEM = 0;
+const FILETYPE_COLLECTION = 2;
+/** Bounds on what collections may expand to, so a pathological nesting cannot run the build forever. */
+const MAX_COLLECTIONS = 1024;
+const MAX_ITEMS = 4096;
+const PARALLEL_DOWNLOADS = 4;
+
+/**
+ * Reads the Web API: expands collections (nested ones too, each once),
+ * dedupes items (first mention wins the order), and returns every item with
+ * its current revision. Writes nothing. Throws WorkshopItemsError listing
+ * every item that cannot be installed, or a plain Error when the API failed.
+ */
+export async function resolveWorkshop(spec: WorkshopSpec, ctx: ResolveContext): Promise<WorkshopItem[]> {
+  const { items, problems } = await resolve(spec, ctx);
+  if (problems.length) throw itemsError(ctx, problems);
+  return items;
+}
+
+/**
+ * Installs the step's items into `ctx.dir/left4dead2/addons/<id>.vpk`: each
+ * item revision is downloaded once into `ctx.cacheDir/workshop/<id>-<revision>.vpk`
+ * (owned by the cache; never rewritten in place) and hard-linked into the
+ * layer. Pass `resolved` when the pipeline already resolved the step for its
+ * fingerprint, so Steam is not asked twice. Returns the installed items; throws
+ * one WorkshopItemsError listing every item that failed.
+ */
+export async function buildWorkshop(spec: WorkshopSpec, ctx: BuildContext, resolved?: WorkshopItem[]): Promise<WorkshopItem[]> {
+  const { items, problems } = resolved ? { items: resolved, problems: [] } : await resolve(spec, ctx);
+  const cache = join(ctx.cacheDir, 'workshop');
+  const addons = join(ctx.dir, 'left4dead2', 'addons');
+  await mkdir(cache, { recursive: true });
+  await mkdirOpen(addons);
+
+  const failed = await eachLimited(items, PARALLEL_DOWNLOADS, async (item) => {
+    const cached = join(cache, `${item.id}-${item.revision}.vpk`);
+    try {
+      await ensureCached(item, cached, ctx);
+      await linkInto(cached, join(addons, `${item.id}.vpk`));
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      const text = err instanceof Error ? err.message : String(err);
+      problems.push({ id: item.id, title: item.title, message: `could not be installed: ${text}`, permanent: err instanceof BuildStepError });
+    }
+  });
+  if (failed) throw failed;
+  if (ctx.signal.aborted) throw new Error(`overlay ${ctx.overlay}, source ${ctx.step} (workshop): stopped: ${abortReason(ctx.signal)}`);
+  if (problems.length) throw itemsError(ctx, problems);
+  ctx.log(`workshop: installed ${items.length} item${items.length === 1 ? '' : 's'} into left4dead2/addons`);
+  return items;
+}
+
+/** A digest of the items' ids and revisions (order-free); the pipeline mixes it into the build id, so a refresh rebuilds only when an item changed. */
+export function workshopFingerprint(resolved: readonly WorkshopItem[]): string {
+  const lines = resolved.map((item) => `${item.id}@${item.revision}`).sort();
+  return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+/** Items Steam can give us, and the per-item problems of the rest. */
+async function resolve(spec: WorkshopSpec, ctx: ResolveContext): Promise<{ items: WorkshopItem[]; problems: WorkshopProblem[] }> {
+  const api: SteamApiOptions = { base: ctx.steamApiBase, signal: ctx.signal };
+  const where = `overlay ${ctx.overlay}, source ${ctx.step} (workshop)`;
+  const problems: WorkshopProblem[] = [];
+  // item id → the collection it came from (undefined: listed directly), for messages.
+  const wanted = new Map<string, string | undefined>();
+  for (const id of spec.items ?? []) if (!wanted.has(id)) wanted.set(id, undefined);
+
+  const collections = await expandCollections(spec.collections ?? [], api, where, ctx, problems);
+  for (const [collection, children] of walkCollections(spec.collections ?? [], collections)) {
+    for (const id of children) if (!wanted.has(id)) wanted.set(id, collection);
+  }
+  if (wanted.size > MAX_ITEMS) {
+    throw new BuildStepError(`${where}: the ids and collections expand to ${wanted.size} items, more than ${MAX_ITEMS}; split them over several overlays`);
+  }
+
+  let details: PublishedFileDetails[];
+  try {
+    details = await getPublishedFileDetails([...wanted.keys()], api);
+  } catch (err) {
+    throw new Error(`${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const byId = new Map(details.map((d) => [d.publishedfileid, d]));
+  const items: WorkshopItem[] = [];
+  for (const [id, from] of wanted) {
+    const d = byId.get(id);
+    const via = from === undefined ? '' : ` (from collection ${from})`;
+    const problem = (message: string, title = d?.title || undefined) => problems.push({ id, title, message: `${message}${via}`, permanent: true });
+    if (!d) {
+      problems.push({ id, title: undefined, message: `Steam returned no details for it${via}; retry later`, permanent: false });
+    } else if (d.result !== 1) {
+      problem(`is not available on the Steam Workshop (result ${d.result}: removed, private, or not a published file id); remove it from the document or ask its author to make it public`);
+    } else if (d.banned) {
+      problem('is banned on the Steam Workshop; remove it from the document');
+    } else if (d.consumer_app_id !== L4D2_APP_ID) {
+      problem(`is an item for Steam app ${d.consumer_app_id ?? '(unknown)'}, not Left 4 Dead 2 (${L4D2_APP_ID}); check the id`);
+    } else if (!d.file_url) {
+      problem(
+        `has no direct download (Steam's file_url is empty): it can only be downloaded through the Steam client or steamcmd (workshop_download_item ${L4D2_APP_ID} ${id}); install it with a script source or an archive instead, or drop it`,
+      );
+    } else if (d.time_updated === undefined) {
+      problems.push({ id, title: d.title || undefined, message: `Steam gave no time_updated for it${via}; retry later`, permanent: false });
+    } else {
+      items.push({ id, revision: d.time_updated, title: d.title, fileUrl: d.file_url, fileSize: d.file_size });
+    }
+  }
+  ctx.log(`workshop: ${items.length} item${items.length === 1 ? '' : 's'} resolved${collections.size ? ` (${collections.size} collection${collections.size === 1 ? '' : 's'} expanded)` : ''}`);
+  return { items, problems };
+}
+
+/** Fetches collections level by level (one batched request per level), each id once, so cycles end. */
+async function expandCollections(
+  roots: readonly string[],
+  api: SteamApiOptions,
+  where: string,
+  ctx: ResolveContext,
+  problems: WorkshopProblem[],
+): Promise<Map<string, CollectionDetails>> {
+  const found = new Map<string, CollectionDetails>();
+  const seen = new Set<string>(roots);
+  let level = [...seen];
+  while (level.length) {
+    if (seen.size > MAX_COLLECTIONS) {
+      throw new BuildStepError(`${where}: the collections nest into more than ${MAX_COLLECTIONS} collections; list fewer`);
+    }
+    let answer: CollectionDetails[];
+    try {
+      answer = await getCollectionDetails(level, api);
+    } catch (err) {
+      throw new Error(`${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    const byId = new Map(answer.map((c) => [c.publishedfileid, c]));
+    const next: string[] = [];
+    for (const id of level) {
+      const c = byId.get(id);
+      if (!c) {
+        problems.push({ id, title: undefined, message: 'is a collection Steam returned no details for; retry later', permanent: false });
+        continue;
+      }
+      if (c.result !== 1) {
+        problems.push({ id, title: undefined, message: `is a collection that is not available (result ${c.result}: removed, private, or not a collection id); remove it from the document`, permanent: true });
+        continue;
+      }
+      found.set(id, c);
+      if (!c.children.length) ctx.log(`workshop: collection ${id} has no items (or is an item, not a collection)`);
+      for (const child of c.children) {
+        if (child.filetype === FILETYPE_COLLECTION && !seen.has(child.publishedfileid)) {
+          seen.add(child.publishedfileid);
+          next.push(child.publishedfileid);
+        } else if (child.filetype !== FILETYPE_COLLECTION && child.filetype !== FILETYPE_ITEM) {
+          ctx.log(`workshop: skipping ${child.publishedfileid} in collection ${id}: filetype ${child.filetype} is neither an item nor a collection`);
+        }
+      }
+    }
+    level = next;
+  }
+  return found;
+}
+
+/** Yields [collection, item ids in sortorder] depth-first from the roots, visiting each collection once. */
+function* walkCollections(roots: readonly string[], found: Map<string, CollectionDetails>): Generator<[string, string[]]> {
+  const visited = new Set<string>();
+  function* visit(id: string): Generator<[string, string[]]> {
+    if (visited.has(id)) return;
+    visited.add(id);
+    const c = found.get(id);
+    if (!c) return;
+    const children = [...c.children].sort((a, b) => a.sortorder - b.sortorder);
+    // Items and nested collections interleave in the order the author sorted them.
+    for (const child of children) {
+      if (child.filetype === FILETYPE_ITEM) yield [id, [child.publishedfileid]];
+      else if (child.filetype === FILETYPE_COLLECTION) yield* visit(child.publishedfileid);
+    }
+  }
+  for (const root of roots) yield* visit(root);
+}
+
+// cache path → the download filling it. Two builds in this process that need
+// the same revision share one transfer; across processes download()'s
+// rename-into-place means nobody sees half a file (at worst both download).
+const inflight = new Map<string, Promise<void>>();
+
+/** Makes `cached` hold the item's current file, downloading it at most once per revision. */
+async function ensureCached(item: WorkshopItem, cached: string, ctx: BuildContext): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    let p = inflight.get(cached);
+    const ours = !p;
+    if (!p) {
+      p = fill(item, cached, ctx).finally(() => inflight.delete(cached));
+      inflight.set(cached, p);
+    }
+    try {
+      return await p;
+    } catch (err) {
+      // Another build's cancellation must not fail ours: try once ourselves.
+      if (ours || attempt > 0 || ctx.signal.aborted) throw err;
+    }
+  }
+}
+
+async function fill(item: WorkshopItem, cached: string, ctx: BuildContext): Promise<void> {
+  const existing = await stat(cached).catch(() => undefined);
+  if (existing && (item.fileSize === undefined || existing.size === item.fileSize)) {
+    ctx.log(`workshop: ${item.id} (${item.title}) revision ${item.revision} is cached`);
+    return;
+  }
+  // A cached file of the wrong size was replaced on Steam without a new time_updated; a new inode replaces it, builds holding the old one keep it.
+  await download(item.fileUrl, cached, {
+    maxBytes: ctx.maxDownloadBytes,
+    signal: ctx.signal,
+    log: (line) => ctx.log(`workshop: ${item.id}: ${line}`),
+    ...(item.fileSize !== undefined && item.fileSize > 0 ? { expectedBytes: item.fileSize } : {}),
+  });
+  // Game servers read the layer as an unprivileged user; the umask must not narrow the shared inode.
+  await chmod(cached, 0o644);
+}
+
+/** Hard-links `cached` to `dest`, replacing a file an earlier step put there (later steps win). */
+async function linkInto(cached: string, dest: string): Promise<void> {
+  const tmp = `${dest}.link-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    await link(cached, tmp);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EXDEV') {
+      throw new BuildStepError('the workshop cache and the overlay builds are on different filesystems, so the file cannot be hard-linked; keep the cache and overlays directories on one filesystem');
+    }
+    throw err;
+  }
+  try {
+    await rename(tmp, dest);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+async function mkdirOpen(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  // Every directory we created must be readable by the game server user whatever the umask.
+  for (let d = dir; d.length >= first.length; d = join(d, '..')) await chmod(d, 0o755);
+}
+
+/** Runs `fn` over `list`, at most `limit` at a time; resolves with the first error thrown (after all settle). */
+async function eachLimited<T>(list: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<unknown> {
+  let next = 0;
+  let firstError: unknown;
+  const worker = async () => {
+    while (next < list.length) {
+      const item = list[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker));
+  return firstError;
+}
+
+function itemsError(ctx: ResolveContext, problems: WorkshopProblem[]): WorkshopItemsError {
+  const lines = problems.map((p) => `  - workshop item ${p.id}${p.title ? ` "${p.title}"` : ''} ${p.message}`);
+  const n = problems.length;
+  return new WorkshopItemsError(`overlay ${ctx.overlay}, source ${ctx.step} (workshop): ${n} item${n === 1 ? '' : 's'} cannot be installed:\n${lines.join('\n')}`, problems);
+}
+
+function abortReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r.message : String(r);
+}
