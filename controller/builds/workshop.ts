@@ -27,9 +27,10 @@ export interface WorkshopItem {
   fileSize: number | undefined;
 }
 
-/** One item that cannot be installed, and why. */
+/** One item (or listed collection) that cannot be installed, and why. */
 export interface WorkshopProblem {
   id: string;
+  kind: 'item' | 'collection';
   /** Steam's title, or undefined when Steam did not give one (removed items). */
   title: string | undefined;
   message: string;
@@ -37,9 +38,20 @@ export interface WorkshopProblem {
   permanent: boolean;
 }
 
-/** Items of a workshop step that cannot be installed; the message lists every one, the step fails once. */
+/** Items of a workshop step that cannot be installed and need a person (at least one problem is permanent); the message lists every one. */
 export class WorkshopItemsError extends BuildStepError {
   override name = 'WorkshopItemsError';
+  constructor(
+    message: string,
+    readonly problems: WorkshopProblem[],
+  ) {
+    super(message);
+  }
+}
+
+/** Items of a workshop step that failed only for reasons a retry may fix (dropped downloads, incomplete answers); the message lists every one. */
+export class WorkshopRetryError extends Error {
+  override name = 'WorkshopRetryError';
   constructor(
     message: string,
     readonly problems: WorkshopProblem[],
@@ -63,8 +75,9 @@ const PARALLEL_DOWNLOADS = 4;
 /**
  * Reads the Web API: expands collections (nested ones too, each once),
  * dedupes items (first mention wins the order), and returns every item with
- * its current revision. Writes nothing. Throws WorkshopItemsError listing
- * every item that cannot be installed, or a plain Error when the API failed.
+ * its current revision. Writes nothing. Throws WorkshopItemsError (or
+ * WorkshopRetryError) listing every item that cannot be installed, or a plain
+ * Error when the API failed.
  */
 export async function resolveWorkshop(spec: WorkshopSpec, ctx: ResolveContext): Promise<WorkshopItem[]> {
   const { items, problems } = await resolve(spec, ctx);
@@ -78,7 +91,7 @@ export async function resolveWorkshop(spec: WorkshopSpec, ctx: ResolveContext): 
  * (owned by the cache; never rewritten in place) and hard-linked into the
  * layer. Pass `resolved` when the pipeline already resolved the step for its
  * fingerprint, so Steam is not asked twice. Returns the installed items; throws
- * one WorkshopItemsError listing every item that failed.
+ * one WorkshopItemsError (or WorkshopRetryError) listing every item that failed.
  */
 export async function buildWorkshop(spec: WorkshopSpec, ctx: BuildContext, resolved?: WorkshopItem[]): Promise<WorkshopItem[]> {
   const { items, problems } = resolved ? { items: resolved, problems: [] } : await resolve(spec, ctx);
@@ -95,11 +108,11 @@ export async function buildWorkshop(spec: WorkshopSpec, ctx: BuildContext, resol
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       const text = err instanceof Error ? err.message : String(err);
-      problems.push({ id: item.id, title: item.title, message: `could not be installed: ${text}`, permanent: err instanceof BuildStepError });
+      problems.push({ id: item.id, kind: 'item', title: item.title, message: `could not be installed from Steam's file_url: ${text}`, permanent: err instanceof BuildStepError });
     }
   });
+  if (ctx.signal.aborted) throw new Error(`overlay ${ctx.overlay}, source ${ctx.step} (workshop): stopped: ${abortReason(ctx.signal)}`, { cause: failed });
   if (failed) throw failed;
-  if (ctx.signal.aborted) throw new Error(`overlay ${ctx.overlay}, source ${ctx.step} (workshop): stopped: ${abortReason(ctx.signal)}`);
   if (problems.length) throw itemsError(ctx, problems);
   ctx.log(`workshop: installed ${items.length} item${items.length === 1 ? '' : 's'} into left4dead2/addons`);
   return items;
@@ -139,9 +152,9 @@ async function resolve(spec: WorkshopSpec, ctx: ResolveContext): Promise<{ items
   for (const [id, from] of wanted) {
     const d = byId.get(id);
     const via = from === undefined ? '' : ` (from collection ${from})`;
-    const problem = (message: string, title = d?.title || undefined) => problems.push({ id, title, message: `${message}${via}`, permanent: true });
+    const problem = (message: string, title = d?.title || undefined) => problems.push({ id, kind: 'item', title, message: `${message}${via}`, permanent: true });
     if (!d) {
-      problems.push({ id, title: undefined, message: `Steam returned no details for it${via}; retry later`, permanent: false });
+      problems.push({ id, kind: 'item', title: undefined, message: `Steam returned no details for it${via}; retry later`, permanent: false });
     } else if (d.result !== 1) {
       problem(`is not available on the Steam Workshop (result ${d.result}: removed, private, or not a published file id); remove it from the document or ask its author to make it public`);
     } else if (d.banned) {
@@ -150,10 +163,10 @@ async function resolve(spec: WorkshopSpec, ctx: ResolveContext): Promise<{ items
       problem(`is an item for Steam app ${d.consumer_app_id ?? '(unknown)'}, not Left 4 Dead 2 (${L4D2_APP_ID}); check the id`);
     } else if (!d.file_url) {
       problem(
-        `has no direct download (Steam's file_url is empty): it can only be downloaded through the Steam client or steamcmd (workshop_download_item ${L4D2_APP_ID} ${id}); install it with a script source or an archive instead, or drop it`,
+        `has no direct download (Steam's file_url is empty): it can only be downloaded through the Steam client or steamcmd (workshop_download_item ${L4D2_APP_ID} ${id}); install it with a script source or an archive instead, or drop it (if it is a collection, list it under collections)`,
       );
     } else if (d.time_updated === undefined) {
-      problems.push({ id, title: d.title || undefined, message: `Steam gave no time_updated for it${via}; retry later`, permanent: false });
+      problems.push({ id, kind: 'item', title: d.title || undefined, message: `Steam gave no time_updated for it${via}; retry later`, permanent: false });
     } else {
       items.push({ id, revision: d.time_updated, title: d.title, fileUrl: d.file_url, fileSize: d.file_size });
     }
@@ -188,11 +201,11 @@ async function expandCollections(
     for (const id of level) {
       const c = byId.get(id);
       if (!c) {
-        problems.push({ id, title: undefined, message: 'is a collection Steam returned no details for; retry later', permanent: false });
+        problems.push({ id, kind: 'collection', title: undefined, message: 'Steam returned no details for it; retry later', permanent: false });
         continue;
       }
       if (c.result !== 1) {
-        problems.push({ id, title: undefined, message: `is a collection that is not available (result ${c.result}: removed, private, or not a collection id); remove it from the document`, permanent: true });
+        problems.push({ id, kind: 'collection', title: undefined, message: `is not available (result ${c.result}: removed, private, or not a collection id); remove it from the document`, permanent: true });
         continue;
       }
       found.set(id, c);
@@ -313,10 +326,15 @@ async function eachLimited<T>(list: readonly T[], limit: number, fn: (item: T) =
   return firstError;
 }
 
-function itemsError(ctx: ResolveContext, problems: WorkshopProblem[]): WorkshopItemsError {
-  const lines = problems.map((p) => `  - workshop item ${p.id}${p.title ? ` "${p.title}"` : ''} ${p.message}`);
-  const n = problems.length;
-  return new WorkshopItemsError(`overlay ${ctx.overlay}, source ${ctx.step} (workshop): ${n} item${n === 1 ? '' : 's'} cannot be installed:\n${lines.join('\n')}`, problems);
+function itemsError(ctx: ResolveContext, problems: WorkshopProblem[]): WorkshopItemsError | WorkshopRetryError {
+  const lines = problems.map((p) => `  - workshop ${p.kind} ${p.id}${p.title ? ` "${p.title}"` : ''} ${p.message}`);
+  const count = (kind: WorkshopProblem['kind']) => {
+    const n = problems.filter((p) => p.kind === kind).length;
+    return n ? `${n} ${kind}${n === 1 ? '' : 's'}` : '';
+  };
+  const what = [count('item'), count('collection')].filter(Boolean).join(' and ');
+  const message = `overlay ${ctx.overlay}, source ${ctx.step} (workshop): ${what} cannot be installed:\n${lines.join('\n')}`;
+  return problems.some((p) => p.permanent) ? new WorkshopItemsError(message, problems) : new WorkshopRetryError(message, problems);
 }
 
 function abortReason(signal: AbortSignal): string {
