@@ -36,6 +36,14 @@ export interface ControllerConfig {
   emptyPollMs: number;
   /** How long writable layers of deleted or reset instances stay in the trash. */
   trashRetentionMs: number;
+  /** `/var/lib/left4me`: builds, logs, status, secrets live below it. */
+  dataDir: string;
+  /** Base URL of the Steam Web API. */
+  steamApiBase: string;
+  /** Overlay builds at once. */
+  buildConcurrency: number;
+  /** Largest single download of a build, in bytes. */
+  maxDownloadBytes: number;
 }
 
 /** Options a caller may set; the rest comes from production defaults. */
@@ -51,6 +59,9 @@ export interface ControllerConfigInput {
   concurrency?: number;
   emptyPollMs?: number;
   trashRetentionMs?: number;
+  steamApiBase?: string;
+  buildConcurrency?: number;
+  maxDownloadBytes?: number;
 }
 
 /** Production defaults (DESIGN.md host layout) merged with the given options. */
@@ -71,6 +82,10 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     concurrency: input.concurrency ?? 32,
     emptyPollMs: input.emptyPollMs ?? 15_000,
     trashRetentionMs: input.trashRetentionMs ?? 7 * 86_400_000,
+    dataDir,
+    steamApiBase: input.steamApiBase ?? 'https://api.steampowered.com',
+    buildConcurrency: input.buildConcurrency ?? 2,
+    maxDownloadBytes: input.maxDownloadBytes ?? 8 * 2 ** 30,
   };
 }
 

@@ -1,31 +1,30 @@
-import type { Document } from '../documents/kinds.js';
-import { PUBLIC_LAYER, writeLayer } from './layer-writer.js';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { OverlaySource } from '../documents/kinds.js';
+import { BuildStepError, type BuildContext } from './source.js';
 
 /** A build that cannot be made; the overlay's status shows the message. */
 export class BuildError extends Error {
   override name = 'BuildError';
 }
 
-/** The build id of an overlay: its spec generation (content-addressed: same spec, same build). */
-export function overlayBuildId(overlay: Document<'Overlay'>): string {
-  return overlay.generation;
-}
-
 /**
- * Builds an overlay into `dir` (atomically, once). This version builds
- * `files` sources with inline content; downloads, archives, workshop items
- * and scripts are refused with a BuildError naming the source.
+ * The `files` step for inline content (downloads come with the download
+ * step). Paths were validated by the schema; they are checked again here
+ * because a build writes as root.
  */
-export async function buildOverlay(overlay: Document<'Overlay'>, dir: string): Promise<void> {
-  const files = new Map<string, { text: string; mode?: number }>();
-  overlay.spec.sources.forEach((source, i) => {
-    if (!('files' in source)) {
-      throw new BuildError(`overlay ${overlay.metadata.name}: source ${i} (${Object.keys(source)[0]}) cannot be built by this controller yet; only inline files can`);
+export async function inlineFilesStep(source: OverlaySource, ctx: BuildContext): Promise<void> {
+  if (!('files' in source)) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step} is not a files step`);
+  for (const f of source.files) {
+    if (f.content === undefined) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step}: ${f.path} is a download, which this controller cannot build yet`);
+    if (f.path.startsWith('/') || f.path.split('/').some((s) => s === '..' || s === '.' || s === '')) {
+      throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step}: refusing unsafe path ${JSON.stringify(f.path)}`);
     }
-    for (const f of source.files) {
-      if (f.content === undefined) throw new BuildError(`overlay ${overlay.metadata.name}: file ${f.path} is a download; only inline files can be built yet`);
-      files.set(f.path, { text: f.content, mode: parseInt(f.mode, 8) & 0o777 });
-    }
-  });
-  await writeLayer(dir, files, PUBLIC_LAYER);
+    const path = join(ctx.dir, f.path);
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    const mode = parseInt(f.mode, 8) & 0o777;
+    await writeFile(path, f.content, { mode });
+    await chmod(path, mode);
+    ctx.log(`wrote ${f.path} (${f.content.length} bytes, mode ${mode.toString(8)})`);
+  }
 }

@@ -21,7 +21,7 @@ export function describeAssessment(name: string, a: Assessment): string {
     case 'conflict':
       return `${who}: stalled — ${a.message}`;
     case 'blocked':
-      return `${who}: stalled — ${a.blocked.message}`;
+      return `${who}: ${a.blocked.reason === 'Building' ? 'waiting' : 'stalled'} — ${a.blocked.message}`;
     case 'planned': {
       const steps = a.plan.actions.map((x) => x.type);
       const pending = a.plan.pending ? ` (restart pending: ${a.plan.pending.message})` : '';

@@ -4,6 +4,7 @@ import { controllerCommand } from './controller-cmd.js';
 import { deleteCommand } from './delete.js';
 import { describeCommand } from './describe.js';
 import { diffCommand } from './diff.js';
+import { logsCommand } from './logs.js';
 import { getCommand } from './get.js';
 import { processIo, type Io } from './io.js';
 import { validateCommand } from './validate.js';
@@ -18,6 +19,7 @@ commands:
   apply -f FILE [--dry-run]         write the documents of FILE (a YAML file, a directory, or - for stdin;
                                     -f repeats) into the state directory if the whole tree stays valid
   delete KIND NAME [--dry-run]      remove a document, unless other documents still use it
+  logs overlay NAME [--tail N]      the log of an overlay's newest build
   diff                              what the next controller pass would do (a dry run; changes nothing)
   controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
              [--port-range 27015-27115] [--client-port-range 26900-27000]
@@ -40,6 +42,7 @@ const COMMANDS: Record<string, Command> = {
   delete: deleteCommand,
   controller: controllerCommand,
   diff: diffCommand,
+  logs: logsCommand,
 };
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */

@@ -3,8 +3,10 @@ import { chown, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promi
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { buildOverlay, overlayBuildId } from '../builds/overlay-build.js';
+import { inlineFilesStep } from '../builds/overlay-build.js';
+import { BuildFailedError, OverlayPipeline, referencedLowerDirs, type RemoteFingerprint, type StepRunner } from '../builds/pipeline.js';
 import { layerExists, writeLayer } from '../builds/layer-writer.js';
+import { parseDuration } from '../documents/duration.js';
 import { onHost, type ControllerConfig } from '../config.js';
 import type { Document, Kind } from '../documents/kinds.js';
 import { loadState, type DesiredState, type InvalidDocument } from '../documents/loader.js';
@@ -25,7 +27,7 @@ import { planInstance, type Action, type InstanceObservation, type InstancePlan 
 import { WorkQueue, startResync, type ReconcileResult } from './queue.js';
 import { Reloader } from './reloader.js';
 import { changedKeys } from './changed-keys.js';
-import { findDependencies, resolveInstance, runsHere, type Blocked, type ResolvedInstance } from './resolve.js';
+import { findDependencies, resolveInstance, runsHere, type Blocked, type ReadyBuilds, type ResolvedInstance } from './resolve.js';
 import { UnitCache } from './unit-cache.js';
 
 /** What the controller knows about one instance before acting (see Controller.assess). */
@@ -44,6 +46,10 @@ export interface ControllerDeps {
   probe: Probe;
   /** Clock, for tests. */
   now?: () => number;
+  /** Build steps beyond inline files (archive, workshop, script), by source kind. */
+  steps?: Partial<Record<string, StepRunner>>;
+  /** Remote fingerprints (workshop) that make part of a build id. */
+  fingerprints?: Partial<Record<string, RemoteFingerprint>>;
 }
 
 /** How soon to probe a server again that does not answer A2S yet: just after a start, and later. */
@@ -68,7 +74,9 @@ export class Controller {
   private leaseConflicts = new Map<string, LeaseConflict[]>();
   private readonly units: UnitCache;
   private readonly reloader: Reloader;
-  private readonly building = new Map<string, Promise<void>>();
+  private readonly pipeline: OverlayPipeline;
+  /** Ready build and last build failure per overlay (mirrors the overlay statuses). */
+  private readonly builds = new Map<string, { ready?: string; failure?: string }>();
   private watcher?: FSWatcher;
   private stopResync?: () => void;
   private unsubscribe: Array<() => void> = [];
@@ -87,6 +95,14 @@ export class Controller {
     const runtimePrefix = escapeUnitPath(cfg.units.layout.runtimeDir);
     this.units = new UnitCache(deps.systemd, ['left4me-server@*.service', `${runtimePrefix}-*.mount`], cfg.resyncMs);
     this.reloader = new Reloader(() => deps.systemd.reload());
+    const l = cfg.units.layout;
+    this.pipeline = new OverlayPipeline(
+      { overlaysDir: this.host(l.overlaysDir), overlaysHostDir: l.overlaysDir, cacheDir: this.host(l.cacheDir), logsDir: this.host(join(cfg.dataDir, 'logs', 'overlays')) },
+      { files: inlineFilesStep, ...deps.steps },
+      { ...deps.fingerprints },
+      { systemd: deps.systemd, steamApiBase: cfg.steamApiBase, maxDownloadBytes: cfg.maxDownloadBytes, now: this.now },
+      cfg.buildConcurrency,
+    );
     this.queue = new WorkQueue((key) => this.reconcileKey(key), {
       concurrency: cfg.concurrency,
       onError: (key, err, retry) => deps.log.warn({ key, err: describe(err), retryInMs: retry }, 'reconcile failed; will retry'),
@@ -118,6 +134,7 @@ export class Controller {
     );
     await this.sweepTemporaries();
     await this.sweepTrash();
+    await this.loadBuildStatus();
     await this.installHostUnits();
     await this.loadDesired();
     if (opts.watch !== false) this.watchStateDir();
@@ -319,7 +336,7 @@ export class Controller {
       }
       for (const n of names) {
         const dir = parent === l.instancesDir ? join(parent, n, 'config') : join(parent, n);
-        await sweep(dir, /^\.tmp-[0-9a-f]{12}$/);
+        await sweep(dir, /^\.tmp-[0-9a-f]{12}(-scratch)?$/);
         if (parent === l.instancesDir) await sweep(join(parent, n), /^\.[0-9a-f]{12}\.tmp$/);
       }
     }
@@ -358,33 +375,86 @@ export class Controller {
     await this.store.write(next, prev);
   }
 
-  /** Overlays: make sure the build of the current spec exists. */
-  private async reconcileOverlay(name: string, state: DesiredState): Promise<void> {
+  /**
+   * Overlays: make sure the build the spec (and remote content) calls for
+   * exists. A failed build leaves the previous ready build in use. Sets Valid
+   * and OverlaysReady; a new ready build re-enqueues the instances stacking it.
+   */
+  private async reconcileOverlay(name: string, state: DesiredState): Promise<ReconcileResult> {
     const doc = state.overlays.get(name);
     if (!doc) return;
     const prev = await this.store.read('Overlay', name);
+    const now = this.now();
+    const refreshMs = doc.spec.refresh ? parseDuration(doc.spec.refresh) : undefined;
+    const cached = prev?.build;
+    const due = !cached || cached.generation !== doc.generation || (refreshMs !== undefined && now - Date.parse(cached.checkedAt) >= refreshMs);
     const updates: ConditionUpdate[] = [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }];
+    let status: DocumentStatus = prev ?? emptyStatus('Overlay', name);
     let failure: unknown;
+    let wanted = cached?.wanted;
+    let checkedAt = cached?.checkedAt ?? new Date(now).toISOString();
     try {
-      await this.ensureOverlayBuild(doc);
-      updates.push({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `build ${overlayBuildId(doc)} is ready` });
+      if (due || !wanted) {
+        wanted = await this.pipeline.buildId(doc, AbortSignal.timeout(60_000));
+        checkedAt = new Date(now).toISOString();
+      }
+      const outcome = await this.pipeline.ensure(doc, wanted);
+      const relLog = join('logs', 'overlays', name, `${wanted}.log`);
+      status = { ...status, build: { ready: wanted, wanted, generation: doc.generation, checkedAt, result: 'Succeeded', log: relLog } };
+      updates.push({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `build ${wanted} is ready${outcome.reused ? '' : ' (built now)'}` });
+      const { lastError: _e, ...rest } = status;
+      status = rest;
     } catch (err) {
       failure = err;
-      updates.push({ type: C.OverlaysReady, status: 'False', reason: Reason.BuildFailed, message: describe(err) });
+      const ready = cached?.ready;
+      const relLog = join('logs', 'overlays', name, `${wanted ?? 'unknown'}.log`);
+      const tail = err instanceof BuildFailedError ? err.tail : undefined;
+      status = {
+        ...status,
+        build: { ...(ready ? { ready } : {}), wanted: wanted ?? 'unknown', generation: doc.generation, checkedAt, result: 'Failed', log: relLog, ...(tail ? { tail } : {}) },
+        lastError: { message: describe(err), time: new Date(now).toISOString() },
+      };
+      updates.push({
+        type: C.OverlaysReady,
+        status: ready ? 'True' : 'False',
+        reason: Reason.BuildFailed,
+        message: `${describe(err)}${ready ? `; instances keep build ${ready}` : ''} (left4me logs overlay ${name})`,
+      });
     }
-    const next = applyConditions(prev ?? emptyStatus('Overlay', name), doc.generation, updates, new Date(this.now()));
-    await this.store.write(next, prev);
+    const before = this.builds.get(name)?.ready;
+    const ready = status.build?.ready;
+    this.builds.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: describe(failure) } : {}) });
+    await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
+    if (ready !== before || failure) {
+      for (const inst of state.instances.values()) {
+        const bp = state.blueprints.get(inst.spec.blueprint);
+        if (bp?.spec.overlays.includes(name)) this.queue.add(`instance/${inst.metadata.name}`);
+      }
+    }
+    await this.collectBuilds(name, new Set([ready, wanted].filter((b): b is string => !!b)));
     if (failure) throw failure;
+    if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, Date.parse(checkedAt) + refreshMs - now) };
   }
 
-  private ensureOverlayBuild(doc: Document<'Overlay'>): Promise<void> {
-    const dir = this.host(overlayBuildDir({ overlay: doc.metadata.name, build: overlayBuildId(doc) }, this.cfg.units.layout));
-    let p = this.building.get(dir);
-    if (!p) {
-      p = buildOverlay(doc, dir).finally(() => this.building.delete(dir));
-      this.building.set(dir, p);
+  /** Removes an overlay's builds that neither the ready build nor any stack on disk uses. */
+  private async collectBuilds(name: string, keep: Set<string>): Promise<void> {
+    const texts: string[] = [];
+    try {
+      for (const f of await readdir(this.host(this.cfg.unitDir))) {
+        if (f.endsWith('.mount')) texts.push(await readFile(this.host(join(this.cfg.unitDir, f)), 'utf8').catch(() => ''));
+      }
+    } catch {
+      return;
     }
-    return p;
+    const removed = await this.pipeline.collect(name, keep, referencedLowerDirs(texts));
+    if (removed.length > 0) this.deps.log.info({ overlay: name, removed }, 'removed unused overlay builds');
+  }
+
+  private readyBuilds(): ReadyBuilds {
+    return {
+      ready: (o) => this.builds.get(o)?.ready,
+      failure: (o) => this.builds.get(o)?.failure,
+    };
   }
 
   /**
@@ -406,7 +476,7 @@ export class Controller {
     const conflicts = conflictsOf.get(name);
     if (conflicts || !lease) return { kind: 'conflict', doc, lease, message: conflicts?.map((c) => c.message).join('; ') ?? 'no port lease' };
     const password = dry ? ((await this.secrets.peek(name)) ?? 'not-yet-generated') : await this.secrets.get(name);
-    const resolved = resolveInstance(state, doc, lease, password, this.cfg);
+    const resolved = resolveInstance(state, doc, lease, password, this.cfg, this.readyBuilds());
     if ('blocked' in resolved) return { kind: 'blocked', doc, lease, blocked: resolved };
     // One A2S query of a running server serves both health and the whenEmpty rollout.
     const obs = await this.observe(resolved, base);
@@ -418,9 +488,17 @@ export class Controller {
     return { kind: 'planned', doc, lease, resolved, obs, probe, plan: planInstance(resolved.intent, obs, this.now()) };
   }
 
+  /** Reads the ready build and last failure of every overlay from the status store. */
+  private async loadBuildStatus(): Promise<void> {
+    for (const st of await this.store.list('Overlay')) {
+      this.builds.set(st.name, { ...(st.build?.ready ? { ready: st.build.ready } : {}), ...(st.build?.result === 'Failed' ? { failure: st.lastError?.message ?? 'build failed' } : {}) });
+    }
+  }
+
   /** `left4me diff`: what the next pass would do to each instance, without doing it. */
   async dryRun(): Promise<Array<{ name: string; assessment: Assessment }>> {
     const state = await loadState(this.cfg.stateDir, { portRanges: this.cfg.portRanges });
+    await this.loadBuildStatus();
     this.leases ??= await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client);
     const preview = this.leases.preview(this.leaseRequests(state));
     const conflicts = new Map<string, LeaseConflict[]>();
@@ -471,16 +549,19 @@ export class Controller {
           ], now),
         );
         return;
-      case 'blocked':
+      case 'blocked': {
+        // Waiting for a first build is progress; anything else needs a person.
+        const stalled = a.blocked.reason !== 'Building';
         await save(
           applyConditions(withLease(base, a.lease), a.doc.generation, [
             valid,
             { type: C.PortAssigned, status: 'True', reason: Reason.Leased, message: `game port ${a.lease.port}, client port ${a.lease.clientPort}` },
             { type: C.OverlaysReady, status: 'False', reason: a.blocked.reason, message: a.blocked.message },
-            { type: C.Stalled, status: 'True', reason: a.blocked.reason, message: `${a.blocked.message}; the server is left as it is` },
+            { type: C.Stalled, status: stalled ? 'True' : 'False', reason: a.blocked.reason, message: `${a.blocked.message}; the server is left as it is` },
           ], now),
         );
         return;
+      }
       case 'planned':
         break;
     }
@@ -577,7 +658,13 @@ export class Controller {
     const paths = instancePaths(name, this.cfg.units.layout);
     switch (action.type) {
       case 'writeLayers': {
-        await Promise.all(r.overlays.map((o) => this.ensureOverlayBuild(o)));
+        for (const ref of r.unitSpec.overlays) {
+          if (!(await layerExists(this.host(overlayBuildDir(ref, this.cfg.units.layout))))) {
+            // The ready build vanished from disk: rebuild it through the overlay's own key.
+            this.queue.add(`overlay/${ref.overlay}`);
+            throw new Error(`overlay ${ref.overlay} build ${ref.build} is missing on disk; rebuilding it`);
+          }
+        }
         const game = await this.gameUser();
         // server.cfg holds the RCON password: readable by the game group only.
         const files = new Map([...r.configLayer.files].map(([p, text]) => [p, { text, mode: 0o640 }]));

@@ -1,11 +1,10 @@
 import { join } from 'node:path';
 import type { ControllerConfig } from '../config.js';
-import { overlayBuildId } from '../builds/overlay-build.js';
 import { parseDuration } from '../documents/duration.js';
 import type { Document } from '../documents/kinds.js';
 import type { DesiredState } from '../documents/loader.js';
 import type { Lease } from '../status/leases.js';
-import { instancePaths, renderInstanceMount, renderLaunchEnv, type InstanceUnitSpec } from '../systemd/units.js';
+import { instancePaths, renderInstanceMount, renderLaunchEnv, type InstanceUnitSpec, type OverlayBuildRef } from '../systemd/units.js';
 import { renderConfigLayer, type ConfigLayer } from './config-layer.js';
 import type { InstanceIntent } from './plan.js';
 
@@ -22,10 +21,17 @@ export interface ResolvedInstance {
   mountUnit: string;
 }
 
+/** The overlay builds instances may use: the newest that succeeded, per overlay. */
+export interface ReadyBuilds {
+  ready(overlay: string): string | undefined;
+  /** Why an overlay has no ready build, if its build failed. */
+  failure(overlay: string): string | undefined;
+}
+
 /** Why an instance cannot be resolved: a document it needs is invalid or missing. */
 export interface Blocked {
   blocked: true;
-  reason: 'DependencyInvalid' | 'DependencyMissing';
+  reason: 'DependencyInvalid' | 'DependencyMissing' | 'Building' | 'BuildFailed';
   message: string;
 }
 
@@ -76,15 +82,28 @@ export function resolveInstance(
   lease: Lease,
   rconPassword: string,
   cfg: ControllerConfig,
+  builds: ReadyBuilds,
 ): ResolvedInstance | Blocked {
   const deps = findDependencies(state, doc);
   if ('blocked' in deps) return deps;
   const { blueprint, overlays, installation } = deps;
+  const refs: OverlayBuildRef[] = [];
+  for (const o of overlays) {
+    const ready = builds.ready(o.metadata.name);
+    if (ready) {
+      refs.push({ overlay: o.metadata.name, build: ready });
+      continue;
+    }
+    const failed = builds.failure(o.metadata.name);
+    return failed
+      ? { blocked: true, reason: 'BuildFailed', message: `overlay ${o.metadata.name} has no build yet: ${failed}` }
+      : { blocked: true, reason: 'Building', message: `waiting for the first build of overlay ${o.metadata.name}` };
+  }
   const configLayer = renderConfigLayer({ instance: doc, blueprint, overlays, rconPassword });
   const dir = installationDir(installation, cfg);
   const unitSpec: InstanceUnitSpec = {
     name: doc.metadata.name,
-    overlays: overlays.map((o) => ({ overlay: o.metadata.name, build: overlayBuildId(o) })),
+    overlays: refs,
     configBuild: configLayer.build,
     installationDir: dir,
     launch: {

@@ -35,7 +35,26 @@ export interface DocumentStatus {
   handledRestartAt?: string;
   handledResetAt?: string;
   lastError?: { message: string; file?: string; line?: number; time: string };
+  /** Overlays: the build instances use (`ready`) and the newest attempt. */
+  build?: OverlayBuildStatus;
   events: StatusEvent[];
+}
+
+/** An overlay's builds, as the controller tracks them. */
+export interface OverlayBuildStatus {
+  /** The build instances mount: the newest that succeeded. */
+  ready?: string;
+  /** The build the current spec (and remote content) calls for. */
+  wanted: string;
+  /** The spec generation `wanted` was computed for, and when remote sources were last checked. */
+  generation: string;
+  checkedAt: string;
+  /** Outcome of building `wanted`. */
+  result: 'Succeeded' | 'Failed';
+  /** Log of the newest attempt, relative to the data directory. */
+  log: string;
+  /** Last lines of a failed build's log. */
+  tail?: string[];
 }
 
 const MAX_EVENTS = 20;

@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import PQueue from 'p-queue';
+import { specHash } from '../documents/hash.js';
+import { parseDuration } from '../documents/duration.js';
+import type { Document, OverlaySource } from '../documents/kinds.js';
+import type { SystemdAdapter } from '../systemd/adapter.js';
+import { BuildStepError, type BuildContext } from './source.js';
+
+/** One kind of build step, keyed by the source's one field name. */
+export type StepRunner = (source: OverlaySource, ctx: BuildContext) => Promise<void>;
+
+/** Steps that talk to remote services decide part of the build id from what they find there. */
+export interface RemoteFingerprint {
+  /** Returns a stable text describing the remote content (e.g. workshop ids and revisions). */
+  (source: OverlaySource, ctx: Pick<BuildContext, 'signal' | 'steamApiBase' | 'overlay' | 'step' | 'log'>): Promise<string>;
+}
+
+/** Where builds and their logs live, as this process reaches them, and how systemd sees the same dirs. */
+export interface PipelinePaths {
+  /** `<overlaysDir>` as this process reaches it. */
+  overlaysDir: string;
+  /** `<overlaysDir>` as systemd sees it. */
+  overlaysHostDir: string;
+  cacheDir: string;
+  logsDir: string;
+}
+
+/** What a finished (or failed) build left. */
+export interface BuildOutcome {
+  build: string;
+  /** Build log, as this process reaches it. */
+  log: string;
+  /** True when the build was already there. */
+  reused: boolean;
+}
+
+/** A build that failed; `tail` holds the last lines of its log. */
+export class BuildFailedError extends Error {
+  override name = 'BuildFailedError';
+  constructor(
+    message: string,
+    readonly build: string,
+    readonly log: string,
+    readonly tail: string[],
+  ) {
+    super(message);
+  }
+}
+
+const LOG_TAIL_LINES = 20;
+
+/**
+ * Builds overlays into `<overlaysDir>/<name>/<build>`: a build id from the
+ * spec (plus the refresh epoch for scripts and the remote fingerprint for
+ * workshop items), every step into a temp dir, one rename when all
+ * succeeded. A build that exists is never touched again. Owns the build
+ * queue (bounded concurrency) and the build logs.
+ */
+export class OverlayPipeline {
+  private readonly queue: PQueue;
+  private readonly inflight = new Map<string, Promise<BuildOutcome>>();
+
+  constructor(
+    private readonly paths: PipelinePaths,
+    private readonly steps: Partial<Record<string, StepRunner>>,
+    private readonly fingerprints: Partial<Record<string, RemoteFingerprint>>,
+    private readonly env: { systemd: SystemdAdapter; steamApiBase: string; maxDownloadBytes: number; now: () => number },
+    concurrency = 2,
+  ) {
+    this.queue = new PQueue({ concurrency });
+  }
+
+  /**
+   * The build id of an overlay now: its spec generation, the refresh epoch
+   * when it refreshes, and the fingerprints of its remote sources (which cost
+   * a request each; callers cache the result between refreshes).
+   */
+  async buildId(overlay: Document<'Overlay'>, signal: AbortSignal): Promise<string> {
+    const parts: unknown[] = [overlay.generation];
+    const refresh = overlay.spec.refresh ? parseDuration(overlay.spec.refresh) : undefined;
+    for (const [step, source] of overlay.spec.sources.entries()) {
+      const kind = Object.keys(source)[0]!;
+      const fp = this.fingerprints[kind];
+      if (fp) parts.push(await fp(source, { signal, steamApiBase: this.env.steamApiBase, overlay: overlay.metadata.name, step, log: () => undefined }));
+      // Scripts cannot say whether their output changed: a refresh re-runs them once per period.
+      else if (kind === 'script' && refresh) parts.push(Math.floor(this.env.now() / refresh));
+    }
+    return parts.length === 1 ? overlay.generation : specHash(parts);
+  }
+
+  /** The directory of a build, as this process reaches it. */
+  dir(overlay: string, build: string): string {
+    return join(this.paths.overlaysDir, overlay, build);
+  }
+
+  /** Makes sure the build exists (building it, once, if not); rejects with BuildFailedError. */
+  ensure(overlay: Document<'Overlay'>, build: string): Promise<BuildOutcome> {
+    const key = `${overlay.metadata.name}/${build}`;
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.run(overlay, build).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  private logPath(overlay: string, build: string): string {
+    return join(this.paths.logsDir, overlay, `${build}.log`);
+  }
+
+  private async run(overlay: Document<'Overlay'>, build: string): Promise<BuildOutcome> {
+    const name = overlay.metadata.name;
+    const final = this.dir(name, build);
+    const log = this.logPath(name, build);
+    if (await exists(final)) return { build, log, reused: true };
+    return (await this.queue.add(async () => {
+      if (await exists(final)) return { build, log, reused: true };
+      await mkdir(join(this.paths.logsDir, name), { recursive: true });
+      const tmpName = `.tmp-${randomBytes(6).toString('hex')}`;
+      const tmp = join(this.paths.overlaysDir, name, tmpName);
+      const scratch = join(this.paths.overlaysDir, name, `${tmpName}-scratch`);
+      await mkdir(tmp, { recursive: true, mode: 0o755 });
+      await mkdir(scratch, { recursive: true, mode: 0o700 });
+      mkdirSync(join(this.paths.logsDir, name), { recursive: true });
+      const write = (line: string) => appendFileSync(log, `${new Date(this.env.now()).toISOString()} ${line}\n`);
+      write(`build ${build} of overlay ${name} (spec ${overlay.generation}) started`);
+      const controller = new AbortController();
+      try {
+        for (const [step, source] of overlay.spec.sources.entries()) {
+          const kind = Object.keys(source)[0]!;
+          const runner = this.steps[kind];
+          if (!runner) throw new BuildStepError(`overlay ${name}: source ${step} (${kind}) cannot be built by this controller`);
+          write(`step ${step}: ${kind}`);
+          await runner(source, {
+            overlay: name,
+            step,
+            dir: tmp,
+            hostDir: join(this.paths.overlaysHostDir, name, tmpName),
+            cacheDir: this.paths.cacheDir,
+            tmpDir: scratch,
+            log: (line) => write(`  [${kind}] ${line}`),
+            signal: controller.signal,
+            systemd: this.env.systemd,
+            steamApiBase: this.env.steamApiBase,
+            maxDownloadBytes: this.env.maxDownloadBytes,
+          });
+        }
+        await chmod(tmp, 0o755);
+        await rename(tmp, final);
+        write(`build ${build} succeeded`);
+        return { build, log, reused: false };
+      } catch (err) {
+        controller.abort();
+        write(`build ${build} FAILED: ${err instanceof Error ? err.message : String(err)}`);
+        await rm(tmp, { recursive: true, force: true });
+        const tail = (await readFile(log, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-LOG_TAIL_LINES);
+        throw new BuildFailedError(`overlay ${name}: ${err instanceof Error ? err.message : String(err)}`, build, log, tail);
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    }))!;
+  }
+
+  /**
+   * Removes builds of an overlay that nothing uses: not `keep` (the ready
+   * build) and not named by any mounted stack (`referenced`, full build
+   * dirs as systemd sees them). Returns what it removed.
+   */
+  async collect(overlay: string, keep: Set<string>, referenced: Set<string>): Promise<string[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(join(this.paths.overlaysDir, overlay));
+    } catch {
+      return [];
+    }
+    const removed: string[] = [];
+    for (const e of entries) {
+      if (e.startsWith('.') || keep.has(e) || referenced.has(join(this.paths.overlaysHostDir, overlay, e))) continue;
+      if (this.inflight.has(`${overlay}/${e}`)) continue;
+      await rm(join(this.paths.overlaysDir, overlay, e), { recursive: true, force: true });
+      removed.push(e);
+    }
+    return removed;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** The lower dirs of every stack that unit files describe: what must not be collected. */
+export function referencedLowerDirs(mountUnitTexts: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const text of mountUnitTexts) {
+    const m = /^Options=(.*)$/m.exec(text);
+    const lower = m?.[1]?.split(',').find((o) => o.startsWith('lowerdir='));
+    for (const d of lower?.slice('lowerdir='.length).split(':') ?? []) out.add(d);
+  }
+  return out;
+}
