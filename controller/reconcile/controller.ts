@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { inlineFilesStep } from '../builds/overlay-build.js';
+import { PRODUCTION_FINGERPRINTS, PRODUCTION_STEPS } from '../builds/steps.js';
 import { BuildFailedError, OverlayPipeline, referencedLowerDirs, type RemoteFingerprint, type StepRunner } from '../builds/pipeline.js';
 import { layerExists, writeLayer } from '../builds/layer-writer.js';
 import { parseDuration } from '../documents/duration.js';
@@ -98,8 +99,8 @@ export class Controller {
     const l = cfg.units.layout;
     this.pipeline = new OverlayPipeline(
       { overlaysDir: this.host(l.overlaysDir), overlaysHostDir: l.overlaysDir, cacheDir: this.host(l.cacheDir), logsDir: this.host(join(cfg.dataDir, 'logs', 'overlays')) },
-      { files: inlineFilesStep, ...deps.steps },
-      { ...deps.fingerprints },
+      { files: inlineFilesStep, ...PRODUCTION_STEPS, ...deps.steps },
+      { ...PRODUCTION_FINGERPRINTS, ...deps.fingerprints },
       { systemd: deps.systemd, steamApiBase: cfg.steamApiBase, maxDownloadBytes: cfg.maxDownloadBytes, now: this.now },
       cfg.buildConcurrency,
     );
@@ -327,6 +328,7 @@ export class Controller {
     await sweep(this.cfg.unitDir, /^\.[0-9a-f]{12}\.tmp$/);
     await sweep(l.statusDir, /^\.[0-9a-f]{12}\.tmp$/);
     await sweep(this.cfg.secretsDir, /^\.[0-9a-f]{12}\.tmp$/);
+    await sweep(join(l.cacheDir, 'workshop'), /\.part-[0-9a-f]+$/);
     for (const parent of [l.overlaysDir, l.instancesDir]) {
       let names: string[] = [];
       try {

@@ -1,0 +1,20 @@
+import type { OverlaySource } from '../documents/kinds.js';
+import type { RemoteFingerprint, StepRunner } from './pipeline.js';
+import { BuildStepError } from './source.js';
+import { buildWorkshop, resolveWorkshop, workshopFingerprint } from './workshop.js';
+
+/** Build steps by source kind, beyond inline files: what the production controller registers. */
+export const PRODUCTION_STEPS: Partial<Record<string, StepRunner>> = {
+  workshop: async (source: OverlaySource, ctx) => {
+    if (!('workshop' in source)) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step} is not a workshop step`);
+    await buildWorkshop(source.workshop, ctx);
+  },
+};
+
+/** Remote fingerprints by source kind: a workshop item's new revision makes a new build. */
+export const PRODUCTION_FINGERPRINTS: Partial<Record<string, RemoteFingerprint>> = {
+  workshop: async (source, ctx) => {
+    if (!('workshop' in source)) return '';
+    return workshopFingerprint(await resolveWorkshop(source.workshop, ctx));
+  },
+};
