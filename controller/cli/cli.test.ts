@@ -81,3 +81,14 @@ describe('the installed launcher', () => {
     expect((bad as { code: number }).code).toBe(1);
   });
 });
+
+describe('host options', () => {
+  it('refuse malformed and overlapping port ranges before touching any host', async () => {
+    const bad = await cli('diff', '--port-range', '27015', '--state', example);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--port-range must look like 27015-27115');
+    const overlap = await cli('controller', '--port-range', '27000-27100', '--client-port-range', '27050-27060', '--state', example);
+    expect(overlap.code).toBe(2);
+    expect(overlap.err).toContain('must not overlap');
+  });
+});

@@ -1,12 +1,11 @@
 import pino from 'pino';
-import { controllerConfig } from '../config.js';
 import { formatProblem } from '../documents/problems.js';
 import { a2sProbe } from '../reconcile/a2s-probe.js';
 import { Controller, type Assessment } from '../reconcile/controller.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
-import { resolveTarget } from './target.js';
+import { HOST_OPTIONS, hostConfig } from './host-options.js';
 
 /** One line per instance: what the next pass would do. */
 export function describeAssessment(name: string, a: Assessment): string {
@@ -32,23 +31,9 @@ export function describeAssessment(name: string, a: Assessment): string {
 
 /** `left4me diff`: the dry run — reads the documents and the host, prints the plan, changes nothing. */
 export async function diffCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, {
-    'unit-dir': { type: 'string' },
-    'fs-root': { type: 'string' },
-    bus: { type: 'string' },
-    node: { type: 'string' },
-  });
+  const { values, positionals } = parse(args, { ...HOST_OPTIONS });
   if (positionals.length > 0) throw new UsageError('diff takes no arguments');
-  const target = resolveTarget(values);
-  const demo = target.demo;
-  const bus = values.bus ?? demo?.busAddress;
-  const cfg = controllerConfig({
-    stateDir: target.stateDir,
-    unitDir: values['unit-dir'] ?? demo?.unitDir ?? '/etc/systemd/system',
-    fsRoot: values['fs-root'] ?? demo?.fsRoot ?? '/',
-    ...(bus ? { busAddress: bus } : {}),
-    ...(values.node !== undefined ? { node: values.node } : {}),
-  });
+  const cfg = hostConfig(values);
   const systemd = new DbusSystemdAdapter(cfg.busAddress ? { address: cfg.busAddress } : {});
   try {
     const controller = new Controller(cfg, { systemd, log: pino({ level: 'silent' }), probe: a2sProbe() });

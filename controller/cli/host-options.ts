@@ -1,0 +1,47 @@
+import { controllerConfig, type ControllerConfig, type ControllerConfigInput } from '../config.js';
+import { UsageError } from './args.js';
+import { resolveTarget } from './target.js';
+
+/** Options of the verbs that look at a host (controller, diff): they must see the host the same way. */
+export const HOST_OPTIONS = {
+  'unit-dir': { type: 'string' },
+  'fs-root': { type: 'string' },
+  bus: { type: 'string' },
+  node: { type: 'string' },
+  'port-range': { type: 'string' },
+  'client-port-range': { type: 'string' },
+} as const;
+
+type HostValues = { state?: string; demo?: boolean; 'data-dir'?: string; 'unit-dir'?: string; 'fs-root'?: string; bus?: string; node?: string; 'port-range'?: string; 'client-port-range'?: string };
+
+/** Parses `27015-27115` into an inclusive range of unprivileged ports. */
+export function parseRange(flag: string, text: string): { min: number; max: number } {
+  const m = /^(\d{4,5})-(\d{4,5})$/.exec(text);
+  const min = Number(m?.[1]);
+  const max = Number(m?.[2]);
+  if (!m || min < 1024 || max > 65535 || min > max) throw new UsageError(`${flag} must look like 27015-27115 (ports 1024-65535, low first)`);
+  return { min, max };
+}
+
+/** The controller configuration the host options (and --demo) describe. */
+export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}): ControllerConfig {
+  const target = resolveTarget(values);
+  const demo = target.demo;
+  const game = parseRange('--port-range', values['port-range'] ?? '27015-27115');
+  const client = parseRange('--client-port-range', values['client-port-range'] ?? '26900-27000');
+  if (game.min <= client.max && client.min <= game.max) throw new UsageError('--port-range and --client-port-range must not overlap');
+  const bus = values.bus ?? demo?.busAddress;
+  const dataDir = values['data-dir'];
+  return controllerConfig({
+    stateDir: target.stateDir,
+    unitDir: values['unit-dir'] ?? demo?.unitDir ?? '/etc/systemd/system',
+    fsRoot: values['fs-root'] ?? demo?.fsRoot ?? '/',
+    ...(bus ? { busAddress: bus } : {}),
+    ...(values.node !== undefined ? { node: values.node } : {}),
+    ...(dataDir !== undefined
+      ? { units: { layout: { instancesDir: `${dataDir}/instances`, overlaysDir: `${dataDir}/overlays`, runtimeDir: `${dataDir}/runtime`, statusDir: `${dataDir}/status`, cacheDir: `${dataDir}/cache`, installationDir: `${dataDir}/installation` } } }
+      : {}),
+    portRanges: { game, client },
+    ...extra,
+  });
+}
