@@ -8,6 +8,8 @@ import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
 import { BASE_DOCS, bootDemoHost, instanceDoc, spawnController, UNIT_DIR, type DemoHost } from './support/demo-host.js';
 
 const N = 20;
+// Private hosts share the machine's network namespace: this suite leases its own ports, apart from the others'.
+const PORTS = ['--port-range', '28015-28115', '--client-port-range', '29015-29115'];
 const KILLS = 10;
 let demo: DemoHost;
 
@@ -44,7 +46,7 @@ describe('crash recovery', () => {
     const random = mulberry32(seed);
     console.log(`crash-recovery seed ${seed} (set LEFT4ME_CRASH_SEED to replay)`);
     for (let k = 0; k < KILLS; k++) {
-      const child = spawnController(demo);
+      const child = spawnController(demo, PORTS);
       let stderr = '';
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
       await new Promise((r) => setTimeout(r, 150 + random() * 1500));
@@ -53,7 +55,7 @@ describe('crash recovery', () => {
       await exited(child);
     }
 
-    const last = spawnController(demo, ['--once']);
+    const last = spawnController(demo, [...PORTS, '--once']);
     let stderr = '';
     last.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     expect(await exited(last), stderr).toBe(0);
@@ -88,7 +90,7 @@ describe('crash recovery', () => {
       }
 
       // And the state is stable: one more pass changes nothing.
-      const again = spawnController(demo, ['--once']);
+      const again = spawnController(demo, [...PORTS, '--once']);
       expect(await exited(again)).toBe(0);
       const after = (await systemd.listUnits(['left4me-server@*.service'])).filter((u) => u.activeState === 'active');
       expect(new Map(after.map((u) => [u.name, u.mainPid]))).toEqual(pids);

@@ -15,7 +15,8 @@ let host: PrivateHost;
 let systemd: DbusSystemdAdapter;
 const cfg = defaultUnitConfig();
 cfg.layout.installationDir = '/var/lib/left4me/demo-installation';
-const PORT = 27090;
+// Private hosts share the machine's network namespace: ports apart from the other suites' ranges.
+const PORT = 28990;
 const instance: InstanceUnitSpec = {
   name: 'a',
   overlays: [
@@ -23,7 +24,7 @@ const instance: InstanceUnitSpec = {
     { overlay: 'maps', build: 'm1' },
   ],
   configBuild: null,
-  launch: { port: PORT, clientPort: 26990, map: 'c2m1_highway', maxPlayers: 8 },
+  launch: { port: PORT, clientPort: 29990, map: 'c2m1_highway', maxPlayers: 8 },
 };
 const MOUNT = renderInstanceMount(instance, cfg);
 
@@ -109,7 +110,7 @@ describe('rendered units in a private systemd', () => {
 
   it('a server that cannot start makes start reject with systemd\'s result', async () => {
     // An overlay build that does not exist: the mount fails, so the server's start job fails as a dependency.
-    const broken: InstanceUnitSpec = { ...instance, name: 'b', overlays: [{ overlay: 'ghost', build: 'g1' }], launch: { ...instance.launch, port: PORT + 1, clientPort: 26991 } };
+    const broken: InstanceUnitSpec = { ...instance, name: 'b', overlays: [{ overlay: 'ghost', build: 'g1' }], launch: { ...instance.launch, port: PORT + 1, clientPort: 29991 } };
     const mount = renderInstanceMount(broken, cfg);
     await writeFile(join(host.dirs.units, mount.fileName), mount.text);
     await put(join(host.root, instancePaths('b', cfg.layout).launchEnv), renderLaunchEnv(broken, cfg));

@@ -25,6 +25,12 @@ type RconClass = new (opts: { host: string; port: number; timeout?: number }) =>
 };
 const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? RconModule) as unknown as RconClass;
 
+/**
+ * Private hosts share the machine's network namespace, so suites that run at
+ * the same time must lease different ports: the in-process controller suite
+ * uses the defaults (27015-27115 / 26900-27000), the crash suite 28015-28115 /
+ * 29015-29115, the unit suite 28990-28991 / 29990-29991.
+ */
 /** Where unit files go on a test host (a tmpfs inside it). */
 export const UNIT_DIR = '/run/systemd/system';
 
