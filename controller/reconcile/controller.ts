@@ -15,7 +15,7 @@ import type { Problem } from '../documents/problems.js';
 import { formatProblem } from '../documents/problems.js';
 import { RconSecrets } from '../secrets.js';
 import { ConditionType as C, Reason } from '../status/conditions.js';
-import { PortLeases, type Lease, type LeaseConflict } from '../status/leases.js';
+import { PortLeases, portFreeOnHost, type Lease, type LeaseConflict } from '../status/leases.js';
 import { StatusStore, type DocumentStatus } from '../status/store.js';
 import { writeFileAtomic } from '../status/atomic.js';
 import type { SystemdAdapter, UnitState } from '../systemd/adapter.js';
@@ -51,6 +51,8 @@ export interface ControllerDeps {
   steps?: Partial<Record<string, StepRunner>>;
   /** Remote fingerprints (workshop) that make part of a build id. */
   fingerprints?: Partial<Record<string, RemoteFingerprint>>;
+  /** Whether a port is free on the host (default: a bind probe). */
+  portFree?: (port: number) => Promise<boolean>;
 }
 
 /** How soon to probe a server again that does not answer A2S yet: just after a start, and later. */
@@ -121,7 +123,7 @@ export class Controller {
 
   /** Starts: installs the host units, reads the state directory, reconciles everything, then watches. */
   async start(opts: { watch?: boolean; resync?: boolean } = {}): Promise<void> {
-    this.leases = await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client);
+    this.leases = await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client, this.deps.portFree ?? portFreeOnHost);
     this.unsubscribe.push(
       this.deps.systemd.onUnitChanged((unit) => {
         this.units.invalidate();

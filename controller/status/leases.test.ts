@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PortLeases } from './leases.js';
+import { createServer } from 'node:net';
+import { PortLeases, portFreeOnHost } from './leases.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'left4me-leases-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,5 +73,28 @@ describe('PortLeases', () => {
     await l.release('a');
     await l.reconcile([{ name: 'b' }, { name: 'c' }]);
     expect(l.get('c')).toEqual({ port: 27015, clientPort: 26900 });
+  });
+
+  it('skips ports another process holds when leasing new ones, but keeps its own', async () => {
+    const busy = new Set([27015, 26900]);
+    const l = await PortLeases.open(join(dir, 'probe.json'), game, client, async (p) => !busy.has(p));
+    await l.reconcile([{ name: 'a' }]);
+    expect(l.get('a')).toEqual({ port: 27016, clientPort: 26901 });
+    busy.add(27016); // now our own server holds it: the lease stays
+    await l.reconcile([{ name: 'a' }, { name: 'b' }]);
+    expect(l.get('a')).toEqual({ port: 27016, clientPort: 26901 });
+    expect(l.get('b')).toEqual({ port: 27017, clientPort: 26902 });
+  });
+
+  it('portFreeOnHost sees a TCP listener', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      expect(await portFreeOnHost(port)).toBe(false);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    expect(await portFreeOnHost(port)).toBe(true);
   });
 });

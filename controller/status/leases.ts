@@ -39,11 +39,15 @@ export class PortLeases {
     private readonly file: string,
     private readonly game: PortRange,
     private readonly client: PortRange,
+    private readonly portFree?: (port: number) => Promise<boolean>,
   ) {}
 
-  /** Loads the lease file (missing = no leases). */
-  static async open(file: string, game: PortRange, client: PortRange): Promise<PortLeases> {
-    const l = new PortLeases(file, game, client);
+  /**
+   * Loads the lease file (missing = no leases). With `portFree`, new
+   * automatic leases skip ports another process on the host already holds.
+   */
+  static async open(file: string, game: PortRange, client: PortRange, portFree?: (port: number) => Promise<boolean>): Promise<PortLeases> {
+    const l = new PortLeases(file, game, client, portFree);
     try {
       const data = JSON.parse(await readFile(file, 'utf8')) as { leases: Record<string, Lease> };
       for (const [name, lease] of Object.entries(data.leases ?? {})) l.leases.set(name, lease);
@@ -72,7 +76,24 @@ export class PortLeases {
    * anything changed.
    */
   async reconcile(requests: LeaseRequest[]): Promise<LeaseConflict[]> {
-    const { leases, conflicts } = this.preview(requests);
+    let busy = new Set<number>();
+    let result = this.preview(requests, busy);
+    // New automatic leases only: a port we already lease is ours even while our server holds it.
+    for (let round = 0; this.portFree && round < 8; round++) {
+      const fresh = [...result.leases].flatMap(([name, l]) => {
+        const old = this.leases.get(name);
+        const explicit = requests.find((r) => r.name === name);
+        return [
+          ...(old?.port !== l.port && explicit?.port === undefined ? [l.port] : []),
+          ...(old?.clientPort !== l.clientPort && explicit?.clientPort === undefined ? [l.clientPort] : []),
+        ];
+      });
+      const taken = (await Promise.all(fresh.map(async (p) => ((await this.portFree!(p)) ? undefined : p)))).filter((p): p is number => p !== undefined);
+      if (taken.length === 0) break;
+      busy = new Set([...busy, ...taken]);
+      result = this.preview(requests, busy);
+    }
+    const { leases, conflicts } = result;
     const changed = JSON.stringify([...leases]) !== JSON.stringify([...this.leases]);
     this.leases = leases;
     if (changed) await this.save();
@@ -80,7 +101,7 @@ export class PortLeases {
   }
 
   /** What reconcile() would lease, without changing or saving anything (for `left4me diff`). */
-  preview(requests: LeaseRequest[]): { leases: Map<string, Lease>; conflicts: LeaseConflict[] } {
+  preview(requests: LeaseRequest[], busy: ReadonlySet<number> = new Set()): { leases: Map<string, Lease>; conflicts: LeaseConflict[] } {
     const leases = new Map([...this.leases].map(([n, l]) => [n, { ...l }]));
     const conflicts: LeaseConflict[] = [];
     const setField = (name: string, field: 'port' | 'clientPort', value: number) => {
@@ -126,7 +147,7 @@ export class PortLeases {
       }
       let next = range.min;
       for (const r of pending) {
-        while (next <= range.max && (holder.has(next) || explicit[field].has(next))) next++;
+        while (next <= range.max && (holder.has(next) || explicit[field].has(next) || busy.has(next))) next++;
         if (next > range.max) {
           conflicts.push({ name: r.name, field, message: `no free ${field === 'port' ? 'game' : 'client'} port left in ${range.min}-${range.max}` });
           continue;
@@ -154,4 +175,21 @@ export class PortLeases {
     const sorted = Object.fromEntries([...this.leases].sort(([a], [b]) => (a < b ? -1 : 1)));
     await writeFileAtomic(this.file, `${JSON.stringify({ leases: sorted }, null, 2)}\n`);
   }
+}
+
+/** Whether nothing on this host holds a port: binds it on 0.0.0.0 for UDP and TCP, as srcds will, and lets go. */
+export async function portFreeOnHost(port: number): Promise<boolean> {
+  const { createSocket } = await import('node:dgram');
+  const { createServer } = await import('node:net');
+  const udp = await new Promise<boolean>((resolve) => {
+    const s = createSocket('udp4');
+    s.once('error', () => resolve(false));
+    s.bind(port, '0.0.0.0', () => s.close(() => resolve(true)));
+  });
+  if (!udp) return false;
+  return new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
+  });
 }
