@@ -32,6 +32,8 @@ export const SANDBOX_OVERLAY_DIR = '/overlay';
 export const SANDBOX_INSTALL_DIR = '/installation';
 /** Where steamcmd sees its own home (its files, logs and login tokens); also its $HOME. */
 export const SANDBOX_STEAM_HOME = '/steam';
+/** Where steamcmd finds the runscript with its `login` line (`+runscript`). */
+export const SANDBOX_LOGIN_FILE = '/run/left4me/steam-login';
 
 /** Networks a build may never reach (the previous deployment's list, plus 0.0.0.0/8 and 240.0.0.0/4 which also end on this host or nowhere). */
 export const DENIED_NETWORKS: readonly string[] = [
@@ -145,10 +147,8 @@ export interface SteamcmdUnitOptions extends SandboxBaseOptions {
   installDir: string;
   /** steamcmd's home (its own files, logs and login tokens), bound read-write at /steam. */
   steamHome: string;
-  /** Root-only runscript with the `login` line; systemd copies it into the service's private credential directory. */
+  /** Runscript with the `login` line, readable by the build user only and kept in a root-only directory; bound read-only at SANDBOX_LOGIN_FILE. */
   loginFile: string;
-  /** Name of that credential: steamcmd reads `$CREDENTIALS_DIRECTORY/<name>`, i.e. /run/credentials/<unit>/<name>. */
-  loginCredential: string;
   /** One steamcmd command line per run, in order (sandbox paths); each must succeed. */
   commands: readonly (readonly string[])[];
 }
@@ -177,7 +177,7 @@ export function scriptUnitProperties(opts: ScriptUnitOptions): UnitProperty[] {
     'exit $status',
   ].join('; ');
   return [
-    ...baseProperties(opts, [[opts.buildDir, SANDBOX_OVERLAY_DIR]], '/tmp'),
+    ...baseProperties(opts, [[opts.buildDir, SANDBOX_OVERLAY_DIR]], '/tmp', []),
     ['ExecStartEx', 'a(sasas)', [['/bin/bash', ['/bin/bash', '--noprofile', '--norc', '-c', wrapper], ['no-env-expand']]]],
     ['WorkingDirectory', 's', SANDBOX_OVERLAY_DIR],
     ['StandardInputFile', 's', opts.scriptFile],
@@ -188,10 +188,13 @@ export function scriptUnitProperties(opts: ScriptUnitOptions): UnitProperty[] {
 }
 
 /**
- * The properties of a steamcmd run. The login runscript reaches steamcmd as
- * a systemd credential (`LoadCredential=`): PID 1 reads the root-only file and
- * exposes a copy only to this service, so the password is neither on a
- * command line nor readable by the build user outside this run. steamcmd is a
+ * The properties of a steamcmd run: one ExecStart= per pass (the
+ * windows-then-linux workaround is two), run in order, each of which must
+ * succeed. The login runscript is bound in from a root-only directory, so the
+ * password is never on a command line and no process of the build user
+ * outside this run can reach it. (`LoadCredential=` would be the systemd way,
+ * but in a container without ramfs mounts systemd 252 leaves the credential
+ * directory root-only, unreadable to the service user; tested.) steamcmd is a
  * 32-bit binary of unknown needs, so the x86 ABI is allowed and
  * MemoryDenyWriteExecute= is left off (as for srcds).
  */
@@ -199,7 +202,6 @@ export function steamcmdUnitProperties(opts: SteamcmdUnitOptions): UnitProperty[
   checkAbsolute('installDir', opts.installDir);
   checkAbsolute('steamHome', opts.steamHome);
   checkAbsolute('loginFile', opts.loginFile);
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(opts.loginCredential)) throw new SandboxConfigError(`loginCredential ${JSON.stringify(opts.loginCredential)} is not a valid credential name`);
   if (opts.commands.length === 0) throw new SandboxConfigError('commands: at least one steamcmd command line is needed');
   const exec = opts.commands.map((argv, i) => {
     const [path] = argv;
@@ -214,11 +216,11 @@ export function steamcmdUnitProperties(opts: SteamcmdUnitOptions): UnitProperty[
         [opts.steamHome, SANDBOX_STEAM_HOME],
       ],
       SANDBOX_STEAM_HOME,
+      [[opts.loginFile, SANDBOX_LOGIN_FILE]],
     ),
     ['ExecStartEx', 'a(sasas)', exec],
     ['WorkingDirectory', 's', SANDBOX_STEAM_HOME],
     ['StandardInput', 's', 'null'],
-    ['LoadCredential', 'a(ss)', [[opts.loginCredential, opts.loginFile]]],
     ['SystemCallArchitectures', 'as', ['native', 'x86']],
   ];
 }
@@ -256,7 +258,12 @@ const AF_INET6 = 10;
 // MS_REC off: a bind brings exactly one directory, never mounts someone made below it.
 const BIND_FLAGS = 0n;
 
-function baseProperties(opts: SandboxBaseOptions, writable: readonly (readonly [source: string, target: string])[], home: string): UnitProperty[] {
+function baseProperties(
+  opts: SandboxBaseOptions,
+  writable: readonly (readonly [source: string, target: string])[],
+  home: string,
+  extraReadOnly: readonly (readonly [source: string, target: string])[],
+): UnitProperty[] {
   checkAbsolute('rootDir', opts.rootDir);
   checkAbsolute('resolvConf', opts.resolvConf);
   checkAbsolute('logFile', opts.logFile);
@@ -296,7 +303,15 @@ function baseProperties(opts: SandboxBaseOptions, writable: readonly (readonly [
 
     ['RootDirectory', 's', opts.rootDir],
     ['MountAPIVFS', 'b', true],
-    ['BindReadOnlyPaths', 'a(ssbt)', [...readOnly.map((p) => bindEntry(p)), [opts.resolvConf, '/etc/resolv.conf', false, BIND_FLAGS]]],
+    [
+      'BindReadOnlyPaths',
+      'a(ssbt)',
+      [
+        ...readOnly.map((p) => bindEntry(p)),
+        [opts.resolvConf, '/etc/resolv.conf', false, BIND_FLAGS],
+        ...extraReadOnly.map(([source, target]) => [source, target, false, BIND_FLAGS]),
+      ],
+    ],
     ['BindPaths', 'a(ssbt)', writable.map(([source, target]) => [source, target, false, BIND_FLAGS])],
     ['ProtectSystem', 's', 'strict'],
     ['ProtectHome', 's', 'yes'],
