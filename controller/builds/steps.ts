@@ -1,10 +1,15 @@
 import type { OverlaySource } from '../documents/kinds.js';
 import type { RemoteFingerprint, StepRunner } from './pipeline.js';
 import { BuildStepError } from './source.js';
+import { buildFiles } from './files.js';
 import { buildWorkshop, resolveWorkshop, workshopFingerprint } from './workshop.js';
 
-/** Build steps by source kind, beyond inline files: what the production controller registers. */
+/** Build steps by source kind: what the production controller registers. */
 export const PRODUCTION_STEPS: Partial<Record<string, StepRunner>> = {
+  files: async (source: OverlaySource, ctx) => {
+    if (!('files' in source)) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step} is not a files step`);
+    await buildFiles(source.files, ctx);
+  },
   workshop: async (source: OverlaySource, ctx) => {
     if (!('workshop' in source)) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step} is not a workshop step`);
     await buildWorkshop(source.workshop, ctx);

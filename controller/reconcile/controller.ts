@@ -3,7 +3,6 @@ import { chown, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promi
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { inlineFilesStep } from '../builds/overlay-build.js';
 import { PRODUCTION_FINGERPRINTS, PRODUCTION_STEPS } from '../builds/steps.js';
 import { BuildFailedError, OverlayPipeline, referencedLowerDirs, type RemoteFingerprint, type StepRunner } from '../builds/pipeline.js';
 import { layerExists, writeLayer } from '../builds/layer-writer.js';
@@ -47,7 +46,7 @@ export interface ControllerDeps {
   probe: Probe;
   /** Clock, for tests. */
   now?: () => number;
-  /** Build steps beyond inline files (archive, workshop, script), by source kind. */
+  /** Build steps by source kind, replacing or adding to the production ones (tests). */
   steps?: Partial<Record<string, StepRunner>>;
   /** Remote fingerprints (workshop) that make part of a build id. */
   fingerprints?: Partial<Record<string, RemoteFingerprint>>;
@@ -101,7 +100,7 @@ export class Controller {
     const l = cfg.units.layout;
     this.pipeline = new OverlayPipeline(
       { overlaysDir: this.host(l.overlaysDir), overlaysHostDir: l.overlaysDir, cacheDir: this.host(l.cacheDir), logsDir: this.host(join(cfg.dataDir, 'logs', 'overlays')) },
-      { files: inlineFilesStep, ...PRODUCTION_STEPS, ...deps.steps },
+      { ...PRODUCTION_STEPS, ...deps.steps },
       { ...PRODUCTION_FINGERPRINTS, ...deps.fingerprints },
       { systemd: deps.systemd, steamApiBase: cfg.steamApiBase, maxDownloadBytes: cfg.maxDownloadBytes, now: this.now },
       cfg.buildConcurrency,

@@ -1,0 +1,545 @@
+/**
+ * The `script` overlay source: a bash script run once in the build sandbox
+ * (sandbox.ts) with the overlay's unfinished build directory at /overlay —
+ * plus the machinery every sandboxed build run shares with steamcmd.ts: the
+ * per-run directory with the sandbox's root skeleton, handing a tree to the
+ * build user and taking it back, following the run's log, and waiting for
+ * the transient unit's final result.
+ *
+ * Per-run directory `<runDir>/<unit>/` (root, 0700, removed afterwards):
+ *   root/        the empty skeleton systemd chroots into (RootDirectory=)
+ *   resolv.conf  the sandbox's resolvers, bound over /etc/resolv.conf
+ *   output.log   stdout and stderr, appended by systemd and followed here
+ *   script.sh    (scripts) the script, opened by systemd as stdin
+ * It lives in the data directory, not on /run: a run's output must not be
+ * able to fill the tmpfs systemd itself depends on.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { chmod, chown, lchown, lstat, mkdir, open, opendir, readFile, readlink, rmdir, symlink, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseDuration } from '../documents/duration.js';
+import { SystemdError, UnitJobError, type SystemdAdapter, type UnitProperty } from '../systemd/adapter.js';
+import { defaultUnitConfig, type HostLayout } from '../systemd/units.js';
+import { DEFAULT_SANDBOX_LIMITS, PUBLIC_RESOLVERS, SANDBOX_ETC, sandboxResolvConf, scriptUnitProperties, type SandboxLimits } from './sandbox.js';
+import { BuildStepError, type BuildContext } from './source.js';
+
+/** The `script` field of an overlay source (schema: overlay.schema.json#/$defs/script). */
+export interface ScriptSpec {
+  run: string;
+  timeout?: string;
+}
+
+/** Where and how sandboxed runs happen; every field has a production default. */
+export interface SandboxRunSettings {
+  /** Maps host paths to this process's view (`/` in production, `/proc/PID/root` for a private test host). Default for scripts: inferred from ctx.dir and ctx.hostDir. */
+  fsRoot?: string;
+  /** Host layout: which trees a sandbox may never see, the build user, the data dir. */
+  layout?: HostLayout;
+  /** Host directory of the per-run directories; default `<data dir>/build-runs`. */
+  runDir?: string;
+  /** Resolvers of the sandbox's resolv.conf. */
+  resolvers?: readonly string[];
+  limits?: Partial<SandboxLimits>;
+  /** Extra host paths bound read-only into the sandbox (`-` prefix: optional); the layout's trees are refused. */
+  extraReadOnlyPaths?: readonly string[];
+}
+
+/** Options of buildScript. */
+export type ScriptOptions = SandboxRunSettings;
+
+/** The most a script may ask for (schema: "at most 6h"). */
+export const MAX_SCRIPT_TIMEOUT_MS = 6 * 3_600_000;
+/** Lines of output kept for error messages. */
+export const TAIL_LINES = 20;
+
+/** A script step that failed; the message names overlay, step, how it ended and its last output lines. */
+export class ScriptFailedError extends BuildStepError {
+  constructor(
+    message: string,
+    readonly overlay: string,
+    readonly step: number,
+    /** systemd's Result: `exit-code`, `timeout`, `oom-kill`, `signal`, … */
+    readonly result: string,
+    /** The script's exit status when it exited on its own. */
+    readonly exitStatus: number | undefined,
+    readonly tail: string[],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Runs one overlay script in the build sandbox. Writes the script and the
+ * run's files under the run directory (removed afterwards), gives the build
+ * dir (`ctx.dir`) to the build user for the run and takes it back
+ * (root-owned, world-readable, no set-id bits), copies the output into
+ * `ctx.log`, and leaves no unit behind. Throws ScriptFailedError when the
+ * script fails.
+ */
+export async function buildScript(spec: ScriptSpec, ctx: BuildContext, opts: ScriptOptions = {}): Promise<void> {
+  const where = `script of overlay ${ctx.overlay} (step ${ctx.step})`;
+  const timeoutMs = parseDuration(spec.timeout ?? '1h');
+  if (timeoutMs < 1000 || timeoutMs > MAX_SCRIPT_TIMEOUT_MS) {
+    throw new BuildStepError(`${where}: timeout ${spec.timeout} is outside 1s to 6h; set spec.sources[${ctx.step}].script.timeout within that range`);
+  }
+  const fsRoot = opts.fsRoot ?? inferFsRoot(ctx);
+  const layout = opts.layout ?? defaultUnitConfig().layout;
+  const unit = `left4me-build-${ctx.overlay}-${randomBytes(4).toString('hex')}.service`;
+  const account = await lookupAccount(fsRoot, layout.user, layout.group);
+  const run = await createRunDir(fsRoot, opts, unit);
+  try {
+    const scriptFile = join(run.hostDir, 'script.sh');
+    await writeFile(join(run.localDir, 'script.sh'), spec.run, { mode: 0o644 });
+    // umask must not narrow it: the build user reads it again through /proc/self/fd.
+    await chmod(join(run.localDir, 'script.sh'), 0o644);
+    await handTreeTo(ctx.dir, account.uid, account.gid);
+    let outcome: SandboxRunResult;
+    try {
+      const properties = scriptUnitProperties({
+        description: `left4me build: ${where}`,
+        buildDir: ctx.hostDir,
+        scriptFile,
+        rootDir: run.rootHostDir,
+        resolvConf: run.resolvConfHostDir,
+        logFile: run.logHostPath,
+        timeoutSec: Math.ceil(timeoutMs / 1000),
+        user: layout.user,
+        group: layout.group,
+        layout,
+        readOnlyPaths: [...run.readOnlyPaths, ...(opts.extraReadOnlyPaths ?? [])],
+        hostAddresses: hostAddresses(),
+        limits: opts.limits,
+      });
+      outcome = await runSandboxedUnit({ systemd: ctx.systemd, unit, properties, logFile: run.logLocalPath, onLine: ctx.log, signal: ctx.signal, stopTimeoutSec: stopTimeout(opts) });
+    } finally {
+      await reclaimTree(ctx.dir, ctx.log);
+    }
+    if (outcome.result === 'success') return;
+    const status = lastExitStatus(outcome.tail);
+    const how = describeEnding(outcome.result, status, timeoutMs, opts.limits);
+    const tail = outcome.tail.filter((l) => !EXIT_MARKER.test(l));
+    throw new ScriptFailedError(
+      `${where} ${how}; fix the script or its limits and apply again. Last output:\n${tail.map((l) => `  ${l}`).join('\n') || '  (none)'}`,
+      ctx.overlay,
+      ctx.step,
+      outcome.result,
+      status,
+      tail,
+    );
+  } finally {
+    await removeRunDir(run.localDir);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Running a transient oneshot unit to its end.
+
+/** What runSandboxedUnit needs. */
+export interface SandboxRunRequest {
+  systemd: SystemdAdapter;
+  unit: string;
+  properties: readonly UnitProperty[];
+  /** The run's log file as this process reaches it (systemd appends to it). */
+  logFile: string;
+  /** Called with every complete output line, in order, while the unit runs. */
+  onLine(line: string): void;
+  signal: AbortSignal;
+  /** The unit's TimeoutStopSec=: how long stopping may take before systemd kills. */
+  stopTimeoutSec: number;
+}
+
+/** How a sandboxed run ended. */
+export interface SandboxRunResult {
+  /** systemd's Result: `success`, `exit-code`, `timeout`, `oom-kill`, `signal`, `core-dump`, `resources`, … */
+  result: string;
+  /** The last TAIL_LINES output lines. */
+  tail: string[];
+}
+
+/**
+ * Starts a transient oneshot unit, follows its log, and returns once the
+ * unit has settled (no process left) with its Result. Afterwards the unit is
+ * gone: systemd collects a successful transient unit itself, a failed one is
+ * reset here. Throws BuildStepError when the run was cancelled through
+ * `signal` or systemd refused the unit.
+ */
+export async function runSandboxedUnit(req: SandboxRunRequest): Promise<SandboxRunResult> {
+  const { systemd, unit } = req;
+  const follower = new LogFollower(req.logFile, req.onLine);
+  follower.start();
+  let changed: () => void = () => undefined;
+  const unsubscribe = systemd.onUnitChanged((name) => {
+    if (name === unit) changed();
+  });
+  const cancel = () => void systemd.stop(unit).catch(() => undefined);
+  req.signal.addEventListener('abort', cancel, { once: true });
+  try {
+    if (req.signal.aborted) throw new BuildStepError(`${unit} was cancelled before it started`);
+    let jobResult: string | undefined;
+    let unitResult: string | undefined;
+    try {
+      await systemd.startTransient(unit, req.properties);
+      jobResult = 'done';
+    } catch (err) {
+      if (err instanceof UnitJobError) {
+        jobResult = err.result;
+        unitResult = err.unitResult;
+      } else if (!(err instanceof SystemdError && err.code === 'disconnected')) {
+        throw new BuildStepError(`systemd refused to start the build sandbox ${unit}: ${(err as Error).message}; check the controller's sandbox settings`);
+      }
+      // Disconnected: the unit may well be running; its state below tells.
+    }
+    const settled = await waitUntilSettled(systemd, unit, req.stopTimeoutSec, (wake) => (changed = wake));
+    await follower.stop();
+    if (settled.loaded && settled.failed) await systemd.resetFailed(unit).catch(() => undefined);
+    if (req.signal.aborted) throw new BuildStepError(`${unit} was cancelled (the build was cancelled or timed out)`);
+    const result = settled.result ?? unitResult ?? (jobResult === 'done' ? 'success' : jobResult ?? 'unknown');
+    return { result, tail: follower.tail() };
+  } finally {
+    req.signal.removeEventListener('abort', cancel);
+    unsubscribe();
+    await follower.stop();
+  }
+}
+
+interface Settled {
+  loaded: boolean;
+  failed: boolean;
+  result?: string;
+}
+
+// A oneshot's start job ends when its main process exits, possibly before
+// leftover processes are gone (the unit is then `deactivating`). Only an
+// inactive, failed or collected unit has none left, and only then may its
+// build dir be taken back.
+async function waitUntilSettled(systemd: SystemdAdapter, unit: string, stopTimeoutSec: number, onWake: (wake: () => void) => void): Promise<Settled> {
+  const deadline = Date.now() + (stopTimeoutSec + 30) * 1000;
+  let killed = false;
+  for (;;) {
+    let state;
+    try {
+      state = await systemd.getUnit(unit);
+    } catch {
+      state = undefined; // the bus is reconnecting; ask again
+    }
+    if (state) {
+      if (state.loadState === 'not-found') return { loaded: false, failed: false };
+      if ((state.activeState === 'inactive' || state.activeState === 'failed') && !state.job) {
+        return { loaded: true, failed: state.activeState === 'failed', result: state.result || undefined };
+      }
+    }
+    if (Date.now() > deadline && !killed) {
+      killed = true;
+      await systemd.killUnit(unit, 'SIGKILL').catch(() => undefined);
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      onWake(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+const EXIT_MARKER = /^left4me: script exited with status (\d+)$/;
+
+function lastExitStatus(lines: readonly string[]): number | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = EXIT_MARKER.exec(lines[i] ?? '');
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
+function describeEnding(result: string, status: number | undefined, timeoutMs: number, limits: Partial<SandboxLimits> | undefined): string {
+  const memory = (limits?.memoryMax ?? DEFAULT_SANDBOX_LIMITS.memoryMax) / 1024n ** 2n;
+  switch (result) {
+    case 'exit-code':
+      if (status === 137) return `was killed with SIGKILL (exit status 137, result exit-code), most likely for using more than its ${memory} MiB memory limit`;
+      return status === undefined ? 'failed (result exit-code)' : `exited with status ${status} (result exit-code)`;
+    case 'timeout':
+      return `was killed after its timeout of ${Math.round(timeoutMs / 1000)} s (result timeout)`;
+    case 'oom-kill':
+      return `was killed for using more than its ${memory} MiB memory limit (result oom-kill)`;
+    case 'signal':
+    case 'core-dump':
+      return `was killed by a signal (result ${result})`;
+    default:
+      return `could not run (result ${result}); see the controller's journal for the unit`;
+  }
+}
+
+function stopTimeout(opts: SandboxRunSettings): number {
+  return opts.limits?.stopTimeoutSec ?? DEFAULT_SANDBOX_LIMITS.stopTimeoutSec;
+}
+
+/**
+ * Follows a log file that another process appends to: forwards complete
+ * lines (each cut at 4 KiB, at most 20,000 of them, then a note) and keeps
+ * the last TAIL_LINES for error messages.
+ */
+class LogFollower {
+  private offset = 0;
+  private partial = '';
+  private forwarded = 0;
+  private readonly last: string[] = [];
+  private timer?: NodeJS.Timeout;
+  private reading: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly path: string,
+    private readonly onLine: (line: string) => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.poll(), 250);
+  }
+
+  tail(): string[] {
+    return [...this.last];
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return this.reading;
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.reading;
+    await this.read();
+    if (this.partial !== '') this.emit(this.partial);
+    this.partial = '';
+  }
+
+  private poll(): void {
+    this.reading = this.reading.then(() => this.read());
+  }
+
+  private async read(): Promise<void> {
+    let fh;
+    try {
+      fh = await open(this.path, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const buf = Buffer.alloc(1 << 16);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
+        if (bytesRead === 0) break;
+        this.offset += bytesRead;
+        const lines = (this.partial + buf.subarray(0, bytesRead).toString('utf8')).split('\n');
+        this.partial = lines.pop() ?? '';
+        for (const line of lines) this.emit(line);
+        if (this.partial.length > MAX_LINE) {
+          this.emit(this.partial);
+          this.partial = '';
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private emit(raw: string): void {
+    const line = raw.length > MAX_LINE ? `${raw.slice(0, MAX_LINE)}… (line cut)` : raw;
+    this.last.push(line);
+    if (this.last.length > TAIL_LINES) this.last.shift();
+    this.forwarded++;
+    if (this.forwarded <= MAX_LINES) this.onLine(line);
+    else if (this.forwarded === MAX_LINES + 1) this.onLine(`(output after ${MAX_LINES} lines is not copied into the build log)`);
+  }
+}
+
+const MAX_LINE = 4096;
+const MAX_LINES = 20_000;
+
+// ---------------------------------------------------------------------------
+// The per-run directory and the sandbox root.
+
+/** A per-run directory, in both views. */
+export interface RunDir {
+  localDir: string;
+  hostDir: string;
+  rootHostDir: string;
+  resolvConfHostDir: string;
+  logHostPath: string;
+  logLocalPath: string;
+  /** Host paths to bind read-only: /usr, the /etc allowlist, and top-level dirs such as /lib that are not symlinks into /usr. */
+  readOnlyPaths: string[];
+}
+
+/** Creates `<runDir>/<unit>/` (root, 0700) with the skeleton root, resolv.conf and an empty log. */
+export async function createRunDir(fsRoot: string, settings: SandboxRunSettings, unit: string): Promise<RunDir> {
+  const layout = settings.layout ?? defaultUnitConfig().layout;
+  const runRoot = settings.runDir ?? `${dataDir(layout)}/build-runs`;
+  const hostDir = `${runRoot}/${unit}`;
+  const localDir = onHost(fsRoot, hostDir);
+  await mkdir(onHost(fsRoot, runRoot), { recursive: true, mode: 0o700 });
+  await chmod(onHost(fsRoot, runRoot), 0o700);
+  await mkdir(localDir, { mode: 0o700 });
+  const root = join(localDir, 'root');
+  await mkdir(root, { mode: 0o755 });
+  const readOnlyPaths = ['/usr'];
+  for (const d of ['usr', 'etc', 'tmp', 'var', 'var/tmp', 'dev', 'proc', 'sys', 'run', 'run/left4me', 'overlay', 'installation', 'steam']) {
+    await mkdir(join(root, d), { mode: 0o755 });
+  }
+  // Top-level dirs such as /bin are symlinks into /usr on merged-/usr systems
+  // and real dirs elsewhere; mirror whichever this host has.
+  for (const name of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
+    const st = await lstat(onHost(fsRoot, `/${name}`)).catch(() => null);
+    if (!st) continue;
+    if (st.isSymbolicLink()) await symlink(await readlink(onHost(fsRoot, `/${name}`)), join(root, name));
+    else if (st.isDirectory()) {
+      await mkdir(join(root, name), { mode: 0o755 });
+      readOnlyPaths.push(`/${name}`);
+    }
+  }
+  readOnlyPaths.push(...SANDBOX_ETC.map((p) => `-${p}`));
+  await writeFile(join(localDir, 'resolv.conf'), sandboxResolvConf(settings.resolvers ?? PUBLIC_RESOLVERS), { mode: 0o644 });
+  await chmod(join(localDir, 'resolv.conf'), 0o644);
+  await writeFile(join(localDir, 'output.log'), '', { mode: 0o600 });
+  return {
+    localDir,
+    hostDir,
+    rootHostDir: `${hostDir}/root`,
+    resolvConfHostDir: `${hostDir}/resolv.conf`,
+    logHostPath: `${hostDir}/output.log`,
+    logLocalPath: join(localDir, 'output.log'),
+    readOnlyPaths,
+  };
+}
+
+/**
+ * Removes a per-run directory without ever following into content that is
+ * not ours: files are unlinked only when empty (the stubs systemd creates as
+ * bind targets) or when they are the run's own files, and directories are
+ * removed with rmdir, which refuses a mount point or anything non-empty.
+ */
+export async function removeRunDir(localDir: string): Promise<void> {
+  for (const own of ['script.sh', 'resolv.conf', 'output.log', 'steam-login']) await unlink(join(localDir, own)).catch(() => undefined);
+  await removeEmptyTree(join(localDir, 'root'));
+  await rmdir(localDir).catch(() => undefined);
+}
+
+async function removeEmptyTree(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await opendir(dir);
+  } catch {
+    return;
+  }
+  for await (const e of handle) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await removeEmptyTree(p);
+    else if (e.isSymbolicLink()) await unlink(p).catch(() => undefined);
+    else if ((await lstat(p)).size === 0) await unlink(p).catch(() => undefined);
+  }
+  await rmdir(dir).catch(() => undefined);
+}
+
+// ---------------------------------------------------------------------------
+// Ownership of the trees a run writes.
+
+/**
+ * Gives a tree to the build user so a run can change what earlier steps
+ * wrote: directories, symlinks and singly-linked files. Files with more
+ * than one link stay root-owned and read-only: they share their inode with
+ * the download cache (workshop items are hard-linked), which a run must
+ * never modify; it may still replace them, since it owns their directory.
+ */
+export async function handTreeTo(dir: string, uid: number, gid: number): Promise<void> {
+  await walk(dir, async (path, st) => {
+    if (st.isSymbolicLink()) await lchown(path, uid, gid);
+    else if (st.isDirectory() || (st.isFile() && st.nlink === 1)) await chown(path, uid, gid);
+  });
+}
+
+/**
+ * Takes a tree back after a run, once no process of it is left: everything
+ * root-owned, directories 0755, files 0644 or 0755 (any execute bit), no
+ * set-id or sticky bits; fifos, sockets and device nodes are removed (logged).
+ * Never follows a symlink. Root-owned files with several links (cache
+ * inodes) are left as they are.
+ */
+export async function reclaimTree(dir: string, log: (line: string) => void): Promise<void> {
+  await walk(dir, async (path, st) => {
+    if (st.isSymbolicLink()) await lchown(path, 0, 0);
+    else if (st.isDirectory()) {
+      await chown(path, 0, 0);
+      await chmod(path, 0o755);
+    } else if (st.isFile()) {
+      if (st.nlink > 1 && st.uid === 0) return;
+      await chown(path, 0, 0);
+      await chmod(path, st.mode & 0o111 ? 0o755 : 0o644);
+    } else {
+      log(`removed ${path.slice(dir.length + 1)}: not a file, directory or symlink`);
+      await unlink(path);
+    }
+  });
+}
+
+async function walk(root: string, visit: (path: string, st: Stats) => Promise<void>): Promise<void> {
+  const stack = [root];
+  while (stack.length > 0) {
+    const path = stack.pop()!;
+    const st = await lstat(path);
+    await visit(path, st);
+    // Visited before listing: a directory the run made unreadable is readable (0755) by now.
+    if (st.isDirectory()) for (const name of (await readdirNames(path)).reverse()) stack.push(join(path, name));
+  }
+}
+
+async function readdirNames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of await opendir(dir)) names.push(e.name);
+  return names.sort();
+}
+
+// ---------------------------------------------------------------------------
+// Host facts.
+
+/** A system account's ids, read from the host's /etc/passwd and /etc/group. */
+export interface Account {
+  uid: number;
+  gid: number;
+}
+
+/** Reads `<fsRoot>/etc/passwd` and `/etc/group`; the build user's ids (the host's files, since a test host's /etc differs from this process's). */
+export async function lookupAccount(fsRoot: string, user: string, group: string): Promise<Account> {
+  const find = async (file: string, name: string): Promise<number> => {
+    const text = await readFile(onHost(fsRoot, file), 'utf8').catch(() => '');
+    const row = text.split('\n').find((l) => l.split(':')[0] === name);
+    const id = row?.split(':')[2];
+    if (id === undefined || !/^\d+$/.test(id)) throw new BuildStepError(`the build user ${name} is missing from ${file}; create the system account (see the install instructions) and retry`);
+    return Number(id);
+  };
+  return { uid: await find('/etc/passwd', user), gid: await find('/etc/group', group) };
+}
+
+/** Reads the network interfaces; this host's own addresses (a local service bound to 0.0.0.0 answers on them, so a sandbox must not reach them). */
+export function hostAddresses(): string[] {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) out.add(a.address.replace(/%.*$/, ''));
+  }
+  return [...out].sort();
+}
+
+/** The layout's data directory (parent of the instances dir), as the controller config derives it. */
+export function dataDir(layout: HostLayout): string {
+  return layout.instancesDir.replace(/\/[^/]+$/, '') || '/';
+}
+
+/** Maps a host path to this process's view of it. */
+export function onHost(fsRoot: string, path: string): string {
+  return fsRoot === '/' ? path : join(fsRoot, path);
+}
+
+function inferFsRoot(ctx: BuildContext): string {
+  if (ctx.dir === ctx.hostDir) return '/';
+  if (ctx.dir.endsWith(ctx.hostDir)) return ctx.dir.slice(0, -ctx.hostDir.length) || '/';
+  throw new BuildStepError(`overlay ${ctx.overlay}: the build dir ${ctx.dir} is not ${ctx.hostDir} seen through a root prefix; pass fsRoot to buildScript`);
+}
