@@ -56,6 +56,7 @@ export const TAIL_LINES = 20;
 
 /** A script step that failed; the message names overlay, step, how it ended and its last output lines. */
 export class ScriptFailedError extends BuildStepError {
+  override name = 'ScriptFailedError';
   constructor(
     message: string,
     readonly overlay: string,
