@@ -60,6 +60,7 @@ export type SteamcmdEvent =
 
 /** A failed installation; the message says what Steam or steamcmd reported and what to do. */
 export class SteamInstallError extends BuildStepError {
+  override name = 'SteamInstallError';
   constructor(
     message: string,
     readonly failure: SteamFailure | 'exit' | 'sdk',

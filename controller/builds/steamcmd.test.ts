@@ -1,0 +1,124 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { explainFailure, parseSteamcmdLine, readSteamLogin, steamcmdCommands, steamLoginScript, SteamInstallError, type SteamSpec } from './steamcmd.js';
+
+describe('parseSteamcmdLine', () => {
+  it('reads download and verify progress', () => {
+    expect(parseSteamcmdLine(' Update state (0x61) downloading, progress: 42.13 (4096 / 9723)')).toEqual({
+      kind: 'progress', code: '0x61', state: 'downloading', percent: 42.13, done: 4096, total: 9723,
+    });
+    expect(parseSteamcmdLine(' Update state (0x81) verifying update, progress: 96.48 (33483090613 / 34705746562)')).toEqual({
+      kind: 'progress', code: '0x81', state: 'verifying update', percent: 96.48, done: 33483090613, total: 34705746562,
+    });
+    expect(parseSteamcmdLine('[ 27%] Downloading update (5,278 of 10,335 KB)...')).toEqual({
+      kind: 'progress', state: 'updating steamcmd', percent: 27, done: 5278 * 1024, total: 10335 * 1024,
+    });
+  });
+
+  it('reads success and login', () => {
+    expect(parseSteamcmdLine("Success! App '222860' fully installed.")).toEqual({ kind: 'installed', app: '222860' });
+    expect(parseSteamcmdLine("Success! App '222860' already up to date.")).toEqual({ kind: 'installed', app: '222860' });
+    expect(parseSteamcmdLine("Logging in user 'l4dhost' [U:1:1234567] to Steam Public...OK")).toEqual({ kind: 'logged-in', username: 'l4dhost' });
+    expect(parseSteamcmdLine("Logging in user 'l4dhost' to Steam Public...Logged in OK")).toEqual({ kind: 'logged-in', username: 'l4dhost' });
+  });
+
+  it('classifies each failure', () => {
+    const cases: [string, string, string][] = [
+      ["Logging in user 'l4dhost' [U:1:0] to Steam Public...FAILED (Invalid Password)", 'invalid-password', 'Invalid Password'],
+      ['FAILED login with result code Invalid Password', 'invalid-password', 'Invalid Password'],
+      ["Logging in user 'l4dhost' [U:1:0] to Steam Public...FAILED (Account Logon Denied)", 'steam-guard', 'Account Logon Denied'],
+      ["Logging in user 'l4dhost' [U:1:0] to Steam Public...FAILED (Two-factor code mismatch)", 'steam-guard', 'Two-factor code mismatch'],
+      ['Steam Guard code:', 'steam-guard', 'Steam Guard code:'],
+      ["Logging in user 'l4dhost' [U:1:0] to Steam Public...FAILED (Rate Limit Exceeded)", 'rate-limit', 'Rate Limit Exceeded'],
+      ["Logging in user 'l4dhost' [U:1:0] to Steam Public...FAILED (Expired)", 'login-failed', 'Expired'],
+      ["ERROR! Failed to install app '222860' (No subscription)", 'no-subscription', 'No subscription'],
+      ["ERROR! Failed to install app '222860' (Disk write failure)", 'install-failed', 'Disk write failure'],
+      ["Error! App '222860' state is 0x202 after update job.", 'app-state', '0x202'],
+      ['ERROR! Failed to request AppInfo update, not online or not logged in to Steam.', 'not-online', 'ERROR! Failed to request AppInfo update, not online or not logged in to Steam.'],
+    ];
+    for (const [line, failure, detail] of cases) expect(parseSteamcmdLine(line), line).toEqual({ kind: 'error', failure, detail });
+  });
+
+  it('ignores chatter', () => {
+    for (const line of ['Steam Console Client (c) Valve Corporation - version 1785186678', '-- type \'quit\' to exit --', 'Loading Steam API...OK', 'Waiting for user info...OK', '']) {
+      expect(parseSteamcmdLine(line), line).toBeNull();
+    }
+  });
+});
+
+const steam: SteamSpec = { branch: 'public', login: 'default', validate: true, windowsFirst: true };
+
+describe('steamcmdCommands', () => {
+  it('installs windows first, then linux, each logging in from the runscript', () => {
+    const cmds = steamcmdCommands(steam, '/steam/steamcmd/steamcmd.sh');
+    expect(cmds).toHaveLength(2);
+    expect(cmds[0]).toEqual([
+      '/steam/steamcmd/steamcmd.sh',
+      '+@ShutdownOnFailedCommand', '1',
+      '+@NoPromptForPassword', '1',
+      '+@sSteamCmdForcePlatformType', 'windows',
+      '+force_install_dir', '/installation',
+      '+runscript', '/run/left4me/steam-login',
+      '+app_update', '222860', 'validate',
+      '+quit',
+    ]);
+    expect(cmds[1]![cmds[1]!.indexOf('+@sSteamCmdForcePlatformType') + 1]).toBe('linux');
+    // The install dir comes before the login: newer steamcmd refuses it afterwards.
+    expect(cmds[0]!.indexOf('+force_install_dir')).toBeLessThan(cmds[0]!.indexOf('+runscript'));
+    expect(cmds.flat().some((a) => a === '+login')).toBe(false);
+  });
+
+  it('follows branch, validate and windowsFirst', () => {
+    const [only, ...rest] = steamcmdCommands({ ...steam, branch: 'beta_test', validate: false, windowsFirst: false }, '/steam/steamcmd/steamcmd.sh');
+    expect(rest).toEqual([]);
+    expect(only).toContain('linux');
+    expect(only!.slice(only!.indexOf('+app_update'))).toEqual(['+app_update', '222860', '-beta', 'beta_test', '+quit']);
+  });
+});
+
+describe('steamLoginScript', () => {
+  it('quotes the credentials for the runscript', () => {
+    expect(steamLoginScript({ username: 'l4dhost', password: 'p4ss; quit //x' })).toBe('login "l4dhost" "p4ss; quit //x"\n');
+  });
+
+  it('refuses what cannot be quoted', () => {
+    expect(() => steamLoginScript({ username: 'l4dhost', password: 'a"b' })).toThrow(SteamInstallError);
+    expect(() => steamLoginScript({ username: 'l4dhost', password: 'a\nquit' })).toThrow(/double quote or control character/);
+    expect(() => steamLoginScript({ username: '', password: 'x' })).toThrow(/username/);
+  });
+});
+
+describe('explainFailure', () => {
+  it('says what to do', () => {
+    const secrets = '/etc/left4me/secrets/steam.json';
+    expect(explainFailure({ kind: 'error', failure: 'invalid-password', detail: 'Invalid Password' }, 'default', secrets)).toBe(
+      `Steam rejected the password of login "default" (Invalid Password); correct it in ${secrets}`,
+    );
+    expect(explainFailure({ kind: 'error', failure: 'no-subscription', detail: 'No subscription' }, 'default', secrets)).toMatch(/use an account that owns Left 4 Dead 2$/);
+    expect(explainFailure({ kind: 'error', failure: 'app-state', detail: '0x202' }, 'default', secrets)).toContain('not enough disk space');
+    expect(explainFailure({ kind: 'error', failure: 'steam-guard', detail: 'Account Logon Denied' }, 'default', secrets)).toContain('keeps a token');
+  });
+});
+
+describe('readSteamLogin', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'left4me-steam-secrets-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads a root-only file and refuses one others may read', async () => {
+    const file = join(dir, 'steam.json');
+    await writeFile(file, JSON.stringify({ default: { username: 'l4dhost', password: 'secret' } }), { mode: 0o600 });
+    await chmod(file, 0o600);
+    expect(await readSteamLogin(file, '/etc/left4me/secrets/steam.json', 'default')).toEqual({ username: 'l4dhost', password: 'secret' });
+    await expect(readSteamLogin(file, '/etc/left4me/secrets/steam.json', 'other')).rejects.toThrow(/has no login "other"/);
+    await chmod(file, 0o644);
+    await expect(readSteamLogin(file, '/etc/left4me/secrets/steam.json', 'default')).rejects.toThrow(/chmod 600 \/etc\/left4me\/secrets\/steam\.json/);
+    await expect(readSteamLogin(join(dir, 'missing.json'), '/etc/left4me/secrets/steam.json', 'default')).rejects.toThrow(/ENOENT/);
+  });
+});
