@@ -81,13 +81,13 @@ export async function buildArchive(spec: ArchiveSpec, ctx: BuildContext): Promis
       await run('tar', [...args, '--'], { where, signal: ctx.signal, locale: 'C' });
     }
 
-    const { files, bytes } = await inspectTree(tree, maxSize, where);
-    if (files === 0) {
+    const { entries: extracted, bytes } = await inspectTree(tree, maxSize, where);
+    if (extracted === 0) {
       throw new BuildStepError(`${where}: nothing is left after stripping ${strip} leading path components; lower stripComponents`);
     }
     const dest = await ensureLayerDir(ctx.dir, targetSegments, where);
     await mergeInto(tree, dest);
-    ctx.log(`extracted ${files} entries (${bytes} bytes) into ${spec.target ?? 'the layer root'}`);
+    ctx.log(`extracted ${extracted} entries (${bytes} bytes) into ${spec.target ?? 'the layer root'}`);
   } finally {
     await rm(file, { force: true });
     if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
@@ -376,8 +376,8 @@ async function read7zLinkTargets(file: string, all: ArchiveEntry[], links: Archi
  * understated) or has too many entries; sets directories to 0755 and files to
  * 0644, or 0755 when the owner could execute (set-id bits are dropped).
  */
-async function inspectTree(root: string, maxSize: number, where: string): Promise<{ files: number; bytes: number }> {
-  let files = 0;
+async function inspectTree(root: string, maxSize: number, where: string): Promise<{ entries: number; bytes: number }> {
+  let entries = 0;
   let bytes = 0;
   const links = new Map<string, string>();
   const symlinks: string[] = [];
@@ -388,7 +388,7 @@ async function inspectTree(root: string, maxSize: number, where: string): Promis
       const path = join(dir, name);
       const relPath = rel === '' ? name : `${rel}/${name}`;
       const st = await lstat(path);
-      if (++files > MAX_ARCHIVE_ENTRIES) throw new BuildStepError(`${where}: the archive extracted to more than ${MAX_ARCHIVE_ENTRIES} entries; repackage it`);
+      if (++entries > MAX_ARCHIVE_ENTRIES) throw new BuildStepError(`${where}: the archive extracted to more than ${MAX_ARCHIVE_ENTRIES} entries; repackage it`);
       if (st.isSymbolicLink()) {
         links.set(relPath, await readlink(path));
         symlinks.push(relPath);
@@ -411,7 +411,7 @@ async function inspectTree(root: string, maxSize: number, where: string): Promis
     const target = links.get(rel)!;
     if (escapesRoot(rel.split('/'), target, (p) => links.get(p))) throw refuse(rel, `is a symlink to ${JSON.stringify(target)}, which leaves the target directory`);
   }
-  return { files, bytes };
+  return { entries, bytes };
 }
 
 /** Like tar --strip-components for 7z, which cannot strip: moves what lies `strip` levels down in `raw` to the top of `out`. */
@@ -464,7 +464,9 @@ interface RunOptions {
 }
 
 /**
- * Runs an archive tool without a shell, stdin closed (so an encrypted archive
+ * Runs an archive tool without a shell (spawn rather than execFile: listings
+ * are parsed as they stream, so the entry cap stops the tool early instead of
+ * buffering its whole output), stdin closed (so an encrypted archive
  * fails instead of asking for a password), killed when `signal` aborts.
  * Resolves with captured stdout when asked for it.
  */
@@ -476,6 +478,7 @@ function run(cmd: string, args: string[], opts: RunOptions): Promise<Buffer> {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: opts.locale, LANG: opts.locale },
     });
     let failure: Error | undefined;
+    let settled = false;
     let stderr = '';
     let pending = '';
     const captured: Buffer[] = [];
@@ -508,8 +511,15 @@ function run(cmd: string, args: string[], opts: RunOptions): Promise<Buffer> {
       } else {
         fail(new Error(`${opts.where}: cannot run ${cmd} (${err.message}); install it on the host`, { cause: err }));
       }
+      // A tool that never started emits no 'close'.
+      if (child.pid === undefined && !settled) {
+        settled = true;
+        reject(failure);
+      }
     });
     child.on('close', (code, sig) => {
+      if (settled) return;
+      settled = true;
       if (!failure && pending !== '') {
         try {
           opts.onLine?.(pending);

@@ -1,0 +1,349 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { crc32 } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFixtureServer, type FixtureRoute, type FixtureServer } from '../../test/support/http-fixture.js';
+import type { SystemdAdapter } from '../systemd/adapter.js';
+import { buildArchive, guessArchiveFormat, type ArchiveFormat, type ArchiveSpec } from './archive.js';
+import { BuildStepError, type BuildContext } from './source.js';
+
+const exec = promisify(execFile);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+let work: string;
+let server: FixtureServer;
+const routes = new Map<string, FixtureRoute>();
+const archives = new Map<string, Buffer>();
+
+/** Serves `body` at `/name` and returns a spec for it. */
+function serve(name: string, body: Buffer, extra: Partial<ArchiveSpec> = {}): ArchiveSpec {
+  routes.set(`/${name}`, { body });
+  return { url: server.url(`/${name}`), sha256: sha(body), stripComponents: 0, maxSize: 1 << 20, ...extra };
+}
+
+/** One ustar header block; enough to write entries real tools refuse to create. */
+function tarHeader(name: string, type: string, opts: { link?: string; size?: number; mode?: number } = {}): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100);
+  h.write(`${(opts.mode ?? 0o644).toString(8).padStart(7, '0')}\0`, 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(`${(opts.size ?? 0).toString(8).padStart(11, '0')}\0`, 124);
+  h.write('00000000000\0', 136);
+  h.write('        ', 148);
+  h.write(type, 156);
+  h.write(opts.link ?? '', 157, 100);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return h;
+}
+
+/** A tar built by hand: `entries` of [name, type, link?]; type 0 entries get a few bytes of data. */
+function handTar(entries: [string, string, string?][]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, type, link] of entries) {
+    if (type === '0') {
+      parts.push(tarHeader(name, type, { size: 3 }), Buffer.from('hi\n'.padEnd(512, '\0')));
+    } else {
+      parts.push(tarHeader(name, type, link === undefined ? {} : { link }));
+    }
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
+/** A stored (uncompressed) zip built by hand, for names zip tools refuse to write. */
+function handZip(files: [string, string][]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, text] of files) {
+    const data = Buffer.from(text);
+    const nameBytes = Buffer.from(name);
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(nameBytes.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, nameBytes, data);
+    centrals.push(central, nameBytes);
+    offset += local.length + nameBytes.length + data.length;
+  }
+  const dir = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(files.length, 8);
+  end.writeUInt16LE(files.length, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, dir, end]);
+}
+
+/** Packs `dir/top` into `name` with the real tools, the way map packs are made. */
+async function pack(src: string, format: ArchiveFormat, name: string): Promise<Buffer> {
+  const out = join(work, name);
+  if (format === 'zip' || format === '7z') {
+    await exec('7z', ['a', `-t${format}`, '-bd', out, 'top'], { cwd: src });
+  } else {
+    const flag = { tar: '', 'tar.gz': 'z', 'tar.xz': 'J', 'tar.bz2': 'j' }[format];
+    await exec('tar', [`-c${flag}f`, out, '-C', src, 'top']);
+  }
+  return readFile(out);
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'l4m-archive-fixtures-'));
+  server = await startFixtureServer(routes);
+  // A small map pack: a vpk, a cfg that was private, a set-uid script and an in-tree link.
+  const good = join(work, 'good');
+  await mkdir(join(good, 'top/maps'), { recursive: true });
+  await mkdir(join(good, 'top/cfg'));
+  await writeFile(join(good, 'top/maps/c1m1.vpk'), 'VPK data');
+  await writeFile(join(good, 'top/cfg/pack.cfg'), 'sv_pure 0\n');
+  await chmod(join(good, 'top/cfg/pack.cfg'), 0o600);
+  await writeFile(join(good, 'top/run.sh'), '#!/bin/sh\n');
+  await chmod(join(good, 'top/run.sh'), 0o4755);
+  await symlink('maps/c1m1.vpk', join(good, 'top/current.vpk'));
+  for (const format of ['tar', 'tar.gz', 'tar.xz', 'tar.bz2', 'zip', '7z'] as ArchiveFormat[]) {
+    archives.set(format, await pack(good, format, `good.${format}`));
+  }
+  // Compresses to almost nothing but declares far more than the limit used below.
+  const bomb = join(work, 'bomb');
+  await mkdir(join(bomb, 'top'), { recursive: true });
+  for (const n of [1, 2, 3]) await writeFile(join(bomb, `top/zeros${n}.vpk`), Buffer.alloc(400_000));
+  archives.set('bomb.tar.gz', await pack(bomb, 'tar.gz', 'bomb.tar.gz'));
+  archives.set('bomb.zip', await pack(bomb, 'zip', 'bomb.zip'));
+  // A zip whose symlink points at the host's password file.
+  const evil = join(work, 'evil');
+  await mkdir(join(evil, 'top'), { recursive: true });
+  await writeFile(join(evil, 'top/ok.txt'), 'ok');
+  await symlink('/etc/passwd', join(evil, 'top/passwd'));
+  archives.set('evil-link.zip', await pack(evil, 'zip', 'evil-link.zip'));
+  archives.set('evil-link.7z', await pack(evil, '7z', 'evil-link.7z'));
+});
+afterAll(async () => {
+  await server.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+let base: string;
+let ctx: BuildContext;
+let lines: string[];
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), 'l4m-archive-'));
+  await mkdir(join(base, 'build'));
+  await mkdir(join(base, 'tmp'));
+  lines = [];
+  ctx = {
+    overlay: 'maps',
+    step: 1,
+    dir: join(base, 'build'),
+    hostDir: join(base, 'build'),
+    cacheDir: join(base, 'cache'),
+    tmpDir: join(base, 'tmp'),
+    log: (l) => lines.push(l),
+    signal: new AbortController().signal,
+    systemd: {} as SystemdAdapter,
+    steamApiBase: server.url('/steam'),
+    maxDownloadBytes: 1 << 24,
+  };
+});
+afterEach(() => rm(base, { recursive: true, force: true }));
+
+async function failure(p: Promise<unknown>): Promise<Error> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(Error);
+  return err as Error;
+}
+
+/** The build directory and scratch space hold nothing after a refused archive. */
+async function expectNothingWritten(): Promise<void> {
+  expect(await readdir(ctx.dir)).toEqual([]);
+  expect(await readdir(ctx.tmpDir)).toEqual([]);
+}
+
+const modeOf = async (p: string) => (await stat(p)).mode & 0o7777;
+
+describe('buildArchive extracts', () => {
+  it.each(['tar', 'tar.gz', 'tar.xz', 'tar.bz2', 'zip', '7z'] as ArchiveFormat[])('%s with strip and target, normalising modes', async (format) => {
+    const spec = serve(`pack.${format}`, archives.get(format)!, { stripComponents: 1, target: 'left4dead2/addons' });
+    await buildArchive(spec, ctx);
+    const root = join(ctx.dir, 'left4dead2/addons');
+    expect((await readdir(root)).sort()).toEqual(['cfg', 'current.vpk', 'maps', 'run.sh']);
+    expect(await readFile(join(root, 'maps/c1m1.vpk'), 'utf8')).toBe('VPK data');
+    expect(await readlink(join(root, 'current.vpk'))).toBe('maps/c1m1.vpk');
+    expect(await modeOf(join(root, 'cfg/pack.cfg'))).toBe(0o644);
+    expect(await modeOf(join(root, 'run.sh'))).toBe(0o755);
+    expect(await modeOf(join(root, 'maps'))).toBe(0o755);
+    expect(await modeOf(join(ctx.dir, 'left4dead2'))).toBe(0o755);
+    expect(await readdir(ctx.tmpDir)).toEqual([]);
+    expect(lines.some((l) => l.includes(spec.sha256))).toBe(true);
+  });
+
+  it('guesses the format from the URL path, ignoring the query', async () => {
+    expect(guessArchiveFormat('https://example.com/dl/pack.TGZ?token=1')).toBe('tar.gz');
+    expect(guessArchiveFormat('https://example.com/pack.tar.bz2')).toBe('tar.bz2');
+    expect(guessArchiveFormat('https://example.com/pack.txz')).toBe('tar.xz');
+    expect(guessArchiveFormat('https://example.com/pack.7z')).toBe('7z');
+    expect(guessArchiveFormat('https://example.com/download?id=7')).toBeUndefined();
+    const err = await failure(buildArchive(serve('download', archives.get('zip')!), ctx));
+    expect(err.message).toMatch(/cannot tell the archive format.*set format/);
+    await buildArchive(serve('download2', archives.get('zip')!, { format: 'zip' }), ctx);
+    expect(await readdir(ctx.dir)).toEqual(['top']);
+  });
+
+  it('merges into what earlier steps wrote, the archive winning', async () => {
+    await mkdir(join(ctx.dir, 'maps'), { recursive: true });
+    await writeFile(join(ctx.dir, 'maps/c1m1.vpk'), 'old');
+    await writeFile(join(ctx.dir, 'maps/keep.vpk'), 'keep');
+    await buildArchive(serve('merge.tar.gz', archives.get('tar.gz')!, { stripComponents: 1 }), ctx);
+    expect(await readFile(join(ctx.dir, 'maps/c1m1.vpk'), 'utf8')).toBe('VPK data');
+    expect(await readFile(join(ctx.dir, 'maps/keep.vpk'), 'utf8')).toBe('keep');
+  });
+
+  it('follows a redirect to the archive', async () => {
+    const spec = serve('real.tar', archives.get('tar')!);
+    routes.set('/moved.tar', { redirect: '/real.tar' });
+    await buildArchive({ ...spec, url: server.url('/moved.tar') }, ctx);
+    expect(await readFile(join(ctx.dir, 'top/maps/c1m1.vpk'), 'utf8')).toBe('VPK data');
+  });
+
+  it('refuses to merge into a target under a symlink an earlier step left', async () => {
+    await symlink(base, join(ctx.dir, 'left4dead2'));
+    const err = await failure(buildArchive(serve('sym.tar', archives.get('tar')!, { target: 'left4dead2/addons' }), ctx));
+    expect(err.message).toMatch(/left4dead2 is a symlink/);
+    expect((await readdir(base)).sort()).toEqual(['build', 'tmp']);
+  });
+});
+
+describe('buildArchive refuses', () => {
+  it('a checksum mismatch, naming both digests and writing nothing', async () => {
+    const wrong = 'a'.repeat(64);
+    const spec = { ...serve('pack.tar.gz', archives.get('tar.gz')!), sha256: wrong };
+    const err = await failure(buildArchive(spec, ctx));
+    expect(err).toBeInstanceOf(BuildStepError);
+    expect(err.message).toContain('overlay maps, source 1');
+    expect(err.message).toContain(wrong);
+    expect(err.message).toContain(sha(archives.get('tar.gz')!));
+    await expectNothingWritten();
+  });
+
+  it('a download larger than maxSize', async () => {
+    const err = await failure(buildArchive(serve('big.zip', archives.get('zip')!, { maxSize: 100 }), ctx));
+    expect(err.message).toMatch(/more than the limit of 100/);
+    await expectNothingWritten();
+  });
+
+  it('a non-2xx answer, naming status and URL', async () => {
+    const err = await failure(buildArchive({ url: server.url('/nope.zip'), sha256: 'b'.repeat(64), stripComponents: 0, maxSize: 1000 }, ctx));
+    expect(err.message).toContain('HTTP 404');
+    expect(err.message).toContain(server.url('/nope.zip'));
+    await expectNothingWritten();
+  });
+
+  it.each([
+    ['bomb.tar.gz', 'zeros'],
+    ['bomb.zip', 'zeros'],
+  ])('a %s whose declared sizes exceed maxSize', async (name, entry) => {
+    const body = archives.get(name)!;
+    expect(body.length).toBeLessThan(20_000);
+    const err = await failure(buildArchive(serve(name, body, { maxSize: 1_000_000 }), ctx));
+    expect(err.message).toMatch(/declares more than maxSize \(1000000 bytes\)/);
+    expect(err.message).toContain(entry);
+    await expectNothingWritten();
+  });
+
+  const hostileTars: [string, [string, string, string?][], string, RegExp][] = [
+    ['a ../ entry', [['top/ok', '0'], ['top/../../evil', '0']], 'top/../../evil', /contains "\.\."/],
+    ['an absolute path', [['/etc/cron.d/evil', '0']], '/etc/cron.d/evil', /absolute path/],
+    ['a symlink to /etc/passwd', [['top/passwd', '2', '/etc/passwd']], 'top/passwd', /symlink to "\/etc\/passwd", which leaves the target directory/],
+    ['a symlink a -> ../../x', [['top/a', '2', '../../x']], 'top/a', /leaves the target directory/],
+    ['a hard link', [['top/ok', '0'], ['top/h', '1', 'top/ok']], 'top/h', /is a hard link/],
+    ['a FIFO', [['top/fifo', '6']], 'top/fifo', /is a FIFO/],
+    ['a device node', [['top/null', '3']], 'top/null', /device node/],
+    ['a file under a symlink of the archive', [['top/d', '2', 'sub'], ['top/d/x', '0']], 'top/d/x', /lies under the symlink "d"/],
+    ['links that escape only when followed', [['top/d', '2', '.'], ['top/e', '2', 'd/d/../..']], 'top/e', /leaves the target directory/],
+    ['a symlink loop', [['top/a', '2', 'b'], ['top/b', '2', 'a']], 'top/a', /leaves the target directory/],
+  ];
+  it.each(hostileTars)('a tar with %s, naming the entry', async (_what, entries, entry, why) => {
+    const err = await failure(buildArchive(serve(`hostile-${entry.replace(/\W/g, '_')}.tar`, handTar(entries), { stripComponents: 1 }), ctx));
+    expect(err).toBeInstanceOf(BuildStepError);
+    expect(err.message).toContain(`entry ${JSON.stringify(entry)}`);
+    expect(err.message).toMatch(why);
+    expect(err.message).toMatch(/refused as a whole/);
+    await expectNothingWritten();
+  });
+
+  it('the same hostile tar compressed (listing reads through gzip)', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const err = await failure(buildArchive(serve('hostile.tar.gz', gzipSync(handTar([['top/../../evil', '0']]))), ctx));
+    expect(err.message).toContain('entry "top/../../evil"');
+    await expectNothingWritten();
+  });
+
+  it.each([
+    ['a ../ entry', [['top/ok', 'x'], ['../evil', 'y']], '../evil', /contains "\.\."/],
+    ['an absolute path', [['/abs/evil', 'y']], '/abs/evil', /absolute path/],
+  ] as [string, [string, string][], string, RegExp][])('a zip with %s, naming the entry', async (_what, files, entry, why) => {
+    const err = await failure(buildArchive(serve(`hostile-${entry.replace(/\W/g, '_')}.zip`, handZip(files)), ctx));
+    expect(err.message).toContain(`entry ${JSON.stringify(entry)}`);
+    expect(err.message).toMatch(why);
+    await expectNothingWritten();
+  });
+
+  it.each(['evil-link.zip', 'evil-link.7z'])('a %s with a symlink to /etc/passwd', async (name) => {
+    const err = await failure(buildArchive(serve(name, archives.get(name)!, { stripComponents: 1 }), ctx));
+    expect(err.message).toContain('entry "top/passwd"');
+    expect(err.message).toMatch(/symlink to "\/etc\/passwd"/);
+    await expectNothingWritten();
+  });
+
+  it('an archive that strips to nothing, suggesting a lower stripComponents', async () => {
+    const err = await failure(buildArchive(serve('shallow.tar', archives.get('tar')!, { stripComponents: 5 }), ctx));
+    expect(err.message).toMatch(/nothing is left after stripping 5.*lower stripComponents/);
+    await expectNothingWritten();
+  });
+
+  it('a corrupt archive with the tool message', async () => {
+    const err = await failure(buildArchive(serve('corrupt.tar.gz', Buffer.from('not gzip at all')), ctx));
+    expect(err.message).toMatch(/tar failed/);
+    await expectNothingWritten();
+  });
+
+  it('when the build is cancelled', async () => {
+    const abort = new AbortController();
+    abort.abort(new Error('build cancelled'));
+    const err = await failure(buildArchive(serve('cancel.tar', archives.get('tar')!), { ...ctx, signal: abort.signal }));
+    expect(err.message).toMatch(/build cancelled/);
+    await expectNothingWritten();
+  });
+
+  it('leaves earlier files alone when refused', async () => {
+    await writeFile(join(ctx.dir, 'earlier.cfg'), 'x');
+    await failure(buildArchive(serve('again.tar', handTar([['top/fifo', '6']])), ctx));
+    expect(await readdir(ctx.dir)).toEqual(['earlier.cfg']);
+    expect((await lstat(join(ctx.dir, 'earlier.cfg'))).isFile()).toBe(true);
+  });
+});
