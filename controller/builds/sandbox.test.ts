@@ -113,7 +113,7 @@ describe('scriptUnitProperties', () => {
       ProtectControlGroups: true, ProtectHostname: true, RestrictNamespaces: 0n, RestrictSUIDSGID: true,
       RestrictRealtime: true, LockPersonality: true, MemoryDenyWriteExecute: true, PrivateIPC: true,
       KeyringMode: 'private', UMask: 0o022, MemoryMax: 4n * 1024n ** 3n, MemorySwapMax: 0n, TasksMax: 512n,
-      CPUQuotaPerSecUSec: 2_000_000n, SystemCallArchitectures: ['native'],
+      CPUQuotaPerSecUSec: 2_000_000n, SystemCallArchitectures: ['native'], ProtectProc: 'invisible', ProcSubset: 'pid',
     };
     for (const [name, value] of Object.entries(want)) expect(one(props, name)[2], name).toEqual(value);
     const filters = all(props, 'SystemCallFilter') as [boolean, string[]][];
@@ -161,6 +161,8 @@ describe('steamcmdUnitProperties', () => {
     expect(all(props, 'MemoryDenyWriteExecute')).toEqual([]);
     expect(all(props, 'IPAddressAllow')).toEqual([]);
     expect(one(props, 'Environment')[2]).toContain('HOME=/steam');
+    expect(one(props, 'ProcSubset')[2]).toBe('all');
+    expect(one(props, 'BindReadOnlyPaths')[2]).toContainEqual(['/etc/machine-id', '/etc/machine-id', true, 0n]);
   });
 });
 

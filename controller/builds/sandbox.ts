@@ -177,7 +177,8 @@ export function scriptUnitProperties(opts: ScriptUnitOptions): UnitProperty[] {
     'exit $status',
   ].join('; ');
   return [
-    ...baseProperties(opts, [[opts.buildDir, SANDBOX_OVERLAY_DIR]], '/tmp', []),
+    // Nothing a script's toolbox needs /proc/cpuinfo or other system-wide /proc files.
+    ...baseProperties(opts, { writable: [[opts.buildDir, SANDBOX_OVERLAY_DIR]], readOnly: [], home: '/tmp', procSubset: 'pid' }),
     ['ExecStartEx', 'a(sasas)', [['/bin/bash', ['/bin/bash', '--noprofile', '--norc', '-c', wrapper], ['no-env-expand']]]],
     ['WorkingDirectory', 's', SANDBOX_OVERLAY_DIR],
     ['StandardInputFile', 's', opts.scriptFile],
@@ -209,15 +210,19 @@ export function steamcmdUnitProperties(opts: SteamcmdUnitOptions): UnitProperty[
     return [path, [...argv], ['no-env-expand']] as const;
   });
   return [
-    ...baseProperties(
-      opts,
-      [
+    ...baseProperties(opts, {
+      writable: [
         [opts.installDir, SANDBOX_INSTALL_DIR],
         [opts.steamHome, SANDBOX_STEAM_HOME],
       ],
-      SANDBOX_STEAM_HOME,
-      [[opts.loginFile, SANDBOX_LOGIN_FILE]],
-    ),
+      // The Steam client code in steamcmd identifies the machine and reads its CPU details, as srcds does.
+      readOnly: [
+        [opts.loginFile, SANDBOX_LOGIN_FILE],
+        ['/etc/machine-id', '/etc/machine-id', true],
+      ],
+      home: SANDBOX_STEAM_HOME,
+      procSubset: 'all',
+    }),
     ['ExecStartEx', 'a(sasas)', exec],
     ['WorkingDirectory', 's', SANDBOX_STEAM_HOME],
     ['StandardInput', 's', 'null'],
@@ -258,12 +263,18 @@ const AF_INET6 = 10;
 // MS_REC off: a bind brings exactly one directory, never mounts someone made below it.
 const BIND_FLAGS = 0n;
 
-function baseProperties(
-  opts: SandboxBaseOptions,
-  writable: readonly (readonly [source: string, target: string])[],
-  home: string,
-  extraReadOnly: readonly (readonly [source: string, target: string])[],
-): UnitProperty[] {
+/** What differs between the two sandboxes' common part. */
+interface SandboxShape {
+  /** Host dirs bound read-write, source → target. */
+  writable: readonly (readonly [source: string, target: string])[];
+  /** Extra read-only binds, source → target, optionally skipped when the source is missing. */
+  readOnly: readonly (readonly [source: string, target: string, optional?: boolean])[];
+  home: string;
+  procSubset: 'pid' | 'all';
+}
+
+function baseProperties(opts: SandboxBaseOptions, shape: SandboxShape): UnitProperty[] {
+  const { writable, home } = shape;
   checkAbsolute('rootDir', opts.rootDir);
   checkAbsolute('resolvConf', opts.resolvConf);
   checkAbsolute('logFile', opts.logFile);
@@ -309,7 +320,7 @@ function baseProperties(
       [
         ...readOnly.map((p) => bindEntry(p)),
         [opts.resolvConf, '/etc/resolv.conf', false, BIND_FLAGS],
-        ...extraReadOnly.map(([source, target]) => [source, target, false, BIND_FLAGS]),
+        ...shape.readOnly.map(([source, target, optional]) => [source, target, optional ?? false, BIND_FLAGS]),
       ],
     ],
     ['BindPaths', 'a(ssbt)', writable.map(([source, target]) => [source, target, false, BIND_FLAGS])],
@@ -321,8 +332,7 @@ function baseProperties(
     ['PrivateUsers', 'b', true],
     ['PrivateMounts', 'b', true],
     ['ProtectProc', 's', 'invisible'],
-    // Nothing a build runs needs /proc/cpuinfo or other system-wide /proc files (srcds does; builds do not).
-    ['ProcSubset', 's', 'pid'],
+    ['ProcSubset', 's', shape.procSubset],
     ['ProtectKernelTunables', 'b', true],
     ['ProtectKernelModules', 'b', true],
     ['ProtectKernelLogs', 'b', true],
