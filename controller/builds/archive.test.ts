@@ -8,7 +8,7 @@ import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFixtureServer, type FixtureRoute, type FixtureServer } from '../../test/support/http-fixture.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
-import { buildArchive, guessArchiveFormat, type ArchiveFormat, type ArchiveSpec } from './archive.js';
+import { buildArchive, guessArchiveFormat, inspectTree, type ArchiveFormat, type ArchiveSpec } from './archive.js';
 import { BuildStepError, type BuildContext } from './source.js';
 
 const exec = promisify(execFile);
@@ -345,5 +345,47 @@ describe('buildArchive refuses', () => {
     await failure(buildArchive(serve('again.tar', handTar([['top/fifo', '6']])), ctx));
     expect(await readdir(ctx.dir)).toEqual(['earlier.cfg']);
     expect((await lstat(join(ctx.dir, 'earlier.cfg'))).isFile()).toBe(true);
+  });
+});
+
+describe('inspectTree (the second check, after extraction)', () => {
+  async function tree(): Promise<string> {
+    const root = join(base, 'tree');
+    await mkdir(join(root, 'maps'), { recursive: true });
+    await writeFile(join(root, 'maps/a.vpk'), 'vpk');
+    return root;
+  }
+
+  it('normalises modes: dirs 0755, files 0644 keeping the x bit, no set-id', async () => {
+    const root = await tree();
+    await chmod(join(root, 'maps'), 0o700);
+    await chmod(join(root, 'maps/a.vpk'), 0o4700);
+    await writeFile(join(root, 'private.cfg'), 'x', { mode: 0o600 });
+    await symlink('maps/a.vpk', join(root, 'ok-link'));
+    expect(await inspectTree(root, 1000, 'here')).toEqual({ entries: 4, bytes: 4 });
+    expect(await modeOf(join(root, 'maps'))).toBe(0o755);
+    expect(await modeOf(join(root, 'maps/a.vpk'))).toBe(0o755);
+    expect(await modeOf(join(root, 'private.cfg'))).toBe(0o644);
+  });
+
+  it.each([
+    ['a symlink to /etc/passwd', (root: string) => symlink('/etc/passwd', join(root, 'maps/passwd')), 'maps/passwd', /leaves the target directory/],
+    ['a symlink leaving through ..', (root: string) => symlink('../../x', join(root, 'maps/up')), 'maps/up', /leaves the target directory/],
+    ['a chain through another link', async (root: string) => { await symlink('.', join(root, 'd')); await symlink('d/d/..', join(root, 'e')); }, 'e', /leaves the target directory/],
+    ['a hard link', (root: string) => import('node:fs/promises').then((fs) => fs.link(join(root, 'maps/a.vpk'), join(root, 'maps/h'))), 'maps/', /hard link/],
+    ['a FIFO', (root: string) => exec('mkfifo', ['--', join(root, 'maps/fifo')]).then(() => undefined), 'maps/fifo', /not a file, directory or symlink/],
+  ] as [string, (root: string) => Promise<void>, string, RegExp][])('refuses %s', async (_what, plant, entry, why) => {
+    const root = await tree();
+    await plant(root);
+    const err = await failure(inspectTree(root, 1000, 'overlay maps, source 1'));
+    // Either name of a hard-linked pair may come first; the prefix is enough.
+    expect(err.message).toContain(`overlay maps, source 1: extracted entry "${entry}`);
+    expect(err.message).toMatch(why);
+  });
+
+  it('refuses a tree bigger than maxSize (a zip header that understated sizes)', async () => {
+    const root = await tree();
+    await writeFile(join(root, 'maps/b.vpk'), Buffer.alloc(2000));
+    expect((await failure(inspectTree(root, 1000, 'here'))).message).toMatch(/larger than maxSize \(1000 bytes\)/);
   });
 });

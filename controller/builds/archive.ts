@@ -59,7 +59,7 @@ export async function buildArchive(spec: ArchiveSpec, ctx: BuildContext): Promis
       throw prefixed(err, `${stepLabel(ctx)}, archive`);
     }
 
-    const entries = format === 'zip' || format === '7z' ? await list7z(file, where, ctx.signal) : await listTar(file, format, where, ctx.signal);
+    const entries = format === 'zip' || format === '7z' ? await list7z(file, where, ctx.signal) : await listTar(file, format, maxSize, where, ctx.signal);
     const declared = checkEntries(entries, strip, maxSize, where);
     ctx.log(`archive lists ${entries.length} entries, ${declared} bytes`);
 
@@ -160,9 +160,7 @@ function checkEntries(entries: ArchiveEntry[], strip: number, maxSize: number, w
         throw refuse(entry, 'is neither a file, a directory nor a symlink');
     }
     total += entry.size;
-    if (total > maxSize) {
-      throw new BuildStepError(`${where}: the archive declares more than maxSize (${maxSize} bytes) of content, passed at entry ${JSON.stringify(entry.name)}; raise maxSize if the archive is trusted and really this large`);
-    }
+    if (total > maxSize) throw tooLarge(entry, maxSize, where);
     const kept = parts.filter((p) => p !== '').slice(strip).filter((p) => p !== '.');
     if (kept.length === 0) continue;
     landed.set(entry, kept);
@@ -183,6 +181,10 @@ function checkEntries(entries: ArchiveEntry[], strip: number, maxSize: number, w
     }
   }
   return total;
+}
+
+function tooLarge(entry: ArchiveEntry, maxSize: number, where: string): BuildStepError {
+  return new BuildStepError(`${where}: the archive declares more than maxSize (${maxSize} bytes) of content, passed at entry ${JSON.stringify(entry.name)}; raise maxSize if the archive is trusted and really this large`);
 }
 
 /**
@@ -214,9 +216,15 @@ function escapesRoot(linkPath: string[], target: string, readLink: (rel: string)
   return false;
 }
 
-/** Lists a tar (any compression) with GNU tar; `--quoting-style=c` keeps names with spaces, arrows or newlines unambiguous. */
-async function listTar(file: string, format: ArchiveFormat, where: string, signal: AbortSignal): Promise<ArchiveEntry[]> {
+/**
+ * Lists a tar (any compression) with GNU tar; `--quoting-style=c` keeps names
+ * with spaces, arrows or newlines unambiguous. Listing a compressed tar
+ * decompresses all of it, so a bomb is stopped as soon as its declared sizes
+ * pass `maxSize` rather than after the whole stream.
+ */
+async function listTar(file: string, format: ArchiveFormat, maxSize: number, where: string, signal: AbortSignal): Promise<ArchiveEntry[]> {
   const entries: ArchiveEntry[] = [];
+  let total = 0;
   const args = ['-t', '-v', '-f', file, '--force-local', '--numeric-owner', '--full-time', '--quoting-style=c'];
   const compression = TAR_COMPRESSION[format];
   if (compression) args.push(compression);
@@ -226,7 +234,10 @@ async function listTar(file: string, format: ArchiveFormat, where: string, signa
     locale: 'C',
     onLine: (line) => {
       if (line === '') return;
-      entries.push(parseTarLine(line, where));
+      const entry = parseTarLine(line, where);
+      entries.push(entry);
+      total += entry.size;
+      if (total > maxSize) throw tooLarge(entry, maxSize, where);
       if (entries.length > MAX_ARCHIVE_ENTRIES) {
         throw new BuildStepError(`${where}: the archive has more than ${MAX_ARCHIVE_ENTRIES} entries; repackage it or use a script step`);
       }
@@ -375,8 +386,10 @@ async function read7zLinkTargets(file: string, all: ArchiveEntry[], links: Archi
  * symlink, and the tree when it is bigger than `maxSize` (sizes a zip header
  * understated) or has too many entries; sets directories to 0755 and files to
  * 0644, or 0755 when the owner could execute (set-id bits are dropped).
+ * Exported for tests: the listing check makes its refusals unreachable
+ * through a real archive, which is the point of checking twice.
  */
-async function inspectTree(root: string, maxSize: number, where: string): Promise<{ entries: number; bytes: number }> {
+export async function inspectTree(root: string, maxSize: number, where: string): Promise<{ entries: number; bytes: number }> {
   let entries = 0;
   let bytes = 0;
   const links = new Map<string, string>();
