@@ -1,6 +1,7 @@
 import type { OverlaySource } from '../documents/kinds.js';
 import type { RemoteFingerprint, StepRunner } from './pipeline.js';
 import { BuildStepError } from './source.js';
+import { buildArchive } from './archive.js';
 import { buildFiles } from './files.js';
 import { buildWorkshop, resolveWorkshop, workshopFingerprint } from './workshop.js';
 
@@ -9,6 +10,10 @@ export const PRODUCTION_STEPS: Partial<Record<string, StepRunner>> = {
   files: async (source: OverlaySource, ctx) => {
     if (!('files' in source)) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step} is not a files step`);
     await buildFiles(source.files, ctx);
+  },
+  archive: async (source: OverlaySource, ctx) => {
+    if (!('archive' in source)) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step} is not an archive step`);
+    await buildArchive(source.archive, ctx);
   },
   workshop: async (source: OverlaySource, ctx) => {
     if (!('workshop' in source)) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step} is not a workshop step`);
