@@ -84,7 +84,16 @@ export class OverlayPipeline {
     for (const [step, source] of overlay.spec.sources.entries()) {
       const kind = Object.keys(source)[0]!;
       const fp = this.fingerprints[kind];
-      if (fp) parts.push(await fp(source, { signal, steamApiBase: this.env.steamApiBase, overlay: overlay.metadata.name, step, log: () => undefined }));
+      if (fp) {
+        try {
+          parts.push(await fp(source, { signal, steamApiBase: this.env.steamApiBase, overlay: overlay.metadata.name, step, log: () => undefined }));
+        } catch (err) {
+          // A problem a person must fix (a removed item): let the build run into it, so it is logged
+          // like any failed build; a passing failure (network) is retried instead.
+          if (!(err instanceof BuildStepError)) throw err;
+          parts.push(`unbuildable:${err.message}`);
+        }
+      }
       // Scripts cannot say whether their output changed: a refresh re-runs them once per period.
       else if (kind === 'script' && refresh) parts.push(Math.floor(this.env.now() / refresh));
     }
@@ -157,7 +166,9 @@ export class OverlayPipeline {
         write(`build ${build} FAILED: ${err instanceof Error ? err.message : String(err)}`);
         await rm(tmp, { recursive: true, force: true });
         const tail = (await readFile(log, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-LOG_TAIL_LINES);
-        throw new BuildFailedError(`overlay ${name}: ${err instanceof Error ? err.message : String(err)}`, build, log, tail);
+        const text = err instanceof Error ? err.message : String(err);
+        // Step errors usually name the overlay already; do not say it twice.
+        throw new BuildFailedError(text.startsWith(`overlay ${name}`) ? text : `overlay ${name}: ${text}`, build, log, tail);
       } finally {
         await rm(scratch, { recursive: true, force: true });
       }
