@@ -59,7 +59,7 @@ function hostileTar(): Buffer {
   return Buffer.concat([header, body, Buffer.alloc(1024)]);
 }
 
-function docs(o: { archiveUrl: string; archiveSha: string; workshopItems: string[]; failing?: boolean }) {
+function docs(o: { archiveUrl: string; archiveSha: string; workshopItems: string[]; script?: string }) {
   return `apiVersion: left4me/v1
 kind: Installation
 metadata: {name: demo}
@@ -89,6 +89,9 @@ spec:
     - files:
         - {path: left4dead2/addons/top.vpk, content: "vpk"}
         - {path: left4dead2/cfg/order.cfg, content: "sv_order \\"top\\"\\n"}
+    - script:
+        run: |
+${(o.script ?? 'mkdir -p /overlay/left4dead2/maps && echo generated > /overlay/left4dead2/maps/l4m_script.bsp').split('\n').map((l) => `          ${l}`).join('\n')}
   serverCfg: |
     sv_tags "third"
 ---
@@ -160,6 +163,9 @@ describe('overlay builds in a private host', () => {
     const s = await server();
     const addons = await rcon(s.port, s.password, 'demo_addons');
     for (const a of ['pack.vpk', `${ITEM}.vpk`, `${SHARED}.vpk`, 'top.vpk']) expect(addons).toContain(a);
+    // The script step ran in its sandbox and wrote a map the server can load.
+    expect(await rcon(s.port, s.password, 'changelevel l4m_script')).not.toMatch(/not found|failed/i);
+    await waitFor('map changed', async () => (await rcon(s.port, s.password, 'status')).includes('l4m_script'));
     // Upper overlays win: top's order.cfg hides pack's, and later serverCfg fragments override earlier ones.
     expect(await rcon(s.port, s.password, 'sv_order')).toContain('"sv_order" = "top"');
     expect(await rcon(s.port, s.password, 'sv_tags')).toContain('"sv_tags" = "third"');
@@ -180,6 +186,7 @@ describe('overlay builds in a private host', () => {
   const failures: Array<[string, () => string, string, RegExp]> = [
     ['a sha256 mismatch', () => { const other = tarGz('other', { 'addons/x.vpk': 'y' }); routes.set('/pack-2.0.tar.gz', { body: other }); return docs({ archiveUrl: http.url('/pack-2.0.tar.gz'), archiveSha: sha(PACK), workshopItems: [ITEM, SHARED] }); }, 'pack', /has sha256 [0-9a-f]{64}, but the document expects [0-9a-f]{64}/],
     ['a path-escaping archive', () => { const evil = hostileTar(); routes.set('/evil.tar', { body: evil }); return docs({ archiveUrl: http.url('/evil.tar'), archiveSha: sha(evil), workshopItems: [ITEM, SHARED] }); }, 'pack', /\.\.\/evil/],
+    ['a failing script', () => docs({ archiveUrl: http.url('/pack-1.0.tar.gz'), archiveSha: sha(PACK), workshopItems: [ITEM, SHARED], script: 'echo syncing maps\necho "index unreachable" >&2\nexit 3' }), 'top', /exit.*3|status 3/],
     ['a missing workshop item', () => docs({ archiveUrl: http.url('/pack-1.0.tar.gz'), archiveSha: sha(PACK), workshopItems: [ITEM, SHARED, '111'] }), 'workshop', /111/],
   ];
   for (const [what, change, overlay, message] of failures) {

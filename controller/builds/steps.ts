@@ -3,6 +3,7 @@ import type { RemoteFingerprint, StepRunner } from './pipeline.js';
 import { BuildStepError } from './source.js';
 import { buildArchive } from './archive.js';
 import { buildFiles } from './files.js';
+import { buildScript } from './script.js';
 import { buildWorkshop, resolveWorkshop, workshopFingerprint } from './workshop.js';
 
 /** Build steps by source kind: what the production controller registers. */
@@ -14,6 +15,10 @@ export const PRODUCTION_STEPS: Partial<Record<string, StepRunner>> = {
   archive: async (source: OverlaySource, ctx) => {
     if (!('archive' in source)) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step} is not an archive step`);
     await buildArchive(source.archive, ctx);
+  },
+  script: async (source: OverlaySource, ctx) => {
+    if (!('script' in source)) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step} is not a script step`);
+    await buildScript(source.script, ctx);
   },
   workshop: async (source: OverlaySource, ctx) => {
     if (!('workshop' in source)) throw new BuildStepError(`overlay ${ctx.overlay}: step ${ctx.step} is not a workshop step`);

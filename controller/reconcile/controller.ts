@@ -314,9 +314,19 @@ export class Controller {
     return removed;
   }
 
-  /** Removes what a killed controller may have left half-written: temp files and unfinished build directories. */
+  /** Removes what a killed controller may have left half-written: temp files, unfinished builds, abandoned build sandboxes. */
   private async sweepTemporaries(): Promise<void> {
     const l = this.cfg.units.layout;
+    // A build sandbox outlives a killed controller; its build dir is swept below, so the run is abandoned.
+    try {
+      for (const u of await this.deps.systemd.listUnits(['left4me-build-*.service'])) {
+        if (u.activeState !== 'inactive') await this.deps.systemd.stop(u.name).catch(() => undefined);
+        await this.deps.systemd.resetFailed(u.name).catch(() => undefined);
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: describe(err) }, 'cannot list build sandboxes');
+    }
+    await rm(this.host(join(this.cfg.dataDir, 'build-runs')), { recursive: true, force: true });
     const sweep = async (dir: string, match: RegExp) => {
       let entries: string[];
       try {
