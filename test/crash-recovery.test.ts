@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
-import { BASE_DOCS, bootDemoHost, instanceDoc, spawnController, UNIT_DIR, type DemoHost } from './support/demo-host.js';
+import { BASE_DOCS, bootDemoHost, instanceDoc, spawnController, UNIT_DIR, waitFor, type DemoHost } from './support/demo-host.js';
 
 const N = 20;
 // Private hosts share the machine's network namespace: this suite leases its own ports, apart from the others'.
@@ -98,4 +98,25 @@ describe('crash recovery', () => {
       await systemd.close();
     }
   }, 240_000);
+
+  it('left4me reconcile asks the running controller for a full pass (SIGHUP through its pid file)', async () => {
+    const pidFile = join(demo.host.dirs.base, 'controller.pid');
+    const child = spawnController(demo, [...PORTS, '--pid-file', pidFile, '--log-level', 'info']);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      await waitFor('pid file', async () => (await readFile(pidFile, 'utf8').catch(() => '')).trim() === String(child.pid));
+      await waitFor('first pass', async () => stderr.includes('initial pass done'));
+      const { main } = await import('../controller/cli/main.js');
+      let out = '';
+      expect(await main(['reconcile', '--pid-file', pidFile], { out: (t) => void (out += t), err: () => undefined })).toBe(0);
+      expect(out).toBe(`asked the controller (pid ${child.pid}) to reconcile everything now\n`);
+      await waitFor('SIGHUP handled', async () => stderr.includes('SIGHUP: reconciling everything now'));
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child);
+    }
+    // A clean stop removes the pid file.
+    await expect(readFile(pidFile, 'utf8')).rejects.toThrow();
+  });
 });

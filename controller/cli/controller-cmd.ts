@@ -1,3 +1,5 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import pino from 'pino';
 import { a2sProbe } from '../reconcile/a2s-probe.js';
 import { Controller } from '../reconcile/controller.js';
@@ -5,6 +7,9 @@ import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
 import { HOST_OPTIONS, hostConfig } from './host-options.js';
+
+/** Where the controller daemon writes its pid. */
+export const DEFAULT_PID_FILE = '/run/left4me/controller.pid';
 
 /**
  * `left4me controller`: the reconciler daemon. Runs until SIGINT/SIGTERM, then
@@ -16,6 +21,7 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
     'resync-seconds': { type: 'string' },
     once: { type: 'boolean' },
     'log-level': { type: 'string', default: 'info' },
+    'pid-file': { type: 'string', default: DEFAULT_PID_FILE },
   });
   if (positionals.length > 0) throw new UsageError('controller takes no arguments');
   const resync = values['resync-seconds'] !== undefined ? Number(values['resync-seconds']) : 60;
@@ -40,6 +46,16 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
 
+  // `left4me reconcile` finds us through the pid file and asks for a pass with SIGHUP.
+  const pidFile = values['pid-file'] as string;
+  if (!values.once) {
+    await mkdir(dirname(pidFile), { recursive: true });
+    await writeFile(pidFile, `${process.pid}\n`);
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reconciling everything now');
+      controller.resyncNow();
+    });
+  }
   log.info({ stateDir: cfg.stateDir, unitDir: cfg.unitDir, node: cfg.node ?? null }, 'controller starting');
   await controller.start({ watch: !values.once, resync: !values.once });
   await controller.idle();
@@ -51,6 +67,7 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
     return 0;
   }
   await stopped;
+  await rm(pidFile, { force: true });
   return 0;
 }
 

@@ -5,6 +5,7 @@ import { deleteCommand } from './delete.js';
 import { describeCommand } from './describe.js';
 import { diffCommand } from './diff.js';
 import { logsCommand } from './logs.js';
+import { reconcileCommand } from './reconcile.js';
 import { getCommand } from './get.js';
 import { processIo, type Io } from './io.js';
 import { validateCommand } from './validate.js';
@@ -20,6 +21,7 @@ commands:
                                     -f repeats) into the state directory if the whole tree stays valid
   delete KIND NAME [--dry-run]      remove a document, unless other documents still use it
   logs overlay NAME [--tail N]      the log of an overlay's newest build
+  reconcile                         ask the running controller for a full pass now
   diff                              what the next controller pass would do (a dry run; changes nothing)
   controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
              [--port-range 27015-27115] [--client-port-range 26900-27000]
@@ -43,6 +45,7 @@ const COMMANDS: Record<string, Command> = {
   controller: controllerCommand,
   diff: diffCommand,
   logs: logsCommand,
+  reconcile: reconcileCommand,
 };
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */

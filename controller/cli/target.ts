@@ -7,6 +7,8 @@ import { DEFAULT_STATE_DIR, UsageError } from './args.js';
 /** What a running demo host publishes so that CLI verbs can target it with --demo. */
 export interface DemoDescriptor {
   pid: number;
+  /** The process running the demo's controller (SIGHUP: reconcile now). */
+  controllerPid: number;
   fsRoot: string;
   busAddress: string;
   /** As this process reaches it (not under fsRoot). */

@@ -51,10 +51,11 @@ async function main(): Promise<number> {
     systemd = new DbusSystemdAdapter({ address: host.busAddress });
     controller = new Controller(cfg, { systemd, log, probe: a2sProbe() });
 
-    const info: DemoDescriptor = { pid: host.pid, fsRoot: host.root, busAddress: host.busAddress, stateDir, dataDir: DATA_DIR, unitDir: UNIT_DIR };
+    const info: DemoDescriptor = { pid: host.pid, controllerPid: process.pid, fsRoot: host.root, busAddress: host.busAddress, stateDir, dataDir: DATA_DIR, unitDir: UNIT_DIR };
     await mkdir(dirname(descriptor), { recursive: true });
     await writeFile(descriptor, `${JSON.stringify(info, null, 2)}\n`);
 
+    process.on('SIGHUP', () => controller?.resyncNow());
     process.once('SIGINT', () => void teardown().then(() => process.exit(0), () => process.exit(1)));
     process.once('SIGTERM', () => void teardown().then(() => process.exit(0), () => process.exit(1)));
 

@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { chown, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { dirname, join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { PRODUCTION_FINGERPRINTS, PRODUCTION_STEPS } from '../builds/steps.js';
 import { BuildFailedError, OverlayPipeline, referencedLowerDirs, type RemoteFingerprint, type StepRunner } from '../builds/pipeline.js';
 import { layerExists, writeLayer } from '../builds/layer-writer.js';
 import { parseDuration } from '../documents/duration.js';
+import { specHash } from '../documents/hash.js';
+import { installFromSteam } from '../builds/steamcmd.js';
 import { onHost, type ControllerConfig } from '../config.js';
 import type { Document, Kind } from '../documents/kinds.js';
 import { loadState, type DesiredState, type InvalidDocument } from '../documents/loader.js';
@@ -54,6 +59,8 @@ export interface ControllerDeps {
   portFree?: (port: number) => Promise<boolean>;
 }
 
+const execFileAsync = promisify(execFile);
+
 /** How soon to probe a server again that does not answer A2S yet: just after a start, and later. */
 const HEALTH_POLL_FAST_MS = 1_000;
 const HEALTH_POLL_SLOW_MS = 30_000;
@@ -79,6 +86,8 @@ export class Controller {
   private readonly pipeline: OverlayPipeline;
   /** Ready build and last build failure per overlay (mirrors the overlay statuses). */
   private readonly builds = new Map<string, { ready?: string; failure?: string }>();
+  /** The same for Steam installations. */
+  private readonly installs = new Map<string, { ready?: string; failure?: string }>();
   private watcher?: FSWatcher;
   private stopResync?: () => void;
   private unsubscribe: Array<() => void> = [];
@@ -163,6 +172,17 @@ export class Controller {
     this.units.invalidate();
     await this.loadDesired();
     await this.queue.idle();
+  }
+
+  /** "Reconcile now": re-reads the documents and systemd and enqueues every key (SIGHUP, `left4me reconcile`). */
+  resyncNow(): void {
+    this.units.invalidate();
+    this.scheduleLoad(0, 'all');
+  }
+
+  /** Enqueues one key now, e.g. `installation/l4d2`. */
+  enqueue(key: string): void {
+    this.queue.add(key);
   }
 
   /** Resolves when nothing is queued or running. */
@@ -340,7 +360,7 @@ export class Controller {
     await sweep(l.statusDir, /^\.[0-9a-f]{12}\.tmp$/);
     await sweep(this.cfg.secretsDir, /^\.[0-9a-f]{12}\.tmp$/);
     await sweep(join(l.cacheDir, 'workshop'), /\.part-[0-9a-f]+$/);
-    for (const parent of [l.overlaysDir, l.instancesDir]) {
+    for (const parent of [l.overlaysDir, l.instancesDir, l.installationDir]) {
       let names: string[] = [];
       try {
         names = await readdir(this.host(parent));
@@ -374,8 +394,9 @@ export class Controller {
       case 'overlay':
         return this.reconcileOverlay(name, state);
       case 'blueprint':
+        return this.reconcileSimple('Blueprint', name, state);
       case 'installation':
-        return this.reconcileSimple(kind === 'blueprint' ? 'Blueprint' : 'Installation', name, state);
+        return this.reconcileInstallation(name, state);
     }
   }
 
@@ -451,15 +472,7 @@ export class Controller {
 
   /** Removes an overlay's builds that neither the ready build nor any stack on disk uses. */
   private async collectBuilds(name: string, keep: Set<string>): Promise<void> {
-    const texts: string[] = [];
-    try {
-      for (const f of await readdir(this.host(this.cfg.unitDir))) {
-        if (f.endsWith('.mount')) texts.push(await readFile(this.host(join(this.cfg.unitDir, f)), 'utf8').catch(() => ''));
-      }
-    } catch {
-      return;
-    }
-    const removed = await this.pipeline.collect(name, keep, referencedLowerDirs(texts));
+    const removed = await this.pipeline.collect(name, keep, referencedLowerDirs(await this.mountUnitTexts()));
     if (removed.length > 0) this.deps.log.info({ overlay: name, removed }, 'removed unused overlay builds');
   }
 
@@ -467,7 +480,132 @@ export class Controller {
     return {
       ready: (o) => this.builds.get(o)?.ready,
       failure: (o) => this.builds.get(o)?.failure,
+      installation: (n) => this.installs.get(n) ?? {},
     };
+  }
+
+  /**
+   * Installations. `directory`: Installed when the tree holds srcds_run.
+   * `steam`: steamcmd (in its sandbox) installs into a new build directory —
+   * a copy of the ready build, so only changes download — renamed into place
+   * when done; a mounted build is never updated in place. A failed install
+   * keeps the ready build; a new ready build re-enqueues the instances on it.
+   */
+  private async reconcileInstallation(name: string, state: DesiredState): Promise<ReconcileResult> {
+    const doc = state.installations.get(name);
+    if (!doc) return;
+    const prev = await this.store.read('Installation', name);
+    const now = this.now();
+    const updates: ConditionUpdate[] = [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }];
+    let status: DocumentStatus = prev ?? emptyStatus('Installation', name);
+    if (doc.spec.source === 'directory') {
+      const ok = await stat(this.host(join(doc.spec.path!, 'srcds_run'))).then(() => true, () => false);
+      updates.push(
+        ok
+          ? { type: C.Installed, status: 'True', reason: Reason.Succeeded, message: `uses the tree at ${doc.spec.path}` }
+          : { type: C.Installed, status: 'False', reason: Reason.NotFound, message: `${doc.spec.path}/srcds_run does not exist: install the game there or fix spec.path` },
+      );
+      await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
+      return ok ? undefined : { requeueAfterMs: HEALTH_POLL_SLOW_MS };
+    }
+
+    const layout = this.cfg.units.layout;
+    const refreshMs = doc.spec.refresh ? parseDuration(doc.spec.refresh) : undefined;
+    const wanted = refreshMs ? specHash([doc.generation, Math.floor(now / refreshMs)]) : doc.generation;
+    const base = join(layout.installationDir, name);
+    const relLog = join('logs', 'installations', name, `${wanted}.log`);
+    const log = this.host(join(this.cfg.dataDir, relLog));
+    const readyBefore = prev?.build?.ready;
+    let failure: unknown;
+    if (!(await layerExists(this.host(join(base, wanted))))) {
+      const tmpName = `.tmp-${randomBytes(6).toString('hex')}`;
+      const tmp = join(base, tmpName);
+      await mkdir(dirname(log), { recursive: true });
+      const write = (line: string) => appendFileSync(log, `${new Date(this.now()).toISOString()} ${line}\n`);
+      let lastProgress = 0;
+      try {
+        await mkdir(this.host(base), { recursive: true, mode: 0o755 });
+        if (readyBefore && (await layerExists(this.host(join(base, readyBefore))))) {
+          write(`copying build ${readyBefore} so steamcmd only fetches what changed`);
+          await execFileAsync('cp', ['-a', '--reflink=auto', '--', this.host(join(base, readyBefore)), this.host(tmp)]);
+        }
+        status = { ...status, progress: { pass: 0, passes: 0, platform: '', state: 'starting', percent: 0 } };
+        await this.store.write(applyConditions(status, doc.generation, [...updates, { type: C.Installed, status: readyBefore ? 'True' : 'False', reason: Reason.Installing, message: `steamcmd is installing build ${wanted}` }], new Date(now)), prev);
+        await installFromSteam(doc, {
+          systemd: this.deps.systemd,
+          fsRoot: this.cfg.fsRoot,
+          layout,
+          installDir: tmp,
+          log: write,
+          onProgress: (p) => {
+            // Progress is status, written at most once a second.
+            if (this.now() - lastProgress < 1000) return;
+            lastProgress = this.now();
+            status = { ...status, progress: { pass: p.pass, passes: p.passes, platform: p.platform, state: p.state, percent: p.percent } };
+            void this.store.write(status).catch(() => undefined);
+          },
+        });
+        await rename(this.host(tmp), this.host(join(base, wanted)));
+        write(`build ${wanted} installed`);
+      } catch (err) {
+        failure = err;
+        write(`build ${wanted} FAILED: ${describe(err)}`);
+        await rm(this.host(tmp), { recursive: true, force: true });
+      }
+    }
+    const ready = failure ? readyBefore : wanted;
+    const { progress: _p, ...rest } = status;
+    status = {
+      ...rest,
+      build: { ...(ready ? { ready } : {}), wanted, generation: doc.generation, checkedAt: new Date(now).toISOString(), result: failure ? 'Failed' : 'Succeeded', log: relLog },
+      ...(failure ? { lastError: { message: describe(failure), time: new Date(now).toISOString() } } : {}),
+    };
+    if (!failure) delete status.lastError;
+    updates.push(
+      failure
+        ? { type: C.Installed, status: ready ? 'True' : 'False', reason: Reason.BuildFailed, message: `${describe(failure)}${ready ? `; instances keep build ${ready}` : ''}` }
+        : { type: C.Installed, status: 'True', reason: Reason.Succeeded, message: `build ${wanted} is installed` },
+    );
+    this.installs.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: describe(failure) } : {}) });
+    await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
+    if (ready !== readyBefore || failure) {
+      for (const inst of state.instances.values()) {
+        const bp = state.blueprints.get(inst.spec.blueprint);
+        const uses = bp && (bp.spec.installation ?? (state.installations.size === 1 ? name : undefined)) === name;
+        if (uses) this.queue.add(`instance/${inst.metadata.name}`);
+      }
+    }
+    await this.collectUnused(this.host(base), base, new Set([ready, wanted].filter((b): b is string => !!b)));
+    if (failure) throw failure;
+    if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, (Math.floor(now / refreshMs) + 1) * refreshMs - now) };
+  }
+
+  /** Removes build directories under `dir` that are neither kept nor named by a mount unit on disk. */
+  private async collectUnused(local: string, hostDir: string, keep: Set<string>): Promise<void> {
+    const referenced = referencedLowerDirs(await this.mountUnitTexts());
+    let entries: string[];
+    try {
+      entries = await readdir(local);
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.startsWith('.') || keep.has(e) || referenced.has(join(hostDir, e))) continue;
+      await rm(join(local, e), { recursive: true, force: true });
+      this.deps.log.info({ dir: join(hostDir, e) }, 'removed an unused build');
+    }
+  }
+
+  private async mountUnitTexts(): Promise<string[]> {
+    const texts: string[] = [];
+    try {
+      for (const f of await readdir(this.host(this.cfg.unitDir))) {
+        if (f.endsWith('.mount')) texts.push(await readFile(this.host(join(this.cfg.unitDir, f)), 'utf8').catch(() => ''));
+      }
+    } catch {
+      // no unit directory yet
+    }
+    return texts;
   }
 
   /**
@@ -503,8 +641,10 @@ export class Controller {
 
   /** Reads the ready build and last failure of every overlay from the status store. */
   private async loadBuildStatus(): Promise<void> {
-    for (const st of await this.store.list('Overlay')) {
-      this.builds.set(st.name, { ...(st.build?.ready ? { ready: st.build.ready } : {}), ...(st.build?.result === 'Failed' ? { failure: st.lastError?.message ?? 'build failed' } : {}) });
+    for (const [kind, map] of [['Overlay', this.builds], ['Installation', this.installs]] as const) {
+      for (const st of await this.store.list(kind)) {
+        map.set(st.name, { ...(st.build?.ready ? { ready: st.build.ready } : {}), ...(st.build?.result === 'Failed' ? { failure: st.lastError?.message ?? 'build failed' } : {}) });
+      }
     }
   }
 

@@ -30,7 +30,7 @@ const READY_NEEDS: Record<DocumentStatus['kind'], readonly ConditionType[]> = {
   Instance: [C.Valid, C.PortAssigned, C.OverlaysReady, C.Mounted, C.Running, C.Healthy],
   Overlay: [C.Valid, C.OverlaysReady],
   Blueprint: [C.Valid],
-  Installation: [C.Valid],
+  Installation: [C.Valid, C.Installed],
 };
 
 /** Ready is True when every prerequisite holds and nothing is stalled or pending; else the first reason it is not. */

@@ -21,11 +21,13 @@ export interface ResolvedInstance {
   mountUnit: string;
 }
 
-/** The overlay builds instances may use: the newest that succeeded, per overlay. */
+/** The builds instances may use: the newest that succeeded, per overlay and per Steam installation. */
 export interface ReadyBuilds {
   ready(overlay: string): string | undefined;
   /** Why an overlay has no ready build, if its build failed. */
   failure(overlay: string): string | undefined;
+  /** The ready build of a Steam installation, and why there is none. */
+  installation(name: string): { ready?: string; failure?: string };
 }
 
 /** Why an instance cannot be resolved: a document it needs is invalid or missing. */
@@ -35,9 +37,14 @@ export interface Blocked {
   message: string;
 }
 
-/** The installation tree of an Installation document on this host. */
-export function installationDir(inst: Document<'Installation'>, cfg: ControllerConfig): string {
-  return inst.spec.source === 'directory' ? inst.spec.path! : join(cfg.units.layout.installationDir, inst.metadata.name);
+/** The installation tree of an Installation document on this host: its path, or the ready Steam build. */
+export function installationDir(inst: Document<'Installation'>, cfg: ControllerConfig, builds: ReadyBuilds): string | Blocked {
+  if (inst.spec.source === 'directory') return inst.spec.path!;
+  const b = builds.installation(inst.metadata.name);
+  if (b.ready) return join(cfg.units.layout.installationDir, inst.metadata.name, b.ready);
+  return b.failure
+    ? { blocked: true, reason: 'BuildFailed', message: `installation ${inst.metadata.name} is not installed: ${b.failure}` }
+    : { blocked: true, reason: 'Building', message: `waiting for steamcmd to install installation ${inst.metadata.name}` };
 }
 
 /** Finds what an instance needs, or says which document blocks it. Pure. */
@@ -99,8 +106,9 @@ export function resolveInstance(
       ? { blocked: true, reason: 'BuildFailed', message: `overlay ${o.metadata.name} has no build yet: ${failed}` }
       : { blocked: true, reason: 'Building', message: `waiting for the first build of overlay ${o.metadata.name}` };
   }
+  const dir = installationDir(installation, cfg, builds);
+  if (typeof dir !== 'string') return dir;
   const configLayer = renderConfigLayer({ instance: doc, blueprint, overlays, rconPassword });
-  const dir = installationDir(installation, cfg);
   const unitSpec: InstanceUnitSpec = {
     name: doc.metadata.name,
     overlays: refs,

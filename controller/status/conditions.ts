@@ -6,6 +6,7 @@
 export const ConditionType = {
   Valid: 'Valid',
   OverlaysReady: 'OverlaysReady',
+  Installed: 'Installed',
   PortAssigned: 'PortAssigned',
   Mounted: 'Mounted',
   Running: 'Running',
@@ -28,6 +29,8 @@ export const Reason = {
   Built: 'Built',
   Building: 'Building',
   BuildFailed: 'BuildFailed',
+  Installing: 'Installing',
+  NotFound: 'NotFound',
   Mounted: 'Mounted',
   NotMounted: 'NotMounted',
   Running: 'Running',

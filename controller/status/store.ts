@@ -35,8 +35,10 @@ export interface DocumentStatus {
   handledRestartAt?: string;
   handledResetAt?: string;
   lastError?: { message: string; file?: string; line?: number; time: string };
-  /** Overlays: the build instances use (`ready`) and the newest attempt. */
+  /** Overlays and Steam installations: the build instances use (`ready`) and the newest attempt. */
   build?: OverlayBuildStatus;
+  /** Steam installations: progress of a running install. */
+  progress?: { pass: number; passes: number; platform: string; state: string; percent: number };
   events: StatusEvent[];
 }
 

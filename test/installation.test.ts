@@ -1,0 +1,121 @@
+// Steam installations through the controller, with the stand-in steamcmd
+// (see support/steamcmd-stand-in.ts): the game is "downloaded" into an
+// immutable build, an instance runs on it, a spec change makes a new build the
+// instance moves to, and a failed install leaves the old build in use.
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeDemoInstallation } from '../controller/demo-server/installation.js';
+import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
+import { bootDemoHost, condition, queryServer, startController, waitFor, type DemoHost } from './support/demo-host.js';
+import { ACCOUNTS, STAND_IN } from './support/steamcmd-stand-in.js';
+
+const PORTS = { game: { min: 28300, max: 28399 }, client: { min: 29300, max: 29399 } };
+let demo: DemoHost;
+let ctl: Awaited<ReturnType<typeof startController>>;
+let systemd: DbusSystemdAdapter;
+
+const docs = (steam: string) => `apiVersion: left4me/v1
+kind: Installation
+metadata: {name: l4d2}
+spec:
+  source: steam
+  steam: {${steam}}
+---
+apiVersion: left4me/v1
+kind: Overlay
+metadata: {name: cfg}
+spec:
+  sources:
+    - files:
+        - {path: left4dead2/addons/cfg.vpk, content: "vpk"}
+---
+apiVersion: left4me/v1
+kind: Blueprint
+metadata: {name: coop}
+spec: {overlays: [cfg]}
+---
+apiVersion: left4me/v1
+kind: Instance
+metadata: {name: steam-1}
+spec:
+  blueprint: coop
+  updatePolicy: immediate
+  cvars: {hostname: "From Steam"}
+`;
+
+beforeAll(async () => {
+  demo = await bootDemoHost();
+  const steamHome = join(demo.host.dirs.varLib, 'steam');
+  await mkdir(join(steamHome, 'steamcmd'), { recursive: true });
+  await writeFile(join(steamHome, 'steamcmd', 'steamcmd.sh'), STAND_IN, { mode: 0o755 });
+  // What "Steam" delivers: the demo game server tree.
+  await writeDemoInstallation(join(steamHome, 'payload'));
+  await mkdir(join(demo.host.dirs.etc, 'secrets'), { recursive: true, mode: 0o700 });
+  await writeFile(join(demo.host.dirs.etc, 'secrets', 'steam.json'), JSON.stringify(ACCOUNTS), { mode: 0o600 });
+  await chmod(join(demo.host.dirs.etc, 'secrets', 'steam.json'), 0o600);
+  await demo.write('all.yaml', docs('login: default'));
+  ctl = await startController(demo, { portRanges: PORTS });
+  systemd = new DbusSystemdAdapter({ address: demo.host.busAddress });
+}, 60_000);
+
+afterAll(async () => {
+  await ctl?.stop();
+  await systemd?.close();
+  await demo?.stop();
+});
+
+const pid = async () => (await systemd.getUnit('left4me-server@steam-1.service')).mainPid;
+
+describe('Steam installations', () => {
+  it('installs with steamcmd into a build and runs an instance on it', async () => {
+    const st = await waitFor('installed', async () => {
+      const s = await demo.status.read('Installation', 'l4d2');
+      return condition(s, 'Ready') === 'True' ? s : undefined;
+    }, 60_000);
+    expect(st.build?.ready).toBe(st.build?.wanted);
+    expect(st.progress).toBeUndefined();
+    await waitFor('steam-1 Ready', async () => condition(await demo.status.read('Instance', 'steam-1'), 'Ready') === 'True', 30_000);
+    const port = (await demo.status.read('Instance', 'steam-1'))!.port!;
+    expect((await queryServer(port)).name).toBe('From Steam');
+    const mountinfo = await import('node:fs/promises').then((f) => f.readFile(`/proc/${demo.host.pid}/mountinfo`, 'utf8'));
+    expect(mountinfo).toContain(`/var/lib/left4me/installation/l4d2/${st.build!.ready}`);
+  });
+
+  it('a failed install (a wrong password) keeps the ready build and the server', async () => {
+    const before = await pid();
+    const ready = (await demo.status.read('Installation', 'l4d2'))!.build!.ready;
+    await demo.write('all.yaml', docs('login: wrong'));
+    const st = await waitFor('install failed', async () => {
+      const s = await demo.status.read('Installation', 'l4d2');
+      return s?.build?.result === 'Failed' ? s : undefined;
+    }, 60_000);
+    expect(st.lastError?.message).toMatch(/password/i);
+    expect(st.build?.ready).toBe(ready);
+    expect(st.conditions.find((c) => c.type === 'Installed')?.message).toContain(`instances keep build ${ready}`);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await pid()).toBe(before);
+  });
+
+  it('a new build is picked up by the instance per its update policy, and the old one is collected', async () => {
+    const before = await pid();
+    const old = (await demo.status.read('Installation', 'l4d2'))!.build!.ready!;
+    await demo.write('all.yaml', docs('login: default, validate: false'));
+    const st = await waitFor('new build', async () => {
+      const s = await demo.status.read('Installation', 'l4d2');
+      return s?.build?.result === 'Succeeded' && s.build.ready !== old ? s : undefined;
+    }, 60_000);
+    await waitFor('instance restarted on the new build', async () => {
+      const p = await pid();
+      return p !== before && p !== 0 && condition(await demo.status.read('Instance', 'steam-1'), 'Ready') === 'True';
+    }, 30_000);
+    const mountinfo = await import('node:fs/promises').then((f) => f.readFile(`/proc/${demo.host.pid}/mountinfo`, 'utf8'));
+    expect(mountinfo).toContain(`/var/lib/left4me/installation/l4d2/${st.build!.ready}`);
+    // The old build is unused now; the next installation pass removes it.
+    ctl.controller.enqueue('installation/l4d2');
+    await waitFor('old build collected', async () => {
+      const { existsSync } = await import('node:fs');
+      return !existsSync(join(demo.host.dirs.varLib, 'installation', 'l4d2', old));
+    }, 10_000);
+  });
+});
