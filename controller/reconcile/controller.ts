@@ -154,6 +154,7 @@ export class Controller {
         this.units.invalidate();
         this.scheduleLoad(0, 'all');
         this.sweepTrash().catch((err: unknown) => this.deps.log.warn({ err: describe(err) }, 'emptying the trash failed'));
+        this.sweepWorkshopCache().catch((err: unknown) => this.deps.log.warn({ err: describe(err) }, 'cleaning the workshop cache failed'));
       }, this.cfg.resyncMs);
     }
   }
@@ -331,6 +332,32 @@ export class Controller {
       }
     }
     if (removed.length > 0) this.deps.log.info({ removed }, 'emptied old trash');
+    return removed;
+  }
+
+  /**
+   * Removes workshop revisions no build links any more: a cache file whose
+   * only link is the cache's own, older than a day (a build links a fresh
+   * download into its directory right away).
+   */
+  async sweepWorkshopCache(): Promise<string[]> {
+    const dir = this.host(join(this.cfg.units.layout.cacheDir, 'workshop'));
+    const removed: string[] = [];
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      return removed;
+    }
+    for (const e of entries) {
+      if (!e.endsWith('.vpk')) continue;
+      const st = await stat(join(dir, e)).catch(() => undefined);
+      if (st && st.nlink === 1 && this.now() - st.mtimeMs > 86_400_000) {
+        await rm(join(dir, e), { force: true });
+        removed.push(e);
+      }
+    }
+    if (removed.length > 0) this.deps.log.info({ removed }, 'removed unused workshop revisions from the cache');
     return removed;
   }
 

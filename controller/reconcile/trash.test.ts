@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -23,5 +23,23 @@ describe('trash', () => {
     expect(await ctl.sweepTrash()).toEqual(['old-20261101']);
     expect(existsSync(join(trash, 'old-20261101'))).toBe(false);
     expect(existsSync(join(trash, 'new-20261121'))).toBe(true);
+  });
+
+  it('drops workshop revisions no build links any more, once they are a day old', async () => {
+    const cfg = controllerConfig({ fsRoot: root, stateDir: join(root, 'state') });
+    const cache = join(root, cfg.units.layout.cacheDir, 'workshop');
+    const build = join(root, cfg.units.layout.overlaysDir, 'maps', 'b1', 'left4dead2', 'addons');
+    mkdirSync(cache, { recursive: true });
+    mkdirSync(build, { recursive: true });
+    const old = (Date.now() - 2 * 86_400_000) / 1000;
+    for (const f of ['1-100.vpk', '2-200.vpk', '3-300.vpk']) {
+      writeFileSync(join(cache, f), 'vpk');
+      if (f !== '3-300.vpk') utimesSync(join(cache, f), old, old);
+    }
+    linkSync(join(cache, '2-200.vpk'), join(build, '2.vpk')); // still used by a build
+    const ctl = new Controller(cfg, { systemd: {} as SystemdAdapter, log: pino({ level: 'silent' }), probe: async () => undefined });
+    expect(await ctl.sweepWorkshopCache()).toEqual(['1-100.vpk']);
+    expect(existsSync(join(cache, '2-200.vpk'))).toBe(true);
+    expect(existsSync(join(cache, '3-300.vpk'))).toBe(true); // fresh: a build may be about to link it
   });
 });
