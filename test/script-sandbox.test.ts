@@ -109,7 +109,7 @@ describe('script sandbox', () => {
       await buildScript({ run, timeout: '1m' }, ctx);
       const answers = Object.fromEntries(lines.filter((l) => l.includes(': ')).map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]));
 
-      expect(answers.uid).toBe(String(host.account.uid));
+      expect(answers.uid).toBe(String(host.buildAccount.uid));
       expect(answers['write overlay']).toBe('yes');
       expect(answers['append earlier step']).toBe('yes');
       expect(answers['modify cached item']).toBe('no');
@@ -197,5 +197,22 @@ describe('script sandbox', () => {
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain('cancelled');
     await waitFor('the cancelled unit to go', async () => (await buildUnitsLeft()).length === 0);
+  });
+
+  it('runs as the build account, which cannot signal a game server', async () => {
+    // A stand-in game server: a process of the left4me account, as left4me-server@ units run.
+    const started = await host.exec('systemd-run', ['--unit=fake-game-server', `--uid=${host.account.name}`, '--property=Type=exec', '/bin/sleep', 'infinity']);
+    expect(started.code, started.stderr).toBe(0);
+    const pid = (await host.exec('systemctl', ['show', '-P', 'MainPID', 'fake-game-server.service'])).stdout.trim();
+    expect(Number(pid)).toBeGreaterThan(0);
+    try {
+      const { ctx, lines } = await buildContext('signal');
+      await buildScript({ run: `if kill -0 ${pid} 2>/dev/null; then echo "signal game server: yes"; else echo "signal game server: no"; fi\necho "uid: $(id -u)"`, timeout: '1m' }, ctx);
+      expect(lines).toContain('signal game server: no');
+      expect(lines).toContain(`uid: ${host.buildAccount.uid}`);
+      expect(host.buildAccount.uid).not.toBe(host.account.uid);
+    } finally {
+      await host.exec('systemctl', ['stop', 'fake-game-server.service']);
+    }
   });
 });

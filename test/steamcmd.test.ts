@@ -93,7 +93,7 @@ describe('installFromSteam (stand-in steamcmd)', () => {
 
     // steamcmd's home stays the build user's and private.
     const home = await stat(steamHome());
-    expect([home.uid, home.mode & 0o777]).toEqual([host.account.uid, 0o700]);
+    expect([home.uid, home.mode & 0o777]).toEqual([host.buildAccount.uid, 0o700]);
     expect(await unitsLeft()).toEqual([]);
     expect(await readdir(join(host.root, '/var/lib/left4me/build-runs'))).toEqual([]);
   });

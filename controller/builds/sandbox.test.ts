@@ -63,7 +63,7 @@ describe('scriptUnitProperties', () => {
 
   it('is a oneshot of the build user in the build slice, killed at its timeout', () => {
     expect(one(props, 'Type')[2]).toBe('oneshot');
-    expect(one(props, 'User')[2]).toBe('left4me');
+    expect(one(props, 'User')[2]).toBe('left4me-build');
     expect(one(props, 'Slice')[2]).toBe('l4d2-build.slice');
     expect(one(props, 'TimeoutStartUSec')[2]).toBe(3_600_000_000n);
     // systemd 252 ignores (and warns about) RuntimeMaxSec= on a oneshot.

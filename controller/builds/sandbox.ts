@@ -298,8 +298,8 @@ function baseProperties(opts: SandboxBaseOptions, shape: SandboxShape): UnitProp
   return [
     ['Description', 's', opts.description],
     ['Type', 's', 'oneshot'],
-    ['User', 's', opts.user ?? 'left4me'],
-    ['Group', 's', opts.group ?? opts.user ?? 'left4me'],
+    ['User', 's', opts.user ?? 'left4me-build'],
+    ['Group', 's', opts.group ?? opts.user ?? 'left4me-build'],
     ['Slice', 's', opts.slice ?? BUILD_SLICE_UNIT],
     // The account's own home is outside the sandbox root.
     ['Environment', 'as', [`HOME=${home}`, 'TMPDIR=/tmp', 'LANG=C.UTF-8', 'PATH=/usr/local/bin:/usr/bin:/bin']],

@@ -88,7 +88,7 @@ export async function buildScript(spec: ScriptSpec, ctx: BuildContext, opts: Scr
   const fsRoot = opts.fsRoot ?? inferFsRoot(ctx);
   const layout = opts.layout ?? defaultUnitConfig().layout;
   const unit = `left4me-build-${ctx.overlay}-${randomBytes(4).toString('hex')}.service`;
-  const account = await lookupAccount(fsRoot, layout.user, layout.group);
+  const account = await lookupAccount(fsRoot, layout.buildUser, layout.buildGroup);
   const run = await createRunDir(fsRoot, opts, unit);
   try {
     const scriptFile = join(run.hostDir, 'script.sh');
@@ -106,8 +106,8 @@ export async function buildScript(spec: ScriptSpec, ctx: BuildContext, opts: Scr
         resolvConf: run.resolvConfHostDir,
         logFile: run.logHostPath,
         timeoutSec: Math.ceil(timeoutMs / 1000),
-        user: layout.user,
-        group: layout.group,
+        user: layout.buildUser,
+        group: layout.buildGroup,
         layout,
         readOnlyPaths: [...run.readOnlyPaths, ...(opts.extraReadOnlyPaths ?? [])],
         hostAddresses: hostAddresses(),

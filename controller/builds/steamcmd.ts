@@ -109,7 +109,7 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
   }
   const secretsFile = opts.secretsFile ?? `${layout.configDir}/secrets/steam.json`;
   const login = await readSteamLogin(onHost(fsRoot, secretsFile), secretsFile, steam.login);
-  const account = await lookupAccount(fsRoot, layout.user, layout.group);
+  const account = await lookupAccount(fsRoot, layout.buildUser, layout.buildGroup);
   const log = opts.log ?? (() => undefined);
 
   await mkdir(onHost(fsRoot, installDir), { recursive: true, mode: 0o755 });
@@ -142,8 +142,8 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
           resolvConf: run.resolvConfHostDir,
           logFile: run.logHostPath,
           timeoutSec: opts.timeoutSec ?? 4 * 3600,
-          user: layout.user,
-          group: layout.group,
+          user: layout.buildUser,
+          group: layout.buildGroup,
           layout,
           readOnlyPaths: [...run.readOnlyPaths, ...(opts.extraReadOnlyPaths ?? [])],
           hostAddresses: hostAddresses(),

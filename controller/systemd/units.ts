@@ -79,6 +79,12 @@ export interface HostLayout {
   /** Unprivileged account the servers run as; it owns upper/work. */
   user: string;
   group: string;
+  /**
+   * Account build sandboxes (scripts, steamcmd) run as: not the game servers'
+   * account, so a build script cannot signal or read a running server.
+   */
+  buildUser: string;
+  buildGroup: string;
 }
 
 /** Resource limits and restart policy of every game server. */
@@ -159,6 +165,8 @@ export function defaultUnitConfig(): UnitConfig {
       configDir: '/etc/left4me',
       user: 'left4me',
       group: 'left4me',
+      buildUser: 'left4me-build',
+      buildGroup: 'left4me-build',
     },
     server: {
       memoryHigh: '1536M',
@@ -274,6 +282,11 @@ export function validateConfig(cfg: UnitConfig): void {
   }
   checkPattern('layout.user', l.user, ACCOUNT_RE, 'a user name');
   checkPattern('layout.group', l.group, ACCOUNT_RE, 'a group name');
+  checkPattern('layout.buildUser', l.buildUser, ACCOUNT_RE, 'a user name');
+  checkPattern('layout.buildGroup', l.buildGroup, ACCOUNT_RE, 'a group name');
+  if (l.buildUser === l.user) {
+    throw new UnitRenderError('layout.buildUser', 'must differ from layout.user: build scripts must not run as the account of the game servers');
+  }
   const covered = SANDBOX_REPLACED.find((d) => isInside(l.runtimeDir, d));
   if (covered) {
     throw new UnitRenderError('layout.runtimeDir', `${l.runtimeDir} lies in ${covered}, which the server sandbox replaces; choose another tree`);

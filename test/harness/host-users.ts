@@ -1,6 +1,7 @@
 // The private host's /etc is an overlay, so its account files can differ from
 // the machine's: they gain the unprivileged `left4me` system user and group
-// that game-server units name in `User=`, without touching the machine's files.
+// that game-server units name in `User=`, and `left4me-build` that build
+// sandboxes run as, without touching the machine's files.
 import { readFileSync, statSync } from 'node:fs';
 
 /** The system account the product's units run as. */
@@ -25,7 +26,7 @@ export interface AccountFile {
 const NOLOGIN_CANDIDATES = ['/usr/sbin/nologin', '/sbin/nologin'];
 
 /** Reads the machine's /etc/passwd and /etc/group; returns the left4me account, reusing its ids if the machine has one, else a system id free as both uid and gid. */
-export function planServiceAccount(name = 'left4me', home = '/var/lib/left4me'): ServiceAccount {
+export function planServiceAccount(name = 'left4me', home = '/var/lib/left4me', taken: readonly ServiceAccount[] = []): ServiceAccount {
   const passwd = parseColonFile(readFileSync('/etc/passwd', 'utf8'));
   const group = parseColonFile(readFileSync('/etc/group', 'utf8'));
   const shell = NOLOGIN_CANDIDATES.find(exists) ?? '/usr/sbin/nologin';
@@ -34,8 +35,8 @@ export function planServiceAccount(name = 'left4me', home = '/var/lib/left4me'):
   if (existingUser && existingGroup) {
     return { name, uid: Number(existingUser[2]), gid: Number(existingGroup[2]), home, shell };
   }
-  const usedUids = new Set(passwd.map((f) => Number(f[2])));
-  const usedGids = new Set(group.map((f) => Number(f[2])));
+  const usedUids = new Set([...passwd.map((f) => Number(f[2])), ...taken.map((a) => a.uid)]);
+  const usedGids = new Set([...group.map((f) => Number(f[2])), ...taken.map((a) => a.gid)]);
   // Debian allocates system ids upwards from 100, so search down from the top of the range.
   for (let id = 999; id >= 100; id--) {
     if (!usedUids.has(id) && !usedGids.has(id)) return { name, uid: id, gid: id, home, shell };
@@ -43,16 +44,17 @@ export function planServiceAccount(name = 'left4me', home = '/var/lib/left4me'):
   throw new Error('no system uid/gid between 100 and 999 is free on this machine for the left4me test account');
 }
 
-/** Reads the machine's account files; returns their private copies with the account appended (files the machine lacks are skipped). */
-export function accountFiles(account: ServiceAccount): AccountFile[] {
-  const lines: Record<string, string> = {
-    passwd: `${account.name}:x:${account.uid}:${account.gid}:left4me game servers:${account.home}:${account.shell}`,
-    group: `${account.name}:x:${account.gid}:`,
-    shadow: `${account.name}:!*:19000::::::`,
-    gshadow: `${account.name}:!::`,
-  };
+/** Reads the machine's account files; returns their private copies with the accounts appended (files the machine lacks are skipped). */
+export function accountFiles(...accounts: ServiceAccount[]): AccountFile[] {
+  const lines: Record<string, string[]> = { passwd: [], group: [], shadow: [], gshadow: [] };
+  for (const account of accounts) {
+    lines.passwd!.push(`${account.name}:x:${account.uid}:${account.gid}:${account.name}:${account.home}:${account.shell}`);
+    lines.group!.push(`${account.name}:x:${account.gid}:`);
+    lines.shadow!.push(`${account.name}:!*:19000::::::`);
+    lines.gshadow!.push(`${account.name}:!::`);
+  }
   const files: AccountFile[] = [];
-  for (const [name, line] of Object.entries(lines)) {
+  for (const [name, added] of Object.entries(lines)) {
     const path = `/etc/${name}`;
     let content: string;
     let st;
@@ -62,8 +64,11 @@ export function accountFiles(account: ServiceAccount): AccountFile[] {
     } catch {
       continue;
     }
-    const present = parseColonFile(content).some((f) => f[0] === account.name);
-    if (!present) content = (content.endsWith('\n') || content === '' ? content : content + '\n') + line + '\n';
+    const present = new Set(parseColonFile(content).map((f) => f[0]));
+    for (const line of added) {
+      if (present.has(line.split(':')[0]!)) continue;
+      content = (content.endsWith('\n') || content === '' ? content : content + '\n') + line + '\n';
+    }
     files.push({ name, content, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
   }
   return files;

@@ -83,8 +83,10 @@ export interface PrivateHost {
   /** /proc/PID/root — the host's files. */
   root: string;
   dirs: HostDirs;
-  /** The left4me system account that exists inside the host. */
+  /** The left4me system account that exists inside the host (game servers). */
   account: ServiceAccount;
+  /** The left4me-build account that build sandboxes run as. */
+  buildAccount: ServiceAccount;
   identity: HostIdentity;
   /** Boot time from spawn until systemd answered on the bus (ms). */
   bootMs: number;
@@ -139,7 +141,8 @@ export async function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHo
       chmodSync(d, 0o755);
     }
     const account = planServiceAccount();
-    for (const f of accountFiles(account)) {
+    const buildAccount = planServiceAccount('left4me-build', '/var/lib/left4me', [account]);
+    for (const f of accountFiles(account, buildAccount)) {
       const path = join(base, 'etc.upper', f.name);
       writeFileSync(path, f.content, { mode: f.mode });
       chownSync(path, f.uid, f.gid);
@@ -196,7 +199,7 @@ export async function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHo
     const pidNamespace = pidNamespaceOf(init.pid);
     if (!pidNamespace) throw bootError('host vanished during boot', dirs.bootLog);
 
-    const host = makeHost(entry, { ...dirs, units: `${root}/run/systemd/system` }, account, {
+    const host = makeHost(entry, { ...dirs, units: `${root}/run/systemd/system` }, account, buildAccount, {
       pidNamespace,
       base,
       cgroups,
@@ -248,7 +251,7 @@ export function liveHostPids(): number[] {
   return [...live].map((h) => h.init.pid);
 }
 
-function makeHost(entry: LiveHost, dirs: HostDirs, account: ServiceAccount, identity: HostIdentity): PrivateHost {
+function makeHost(entry: LiveHost, dirs: HostDirs, account: ServiceAccount, buildAccount: ServiceAccount, identity: HostIdentity): PrivateHost {
   const pid = entry.init.pid;
   let stopping: Promise<void> | undefined;
   return {
@@ -257,6 +260,7 @@ function makeHost(entry: LiveHost, dirs: HostDirs, account: ServiceAccount, iden
     root: `/proc/${pid}/root`,
     dirs,
     account,
+    buildAccount,
     identity,
     bootMs: 0,
     exec: (cmd, args = [], opts = {}) => execIn(entry, cmd, args, opts),
