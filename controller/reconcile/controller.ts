@@ -1,38 +1,32 @@
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
 import { chown, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { PRODUCTION_FINGERPRINTS, PRODUCTION_STEPS } from '../builds/steps.js';
-import { BuildFailedError, OverlayPipeline, referencedLowerDirs, type RemoteFingerprint, type StepRunner } from '../builds/pipeline.js';
 import { layerExists, writeLayer } from '../builds/layer-writer.js';
-import { parseDuration } from '../documents/duration.js';
-import { specHash } from '../documents/hash.js';
-import { installFromSteam } from '../builds/steamcmd.js';
+import type { RemoteFingerprint, StepRunner } from '../builds/pipeline.js';
 import { onHost, type ControllerConfig } from '../config.js';
-import type { Document, Kind } from '../documents/kinds.js';
+import type { Document } from '../documents/kinds.js';
 import { loadState, type DesiredState, type InvalidDocument } from '../documents/loader.js';
-import type { Problem } from '../documents/problems.js';
-import { formatProblem } from '../documents/problems.js';
+import { formatProblem, type Problem } from '../documents/problems.js';
 import { RconSecrets } from '../secrets.js';
+import { writeFileAtomic } from '../status/atomic.js';
 import { ConditionType as C, Reason } from '../status/conditions.js';
 import { PortLeases, portFreeOnHost, type Lease, type LeaseConflict } from '../status/leases.js';
 import { StatusStore, type DocumentStatus } from '../status/store.js';
-import { writeFileAtomic } from '../status/atomic.js';
-import type { SystemdAdapter, UnitState } from '../systemd/adapter.js';
-import { SystemdError } from '../systemd/adapter.js';
+import { SystemdError, type SystemdAdapter, type UnitState } from '../systemd/adapter.js';
 import { escapeUnitPath } from '../systemd/escape.js';
 import { instancePaths, mountUnitName, overlayBuildDir, renderServerTemplate, renderSlices, serverUnitName, SERVER_TEMPLATE_UNIT } from '../systemd/units.js';
 import type { Probe, ServerProbe } from './a2s-probe.js';
+import { BuildReconciler } from './build-reconciler.js';
+import { changedKeys } from './changed-keys.js';
+import { errorMessage } from './errors.js';
 import { applyConditions, emptyStatus, withLease, type ConditionUpdate } from './instance-status.js';
+import { HostJanitor } from './janitor.js';
 import { planInstance, type Action, type InstanceObservation, type InstancePlan } from './plan.js';
 import { WorkQueue, startResync, type ReconcileResult } from './queue.js';
 import { Reloader } from './reloader.js';
-import { changedKeys } from './changed-keys.js';
-import { findDependencies, resolveInstance, runsHere, type Blocked, type ReadyBuilds, type ResolvedInstance } from './resolve.js';
+import { findDependencies, resolveInstance, runsHere, type Blocked, type ResolvedInstance } from './resolve.js';
 import { UnitCache } from './unit-cache.js';
 
 /** What the controller knows about one instance before acting (see Controller.assess). */
@@ -59,8 +53,6 @@ export interface ControllerDeps {
   portFree?: (port: number) => Promise<boolean>;
 }
 
-const execFileAsync = promisify(execFile);
-
 /** How soon to probe a server again that does not answer A2S yet: just after a start, and later. */
 const HEALTH_POLL_FAST_MS = 1_000;
 const HEALTH_POLL_SLOW_MS = 30_000;
@@ -83,11 +75,8 @@ export class Controller {
   private leaseConflicts = new Map<string, LeaseConflict[]>();
   private readonly units: UnitCache;
   private readonly reloader: Reloader;
-  private readonly pipeline: OverlayPipeline;
-  /** Ready build and last build failure per overlay (mirrors the overlay statuses). */
-  private readonly builds = new Map<string, { ready?: string; failure?: string }>();
-  /** The same for Steam installations. */
-  private readonly installs = new Map<string, { ready?: string; failure?: string }>();
+  private readonly buildSide: BuildReconciler;
+  private readonly janitor: HostJanitor;
   private watcher?: FSWatcher;
   private stopResync?: () => void;
   private unsubscribe: Array<() => void> = [];
@@ -106,17 +95,20 @@ export class Controller {
     const runtimePrefix = escapeUnitPath(cfg.units.layout.runtimeDir);
     this.units = new UnitCache(deps.systemd, ['left4me-server@*.service', `${runtimePrefix}-*.mount`], cfg.resyncMs);
     this.reloader = new Reloader(() => deps.systemd.reload());
-    const l = cfg.units.layout;
-    this.pipeline = new OverlayPipeline(
-      { overlaysDir: this.host(l.overlaysDir), overlaysHostDir: l.overlaysDir, cacheDir: this.host(l.cacheDir), logsDir: this.host(join(cfg.dataDir, 'logs', 'overlays')) },
-      { ...PRODUCTION_STEPS, ...deps.steps },
-      { ...PRODUCTION_FINGERPRINTS, ...deps.fingerprints },
-      { systemd: deps.systemd, steamApiBase: cfg.steamApiBase, maxDownloadBytes: cfg.maxDownloadBytes, now: this.now },
-      cfg.buildConcurrency,
-    );
+    this.buildSide = new BuildReconciler({
+      cfg,
+      systemd: deps.systemd,
+      log: deps.log,
+      store: this.store,
+      now: this.now,
+      enqueue: (key) => this.queue.add(key),
+      ...(deps.steps ? { steps: deps.steps } : {}),
+      ...(deps.fingerprints ? { fingerprints: deps.fingerprints } : {}),
+    });
+    this.janitor = new HostJanitor(cfg, deps.systemd, deps.log, this.now);
     this.queue = new WorkQueue((key) => this.reconcileKey(key), {
       concurrency: cfg.concurrency,
-      onError: (key, err, retry) => deps.log.warn({ key, err: describe(err), retryInMs: retry }, 'reconcile failed; will retry'),
+      onError: (key, err, retry) => deps.log.warn({ key, err: errorMessage(err), retryInMs: retry }, 'reconcile failed; will retry'),
     });
   }
 
@@ -143,9 +135,9 @@ export class Controller {
         this.enqueueAll();
       }),
     );
-    await this.sweepTemporaries();
-    await this.sweepTrash();
-    await this.loadBuildStatus();
+    await this.janitor.sweepTemporaries();
+    await this.janitor.sweepTrash();
+    await this.buildSide.loadStatus();
     await this.installHostUnits();
     await this.loadDesired();
     if (opts.watch !== false) this.watchStateDir();
@@ -153,8 +145,8 @@ export class Controller {
       this.stopResync = startResync(() => {
         this.units.invalidate();
         this.scheduleLoad(0, 'all');
-        this.sweepTrash().catch((err: unknown) => this.deps.log.warn({ err: describe(err) }, 'emptying the trash failed'));
-        this.sweepWorkshopCache().catch((err: unknown) => this.deps.log.warn({ err: describe(err) }, 'cleaning the workshop cache failed'));
+        this.janitor.sweepTrash().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'emptying the trash failed'));
+        this.janitor.sweepWorkshopCache().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'cleaning the workshop cache failed'));
       }, this.cfg.resyncMs);
     }
   }
@@ -204,7 +196,7 @@ export class Controller {
     this.watcher.on('all', (_event: string, path: string) => {
       if (/\.ya?ml$/.test(path) || !/\.[^/]+$/.test(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS, 'changed');
     });
-    this.watcher.on('error', (err: unknown) => this.deps.log.error({ err: describe(err) }, 'state directory watch failed'));
+    this.watcher.on('error', (err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'state directory watch failed'));
   }
 
   private pendingScope: 'changed' | 'all' = 'changed';
@@ -216,7 +208,7 @@ export class Controller {
       this.reloadTimer = undefined;
       const s = this.pendingScope;
       this.pendingScope = 'changed';
-      this.loadDesired(s).catch((err: unknown) => this.deps.log.error({ err: describe(err) }, 'reading the state directory failed'));
+      this.loadDesired(s).catch((err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'reading the state directory failed'));
     }, delayMs);
     this.reloadTimer.unref?.();
   }
@@ -282,7 +274,7 @@ export class Controller {
         if (name) names.add(name);
       }
     } catch (err) {
-      this.deps.log.warn({ err: describe(err) }, 'cannot list units');
+      this.deps.log.warn({ err: errorMessage(err) }, 'cannot list units');
     }
     try {
       for (const d of await readdir(this.host(this.cfg.units.layout.instancesDir))) if (/^[a-z0-9][a-z0-9-]{0,62}$/.test(d)) names.add(d);
@@ -314,94 +306,6 @@ export class Controller {
     await this.reloader.reload();
   }
 
-  /** Empties trash entries (writable layers of deleted or reset instances) older than the retention. */
-  async sweepTrash(): Promise<string[]> {
-    const dir = this.host(this.cfg.trashDir);
-    const removed: string[] = [];
-    let entries: string[];
-    try {
-      entries = await readdir(dir);
-    } catch {
-      return removed;
-    }
-    for (const e of entries) {
-      const st = await stat(join(dir, e)).catch(() => undefined);
-      if (st && this.now() - st.mtimeMs > this.cfg.trashRetentionMs) {
-        await rm(join(dir, e), { recursive: true, force: true });
-        removed.push(e);
-      }
-    }
-    if (removed.length > 0) this.deps.log.info({ removed }, 'emptied old trash');
-    return removed;
-  }
-
-  /**
-   * Removes workshop revisions no build links any more: a cache file whose
-   * only link is the cache's own, older than a day (a build links a fresh
-   * download into its directory right away).
-   */
-  async sweepWorkshopCache(): Promise<string[]> {
-    const dir = this.host(join(this.cfg.units.layout.cacheDir, 'workshop'));
-    const removed: string[] = [];
-    let entries: string[];
-    try {
-      entries = await readdir(dir);
-    } catch {
-      return removed;
-    }
-    for (const e of entries) {
-      if (!e.endsWith('.vpk')) continue;
-      const st = await stat(join(dir, e)).catch(() => undefined);
-      if (st && st.nlink === 1 && this.now() - st.mtimeMs > 86_400_000) {
-        await rm(join(dir, e), { force: true });
-        removed.push(e);
-      }
-    }
-    if (removed.length > 0) this.deps.log.info({ removed }, 'removed unused workshop revisions from the cache');
-    return removed;
-  }
-
-  /** Removes what a killed controller may have left half-written: temp files, unfinished builds, abandoned build sandboxes. */
-  private async sweepTemporaries(): Promise<void> {
-    const l = this.cfg.units.layout;
-    // A build sandbox outlives a killed controller; its build dir is swept below, so the run is abandoned.
-    try {
-      for (const u of await this.deps.systemd.listUnits(['left4me-build-*.service'])) {
-        if (u.activeState !== 'inactive') await this.deps.systemd.stop(u.name).catch(() => undefined);
-        await this.deps.systemd.resetFailed(u.name).catch(() => undefined);
-      }
-    } catch (err) {
-      this.deps.log.warn({ err: describe(err) }, 'cannot list build sandboxes');
-    }
-    await rm(this.host(join(this.cfg.dataDir, 'build-runs')), { recursive: true, force: true });
-    const sweep = async (dir: string, match: RegExp) => {
-      let entries: string[];
-      try {
-        entries = await readdir(this.host(dir));
-      } catch {
-        return;
-      }
-      for (const e of entries) if (match.test(e)) await rm(this.host(join(dir, e)), { recursive: true, force: true });
-    };
-    await sweep(this.cfg.unitDir, /^\.[0-9a-f]{12}\.tmp$/);
-    await sweep(l.statusDir, /^\.[0-9a-f]{12}\.tmp$/);
-    await sweep(this.cfg.secretsDir, /^\.[0-9a-f]{12}\.tmp$/);
-    await sweep(join(l.cacheDir, 'workshop'), /\.part-[0-9a-f]+$/);
-    for (const parent of [l.overlaysDir, l.instancesDir, l.installationDir]) {
-      let names: string[] = [];
-      try {
-        names = await readdir(this.host(parent));
-      } catch {
-        continue;
-      }
-      for (const n of names) {
-        const dir = parent === l.instancesDir ? join(parent, n, 'config') : join(parent, n);
-        await sweep(dir, /^\.tmp-[0-9a-f]{12}(-scratch)?$/);
-        if (parent === l.instancesDir) await sweep(join(parent, n), /^\.[0-9a-f]{12}\.tmp$/);
-      }
-    }
-  }
-
   private async writeIfChanged(path: string, text: string, mode = 0o644): Promise<boolean> {
     const current = await readFile(this.host(path), 'utf8').catch(() => undefined);
     if (current === text) return false;
@@ -419,220 +323,12 @@ export class Controller {
       case 'instance':
         return this.reconcileInstance(name, state);
       case 'overlay':
-        return this.reconcileOverlay(name, state);
+        return this.buildSide.reconcileOverlay(name, state);
       case 'blueprint':
-        return this.reconcileSimple('Blueprint', name, state);
+        return this.buildSide.reconcileBlueprint(name, state);
       case 'installation':
-        return this.reconcileInstallation(name, state);
+        return this.buildSide.reconcileInstallation(name, state);
     }
-  }
-
-  /** Blueprints and installations: Valid and Ready, from the documents alone. */
-  private async reconcileSimple(kind: Kind, name: string, state: DesiredState): Promise<void> {
-    const doc = (kind === 'Blueprint' ? state.blueprints : state.installations).get(name);
-    const prev = await this.store.read(kind, name);
-    if (!doc) return;
-    const next = applyConditions(prev ?? emptyStatus(kind, name), doc.generation, [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }], new Date(this.now()));
-    await this.store.write(next, prev);
-  }
-
-  /**
-   * Overlays: make sure the build the spec (and remote content) calls for
-   * exists. A failed build leaves the previous ready build in use. Sets Valid
-   * and OverlaysReady; a new ready build re-enqueues the instances stacking it.
-   */
-  private async reconcileOverlay(name: string, state: DesiredState): Promise<ReconcileResult> {
-    const doc = state.overlays.get(name);
-    if (!doc) return;
-    const prev = await this.store.read('Overlay', name);
-    const now = this.now();
-    const refreshMs = doc.spec.refresh ? parseDuration(doc.spec.refresh) : undefined;
-    const cached = prev?.build;
-    const due = !cached || cached.generation !== doc.generation || (refreshMs !== undefined && now - Date.parse(cached.checkedAt) >= refreshMs);
-    const updates: ConditionUpdate[] = [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }];
-    let status: DocumentStatus = prev ?? emptyStatus('Overlay', name);
-    let failure: unknown;
-    let wanted = cached?.wanted;
-    let checkedAt = cached?.checkedAt ?? new Date(now).toISOString();
-    try {
-      if (due || !wanted) {
-        wanted = await this.pipeline.buildId(doc, AbortSignal.timeout(60_000));
-        checkedAt = new Date(now).toISOString();
-      }
-      const outcome = await this.pipeline.ensure(doc, wanted);
-      const relLog = join('logs', 'overlays', name, `${wanted}.log`);
-      status = { ...status, build: { ready: wanted, wanted, generation: doc.generation, checkedAt, result: 'Succeeded', log: relLog } };
-      updates.push({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `build ${wanted} is ready${outcome.reused ? '' : ' (built now)'}` });
-      const { lastError: _e, ...rest } = status;
-      status = rest;
-    } catch (err) {
-      failure = err;
-      const ready = cached?.ready;
-      const relLog = join('logs', 'overlays', name, `${wanted ?? 'unknown'}.log`);
-      const tail = err instanceof BuildFailedError ? err.tail : undefined;
-      status = {
-        ...status,
-        build: { ...(ready ? { ready } : {}), wanted: wanted ?? 'unknown', generation: doc.generation, checkedAt, result: 'Failed', log: relLog, ...(tail ? { tail } : {}) },
-        lastError: { message: describe(err), time: new Date(now).toISOString() },
-      };
-      updates.push({
-        type: C.OverlaysReady,
-        status: ready ? 'True' : 'False',
-        reason: Reason.BuildFailed,
-        message: `${describe(err)}${ready ? `; instances keep build ${ready}` : ''} (left4me logs overlay ${name})`,
-      });
-    }
-    const before = this.builds.get(name)?.ready;
-    const ready = status.build?.ready;
-    this.builds.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: describe(failure) } : {}) });
-    await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
-    if (ready !== before || failure) {
-      for (const inst of state.instances.values()) {
-        const bp = state.blueprints.get(inst.spec.blueprint);
-        if (bp?.spec.overlays.includes(name)) this.queue.add(`instance/${inst.metadata.name}`);
-      }
-    }
-    await this.collectBuilds(name, new Set([ready, wanted].filter((b): b is string => !!b)));
-    if (failure) throw failure;
-    if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, Date.parse(checkedAt) + refreshMs - now) };
-  }
-
-  /** Removes an overlay's builds that neither the ready build nor any stack on disk uses. */
-  private async collectBuilds(name: string, keep: Set<string>): Promise<void> {
-    const removed = await this.pipeline.collect(name, keep, referencedLowerDirs(await this.mountUnitTexts()));
-    if (removed.length > 0) this.deps.log.info({ overlay: name, removed }, 'removed unused overlay builds');
-  }
-
-  private readyBuilds(): ReadyBuilds {
-    return {
-      ready: (o) => this.builds.get(o)?.ready,
-      failure: (o) => this.builds.get(o)?.failure,
-      installation: (n) => this.installs.get(n) ?? {},
-    };
-  }
-
-  /**
-   * Installations. `directory`: Installed when the tree holds srcds_run.
-   * `steam`: steamcmd (in its sandbox) installs into a new build directory —
-   * a copy of the ready build, so only changes download — renamed into place
-   * when done; a mounted build is never updated in place. A failed install
-   * keeps the ready build; a new ready build re-enqueues the instances on it.
-   */
-  private async reconcileInstallation(name: string, state: DesiredState): Promise<ReconcileResult> {
-    const doc = state.installations.get(name);
-    if (!doc) return;
-    const prev = await this.store.read('Installation', name);
-    const now = this.now();
-    const updates: ConditionUpdate[] = [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }];
-    let status: DocumentStatus = prev ?? emptyStatus('Installation', name);
-    if (doc.spec.source === 'directory') {
-      const ok = await stat(this.host(join(doc.spec.path!, 'srcds_run'))).then(() => true, () => false);
-      updates.push(
-        ok
-          ? { type: C.Installed, status: 'True', reason: Reason.Succeeded, message: `uses the tree at ${doc.spec.path}` }
-          : { type: C.Installed, status: 'False', reason: Reason.NotFound, message: `${doc.spec.path}/srcds_run does not exist: install the game there or fix spec.path` },
-      );
-      await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
-      return ok ? undefined : { requeueAfterMs: HEALTH_POLL_SLOW_MS };
-    }
-
-    const layout = this.cfg.units.layout;
-    const refreshMs = doc.spec.refresh ? parseDuration(doc.spec.refresh) : undefined;
-    const wanted = refreshMs ? specHash([doc.generation, Math.floor(now / refreshMs)]) : doc.generation;
-    const base = join(layout.installationDir, name);
-    const relLog = join('logs', 'installations', name, `${wanted}.log`);
-    const log = this.host(join(this.cfg.dataDir, relLog));
-    const readyBefore = prev?.build?.ready;
-    let failure: unknown;
-    if (!(await layerExists(this.host(join(base, wanted))))) {
-      const tmpName = `.tmp-${randomBytes(6).toString('hex')}`;
-      const tmp = join(base, tmpName);
-      await mkdir(dirname(log), { recursive: true });
-      const write = (line: string) => appendFileSync(log, `${new Date(this.now()).toISOString()} ${line}\n`);
-      let lastProgress = 0;
-      try {
-        await mkdir(this.host(base), { recursive: true, mode: 0o755 });
-        if (readyBefore && (await layerExists(this.host(join(base, readyBefore))))) {
-          write(`copying build ${readyBefore} so steamcmd only fetches what changed`);
-          await execFileAsync('cp', ['-a', '--reflink=auto', '--', this.host(join(base, readyBefore)), this.host(tmp)]);
-        }
-        status = { ...status, progress: { pass: 0, passes: 0, platform: '', state: 'starting', percent: 0 } };
-        await this.store.write(applyConditions(status, doc.generation, [...updates, { type: C.Installed, status: readyBefore ? 'True' : 'False', reason: Reason.Installing, message: `steamcmd is installing build ${wanted}` }], new Date(now)), prev);
-        await installFromSteam(doc, {
-          systemd: this.deps.systemd,
-          fsRoot: this.cfg.fsRoot,
-          layout,
-          installDir: tmp,
-          log: write,
-          onProgress: (p) => {
-            // Progress is status, written at most once a second.
-            if (this.now() - lastProgress < 1000) return;
-            lastProgress = this.now();
-            status = { ...status, progress: { pass: p.pass, passes: p.passes, platform: p.platform, state: p.state, percent: p.percent } };
-            void this.store.write(status).catch(() => undefined);
-          },
-        });
-        await rename(this.host(tmp), this.host(join(base, wanted)));
-        write(`build ${wanted} installed`);
-      } catch (err) {
-        failure = err;
-        write(`build ${wanted} FAILED: ${describe(err)}`);
-        await rm(this.host(tmp), { recursive: true, force: true });
-      }
-    }
-    const ready = failure ? readyBefore : wanted;
-    const { progress: _p, ...rest } = status;
-    status = {
-      ...rest,
-      build: { ...(ready ? { ready } : {}), wanted, generation: doc.generation, checkedAt: new Date(now).toISOString(), result: failure ? 'Failed' : 'Succeeded', log: relLog },
-      ...(failure ? { lastError: { message: describe(failure), time: new Date(now).toISOString() } } : {}),
-    };
-    if (!failure) delete status.lastError;
-    updates.push(
-      failure
-        ? { type: C.Installed, status: ready ? 'True' : 'False', reason: Reason.BuildFailed, message: `${describe(failure)}${ready ? `; instances keep build ${ready}` : ''}` }
-        : { type: C.Installed, status: 'True', reason: Reason.Succeeded, message: `build ${wanted} is installed` },
-    );
-    this.installs.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: describe(failure) } : {}) });
-    await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
-    if (ready !== readyBefore || failure) {
-      for (const inst of state.instances.values()) {
-        const bp = state.blueprints.get(inst.spec.blueprint);
-        const uses = bp && (bp.spec.installation ?? (state.installations.size === 1 ? name : undefined)) === name;
-        if (uses) this.queue.add(`instance/${inst.metadata.name}`);
-      }
-    }
-    await this.collectUnused(this.host(base), base, new Set([ready, wanted].filter((b): b is string => !!b)));
-    if (failure) throw failure;
-    if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, (Math.floor(now / refreshMs) + 1) * refreshMs - now) };
-  }
-
-  /** Removes build directories under `dir` that are neither kept nor named by a mount unit on disk. */
-  private async collectUnused(local: string, hostDir: string, keep: Set<string>): Promise<void> {
-    const referenced = referencedLowerDirs(await this.mountUnitTexts());
-    let entries: string[];
-    try {
-      entries = await readdir(local);
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.startsWith('.') || keep.has(e) || referenced.has(join(hostDir, e))) continue;
-      await rm(join(local, e), { recursive: true, force: true });
-      this.deps.log.info({ dir: join(hostDir, e) }, 'removed an unused build');
-    }
-  }
-
-  private async mountUnitTexts(): Promise<string[]> {
-    const texts: string[] = [];
-    try {
-      for (const f of await readdir(this.host(this.cfg.unitDir))) {
-        if (f.endsWith('.mount')) texts.push(await readFile(this.host(join(this.cfg.unitDir, f)), 'utf8').catch(() => ''));
-      }
-    } catch {
-      // no unit directory yet
-    }
-    return texts;
   }
 
   /**
@@ -654,7 +350,7 @@ export class Controller {
     const conflicts = conflictsOf.get(name);
     if (conflicts || !lease) return { kind: 'conflict', doc, lease, message: conflicts?.map((c) => c.message).join('; ') ?? 'no port lease' };
     const password = dry ? ((await this.secrets.peek(name)) ?? 'not-yet-generated') : await this.secrets.get(name);
-    const resolved = resolveInstance(state, doc, lease, password, this.cfg, this.readyBuilds());
+    const resolved = resolveInstance(state, doc, lease, password, this.cfg, this.buildSide.readyBuilds());
     if ('blocked' in resolved) return { kind: 'blocked', doc, lease, blocked: resolved };
     // One A2S query of a running server serves both health and the whenEmpty rollout.
     const obs = await this.observe(resolved, base);
@@ -666,19 +362,10 @@ export class Controller {
     return { kind: 'planned', doc, lease, resolved, obs, probe, plan: planInstance(resolved.intent, obs, this.now()) };
   }
 
-  /** Reads the ready build and last failure of every overlay from the status store. */
-  private async loadBuildStatus(): Promise<void> {
-    for (const [kind, map] of [['Overlay', this.builds], ['Installation', this.installs]] as const) {
-      for (const st of await this.store.list(kind)) {
-        map.set(st.name, { ...(st.build?.ready ? { ready: st.build.ready } : {}), ...(st.build?.result === 'Failed' ? { failure: st.lastError?.message ?? 'build failed' } : {}) });
-      }
-    }
-  }
-
   /** `left4me diff`: what the next pass would do to each instance, without doing it. */
   async dryRun(): Promise<Array<{ name: string; assessment: Assessment }>> {
     const state = await loadState(this.cfg.stateDir, { portRanges: this.cfg.portRanges });
-    await this.loadBuildStatus();
+    await this.buildSide.loadStatus();
     this.leases ??= await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client);
     const preview = this.leases.preview(this.leaseRequests(state));
     const conflicts = new Map<string, LeaseConflict[]>();
@@ -793,7 +480,7 @@ export class Controller {
       updates.push({ type: C.RestartPending, status: 'False', reason: Reason.Succeeded, message: '' });
     }
     if (failure) {
-      status = { ...status, lastError: { message: describe(failure), time: now.toISOString() } };
+      status = { ...status, lastError: { message: errorMessage(failure), time: now.toISOString() } };
     }
     status = { ...status, unit: service ? { activeState: service.activeState, subState: service.subState, ...(service.mainPid ? { mainPid: service.mainPid } : {}) } : { activeState: 'inactive', subState: 'dead' } };
     await save(applyConditions(status, doc.generation, updates, now));
@@ -968,14 +655,10 @@ function runningCondition(service: UnitState | undefined, desiredRunning: boolea
   }
   if (state === 'active') return { type: C.Running, status: 'True', reason: Reason.Running, message: `running (pid ${service?.mainPid ?? '?'})` };
   if (state === 'activating') return { type: C.Running, status: 'False', reason: Reason.Starting, message: 'starting' };
-  return { type: C.Running, status: 'False', reason: Reason.Failed, message: failure ? describe(failure) : `the server is ${state}${service?.result && service.result !== 'success' ? ` (${service.result})` : ''}` };
+  return { type: C.Running, status: 'False', reason: Reason.Failed, message: failure ? errorMessage(failure) : `the server is ${state}${service?.result && service.result !== 'success' ? ` (${service.result})` : ''}` };
 }
 
 function ignoreNoSuchUnit(err: unknown): void {
   if (err instanceof SystemdError && err.code === 'call' && /NoSuchUnit|NotLoaded/.test(err.dbusName ?? '')) return;
   throw err;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

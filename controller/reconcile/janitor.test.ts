@@ -5,7 +5,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { controllerConfig } from '../config.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
-import { Controller } from './controller.js';
+import { HostJanitor } from './janitor.js';
 
 const root = mkdtempSync(join(tmpdir(), 'left4me-trash-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -19,8 +19,8 @@ describe('trash', () => {
     const twoDaysAgo = (Date.now() - 2 * 86_400_000) / 1000;
     utimesSync(join(trash, 'old-20261101'), twoDaysAgo, twoDaysAgo);
     // sweepTrash touches only files: the adapter is never called.
-    const ctl = new Controller(cfg, { systemd: {} as SystemdAdapter, log: pino({ level: 'silent' }), probe: async () => undefined });
-    expect(await ctl.sweepTrash()).toEqual(['old-20261101']);
+    const janitor = new HostJanitor(cfg, {} as SystemdAdapter, pino({ level: 'silent' }), Date.now);
+    expect(await janitor.sweepTrash()).toEqual(['old-20261101']);
     expect(existsSync(join(trash, 'old-20261101'))).toBe(false);
     expect(existsSync(join(trash, 'new-20261121'))).toBe(true);
   });
@@ -37,8 +37,8 @@ describe('trash', () => {
       if (f !== '3-300.vpk') utimesSync(join(cache, f), old, old);
     }
     linkSync(join(cache, '2-200.vpk'), join(build, '2.vpk')); // still used by a build
-    const ctl = new Controller(cfg, { systemd: {} as SystemdAdapter, log: pino({ level: 'silent' }), probe: async () => undefined });
-    expect(await ctl.sweepWorkshopCache()).toEqual(['1-100.vpk']);
+    const janitor = new HostJanitor(cfg, {} as SystemdAdapter, pino({ level: 'silent' }), Date.now);
+    expect(await janitor.sweepWorkshopCache()).toEqual(['1-100.vpk']);
     expect(existsSync(join(cache, '2-200.vpk'))).toBe(true);
     expect(existsSync(join(cache, '3-300.vpk'))).toBe(true); // fresh: a build may be about to link it
   });

@@ -1,0 +1,295 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from 'pino';
+import { layerExists } from '../builds/layer-writer.js';
+import { BuildFailedError, OverlayPipeline, referencedLowerDirs, type RemoteFingerprint, type StepRunner } from '../builds/pipeline.js';
+import { installFromSteam } from '../builds/steamcmd.js';
+import { PRODUCTION_FINGERPRINTS, PRODUCTION_STEPS } from '../builds/steps.js';
+import { onHost, type ControllerConfig } from '../config.js';
+import { parseDuration } from '../documents/duration.js';
+import { specHash } from '../documents/hash.js';
+import type { Kind } from '../documents/kinds.js';
+import type { DesiredState } from '../documents/loader.js';
+import { ConditionType as C, Reason } from '../status/conditions.js';
+import type { DocumentStatus, StatusStore } from '../status/store.js';
+import type { SystemdAdapter } from '../systemd/adapter.js';
+import { errorMessage } from './errors.js';
+import { applyConditions, emptyStatus, type ConditionUpdate } from './instance-status.js';
+import type { ReconcileResult } from './queue.js';
+import type { ReadyBuilds } from './resolve.js';
+
+const execFileAsync = promisify(execFile);
+
+/** How soon to look again at a directory installation that is not there yet. */
+const MISSING_INSTALLATION_POLL_MS = 30_000;
+
+/** What the build side needs from the controller around it. */
+export interface BuildReconcilerDeps {
+  cfg: ControllerConfig;
+  systemd: SystemdAdapter;
+  log: Logger;
+  store: StatusStore;
+  now: () => number;
+  /** Enqueues a key (instances that stack a new build). */
+  enqueue: (key: string) => void;
+  steps?: Partial<Record<string, StepRunner>>;
+  fingerprints?: Partial<Record<string, RemoteFingerprint>>;
+}
+
+/**
+ * Reconciles what instances are built from: overlays (through the build
+ * pipeline), installations (directory trees, or steamcmd builds) and
+ * blueprints (validity). Owns the ready-build tables instances resolve
+ * against, and removes builds nothing uses.
+ */
+export class BuildReconciler {
+  private readonly pipeline: OverlayPipeline;
+  /** Ready build and last build failure per overlay (mirrors the overlay statuses). */
+  private readonly builds = new Map<string, { ready?: string; failure?: string }>();
+  /** The same for Steam installations. */
+  private readonly installs = new Map<string, { ready?: string; failure?: string }>();
+  private readonly cfg: ControllerConfig;
+  private readonly store: StatusStore;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: BuildReconcilerDeps) {
+    this.cfg = deps.cfg;
+    this.store = deps.store;
+    this.now = deps.now;
+    const l = this.cfg.units.layout;
+    this.pipeline = new OverlayPipeline(
+      { overlaysDir: this.host(l.overlaysDir), overlaysHostDir: l.overlaysDir, cacheDir: this.host(l.cacheDir), logsDir: this.host(join(this.cfg.dataDir, 'logs', 'overlays')) },
+      { ...PRODUCTION_STEPS, ...deps.steps },
+      { ...PRODUCTION_FINGERPRINTS, ...deps.fingerprints },
+      { systemd: deps.systemd, steamApiBase: this.cfg.steamApiBase, maxDownloadBytes: this.cfg.maxDownloadBytes, now: this.now },
+      this.cfg.buildConcurrency,
+    );
+  }
+
+  private host(path: string): string {
+    return onHost(this.cfg, path);
+  }
+
+  /** Reads the ready build and last failure of every overlay from the status store. */
+  async loadStatus(): Promise<void> {
+    for (const [kind, map] of [['Overlay', this.builds], ['Installation', this.installs]] as const) {
+      for (const st of await this.store.list(kind)) {
+        map.set(st.name, { ...(st.build?.ready ? { ready: st.build.ready } : {}), ...(st.build?.result === 'Failed' ? { failure: st.lastError?.message ?? 'build failed' } : {}) });
+      }
+    }
+  }
+
+  /** Blueprints: Valid and Ready, from the documents alone. */
+  async reconcileBlueprint(name: string, state: DesiredState): Promise<void> {
+    const kind: Kind = 'Blueprint';
+    const doc = state.blueprints.get(name);
+    const prev = await this.store.read(kind, name);
+    if (!doc) return;
+    const next = applyConditions(prev ?? emptyStatus(kind, name), doc.generation, [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }], new Date(this.now()));
+    await this.store.write(next, prev);
+  }
+
+  /**
+   * Overlays: make sure the build the spec (and remote content) calls for
+   * exists. A failed build leaves the previous ready build in use. Sets Valid
+   * and OverlaysReady; a new ready build re-enqueues the instances stacking it.
+   */
+  async reconcileOverlay(name: string, state: DesiredState): Promise<ReconcileResult> {
+    const doc = state.overlays.get(name);
+    if (!doc) return;
+    const prev = await this.store.read('Overlay', name);
+    const now = this.now();
+    const refreshMs = doc.spec.refresh ? parseDuration(doc.spec.refresh) : undefined;
+    const cached = prev?.build;
+    const due = !cached || cached.generation !== doc.generation || (refreshMs !== undefined && now - Date.parse(cached.checkedAt) >= refreshMs);
+    const updates: ConditionUpdate[] = [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }];
+    let status: DocumentStatus = prev ?? emptyStatus('Overlay', name);
+    let failure: unknown;
+    let wanted = cached?.wanted;
+    let checkedAt = cached?.checkedAt ?? new Date(now).toISOString();
+    try {
+      if (due || !wanted) {
+        wanted = await this.pipeline.buildId(doc, AbortSignal.timeout(60_000));
+        checkedAt = new Date(now).toISOString();
+      }
+      const outcome = await this.pipeline.ensure(doc, wanted);
+      const relLog = join('logs', 'overlays', name, `${wanted}.log`);
+      status = { ...status, build: { ready: wanted, wanted, generation: doc.generation, checkedAt, result: 'Succeeded', log: relLog } };
+      updates.push({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `build ${wanted} is ready${outcome.reused ? '' : ' (built now)'}` });
+      const { lastError: _e, ...rest } = status;
+      status = rest;
+    } catch (err) {
+      failure = err;
+      const ready = cached?.ready;
+      const relLog = join('logs', 'overlays', name, `${wanted ?? 'unknown'}.log`);
+      const tail = err instanceof BuildFailedError ? err.tail : undefined;
+      status = {
+        ...status,
+        build: { ...(ready ? { ready } : {}), wanted: wanted ?? 'unknown', generation: doc.generation, checkedAt, result: 'Failed', log: relLog, ...(tail ? { tail } : {}) },
+        lastError: { message: errorMessage(err), time: new Date(now).toISOString() },
+      };
+      updates.push({
+        type: C.OverlaysReady,
+        status: ready ? 'True' : 'False',
+        reason: Reason.BuildFailed,
+        message: `${errorMessage(err)}${ready ? `; instances keep build ${ready}` : ''} (left4me logs overlay ${name})`,
+      });
+    }
+    const before = this.builds.get(name)?.ready;
+    const ready = status.build?.ready;
+    this.builds.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: errorMessage(failure) } : {}) });
+    await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
+    if (ready !== before || failure) {
+      for (const inst of state.instances.values()) {
+        const bp = state.blueprints.get(inst.spec.blueprint);
+        if (bp?.spec.overlays.includes(name)) this.deps.enqueue(`instance/${inst.metadata.name}`);
+      }
+    }
+    await this.collectBuilds(name, new Set([ready, wanted].filter((b): b is string => !!b)));
+    if (failure) throw failure;
+    if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, Date.parse(checkedAt) + refreshMs - now) };
+  }
+
+  /** Removes an overlay's builds that neither the ready build nor any stack on disk uses. */
+  private async collectBuilds(name: string, keep: Set<string>): Promise<void> {
+    const removed = await this.pipeline.collect(name, keep, referencedLowerDirs(await this.mountUnitTexts()));
+    if (removed.length > 0) this.deps.log.info({ overlay: name, removed }, 'removed unused overlay builds');
+  }
+
+  /** The ready builds instances resolve against. */
+  readyBuilds(): ReadyBuilds {
+    return {
+      ready: (o) => this.builds.get(o)?.ready,
+      failure: (o) => this.builds.get(o)?.failure,
+      installation: (n) => this.installs.get(n) ?? {},
+    };
+  }
+
+  /**
+   * Installations. `directory`: Installed when the tree holds srcds_run.
+   * `steam`: steamcmd (in its sandbox) installs into a new build directory —
+   * a copy of the ready build, so only changes download — renamed into place
+   * when done; a mounted build is never updated in place. A failed install
+   * keeps the ready build; a new ready build re-enqueues the instances on it.
+   */
+  async reconcileInstallation(name: string, state: DesiredState): Promise<ReconcileResult> {
+    const doc = state.installations.get(name);
+    if (!doc) return;
+    const prev = await this.store.read('Installation', name);
+    const now = this.now();
+    const updates: ConditionUpdate[] = [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }];
+    let status: DocumentStatus = prev ?? emptyStatus('Installation', name);
+    if (doc.spec.source === 'directory') {
+      const ok = await stat(this.host(join(doc.spec.path!, 'srcds_run'))).then(() => true, () => false);
+      updates.push(
+        ok
+          ? { type: C.Installed, status: 'True', reason: Reason.Succeeded, message: `uses the tree at ${doc.spec.path}` }
+          : { type: C.Installed, status: 'False', reason: Reason.NotFound, message: `${doc.spec.path}/srcds_run does not exist: install the game there or fix spec.path` },
+      );
+      await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
+      return ok ? undefined : { requeueAfterMs: MISSING_INSTALLATION_POLL_MS };
+    }
+
+    const layout = this.cfg.units.layout;
+    const refreshMs = doc.spec.refresh ? parseDuration(doc.spec.refresh) : undefined;
+    const wanted = refreshMs ? specHash([doc.generation, Math.floor(now / refreshMs)]) : doc.generation;
+    const base = join(layout.installationDir, name);
+    const relLog = join('logs', 'installations', name, `${wanted}.log`);
+    const log = this.host(join(this.cfg.dataDir, relLog));
+    const readyBefore = prev?.build?.ready;
+    let failure: unknown;
+    if (!(await layerExists(this.host(join(base, wanted))))) {
+      const tmpName = `.tmp-${randomBytes(6).toString('hex')}`;
+      const tmp = join(base, tmpName);
+      await mkdir(dirname(log), { recursive: true });
+      const write = (line: string) => appendFileSync(log, `${new Date(this.now()).toISOString()} ${line}\n`);
+      let lastProgress = 0;
+      try {
+        await mkdir(this.host(base), { recursive: true, mode: 0o755 });
+        if (readyBefore && (await layerExists(this.host(join(base, readyBefore))))) {
+          write(`copying build ${readyBefore} so steamcmd only fetches what changed`);
+          await execFileAsync('cp', ['-a', '--reflink=auto', '--', this.host(join(base, readyBefore)), this.host(tmp)]);
+        }
+        status = { ...status, progress: { pass: 0, passes: 0, platform: '', state: 'starting', percent: 0 } };
+        await this.store.write(applyConditions(status, doc.generation, [...updates, { type: C.Installed, status: readyBefore ? 'True' : 'False', reason: Reason.Installing, message: `steamcmd is installing build ${wanted}` }], new Date(now)), prev);
+        await installFromSteam(doc, {
+          systemd: this.deps.systemd,
+          fsRoot: this.cfg.fsRoot,
+          layout,
+          installDir: tmp,
+          log: write,
+          onProgress: (p) => {
+            // Progress is status, written at most once a second.
+            if (this.now() - lastProgress < 1000) return;
+            lastProgress = this.now();
+            status = { ...status, progress: { pass: p.pass, passes: p.passes, platform: p.platform, state: p.state, percent: p.percent } };
+            void this.store.write(status).catch(() => undefined);
+          },
+        });
+        await rename(this.host(tmp), this.host(join(base, wanted)));
+        write(`build ${wanted} installed`);
+      } catch (err) {
+        failure = err;
+        write(`build ${wanted} FAILED: ${errorMessage(err)}`);
+        await rm(this.host(tmp), { recursive: true, force: true });
+      }
+    }
+    const ready = failure ? readyBefore : wanted;
+    const { progress: _p, ...rest } = status;
+    status = {
+      ...rest,
+      build: { ...(ready ? { ready } : {}), wanted, generation: doc.generation, checkedAt: new Date(now).toISOString(), result: failure ? 'Failed' : 'Succeeded', log: relLog },
+      ...(failure ? { lastError: { message: errorMessage(failure), time: new Date(now).toISOString() } } : {}),
+    };
+    if (!failure) delete status.lastError;
+    updates.push(
+      failure
+        ? { type: C.Installed, status: ready ? 'True' : 'False', reason: Reason.BuildFailed, message: `${errorMessage(failure)}${ready ? `; instances keep build ${ready}` : ''}` }
+        : { type: C.Installed, status: 'True', reason: Reason.Succeeded, message: `build ${wanted} is installed` },
+    );
+    this.installs.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: errorMessage(failure) } : {}) });
+    await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
+    if (ready !== readyBefore || failure) {
+      for (const inst of state.instances.values()) {
+        const bp = state.blueprints.get(inst.spec.blueprint);
+        const uses = bp && (bp.spec.installation ?? (state.installations.size === 1 ? name : undefined)) === name;
+        if (uses) this.deps.enqueue(`instance/${inst.metadata.name}`);
+      }
+    }
+    await this.collectUnused(this.host(base), base, new Set([ready, wanted].filter((b): b is string => !!b)));
+    if (failure) throw failure;
+    if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, (Math.floor(now / refreshMs) + 1) * refreshMs - now) };
+  }
+
+  /** Removes build directories under `dir` that are neither kept nor named by a mount unit on disk. */
+  private async collectUnused(local: string, hostDir: string, keep: Set<string>): Promise<void> {
+    const referenced = referencedLowerDirs(await this.mountUnitTexts());
+    let entries: string[];
+    try {
+      entries = await readdir(local);
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.startsWith('.') || keep.has(e) || referenced.has(join(hostDir, e))) continue;
+      await rm(join(local, e), { recursive: true, force: true });
+      this.deps.log.info({ dir: join(hostDir, e) }, 'removed an unused build');
+    }
+  }
+
+  private async mountUnitTexts(): Promise<string[]> {
+    const texts: string[] = [];
+    try {
+      for (const f of await readdir(this.host(this.cfg.unitDir))) {
+        if (f.endsWith('.mount')) texts.push(await readFile(this.host(join(this.cfg.unitDir, f)), 'utf8').catch(() => ''));
+      }
+    } catch {
+      // no unit directory yet
+    }
+    return texts;
+  }
+}

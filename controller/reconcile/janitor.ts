@@ -1,0 +1,112 @@
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { onHost, type ControllerConfig } from '../config.js';
+import type { SystemdAdapter } from '../systemd/adapter.js';
+import { errorMessage } from './errors.js';
+
+/**
+ * Housekeeping of the host's data directory: what a killed controller left
+ * half-done, the trash of deleted servers' data, unused workshop revisions.
+ * Reads and removes files under the data and unit directories only.
+ */
+export class HostJanitor {
+  constructor(
+    private readonly cfg: ControllerConfig,
+    private readonly systemd: SystemdAdapter,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  private host(path: string): string {
+    return onHost(this.cfg, path);
+  }
+
+  /** Empties trash entries (writable layers of deleted or reset instances) older than the retention. */
+  async sweepTrash(): Promise<string[]> {
+    const dir = this.host(this.cfg.trashDir);
+    const removed: string[] = [];
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      return removed;
+    }
+    for (const e of entries) {
+      const st = await stat(join(dir, e)).catch(() => undefined);
+      if (st && this.now() - st.mtimeMs > this.cfg.trashRetentionMs) {
+        await rm(join(dir, e), { recursive: true, force: true });
+        removed.push(e);
+      }
+    }
+    if (removed.length > 0) this.log.info({ removed }, 'emptied old trash');
+    return removed;
+  }
+
+  /**
+   * Removes workshop revisions no build links any more: a cache file whose
+   * only link is the cache's own, older than a day (a build links a fresh
+   * download into its directory right away).
+   */
+  async sweepWorkshopCache(): Promise<string[]> {
+    const dir = this.host(join(this.cfg.units.layout.cacheDir, 'workshop'));
+    const removed: string[] = [];
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      return removed;
+    }
+    for (const e of entries) {
+      if (!e.endsWith('.vpk')) continue;
+      const st = await stat(join(dir, e)).catch(() => undefined);
+      if (st && st.nlink === 1 && this.now() - st.mtimeMs > 86_400_000) {
+        await rm(join(dir, e), { force: true });
+        removed.push(e);
+      }
+    }
+    if (removed.length > 0) this.log.info({ removed }, 'removed unused workshop revisions from the cache');
+    return removed;
+  }
+
+  /** Removes what a killed controller may have left half-written: temp files, unfinished builds, abandoned build sandboxes. */
+  async sweepTemporaries(): Promise<void> {
+    const l = this.cfg.units.layout;
+    // A build sandbox outlives a killed controller; its build dir is swept below, so the run is abandoned.
+    try {
+      for (const u of await this.systemd.listUnits(['left4me-build-*.service'])) {
+        if (u.activeState !== 'inactive') await this.systemd.stop(u.name).catch(() => undefined);
+        await this.systemd.resetFailed(u.name).catch(() => undefined);
+      }
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'cannot list build sandboxes');
+    }
+    await rm(this.host(join(this.cfg.dataDir, 'build-runs')), { recursive: true, force: true });
+    const sweep = async (dir: string, match: RegExp) => {
+      let entries: string[];
+      try {
+        entries = await readdir(this.host(dir));
+      } catch {
+        return;
+      }
+      for (const e of entries) if (match.test(e)) await rm(this.host(join(dir, e)), { recursive: true, force: true });
+    };
+    await sweep(this.cfg.unitDir, /^\.[0-9a-f]{12}\.tmp$/);
+    await sweep(l.statusDir, /^\.[0-9a-f]{12}\.tmp$/);
+    await sweep(this.cfg.secretsDir, /^\.[0-9a-f]{12}\.tmp$/);
+    await sweep(join(l.cacheDir, 'workshop'), /\.part-[0-9a-f]+$/);
+    for (const parent of [l.overlaysDir, l.instancesDir, l.installationDir]) {
+      let names: string[] = [];
+      try {
+        names = await readdir(this.host(parent));
+      } catch {
+        continue;
+      }
+      for (const n of names) {
+        const dir = parent === l.instancesDir ? join(parent, n, 'config') : join(parent, n);
+        await sweep(dir, /^\.tmp-[0-9a-f]{12}(-scratch)?$/);
+        if (parent === l.instancesDir) await sweep(join(parent, n), /^\.[0-9a-f]{12}\.tmp$/);
+      }
+    }
+  }
+}
