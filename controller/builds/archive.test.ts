@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { failure, scratchBuildContext } from '../../test/support/build-context.js';
 import { startFixtureServer, type FixtureRoute, type FixtureServer } from '../../test/support/http-fixture.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { buildArchive, guessArchiveFormat, inspectTree, type ArchiveFormat, type ArchiveSpec } from './archive.js';
@@ -148,35 +149,12 @@ afterAll(async () => {
 let base: string;
 let ctx: BuildContext;
 let lines: string[];
+let cleanup: () => Promise<void>;
 beforeEach(async () => {
-  base = await mkdtemp(join(tmpdir(), 'l4m-archive-'));
-  await mkdir(join(base, 'build'));
-  await mkdir(join(base, 'tmp'));
-  lines = [];
-  ctx = {
-    overlay: 'maps',
-    step: 1,
-    dir: join(base, 'build'),
-    hostDir: join(base, 'build'),
-    cacheDir: join(base, 'cache'),
-    tmpDir: join(base, 'tmp'),
-    log: (l) => lines.push(l),
-    signal: new AbortController().signal,
-    systemd: {} as SystemdAdapter,
-    steamApiBase: server.url('/steam'),
-    maxDownloadBytes: 1 << 24,
-  };
+  ({ ctx, lines, base, cleanup } = await scratchBuildContext({ overlay: 'maps', step: 1, steamApiBase: server.url('/steam'), maxDownloadBytes: 1 << 24 }));
 });
-afterEach(() => rm(base, { recursive: true, force: true }));
+afterEach(() => cleanup());
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Error);
-  return err as Error;
-}
 
 /** The build directory and scratch space hold nothing after a refused archive. */
 async function expectNothingWritten(): Promise<void> {

@@ -3,6 +3,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { failure, scratchBuildContext } from '../../test/support/build-context.js';
 import { startFixtureServer, type FixtureServer } from '../../test/support/http-fixture.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { buildFiles } from './files.js';
@@ -20,35 +21,12 @@ beforeAll(async () => {
   server = await startFixtureServer({ '/motd.txt': { body: motd }, '/gone': { body: '', status: 410 } });
 });
 afterAll(() => server.close());
+let cleanup: () => Promise<void>;
 beforeEach(async () => {
-  base = await mkdtemp(join(tmpdir(), 'l4m-files-'));
-  await mkdir(join(base, 'build'));
-  await mkdir(join(base, 'tmp'));
-  lines = [];
-  ctx = {
-    overlay: 'cfgs',
-    step: 2,
-    dir: join(base, 'build'),
-    hostDir: join(base, 'build'),
-    cacheDir: join(base, 'cache'),
-    tmpDir: join(base, 'tmp'),
-    log: (l) => lines.push(l),
-    signal: new AbortController().signal,
-    systemd: {} as SystemdAdapter,
-    steamApiBase: server.url('/steam'),
-    maxDownloadBytes: 1 << 20,
-  };
+  ({ ctx, lines, base, cleanup } = await scratchBuildContext({ overlay: 'cfgs', step: 2, steamApiBase: server.url('/steam'), maxDownloadBytes: 1 << 20 }));
 });
-afterEach(() => rm(base, { recursive: true, force: true }));
+afterEach(() => cleanup());
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Error);
-  return err as Error;
-}
 
 const modeOf = async (p: string) => (await stat(p)).mode & 0o7777;
 

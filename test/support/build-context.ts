@@ -1,0 +1,39 @@
+// A BuildContext over fresh scratch directories, for tests of single build steps.
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BuildContext } from '../../controller/builds/source.js';
+import type { SystemdAdapter } from '../../controller/systemd/adapter.js';
+
+/** A step's context: `build/` and `tmp/` under a new temp dir, log lines collected; `cleanup()` removes it all. */
+export async function scratchBuildContext(o: { overlay: string; step: number; steamApiBase: string; maxDownloadBytes: number }): Promise<{ ctx: BuildContext; lines: string[]; base: string; cleanup(): Promise<void> }> {
+  const base = await mkdtemp(join(tmpdir(), `l4m-${o.overlay}-`));
+  await mkdir(join(base, 'build'));
+  await mkdir(join(base, 'tmp'));
+  const lines: string[] = [];
+  const ctx: BuildContext = {
+    overlay: o.overlay,
+    step: o.step,
+    dir: join(base, 'build'),
+    hostDir: join(base, 'build'),
+    cacheDir: join(base, 'cache'),
+    tmpDir: join(base, 'tmp'),
+    log: (l) => lines.push(l),
+    signal: new AbortController().signal,
+    // Steps that need systemd (scripts) are tested in private hosts, not with this context.
+    systemd: {} as SystemdAdapter,
+    steamApiBase: o.steamApiBase,
+    maxDownloadBytes: o.maxDownloadBytes,
+  };
+  return { ctx, lines, base, cleanup: () => rm(base, { recursive: true, force: true }) };
+}
+
+/** Awaits a promise that must reject, and returns its error. */
+export async function failure(p: Promise<unknown>): Promise<Error> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof Error)) throw new Error(`expected a rejection with an Error, got ${String(err)}`);
+  return err;
+}
