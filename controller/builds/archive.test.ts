@@ -8,7 +8,6 @@ import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { failure, scratchBuildContext } from '../../test/support/build-context.js';
 import { startFixtureServer, type FixtureRoute, type FixtureServer } from '../../test/support/http-fixture.js';
-import type { SystemdAdapter } from '../systemd/adapter.js';
 import { buildArchive, guessArchiveFormat, inspectTree, type ArchiveFormat, type ArchiveSpec } from './archive.js';
 import { BuildStepError, type BuildContext } from './source.js';
 

@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { failure, scratchBuildContext } from '../../test/support/build-context.js';
 import { startFixtureServer, type FixtureServer } from '../../test/support/http-fixture.js';
-import type { SystemdAdapter } from '../systemd/adapter.js';
 import { buildFiles } from './files.js';
 import { BuildStepError, type BuildContext } from './source.js';
 
