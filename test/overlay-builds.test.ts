@@ -200,6 +200,12 @@ describe('overlay builds in a private host', () => {
       expect(condition(st, 'OverlaysReady')).toBe('True'); // instances keep the previous build
       expect(st.conditions.find((c) => c.type === 'OverlaysReady')!.message).toContain(`instances keep build ${readyBefore}`);
       expect(readFileSync(join(demo.host.dirs.varLib, st.build!.log), 'utf8')).toMatch(message);
+      // `left4me logs overlay NAME` shows the same log.
+      const { main } = await import('../controller/cli/main.js');
+      let out = '';
+      expect(await main(['logs', 'overlay', overlay, '--data-dir', demo.host.dirs.varLib, '--tail', '5'], { out: (t) => void (out += t), err: () => undefined })).toBe(0);
+      expect(out).toMatch(/FAILED/);
+      expect(out.trimEnd().split('\n').length).toBeLessThanOrEqual(5);
       await new Promise((r) => setTimeout(r, 500));
       const after = await server();
       expect(after.pid).toBe(before.pid);
