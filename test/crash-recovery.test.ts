@@ -77,6 +77,9 @@ describe('crash recovery', () => {
       const unitFiles = (await readdir(join(demo.host.root, UNIT_DIR))).filter((f) => f.startsWith('l4d2') || f.startsWith('left4me-server') || f.startsWith('var-lib-left4me') || f.endsWith('.tmp'));
       expect(unitFiles.filter((f) => f.endsWith('.tmp'))).toEqual([]);
       expect(unitFiles.filter((f) => f.endsWith('.mount'))).toHaveLength(N);
+      expect((await readdir(join(demo.host.root, UNIT_DIR, 'multi-user.target.wants'))).filter((f) => f.startsWith('left4me-server@')).sort()).toEqual(
+        Array.from({ length: N }, (_, i) => `left4me-server@s${i}.service`).sort(),
+      );
 
       // Leases: one per instance, all distinct.
       const leases = (JSON.parse(await readFile(join(demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8')) as { leases: Record<string, { port: number; clientPort: number }> }).leases;

@@ -41,6 +41,8 @@ describe('reconciler in a private systemd host', () => {
     const ports = new Map<string, number>();
     for (const n of ['a', 'b', 'c']) ports.set(n, (await demo.status.read('Instance', n))!.port!);
     expect(ports.get('c')).toBe(27110);
+    // Enabled, so a reboot brings them back before the controller is up.
+    for (const n of ['a', 'b', 'c']) expect((await demo.host.exec('systemctl', ['is-enabled', `left4me-server@${n}.service`])).stdout.trim()).toBe('enabled-runtime');
     expect(new Set(ports.values()).size).toBe(3);
     for (const [n, port] of ports) {
       const q = await queryServer(port);
@@ -117,6 +119,7 @@ describe('reconciler in a private systemd host', () => {
     const mount = await systemd.getUnit(mountUnitName('/var/lib/left4me/runtime/b'));
     expect(mount.activeState).toBe('inactive');
     await expect(stat(join(demo.host.root, UNIT_DIR, mountUnitName('/var/lib/left4me/runtime/b')))).rejects.toThrow();
+    await expect(stat(join(demo.host.root, UNIT_DIR, 'multi-user.target.wants', 'left4me-server@b.service'))).rejects.toThrow();
     const leases = JSON.parse(await readFile(join(demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8')) as { leases: Record<string, unknown> };
     expect(Object.keys(leases.leases).sort()).toEqual(['a', 'c']);
     await expect(queryServer(port)).rejects.toThrow();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chown, mkdir, readFile, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
@@ -501,12 +501,27 @@ export class Controller {
     return {
       ...(service && service.loadState !== 'not-found' ? { service: { activeState: service.activeState, subState: service.subState } } : {}),
       mounted: mount?.activeState === 'active',
+      enabled: await this.isEnabled(r.intent.name),
       files,
       layersPresent: present.every(Boolean),
       ...(status.restartPendingSince ? { pendingSince: Date.parse(status.restartPendingSince) } : {}),
       ...(status.handledRestartAt ? { handledRestartAt: status.handledRestartAt } : {}),
       ...(status.handledResetAt ? { handledResetAt: status.handledResetAt } : {}),
     };
+  }
+
+  /** The [Install] link systemctl enable makes; read from disk, so a resync asks systemd nothing. */
+  private enabledLink(name: string): string {
+    return join(this.cfg.unitDir, 'multi-user.target.wants', serverUnitName(name));
+  }
+
+  private isEnabled(name: string): Promise<boolean> {
+    return readlink(this.host(this.enabledLink(name))).then(() => true, () => false);
+  }
+
+  /** Enabling writes links where the unit files live: under /run on test hosts (runtime), /etc in production. */
+  private get runtimeUnits(): boolean {
+    return this.cfg.unitDir.startsWith('/run/');
   }
 
   private async gameUser(): Promise<{ uid: number; gid: number }> {
@@ -553,6 +568,12 @@ export class Controller {
       }
       case 'resetFailed':
         await systemd.resetFailed(service).catch(ignoreNoSuchUnit);
+        return status;
+      case 'enable':
+        await systemd.enableUnitFiles([service], { runtime: this.runtimeUnits });
+        return status;
+      case 'disable':
+        await systemd.disableUnitFiles([service], { runtime: this.runtimeUnits });
         return status;
       case 'start':
         this.units.invalidate();
@@ -611,6 +632,7 @@ export class Controller {
       this.units.invalidate();
       await systemd.stop(mountUnit);
     }
+    if (await this.isEnabled(name)) await systemd.disableUnitFiles([service], { runtime: this.runtimeUnits });
     const unitFile = this.host(join(this.cfg.unitDir, mountUnit));
     const hadUnit = await stat(unitFile).then(() => true, () => false);
     await rm(unitFile, { force: true });

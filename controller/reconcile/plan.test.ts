@@ -17,21 +17,23 @@ function intent(over: Partial<InstanceIntent> = {}): InstanceIntent {
   return { name: 'a', state: 'running', updatePolicy: 'whenEmpty', maxUpdateDelayMs: 6 * H, files: FILES, ...over };
 }
 function obs(over: Partial<InstanceObservation> = {}): InstanceObservation {
-  return { service: { activeState: 'active', subState: 'running' }, mounted: true, files: new Map(FILES), layersPresent: true, ...over };
+  return { service: { activeState: 'active', subState: 'running' }, mounted: true, enabled: true, files: new Map(FILES), layersPresent: true, ...over };
 }
 const types = (p: ReturnType<typeof planInstance>) => p.actions.map((a) => a.type);
 
 describe('planInstance', () => {
   const table: Array<[string, Partial<InstanceIntent>, Partial<InstanceObservation>, string[], Record<string, unknown>?]> = [
     // create
-    ['new instance: layers, files, start', {}, { service: undefined, mounted: false, files: MISSING, layersPresent: false }, ['writeLayers', 'writeFiles', 'start']],
+    ['new instance: layers, enable, files, start', {}, { service: undefined, mounted: false, enabled: false, files: MISSING, layersPresent: false }, ['writeLayers', 'enable', 'writeFiles', 'start']],
+    ['running but not enabled (disabled by hand): enable, nothing else', {}, { enabled: false }, ['enable']],
+    ['desired stopped while enabled: disable, stop, unmount', { state: 'stopped' }, {}, ['disable', 'stop', 'unmount']],
     ['in sync and running: nothing to do', {}, {}, []],
-    ['in sync and stopped as desired: nothing', { state: 'stopped' }, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false }, []],
+    ['in sync and stopped as desired: nothing', { state: 'stopped' }, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false, enabled: false }, []],
     // start / stop
     ['stopped by hand: start again', {}, { service: { activeState: 'inactive', subState: 'dead' } }, ['start']],
     ['crashed past its start limit: reset-failed, start', {}, { service: { activeState: 'failed', subState: 'failed' }, mounted: true }, ['resetFailed', 'start']],
-    ['desired stopped: stop and unmount', { state: 'stopped' }, {}, ['stop', 'unmount']],
-    ['stopped with outdated files: write them while it is down', { state: 'stopped' }, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false, files: OLD }, ['writeFiles']],
+    ['desired stopped: stop and unmount', { state: 'stopped' }, { enabled: false }, ['stop', 'unmount']],
+    ['stopped with outdated files: write them while it is down', { state: 'stopped' }, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false, enabled: false, files: OLD }, ['writeFiles']],
     ['starting: wait and look again', {}, { service: { activeState: 'activating', subState: 'start' } }, [], { requeueAfterMs: 1000 }],
     // drift
     ['mount missing while the server is down: start mounts it', {}, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false }, ['start']],
@@ -50,7 +52,7 @@ describe('planInstance', () => {
     ['restartedAt already handled: nothing', { restartedAt: 't1' }, { handledRestartAt: 't1' }, []],
     ['manual policy with a new restartedAt: the go-ahead', { updatePolicy: 'manual', restartedAt: 't2' }, { files: OLD, handledRestartAt: 't1' }, ['stop', 'unmount', 'writeFiles', 'start', 'markHandled']],
     ['resetAt set while running: stop, unmount, wipe, start', { resetAt: 'r1' }, {}, ['stop', 'unmount', 'wipeWritableLayer', 'start', 'markHandled']],
-    ['resetAt set while stopped: wipe only', { state: 'stopped', resetAt: 'r1' }, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false }, ['wipeWritableLayer', 'markHandled']],
+    ['resetAt set while stopped: wipe only', { state: 'stopped', resetAt: 'r1' }, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false, enabled: false }, ['wipeWritableLayer', 'markHandled']],
     ['resetAt while down and desired running: unmount, wipe, start', { resetAt: 'r1' }, { service: { activeState: 'inactive', subState: 'dead' } }, ['unmount', 'wipeWritableLayer', 'start', 'markHandled']],
   ];
 

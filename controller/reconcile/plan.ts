@@ -27,6 +27,8 @@ export interface InstanceObservation {
   service?: { activeState: string; subState: string };
   /** Whether the overlay is mounted at the instance's runtime dir. */
   mounted: boolean;
+  /** Whether the server unit is enabled (started at boot, without waiting for the controller). */
+  enabled: boolean;
   /** Current text of each of the intent's files (undefined = missing). */
   files: Map<string, string | undefined>;
   /** Whether the config layer and every overlay build the intent names exist on disk. */
@@ -48,6 +50,8 @@ export type Action =
   | { type: 'stop' }
   | { type: 'unmount' }
   | { type: 'wipeWritableLayer' }
+  | { type: 'enable' }
+  | { type: 'disable' }
   | { type: 'markHandled'; restartedAt?: string; resetAt?: string };
 
 /** Why a running server was not restarted yet. */
@@ -100,6 +104,7 @@ export function planInstance(intent: InstanceIntent, obs: InstanceObservation, n
   }
 
   if (intent.state === 'stopped') {
+    if (obs.enabled) actions.push({ type: 'disable' });
     if (ACTIVE.has(state)) actions.push({ type: 'stop' });
     if (obs.mounted) actions.push({ type: 'unmount' });
     if (resetRequested) actions.push({ type: 'wipeWritableLayer' });
@@ -107,6 +112,8 @@ export function planInstance(intent: InstanceIntent, obs: InstanceObservation, n
     if (resetRequested || restartRequested) actions.push(handled());
     return { actions };
   }
+  // Desired running: enabled too, so a reboot brings the server back before the controller is up.
+  if (!obs.enabled) actions.push({ type: 'enable' });
 
   // Desired running, server not running: bring it up with the current files.
   if (!ACTIVE.has(state)) {
