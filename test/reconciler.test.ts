@@ -109,6 +109,25 @@ describe('reconciler in a private systemd host', () => {
     expect((await unit('c')).mainPid).toBe(before.mainPid);
   });
 
+  it('a port another program holds stalls the instance with a clear message until it is freed', async () => {
+    const { createServer } = await import('node:net');
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(27111, '0.0.0.0', r));
+    try {
+      await demo.write('instances/d.yaml', instanceDoc('d', ['port: 27111']));
+      const st = await waitFor('d Stalled', async () => {
+        const s = await demo.status.read('Instance', 'd');
+        return condition(s, 'Stalled') === 'True' ? s : undefined;
+      });
+      expect(st.conditions.find((c) => c.type === 'Stalled')!.message).toBe('port 27111 is in use by another program on this host (not a left4me server); free it or choose another spec.port');
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+    await waitFor('d Ready once the port is free', async () => condition(await demo.status.read('Instance', 'd'), 'Ready') === 'True', 20_000);
+    await rm(join(demo.stateDir, 'instances/d.yaml'));
+    await waitFor('d deleted', async () => (await demo.status.read('Instance', 'd')) === undefined);
+  });
+
   it('deleting a document removes its server, mount, unit file, lease and status', async () => {
     const port = (await demo.status.read('Instance', 'b'))!.port!;
     await rm(join(demo.stateDir, 'instances/b.yaml'));

@@ -18,6 +18,7 @@ export function describeAssessment(name: string, a: Assessment): string {
     case 'delete':
       return `${who}: delete (stop, unmount, remove unit files, move the writable layer to the trash, release ports)`;
     case 'conflict':
+    case 'portBusy':
       return `${who}: stalled — ${a.message}`;
     case 'blocked':
       return `${who}: ${a.blocked.reason === 'Building' ? 'waiting' : 'stalled'} — ${a.blocked.message}`;

@@ -36,6 +36,7 @@ export type Assessment =
   | { kind: 'delete' }
   | { kind: 'conflict'; doc: Document<'Instance'>; lease: Lease | undefined; message: string }
   | { kind: 'blocked'; doc: Document<'Instance'>; lease: Lease; blocked: Blocked }
+  | { kind: 'portBusy'; doc: Document<'Instance'>; lease: Lease; message: string }
   | { kind: 'planned'; doc: Document<'Instance'>; lease: Lease; resolved: ResolvedInstance; obs: InstanceObservation; probe: ServerProbe | undefined; plan: InstancePlan };
 
 /** How the controller reaches the outside world; tests and the demo pass their own. */
@@ -56,6 +57,8 @@ export interface ControllerDeps {
 /** How soon to probe a server again that does not answer A2S yet: just after a start, and later. */
 const HEALTH_POLL_FAST_MS = 1_000;
 const HEALTH_POLL_SLOW_MS = 30_000;
+/** How often to look whether a port held by another program has been freed. */
+const PORT_BUSY_POLL_MS = 2_000;
 
 /** Debounce of state-directory events: editors write files in several steps. */
 const WATCH_DEBOUNCE_MS = 20;
@@ -359,6 +362,12 @@ export class Controller {
       probe = await this.deps.probe(lease.port);
       if (probe) obs.players = probe.players;
     }
+    // A server that should run but does not, on a port something else holds: srcds would exit at once
+    // (-strictportbind) and systemd restart it in a loop. Say who is in the way instead.
+    const down = !obs.service || obs.service.activeState === 'failed' || obs.service.activeState === 'inactive' || obs.service.subState === 'auto-restart';
+    if (resolved.intent.state === 'running' && down && !(await this.portFree(lease.port))) {
+      return { kind: 'portBusy', doc, lease, message: `port ${lease.port} is in use by another program on this host (not a left4me server); free it or choose another spec.port` };
+    }
     return { kind: 'planned', doc, lease, resolved, obs, probe, plan: planInstance(resolved.intent, obs, this.now()) };
   }
 
@@ -429,6 +438,15 @@ export class Controller {
         );
         return;
       }
+      case 'portBusy':
+        await save(
+          applyConditions(withLease(base, a.lease), a.doc.generation, [
+            valid,
+            { type: C.PortAssigned, status: 'False', reason: Reason.PortConflict, message: a.message },
+            { type: C.Stalled, status: 'True', reason: Reason.PortConflict, message: a.message },
+          ], now),
+        );
+        return { requeueAfterMs: PORT_BUSY_POLL_MS };
       case 'planned':
         break;
     }
@@ -522,6 +540,10 @@ export class Controller {
   /** Enabling writes links where the unit files live: under /run on test hosts (runtime), /etc in production. */
   private get runtimeUnits(): boolean {
     return this.cfg.unitDir.startsWith('/run/');
+  }
+
+  private portFree(port: number): Promise<boolean> {
+    return (this.deps.portFree ?? portFreeOnHost)(port);
   }
 
   private async gameUser(): Promise<{ uid: number; gid: number }> {
