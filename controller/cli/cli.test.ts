@@ -92,3 +92,25 @@ describe('host options', () => {
     expect(overlap.err).toContain('must not overlap');
   });
 });
+
+describe('get with status', () => {
+  it('shows READY and the ready build of overlays, with a mark when the newest build failed', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'left4me-data-'));
+    try {
+      const { StatusStore } = await import('../status/store.js');
+      await new StatusStore(join(data, 'status')).write({
+        kind: 'Overlay',
+        name: 'demo-base',
+        conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: 'ready', observedGeneration: 'g', lastTransitionTime: new Date().toISOString() }],
+        build: { ready: 'abc123', wanted: 'def456', generation: 'g', checkedAt: new Date().toISOString(), result: 'Failed', log: 'logs/overlays/demo-base/def456.log' },
+        events: [],
+      });
+      const r = await cli('get', 'overlays', '--state', example, '--data-dir', data);
+      expect(r.out.split('\n')[0]).toMatch(/^NAME\s+READY\s+SOURCES\s+BUILD\s+REFRESH\s+OWNER$/);
+      expect(r.out).toMatch(/^demo-base\s+True\s+files\s+abc123 \(newest build failed\)\s+-\s+system$/m);
+      expect(r.out).toMatch(/^demo-rates\s+-\s+files\s+-\s+-\s+system$/m);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+});

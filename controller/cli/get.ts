@@ -55,18 +55,26 @@ function table(kind: Kind, docs: Document[], statuses: Map<string, DocumentStatu
   switch (kind) {
     case 'Installation':
       return renderTable(
-        ['NAME', 'SOURCE', 'WHERE', 'OWNER'],
-        (docs as Document<'Installation'>[]).map((d) => [
-          d.metadata.name,
-          d.spec.source,
-          d.spec.source === 'directory' ? d.spec.path ?? '' : `branch ${d.spec.steam?.branch ?? 'public'}`,
-          d.metadata.owner,
-        ]),
+        ['NAME', 'READY', 'SOURCE', 'WHERE', 'BUILD', 'OWNER'],
+        (docs as Document<'Installation'>[]).map((d) => {
+          const st = statuses.get(d.metadata.name);
+          return [
+            d.metadata.name,
+            readyWord(st),
+            d.spec.source,
+            d.spec.source === 'directory' ? d.spec.path ?? '' : `branch ${d.spec.steam?.branch ?? 'public'}`,
+            d.spec.source === 'steam' ? buildWord(st) : '-',
+            d.metadata.owner,
+          ];
+        }),
       );
     case 'Overlay':
       return renderTable(
-        ['NAME', 'SOURCES', 'REFRESH', 'OWNER'],
-        (docs as Document<'Overlay'>[]).map((d) => [d.metadata.name, d.spec.sources.map(sourceType).join(','), d.spec.refresh ?? '-', d.metadata.owner]),
+        ['NAME', 'READY', 'SOURCES', 'BUILD', 'REFRESH', 'OWNER'],
+        (docs as Document<'Overlay'>[]).map((d) => {
+          const st = statuses.get(d.metadata.name);
+          return [d.metadata.name, readyWord(st), d.spec.sources.map(sourceType).join(','), buildWord(st), d.spec.refresh ?? '-', d.metadata.owner];
+        }),
       );
     case 'Blueprint':
       return renderTable(
@@ -85,11 +93,10 @@ function table(kind: Kind, docs: Document[], statuses: Map<string, DocumentStatu
         ['NAME', 'READY', 'STATE', 'PORT', 'PLAYERS', 'AGE', 'BLUEPRINT', 'NODE'],
         (docs as Document<'Instance'>[]).map((d) => {
           const st = statuses.get(d.metadata.name);
-          const ready = st?.conditions.find((c) => c.type === 'Ready');
           const running = st?.conditions.find((c) => c.type === 'Running');
           return [
             d.metadata.name,
-            ready ? (ready.status === 'True' ? 'True' : `False (${ready.reason})`) : '-',
+            readyWord(st),
             st?.unit ? unitWord(st.unit.activeState, d.spec.state) : d.spec.state,
             st?.port !== undefined ? String(st.port) : d.spec.port !== undefined ? String(d.spec.port) : 'auto',
             st?.players !== undefined ? `${st.players}/${st.maxPlayers ?? '?'}` : '-',
@@ -100,6 +107,18 @@ function table(kind: Kind, docs: Document[], statuses: Map<string, DocumentStatu
         }),
       );
   }
+}
+
+function readyWord(st: DocumentStatus | undefined): string {
+  const ready = st?.conditions.find((c) => c.type === 'Ready');
+  return ready ? (ready.status === 'True' ? 'True' : `False (${ready.reason})`) : '-';
+}
+
+/** The ready build, and a mark when the newest attempt failed. */
+function buildWord(st: DocumentStatus | undefined): string {
+  const b = st?.build;
+  if (!b) return '-';
+  return `${b.ready ?? 'none'}${b.result === 'Failed' ? ' (newest build failed)' : ''}`;
 }
 
 function unitWord(active: string, desired: string): string {
