@@ -417,13 +417,7 @@ export class Controller {
       case 'delete':
         return this.deleteInstance(name);
       case 'conflict':
-        await save(
-          applyConditions(withLease(base, a.lease), a.doc.generation, [
-            valid,
-            { type: C.PortAssigned, status: 'False', reason: Reason.PortConflict, message: a.message },
-            { type: C.Stalled, status: 'True', reason: Reason.PortConflict, message: a.message },
-          ], now),
-        );
+        await save(portStalled(base, a, valid, now));
         return;
       case 'blocked': {
         // Waiting for a first build is progress; anything else needs a person.
@@ -439,13 +433,7 @@ export class Controller {
         return;
       }
       case 'portBusy':
-        await save(
-          applyConditions(withLease(base, a.lease), a.doc.generation, [
-            valid,
-            { type: C.PortAssigned, status: 'False', reason: Reason.PortConflict, message: a.message },
-            { type: C.Stalled, status: 'True', reason: Reason.PortConflict, message: a.message },
-          ], now),
-        );
+        await save(portStalled(base, a, valid, now));
         return { requeueAfterMs: PORT_BUSY_POLL_MS };
       case 'planned':
         break;
@@ -683,6 +671,15 @@ export class Controller {
   lease(name: string): Lease | undefined {
     return this.leases?.get(name);
   }
+}
+
+/** Status of an instance that cannot have its port: PortAssigned=False and Stalled, with the reason. */
+function portStalled(base: DocumentStatus, a: { doc: Document<'Instance'>; lease: Lease | undefined; message: string }, valid: ConditionUpdate, now: Date): DocumentStatus {
+  return applyConditions(withLease(base, a.lease), a.doc.generation, [
+    valid,
+    { type: C.PortAssigned, status: 'False', reason: Reason.PortConflict, message: a.message },
+    { type: C.Stalled, status: 'True', reason: Reason.PortConflict, message: a.message },
+  ], now);
 }
 
 function mountCondition(mount: UnitState | undefined, desiredRunning: boolean): ConditionUpdate {
