@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -22,25 +23,29 @@ export class HostJanitor {
     return onHost(this.cfg, path);
   }
 
-  /** Empties trash entries (writable layers of deleted or reset instances) older than the retention. */
-  async sweepTrash(): Promise<string[]> {
-    const dir = this.host(this.cfg.trashDir);
-    const removed: string[] = [];
+  /** Removes the entries of `dir` that `old` picks from their stat; returns their names. */
+  private async removeWhere(dir: string, old: (name: string, st: Stats) => boolean, what: string): Promise<string[]> {
     let entries: string[];
     try {
       entries = await readdir(dir);
     } catch {
-      return removed;
+      return [];
     }
+    const removed: string[] = [];
     for (const e of entries) {
       const st = await stat(join(dir, e)).catch(() => undefined);
-      if (st && this.now() - st.mtimeMs > this.cfg.trashRetentionMs) {
+      if (st && old(e, st)) {
         await rm(join(dir, e), { recursive: true, force: true });
         removed.push(e);
       }
     }
-    if (removed.length > 0) this.log.info({ removed }, 'emptied old trash');
+    if (removed.length > 0) this.log.info({ removed }, what);
     return removed;
+  }
+
+  /** Empties trash entries (writable layers of deleted or reset instances) older than the retention. */
+  sweepTrash(): Promise<string[]> {
+    return this.removeWhere(this.host(this.cfg.trashDir), (_e, st) => this.now() - st.mtimeMs > this.cfg.trashRetentionMs, 'emptied old trash');
   }
 
   /**
@@ -48,25 +53,12 @@ export class HostJanitor {
    * only link is the cache's own, older than a day (a build links a fresh
    * download into its directory right away).
    */
-  async sweepWorkshopCache(): Promise<string[]> {
-    const dir = this.host(join(this.cfg.units.layout.cacheDir, 'workshop'));
-    const removed: string[] = [];
-    let entries: string[];
-    try {
-      entries = await readdir(dir);
-    } catch {
-      return removed;
-    }
-    for (const e of entries) {
-      if (!e.endsWith('.vpk')) continue;
-      const st = await stat(join(dir, e)).catch(() => undefined);
-      if (st && st.nlink === 1 && this.now() - st.mtimeMs > 86_400_000) {
-        await rm(join(dir, e), { force: true });
-        removed.push(e);
-      }
-    }
-    if (removed.length > 0) this.log.info({ removed }, 'removed unused workshop revisions from the cache');
-    return removed;
+  sweepWorkshopCache(): Promise<string[]> {
+    return this.removeWhere(
+      this.host(join(this.cfg.units.layout.cacheDir, 'workshop')),
+      (e, st) => e.endsWith('.vpk') && st.nlink === 1 && this.now() - st.mtimeMs > 86_400_000,
+      'removed unused workshop revisions from the cache',
+    );
   }
 
   /** Removes what a killed controller may have left half-written: temp files, unfinished builds, abandoned build sandboxes. */
