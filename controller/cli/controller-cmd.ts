@@ -27,6 +27,10 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
   const resync = values['resync-seconds'] !== undefined ? Number(values['resync-seconds']) : 60;
   if (!Number.isFinite(resync) || resync < 1) throw new UsageError('--resync-seconds must be a number ≥ 1');
   const cfg = hostConfig(values, { resyncMs: resync * 1000 });
+  if (process.getuid?.() !== 0) {
+    io.err('left4me controller must run as root: it writes unit files, owns build trees and drives systemd (see deploy/left4me-controller.service)\n');
+    return 1;
+  }
   const log = pino({ level: values['log-level'] as string, base: { component: 'controller' } }, pino.destination({ fd: 2, sync: true }));
   const systemd = new DbusSystemdAdapter(cfg.busAddress ? { address: cfg.busAddress } : {});
   const controller = new Controller(cfg, { systemd, log, probe: a2sProbe() });

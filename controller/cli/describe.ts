@@ -34,6 +34,11 @@ export async function describeCommand(args: string[], io: Io): Promise<number> {
     if (status.port !== undefined) out.push(`Ports:       game ${status.port}, client ${status.clientPort}`);
     if (status.unit) out.push(`Unit:        ${status.unit.activeState}/${status.unit.subState}${status.unit.mainPid ? ` pid ${status.unit.mainPid}` : ''}`);
     if (status.players !== undefined) out.push(`Players:     ${status.players}/${status.maxPlayers ?? '?'}`);
+    if (status.build) {
+      const b = status.build;
+      out.push(`Build:       ${b.ready ?? 'none ready'}${b.wanted !== b.ready ? ` (newest: ${b.wanted}, ${b.result.toLowerCase()})` : ''}; log: left4me logs ${kind.toLowerCase()} ${name}`);
+    }
+    if (status.progress) out.push(`Progress:    pass ${status.progress.pass}/${status.progress.passes} ${status.progress.platform} ${status.progress.state} ${status.progress.percent.toFixed(1)}%`);
     if (status.lastError) out.push(`Last error:  ${status.lastError.file ? `${status.lastError.file}:${status.lastError.line} ` : ''}${status.lastError.message}`);
   }
   if (problems.length > 0) out.push('', 'Problems:', ...problems.map((p) => `  ${formatProblem(p)}`));

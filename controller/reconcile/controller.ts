@@ -154,13 +154,19 @@ export class Controller {
     }
   }
 
-  /** Stops reconciling. Game servers keep running: systemd owns them. */
-  async stop(): Promise<void> {
+  /**
+   * Stops reconciling. Game servers keep running: systemd owns them. Waits
+   * for running reconciles at most `graceMs`: a Steam install can take hours,
+   * and its sandbox unit is swept at the next start anyway.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
     this.stopResync?.();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     for (const u of this.unsubscribe) u();
     await this.watcher?.close();
-    await this.queue.stop();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue.stop(), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
   }
 
   /** Reloads the documents and reconciles every key, resolving when the queue is idle (tests, bench, `diff`). */
