@@ -93,6 +93,10 @@ describe('Steam installations', () => {
     expect(st.lastError?.message).toMatch(/password/i);
     expect(st.build?.ready).toBe(ready);
     expect(st.conditions.find((c) => c.type === 'Installed')?.message).toContain(`instances keep build ${ready}`);
+    const { main } = await import('../controller/cli/main.js');
+    let out = '';
+    expect(await main(['logs', 'installation', 'l4d2', '--data-dir', demo.host.dirs.varLib], { out: (t) => void (out += t), err: () => undefined })).toBe(0);
+    expect(out).toMatch(/Invalid Password/);
     await new Promise((r) => setTimeout(r, 500));
     expect(await pid()).toBe(before);
   });

@@ -6,23 +6,23 @@ import type { Io } from './io.js';
 import { parseKind } from './kinds.js';
 import { resolveTarget } from './target.js';
 
-/** `left4me logs overlay NAME [--build ID]`: the log of an overlay's newest build attempt (or a given build). */
+/** `left4me logs overlay|installation NAME [--build ID]`: the log of the newest build attempt (or a given build). */
 export async function logsCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { build: { type: 'string' }, tail: { type: 'string' } });
   const kind = parseKind(positionals[0]);
   const name = positionals[1];
   if (!name || positionals.length > 2) throw new UsageError('logs takes KIND and NAME');
-  if (kind !== 'Overlay') {
-    throw new UsageError(`logs are kept for overlay builds; for a server use journalctl -u left4me-server@${name}.service`);
+  if (kind !== 'Overlay' && kind !== 'Installation') {
+    throw new UsageError(`logs are kept for overlay and installation builds; for a server use journalctl -u left4me-server@${name}.service`);
   }
   const target = resolveTarget(values);
   const dataDir = dirname(target.statusDir);
-  const status = await new StatusStore(target.statusDir).read('Overlay', name);
+  const status = await new StatusStore(target.statusDir).read(kind, name);
   const build = values.build;
   if (build !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(build)) throw new UsageError('--build must be a build id');
-  const rel = build !== undefined ? join('logs', 'overlays', name, `${build}.log`) : status?.build?.log;
+  const rel = build !== undefined ? join('logs', kind === 'Overlay' ? 'overlays' : 'installations', name, `${build}.log`) : status?.build?.log;
   if (!rel) {
-    io.err(`overlay/${name} has not been built yet\n`);
+    io.err(`${kind.toLowerCase()}/${name} has not been built yet\n`);
     return 1;
   }
   let text: string;

@@ -20,7 +20,8 @@ commands:
   apply -f FILE [--dry-run]         write the documents of FILE (a YAML file, a directory, or - for stdin;
                                     -f repeats) into the state directory if the whole tree stays valid
   delete KIND NAME [--dry-run]      remove a document, unless other documents still use it
-  logs overlay NAME [--tail N]      the log of an overlay's newest build
+  logs overlay|installation NAME [--tail N]
+                                    the log of the newest build (overlay) or steamcmd run (installation)
   reconcile                         ask the running controller for a full pass now
   diff                              what the next controller pass would do (a dry run; changes nothing)
   controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
