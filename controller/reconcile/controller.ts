@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readFile, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { chown, mkdir, readFile, readdir, readlink, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
@@ -659,7 +659,8 @@ export class Controller {
       await this.trash(name, [paths.upperDir, paths.workDir]);
       await rm(this.host(paths.dir), { recursive: true, force: true });
     }
-    await rm(this.host(paths.runtimeDir), { recursive: true, force: true }).catch(() => undefined);
+    // The mountpoint goes only when empty: never recurse into what might still be a mounted stack.
+    await rmdir(this.host(paths.runtimeDir)).catch(() => undefined);
     if (svc?.activeState === 'failed') await systemd.resetFailed(service).catch(ignoreNoSuchUnit);
     await this.leases!.release(name);
     await this.secrets.remove(name);
