@@ -121,7 +121,7 @@ export interface SandboxBaseOptions {
   logFile: string;
   /** Killed after this long (Result=timeout). */
   timeoutSec: number;
-  /** Default `left4me`. */
+  /** Default `left4me-build`: never the game servers' account. */
   user?: string;
   group?: string;
   /** Default l4d2-build.slice. */

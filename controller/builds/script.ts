@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { parseDuration } from '../documents/duration.js';
 import { SystemdError, UnitJobError, type SystemdAdapter, type UnitProperty } from '../systemd/adapter.js';
 import { defaultUnitConfig, type HostLayout } from '../systemd/units.js';
-import { DEFAULT_SANDBOX_LIMITS, PUBLIC_RESOLVERS, SANDBOX_ETC, sandboxResolvConf, scriptUnitProperties, type SandboxLimits } from './sandbox.js';
+import { DEFAULT_SANDBOX_LIMITS, PUBLIC_RESOLVERS, SANDBOX_ETC, sandboxResolvConf, scriptUnitProperties, type SandboxBaseOptions, type SandboxLimits } from './sandbox.js';
 import { BuildStepError, type BuildContext } from './source.js';
 
 /** The `script` field of an overlay source (schema: overlay.schema.json#/$defs/script). */
@@ -102,16 +102,8 @@ export async function buildScript(spec: ScriptSpec, ctx: BuildContext, opts: Scr
         description: `left4me build: ${where}`,
         buildDir: ctx.hostDir,
         scriptFile,
-        rootDir: run.rootHostDir,
-        resolvConf: run.resolvConfHostDir,
-        logFile: run.logHostPath,
         timeoutSec: Math.ceil(timeoutMs / 1000),
-        user: layout.buildUser,
-        group: layout.buildGroup,
-        layout,
-        readOnlyPaths: [...run.readOnlyPaths, ...(opts.extraReadOnlyPaths ?? [])],
-        hostAddresses: hostAddresses(),
-        limits: opts.limits,
+        ...sandboxEnvironment(run, layout, opts),
       });
       outcome = await runSandboxedUnit({ systemd: ctx.systemd, unit, properties, logFile: run.logLocalPath, onLine: ctx.log, signal: ctx.signal, stopTimeoutSec: stopTimeout(opts) });
     } finally {
@@ -373,6 +365,21 @@ export interface RunDir {
 }
 
 /** Creates `<runDir>/<unit>/` (root, 0700) with the skeleton root, resolv.conf and an empty log. */
+/** The fields of a sandbox's unit that come from its run directory and settings: root, resolver, log, account, binds, limits. */
+export function sandboxEnvironment(run: RunDir, layout: HostLayout, settings: SandboxRunSettings): Omit<SandboxBaseOptions, 'description' | 'timeoutSec'> {
+  return {
+    rootDir: run.rootHostDir,
+    resolvConf: run.resolvConfHostDir,
+    logFile: run.logHostPath,
+    user: layout.buildUser,
+    group: layout.buildGroup,
+    layout,
+    readOnlyPaths: [...run.readOnlyPaths, ...(settings.extraReadOnlyPaths ?? [])],
+    hostAddresses: hostAddresses(),
+    ...(settings.limits ? { limits: settings.limits } : {}),
+  };
+}
+
 export async function createRunDir(fsRoot: string, settings: SandboxRunSettings, unit: string): Promise<RunDir> {
   const layout = settings.layout ?? defaultUnitConfig().layout;
   const runRoot = settings.runDir ?? `${dataDir(layout)}/build-runs`;

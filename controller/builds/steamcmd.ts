@@ -17,7 +17,7 @@ import type { InstallationSpec, Metadata } from '../documents/kinds.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { defaultUnitConfig } from '../systemd/units.js';
 import { SANDBOX_INSTALL_DIR, SANDBOX_LOGIN_FILE, SANDBOX_STEAM_HOME, steamcmdUnitProperties } from './sandbox.js';
-import { createRunDir, dataDir, handTreeTo, hostAddresses, lookupAccount, onHost, reclaimTree, removeRunDir, runSandboxedUnit, type SandboxRunSettings } from './script.js';
+import { createRunDir, dataDir, handTreeTo, lookupAccount, onHost, reclaimTree, removeRunDir, runSandboxedUnit, sandboxEnvironment, type SandboxRunSettings } from './script.js';
 import { BuildStepError } from './source.js';
 
 /** Steam app id of the Left 4 Dead 2 dedicated server. */
@@ -138,16 +138,8 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
           steamHome,
           loginFile: `${run.hostDir}/steam-login`,
           commands,
-          rootDir: run.rootHostDir,
-          resolvConf: run.resolvConfHostDir,
-          logFile: run.logHostPath,
           timeoutSec: opts.timeoutSec ?? 4 * 3600,
-          user: layout.buildUser,
-          group: layout.buildGroup,
-          layout,
-          readOnlyPaths: [...run.readOnlyPaths, ...(opts.extraReadOnlyPaths ?? [])],
-          hostAddresses: hostAddresses(),
-          limits: opts.limits,
+          ...sandboxEnvironment(run, layout, opts),
         }),
         logFile: run.logLocalPath,
         onLine: (line) => {
