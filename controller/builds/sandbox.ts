@@ -24,7 +24,7 @@
  */
 import { isIP } from 'node:net';
 import type { UnitProperty } from '../systemd/adapter.js';
-import { BUILD_SLICE_UNIT, defaultUnitConfig, type HostLayout } from '../systemd/units.js';
+import { BUILD_SLICE_UNIT, defaultUnitConfig, GLIBC_ETC, type HostLayout } from '../systemd/units.js';
 
 /** Where a script sees its overlay build directory (read-write, its only writable path besides a private /tmp). */
 export const SANDBOX_OVERLAY_DIR = '/overlay';
@@ -57,31 +57,10 @@ export const PUBLIC_RESOLVERS: readonly string[] = ['1.1.1.1', '9.9.9.9', '2606:
 
 /**
  * Files and directories of /etc that bash, coreutils, curl, 7z, unzip and tar
- * read: name service and resolver files (resolv.conf comes separately), TLS
- * roots, the dynamic linker cache, time zone, and the alternatives links that
- * /usr/bin tools such as awk point through. Each is optional (`-`).
+ * read: what every glibc program reads, plus the TLS and MIME configuration
+ * curl wants (resolv.conf comes separately). Each is optional (`-`).
  */
-export const SANDBOX_ETC: readonly string[] = [
-  '/etc/alternatives',
-  '/etc/ca-certificates',
-  '/etc/ca-certificates.conf',
-  '/etc/gai.conf',
-  '/etc/group',
-  '/etc/host.conf',
-  '/etc/hosts',
-  '/etc/ld.so.cache',
-  '/etc/ld.so.conf',
-  '/etc/ld.so.conf.d',
-  '/etc/localtime',
-  '/etc/mime.types',
-  '/etc/nsswitch.conf',
-  '/etc/os-release',
-  '/etc/passwd',
-  '/etc/protocols',
-  '/etc/services',
-  '/etc/ssl',
-  '/etc/timezone',
-];
+export const SANDBOX_ETC: readonly string[] = [...GLIBC_ETC, '/etc/ca-certificates.conf', '/etc/mime.types', '/etc/timezone'].sort();
 
 /** cgroup limits and the stop grace period of one sandboxed run. */
 export interface SandboxLimits {

@@ -532,10 +532,13 @@ export function renderServerTemplate(cfg: UnitConfig = defaultUnitConfig()): str
   ]);
 }
 
-// What srcds, srcds_run (a /bin/sh script) and glibc read from /etc: the
-// dynamic linker cache, name service and resolver files, time zone, TLS roots,
-// and the alternatives links that /usr/bin tools such as awk point through.
-const ETC_READ_ONLY = [
+/**
+ * What any glibc program on Debian reads from /etc: the dynamic linker cache,
+ * name service and resolver configuration (but not resolv.conf itself), time
+ * zone, TLS roots, and the alternatives links that /usr/bin tools such as awk
+ * point through. Sandboxes bind these back read-only over an empty /etc.
+ */
+export const GLIBC_ETC: readonly string[] = [
   '/etc/alternatives',
   '/etc/ca-certificates',
   '/etc/gai.conf',
@@ -546,15 +549,16 @@ const ETC_READ_ONLY = [
   '/etc/ld.so.conf',
   '/etc/ld.so.conf.d',
   '/etc/localtime',
-  '/etc/machine-id',
   '/etc/nsswitch.conf',
   '/etc/os-release',
   '/etc/passwd',
   '/etc/protocols',
-  '/etc/resolv.conf',
   '/etc/services',
   '/etc/ssl',
 ];
+
+// srcds also reads the host's resolver and machine id.
+const ETC_READ_ONLY = [...GLIBC_ETC, '/etc/machine-id', '/etc/resolv.conf'].sort();
 
 // Belt and braces: the temporary file systems above already hide the default
 // locations, but an operator may move any of them somewhere we do not cover.
