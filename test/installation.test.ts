@@ -6,14 +6,12 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDemoInstallation } from '../controller/demo-server/installation.js';
-import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
 import { bootDemoHost, condition, queryServer, startController, waitFor, type DemoHost } from './support/demo-host.js';
 import { ACCOUNTS, STAND_IN } from './support/steamcmd-stand-in.js';
 
 const PORTS = { game: { min: 28300, max: 28399 }, client: { min: 29300, max: 29399 } };
 let demo: DemoHost;
 let ctl: Awaited<ReturnType<typeof startController>>;
-let systemd: DbusSystemdAdapter;
 
 const docs = (steam: string) => `apiVersion: left4me/v1
 kind: Installation
@@ -56,16 +54,14 @@ beforeAll(async () => {
   await chmod(join(demo.host.dirs.etc, 'secrets', 'steam.json'), 0o600);
   await demo.write('all.yaml', docs('login: default'));
   ctl = await startController(demo, { portRanges: PORTS });
-  systemd = new DbusSystemdAdapter({ address: demo.host.busAddress });
 }, 60_000);
 
 afterAll(async () => {
   await ctl?.stop();
-  await systemd?.close();
   await demo?.stop();
 });
 
-const pid = async () => (await systemd.getUnit('left4me-server@steam-1.service')).mainPid;
+const pid = async () => (await demo.server('steam-1')).mainPid;
 
 describe('Steam installations', () => {
   it('installs with steamcmd into a build and runs an instance on it', async () => {

@@ -8,9 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
 import { startFixtureServer, type FixtureServer } from './support/http-fixture.js';
-import { bootDemoHost, condition, rcon, startController, waitFor, type DemoHost } from './support/demo-host.js';
+import { bootDemoHost, condition, DEMO_INSTALLATION_DOC, rcon, startController, waitFor, type DemoHost } from './support/demo-host.js';
 import { startSteamFixture, type SteamFixture } from './support/steam-fixture.js';
 
 const ITEM = '698857882';
@@ -20,7 +19,6 @@ let demo: DemoHost;
 let steam: SteamFixture;
 let http: FixtureServer;
 let ctl: Awaited<ReturnType<typeof startController>>;
-let systemd: DbusSystemdAdapter;
 const routes = new Map<string, { body: Buffer }>();
 const scratch = mkdtempSync(join(tmpdir(), 'left4me-overlay-builds-'));
 
@@ -60,11 +58,7 @@ function hostileTar(): Buffer {
 }
 
 function docs(o: { archiveUrl: string; archiveSha: string; workshopItems: string[]; script?: string }) {
-  return `apiVersion: left4me/v1
-kind: Installation
-metadata: {name: demo}
-spec: {source: directory, path: /var/lib/left4me/demo-installation}
----
+  return `${DEMO_INSTALLATION_DOC}---
 apiVersion: left4me/v1
 kind: Overlay
 metadata: {name: pack}
@@ -132,12 +126,10 @@ beforeAll(async () => {
   demo = await bootDemoHost();
   await demo.write('stack.yaml', docs({ archiveUrl: http.url('/pack-1.0.tar.gz'), archiveSha: sha(PACK), workshopItems: [ITEM, SHARED] }));
   ctl = await startController(demo, { steamApiBase: steam.base, portRanges: PORTS });
-  systemd = new DbusSystemdAdapter({ address: demo.host.busAddress });
 }, 60_000);
 
 afterAll(async () => {
   await ctl?.stop();
-  await systemd?.close();
   await demo?.stop();
   await http?.close();
   await steam?.close();
@@ -146,7 +138,7 @@ afterAll(async () => {
 
 async function server() {
   const st = await demo.status.read('Instance', 's');
-  return { port: st!.port!, pid: (await systemd.getUnit('left4me-server@s.service')).mainPid, password: await demo.rconPassword('s') };
+  return { port: st!.port!, pid: (await demo.server('s')).mainPid, password: await demo.rconPassword('s') };
 }
 
 /** The overlay's status once an attempt at a build other than `previous` has failed. */

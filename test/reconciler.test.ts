@@ -3,18 +3,12 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
 import { mountUnitName } from '../controller/systemd/units.js';
 import { BASE_DOCS, bootDemoHost, condition, instanceDoc, queryServer, rcon, startController, UNIT_DIR, waitFor, type DemoHost } from './support/demo-host.js';
 
 let demo: DemoHost;
 let ctl: Awaited<ReturnType<typeof startController>>;
-/** The test's own bus connection: it outlives controller restarts. */
-let systemd: DbusSystemdAdapter;
-
-async function unit(name: string) {
-  return systemd.getUnit(`left4me-server@${name}.service`);
-}
+const unit = (name: string) => demo.server(name);
 async function ready(name: string) {
   return condition(await demo.status.read('Instance', name), 'Ready') === 'True';
 }
@@ -26,12 +20,10 @@ beforeAll(async () => {
   await demo.write('instances/b.yaml', instanceDoc('b', ['cvars: {hostname: "Server B"}']));
   await demo.write('instances/c.yaml', instanceDoc('c', ['port: 27110', 'cvars: {hostname: "Server C"}']));
   ctl = await startController(demo);
-  systemd = new DbusSystemdAdapter({ address: demo.host.busAddress });
 }, 60_000);
 
 afterAll(async () => {
   await ctl?.stop();
-  await systemd?.close();
   await demo?.stop();
 });
 
@@ -135,7 +127,7 @@ describe('reconciler in a private systemd host', () => {
     const u = await unit('b');
     expect(['inactive', 'failed'].includes(u.activeState) || u.loadState === 'not-found').toBe(true);
     expect(u.activeState).not.toBe('failed');
-    const mount = await systemd.getUnit(mountUnitName('/var/lib/left4me/runtime/b'));
+    const mount = await demo.systemd.getUnit(mountUnitName('/var/lib/left4me/runtime/b'));
     expect(mount.activeState).toBe('inactive');
     await expect(stat(join(demo.host.root, UNIT_DIR, mountUnitName('/var/lib/left4me/runtime/b')))).rejects.toThrow();
     await expect(stat(join(demo.host.root, UNIT_DIR, 'multi-user.target.wants', 'left4me-server@b.service'))).rejects.toThrow();

@@ -45,6 +45,10 @@ export interface DemoHost {
   write(rel: string, text: string): Promise<void>;
   /** The host's RCON password of an instance. */
   rconPassword(name: string): Promise<string>;
+  /** The test's own bus connection to the host (opened on first use, closed by stop()); it outlives controller restarts. */
+  readonly systemd: DbusSystemdAdapter;
+  /** The state of one instance's server unit. */
+  server(name: string): ReturnType<DbusSystemdAdapter['getUnit']>;
   stop(): Promise<void>;
 }
 
@@ -55,6 +59,8 @@ export async function bootDemoHost(): Promise<DemoHost> {
     await writeDemoInstallation(join(host.dirs.varLib, 'demo-installation'));
     const stateDir = join(host.dirs.etc, 'state');
     await mkdir(stateDir, { recursive: true });
+    let bus: DbusSystemdAdapter | undefined;
+    const systemd = () => (bus ??= new DbusSystemdAdapter({ address: host.busAddress }));
     return {
       host,
       stateDir,
@@ -74,7 +80,14 @@ export async function bootDemoHost(): Promise<DemoHost> {
         if (!p) throw new Error(`no RCON password for ${name}`);
         return p;
       },
-      stop: () => host.stop(),
+      get systemd() {
+        return systemd();
+      },
+      server: (name) => systemd().getUnit(`left4me-server@${name}.service`),
+      async stop() {
+        await bus?.close();
+        await host.stop();
+      },
     };
   } catch (err) {
     await host.stop();
@@ -147,12 +160,15 @@ export async function rcon(port: number, password: string, command: string): Pro
   }
 }
 
-/** Documents for tests: an installation, one files overlay, a blueprint. */
-export const BASE_DOCS = `apiVersion: left4me/v1
+/** The Installation document of the demo game server tree bootDemoHost writes. */
+export const DEMO_INSTALLATION_DOC = `apiVersion: left4me/v1
 kind: Installation
 metadata: {name: demo}
 spec: {source: directory, path: /var/lib/left4me/demo-installation}
----
+`;
+
+/** Documents for tests: the demo installation, two files overlays, a blueprint. */
+export const BASE_DOCS = `${DEMO_INSTALLATION_DOC}---
 apiVersion: left4me/v1
 kind: Overlay
 metadata: {name: maps}
