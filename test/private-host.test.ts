@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootPrivateHost, findHostLeaks, sweepStaleHosts, withPrivateHost, type HostIdentity, type HostLeaks, type PrivateHost } from './harness/private-host.js';
+import { bootPrivateHost, findHostLeaks, sweepStaleHosts, systemdVersion, withPrivateHost, type HostIdentity, type HostLeaks, type PrivateHost } from './harness/private-host.js';
 
 const NO_LEAKS: HostLeaks = { processes: [], mounts: [], cgroups: [], dirs: [] };
 
@@ -40,17 +40,7 @@ describe('private host', () => {
     const bus = dbus.sessionBus({ busAddress: host.busAddress });
     bus.on('error', () => undefined);
     try {
-      const reply = await bus.call(
-        new dbus.Message({
-          destination: 'org.freedesktop.systemd1',
-          path: '/org/freedesktop/systemd1',
-          interface: 'org.freedesktop.DBus.Properties',
-          member: 'Get',
-          signature: 'ss',
-          body: ['org.freedesktop.systemd1.Manager', 'Version'],
-        }),
-      );
-      expect(String(reply?.body[0].value)).toMatch(/^\d+/);
+      expect(await systemdVersion(bus)).toMatch(/^\d+/);
     } finally {
       bus.disconnect();
     }

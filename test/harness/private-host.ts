@@ -246,6 +246,10 @@ export function findHostLeaks(id: HostIdentity): HostLeaks {
   };
 }
 
+function hasLeaks(leaks: HostLeaks): boolean {
+  return Object.values(leaks).some((v) => (v as unknown[]).length > 0);
+}
+
 /** Reads the live-host registry; returns the machine pids of hosts this process booted and has not stopped. */
 export function liveHostPids(): number[] {
   return [...live].map((h) => h.init.pid);
@@ -266,10 +270,16 @@ function makeHost(entry: LiveHost, dirs: HostDirs, account: ServiceAccount, buil
     exec: (cmd, args = [], opts = {}) => execIn(entry, cmd, args, opts),
     machinePid: (nsPid) => machinePidOf(identity.pidNamespace, nsPid),
     stop() {
-      stopping ??= teardown(entry).then(() => {
-        const leaks = findHostLeaks(identity);
-        const found = Object.entries(leaks).filter(([, v]) => (v as unknown[]).length > 0);
-        if (found.length > 0) throw new Error(`private host ${pid} left things behind: ${JSON.stringify(leaks)}`);
+      stopping ??= teardown(entry).then(async () => {
+        // When a pid namespace's init dies the kernel kills the rest, but they exit
+        // asynchronously: give them a moment before calling anything a leak.
+        const deadline = Date.now() + 5_000;
+        let leaks = findHostLeaks(identity);
+        while (hasLeaks(leaks) && Date.now() < deadline) {
+          await sleep(20);
+          leaks = findHostLeaks(identity);
+        }
+        if (hasLeaks(leaks)) throw new Error(`private host ${pid} left things behind: ${JSON.stringify(leaks)}`);
       });
       return stopping;
     },
@@ -404,6 +414,21 @@ export function sweepStaleHosts(): void {
   }
 }
 
+/** Asks the manager on a bus for its Version property (an answer means systemd is up there). */
+export async function systemdVersion(bus: dbus.MessageBus): Promise<string> {
+  const reply = await bus.call(
+    new dbus.Message({
+      destination: 'org.freedesktop.systemd1',
+      path: '/org/freedesktop/systemd1',
+      interface: 'org.freedesktop.DBus.Properties',
+      member: 'Get',
+      signature: 'ss',
+      body: ['org.freedesktop.systemd1.Manager', 'Version'],
+    }),
+  );
+  return String((reply?.body[0] as { value?: unknown } | undefined)?.value ?? '');
+}
+
 async function waitForSystemdOnBus(address: string, deadline: number): Promise<void> {
   const bus = dbus.sessionBus({ busAddress: address });
   let lastError: unknown;
@@ -413,17 +438,7 @@ async function waitForSystemdOnBus(address: string, deadline: number): Promise<v
   try {
     await waitFor(deadline, async () => {
       try {
-        const reply = await bus.call(
-          new dbus.Message({
-            destination: 'org.freedesktop.systemd1',
-            path: '/org/freedesktop/systemd1',
-            interface: 'org.freedesktop.DBus.Properties',
-            member: 'Get',
-            signature: 'ss',
-            body: ['org.freedesktop.systemd1.Manager', 'Version'],
-          }),
-        );
-        return reply ? true : null;
+        return (await systemdVersion(bus)) ? true : null;
       } catch (err) {
         lastError = err;
         return null;
