@@ -111,8 +111,8 @@ describe('Steam installations', () => {
     }, 30_000);
     const mountinfo = await import('node:fs/promises').then((f) => f.readFile(`/proc/${demo.host.pid}/mountinfo`, 'utf8'));
     expect(mountinfo).toContain(`/var/lib/left4me/installation/l4d2/${st.build!.ready}`);
-    // The old build is unused now; the next installation pass removes it.
-    ctl.controller.enqueue('installation/l4d2');
+    // The old build is unused now; the next full pass removes it.
+    ctl.controller.resyncNow();
     await waitFor('old build collected', async () => {
       const { existsSync } = await import('node:fs');
       return !existsSync(join(demo.host.dirs.varLib, 'installation', 'l4d2', old));

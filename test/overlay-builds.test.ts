@@ -209,4 +209,16 @@ describe('overlay builds in a private host', () => {
       await waitFor(`${overlay} ready again`, async () => (await demo.status.read('Overlay', overlay))?.build?.result === 'Succeeded');
     });
   }
+
+  it('collects the builds of a deleted overlay on the next full pass, never a mounted one', async () => {
+    const { existsSync } = await import('node:fs');
+    const twin = (await demo.status.read('Overlay', 'twin'))!.build!.ready!;
+    const pack = (await demo.status.read('Overlay', 'pack'))!.build!.ready!;
+    const good = docs({ archiveUrl: http.url('/pack-1.0.tar.gz'), archiveSha: sha(PACK), workshopItems: [ITEM, SHARED] });
+    // Remove the twin overlay's document (it is stacked by no blueprint).
+    await demo.write('stack.yaml', good.replace(/---\napiVersion: left4me\/v1\nkind: Overlay\nmetadata: \{name: twin\}[\s\S]*?(?=---)/, ''));
+    ctl.controller.resyncNow();
+    await waitFor('twin build collected', async () => !existsSync(join(demo.host.dirs.varLib, 'overlays/twin', twin)), 10_000);
+    expect(existsSync(join(demo.host.dirs.varLib, 'overlays/pack', pack))).toBe(true);
+  });
 });

@@ -177,25 +177,34 @@ export class OverlayPipeline {
 
   /**
    * Removes builds of an overlay that nothing uses: not `keep` (the ready
-   * build) and not named by any mounted stack (`referenced`, full build
-   * dirs as systemd sees them). Returns what it removed.
+   * build), not being built now, and not named by any mounted stack
+   * (`referenced`, full build dirs as systemd sees them). Returns what it removed.
    */
-  async collect(overlay: string, keep: Set<string>, referenced: Set<string>): Promise<string[]> {
-    let entries: string[];
-    try {
-      entries = await readdir(join(this.paths.overlaysDir, overlay));
-    } catch {
-      return [];
-    }
-    const removed: string[] = [];
-    for (const e of entries) {
-      if (e.startsWith('.') || keep.has(e) || referenced.has(join(this.paths.overlaysHostDir, overlay, e))) continue;
-      if (this.inflight.has(`${overlay}/${e}`)) continue;
-      await rm(join(this.paths.overlaysDir, overlay, e), { recursive: true, force: true });
-      removed.push(e);
-    }
-    return removed;
+  collect(overlay: string, keep: Set<string>, referenced: Set<string>): Promise<string[]> {
+    const busy = new Set([...this.inflight.keys()].filter((k) => k.startsWith(`${overlay}/`)).map((k) => k.slice(overlay.length + 1)));
+    return collectUnusedBuilds(join(this.paths.overlaysDir, overlay), join(this.paths.overlaysHostDir, overlay), new Set([...keep, ...busy]), referenced);
   }
+}
+
+/**
+ * Removes the build directories in `local` (systemd's view: `hostDir`) that
+ * are neither kept nor named by a mounted stack. Unfinished builds (dot
+ * names) are left alone. Returns the names removed.
+ */
+export async function collectUnusedBuilds(local: string, hostDir: string, keep: Set<string>, referenced: Set<string>): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(local);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const e of entries) {
+    if (e.startsWith('.') || keep.has(e) || referenced.has(join(hostDir, e))) continue;
+    await rm(join(local, e), { recursive: true, force: true });
+    removed.push(e);
+  }
+  return removed;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { layerExists } from '../builds/layer-writer.js';
-import { BuildFailedError, OverlayPipeline, referencedLowerDirs, type RemoteFingerprint, type StepRunner } from '../builds/pipeline.js';
+import { BuildFailedError, collectUnusedBuilds, OverlayPipeline, referencedLowerDirs, type RemoteFingerprint, type StepRunner } from '../builds/pipeline.js';
 import { installFromSteam } from '../builds/steamcmd.js';
 import { PRODUCTION_FINGERPRINTS, PRODUCTION_STEPS } from '../builds/steps.js';
 import { onHost, type ControllerConfig } from '../config.js';
@@ -52,6 +52,8 @@ export class BuildReconciler {
   private readonly builds = new Map<string, { ready?: string; failure?: string }>();
   /** The same for Steam installations. */
   private readonly installs = new Map<string, { ready?: string; failure?: string }>();
+  /** Installation builds being made now (never collected). */
+  private readonly installing = new Set<string>();
   private readonly cfg: ControllerConfig;
   private readonly store: StatusStore;
   private readonly now: () => number;
@@ -149,15 +151,8 @@ export class BuildReconciler {
         if (bp?.spec.overlays.includes(name)) this.deps.enqueue(`instance/${inst.metadata.name}`);
       }
     }
-    await this.collectBuilds(name, new Set([ready, wanted].filter((b): b is string => !!b)));
     if (failure) throw failure;
     if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, Date.parse(checkedAt) + refreshMs - now) };
-  }
-
-  /** Removes an overlay's builds that neither the ready build nor any stack on disk uses. */
-  private async collectBuilds(name: string, keep: Set<string>): Promise<void> {
-    const removed = await this.pipeline.collect(name, keep, referencedLowerDirs(await this.mountUnitTexts()));
-    if (removed.length > 0) this.deps.log.info({ overlay: name, removed }, 'removed unused overlay builds');
   }
 
   /** The ready builds instances resolve against. */
@@ -203,6 +198,7 @@ export class BuildReconciler {
     const readyBefore = prev?.build?.ready;
     let failure: unknown;
     if (!(await layerExists(this.host(join(base, wanted))))) {
+      this.installing.add(wanted);
       const tmpName = `.tmp-${randomBytes(6).toString('hex')}`;
       const tmp = join(base, tmpName);
       await mkdir(dirname(log), { recursive: true });
@@ -240,6 +236,7 @@ export class BuildReconciler {
     }
     const ready = failure ? readyBefore : wanted;
     const { progress: _p, ...rest } = status;
+    this.installing.delete(wanted);
     status = {
       ...rest,
       build: { ...(ready ? { ready } : {}), wanted, generation: doc.generation, checkedAt: new Date(now).toISOString(), result: failure ? 'Failed' : 'Succeeded', log: relLog },
@@ -260,25 +257,36 @@ export class BuildReconciler {
         if (uses) this.deps.enqueue(`instance/${inst.metadata.name}`);
       }
     }
-    await this.collectUnused(this.host(base), base, new Set([ready, wanted].filter((b): b is string => !!b)));
     if (failure) throw failure;
     if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, (Math.floor(now / refreshMs) + 1) * refreshMs - now) };
   }
 
-  /** Removes build directories under `dir` that are neither kept nor named by a mount unit on disk. */
-  private async collectUnused(local: string, hostDir: string, keep: Set<string>): Promise<void> {
+  /**
+   * One garbage-collection pass (per resync): removes overlay builds, also of
+   * deleted overlays, and builds of Steam installations that are neither
+   * ready, being built, nor named by a mount unit on disk. Reads the unit
+   * files once for the whole pass.
+   */
+  async collectUnused(state: DesiredState): Promise<string[]> {
     const referenced = referencedLowerDirs(await this.mountUnitTexts());
-    let entries: string[];
-    try {
-      entries = await readdir(local);
-    } catch {
-      return;
+    const l = this.cfg.units.layout;
+    const removed: string[] = [];
+    const names = await readdir(this.host(l.overlaysDir)).catch(() => [] as string[]);
+    for (const name of names.filter((n) => !n.startsWith('.'))) {
+      // A deleted overlay keeps nothing but what a mounted stack still names.
+      const ready = state.overlays.has(name) ? this.builds.get(name)?.ready : undefined;
+      for (const b of await this.pipeline.collect(name, new Set(ready ? [ready] : []), referenced)) removed.push(join(l.overlaysDir, name, b));
     }
-    for (const e of entries) {
-      if (e.startsWith('.') || keep.has(e) || referenced.has(join(hostDir, e))) continue;
-      await rm(join(local, e), { recursive: true, force: true });
-      this.deps.log.info({ dir: join(hostDir, e) }, 'removed an unused build');
+    // Only Steam installations of the documents: a directory installation may lie anywhere, even in here.
+    for (const inst of state.installations.values()) {
+      if (inst.spec.source !== 'steam') continue;
+      const name = inst.metadata.name;
+      const keep = new Set([this.installs.get(name)?.ready, ...this.installing].filter((b): b is string => !!b));
+      const base = join(l.installationDir, name);
+      for (const b of await collectUnusedBuilds(this.host(base), base, keep, referenced)) removed.push(join(base, b));
     }
+    if (removed.length > 0) this.deps.log.info({ removed }, 'removed unused builds');
+    return removed;
   }
 
   private async mountUnitTexts(): Promise<string[]> {

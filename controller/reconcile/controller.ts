@@ -234,6 +234,10 @@ export class Controller {
         for (const p of state.problems) this.deps.log.warn({ problem: formatProblem(p) }, 'invalid document');
       }
       this.desired = state;
+      if (scope === 'all') {
+        // Garbage collection rides on the full passes (start, resync, reconcile now), not on every edit.
+        await this.buildSide.collectUnused(state).catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'collecting unused builds failed'));
+      }
       const conflictsBefore = JSON.stringify([...this.leaseConflicts]);
       await this.refreshLeases(state);
       if (scope === 'all' || !before) return this.enqueueAll();
