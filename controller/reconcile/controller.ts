@@ -26,7 +26,7 @@ import { HostJanitor } from './janitor.js';
 import { planInstance, type Action, type InstanceObservation, type InstancePlan } from './plan.js';
 import { WorkQueue, startResync, type ReconcileResult } from './queue.js';
 import { Reloader } from './reloader.js';
-import { findDependencies, resolveInstance, runsHere, type Blocked, type ResolvedInstance } from './resolve.js';
+import { resolveInstance, runsHere, type Blocked, type ResolvedInstance } from './resolve.js';
 import { UnitCache } from './unit-cache.js';
 
 /** What the controller knows about one instance before acting (see Controller.assess). */
@@ -670,17 +670,6 @@ export class Controller {
     await this.secrets.remove(name);
     await this.store.remove('Instance', name);
     this.deps.log.info({ instance: name }, 'instance deleted');
-  }
-
-  /** For `left4me diff` and tests: the dependencies of an instance, or why it is blocked. */
-  dependencies(name: string) {
-    const doc = this.desired?.instances.get(name);
-    return doc && this.desired ? findDependencies(this.desired, doc) : undefined;
-  }
-
-  /** The lease of an instance. */
-  lease(name: string): Lease | undefined {
-    return this.leases?.get(name);
   }
 }
 

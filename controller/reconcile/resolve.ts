@@ -47,6 +47,14 @@ export function installationDir(inst: Document<'Installation'>, cfg: ControllerC
     : { blocked: true, reason: 'Building', message: `waiting for steamcmd to install installation ${inst.metadata.name}` };
 }
 
+/** Why a document an instance needs cannot be used: written but invalid, or not written at all. */
+function unusable(state: DesiredState, kind: 'blueprint' | 'overlay' | 'installation', name: string): Blocked {
+  const invalid = state.invalid.get(`${kind}/${name}`);
+  return invalid
+    ? { blocked: true, reason: 'DependencyInvalid', message: `${kind} ${name} is invalid (${invalid.file}:${invalid.line})` }
+    : { blocked: true, reason: 'DependencyMissing', message: `${kind} ${name} does not exist` };
+}
+
 /** Finds what an instance needs, or says which document blocks it. Pure. */
 export function findDependencies(
   state: DesiredState,
@@ -54,31 +62,16 @@ export function findDependencies(
 ): { blueprint: Document<'Blueprint'>; overlays: Document<'Overlay'>[]; installation: Document<'Installation'> } | Blocked {
   const bpName = doc.spec.blueprint;
   const blueprint = state.blueprints.get(bpName);
-  if (!blueprint) {
-    const invalid = state.invalid.get(`blueprint/${bpName}`);
-    return invalid
-      ? { blocked: true, reason: 'DependencyInvalid', message: `blueprint ${bpName} is invalid (${invalid.file}:${invalid.line})` }
-      : { blocked: true, reason: 'DependencyMissing', message: `blueprint ${bpName} does not exist` };
-  }
+  if (!blueprint) return unusable(state, 'blueprint', bpName);
   const overlays: Document<'Overlay'>[] = [];
   for (const name of blueprint.spec.overlays) {
     const o = state.overlays.get(name);
-    if (!o) {
-      const invalid = state.invalid.get(`overlay/${name}`);
-      return invalid
-        ? { blocked: true, reason: 'DependencyInvalid', message: `overlay ${name} is invalid (${invalid.file}:${invalid.line})` }
-        : { blocked: true, reason: 'DependencyMissing', message: `overlay ${name} does not exist` };
-    }
+    if (!o) return unusable(state, 'overlay', name);
     overlays.push(o);
   }
   const installName = blueprint.spec.installation ?? (state.installations.size === 1 ? [...state.installations.keys()][0] : undefined);
   const installation = installName !== undefined ? state.installations.get(installName) : undefined;
-  if (!installation) {
-    const invalid = installName !== undefined ? state.invalid.get(`installation/${installName}`) : undefined;
-    return invalid
-      ? { blocked: true, reason: 'DependencyInvalid', message: `installation ${installName} is invalid (${invalid.file}:${invalid.line})` }
-      : { blocked: true, reason: 'DependencyMissing', message: `installation ${installName ?? '(none named)'} does not exist` };
-  }
+  if (!installation) return unusable(state, 'installation', installName ?? '(none named)');
   return { blueprint, overlays, installation };
 }
 
