@@ -8,7 +8,7 @@ import { writeDemoInstallation } from '../controller/demo-server/installation.js
 import { packageRoot } from '../controller/package-root.js';
 import { StatusStore } from '../controller/status/store.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
-import { bootPrivateHost, type PrivateHost } from './harness/private-host.js';
+import { bootPrivateHost, type PrivateHost } from '../controller/private-host/private-host.js';
 import { BASE_DOCS, condition, instanceDoc, queryServer, waitFor } from './support/demo-host.js';
 
 let host: PrivateHost;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootPrivateHost, findHostLeaks, sweepStaleHosts, systemdVersion, withPrivateHost, type HostIdentity, type HostLeaks, type PrivateHost } from './harness/private-host.js';
+import { bootPrivateHost, findHostLeaks, sweepStaleHosts, systemdVersion, withPrivateHost, type HostIdentity, type HostLeaks, type PrivateHost } from '../controller/private-host/private-host.js';
 
 const NO_LEAKS: HostLeaks = { processes: [], mounts: [], cgroups: [], dirs: [] };
 
@@ -130,7 +130,7 @@ describe('private host safety net', () => {
     dir = mkdtempSync(join(tmpdir(), 'left4me-crash-child-'));
     bundle = join(dir, 'child.cjs');
     await build({
-      entryPoints: [fileURLToPath(new URL('./harness/host-crash-child.ts', import.meta.url))],
+      entryPoints: [fileURLToPath(new URL('./support/host-crash-child.ts', import.meta.url))],
       bundle: true,
       platform: 'node',
       format: 'cjs',

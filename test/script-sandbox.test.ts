@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildScript, ScriptFailedError } from '../controller/builds/script.js';
 import type { BuildContext } from '../controller/builds/source.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
-import { bootPrivateHost, type PrivateHost } from './harness/private-host.js';
+import { bootPrivateHost, type PrivateHost } from '../controller/private-host/private-host.js';
 import { waitFor } from './support/demo-host.js';
 
 let host: PrivateHost;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDemoInstallation } from '../controller/demo-server/installation.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
 import { defaultUnitConfig, instancePaths, renderInstanceMount, renderLaunchEnv, renderServerTemplate, renderSlices, type InstanceUnitSpec } from '../controller/systemd/units.js';
-import { bootPrivateHost, type PrivateHost } from './harness/private-host.js';
+import { bootPrivateHost, type PrivateHost } from '../controller/private-host/private-host.js';
 import { queryServer, rcon, waitFor } from './support/demo-host.js';
 
 let host: PrivateHost;

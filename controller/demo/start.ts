@@ -6,7 +6,7 @@
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
-import { bootPrivateHost } from '../../test/harness/private-host.js';
+import { bootPrivateHost } from '../private-host/private-host.js';
 import { controllerConfig } from '../config.js';
 import { writeDemoInstallation } from '../demo-server/installation.js';
 import { packageRoot } from '../package-root.js';

@@ -15,7 +15,7 @@ import { a2sProbe } from '../../controller/reconcile/a2s-probe.js';
 import { Controller } from '../../controller/reconcile/controller.js';
 import { StatusStore, type DocumentStatus } from '../../controller/status/store.js';
 import { DbusSystemdAdapter } from '../../controller/systemd/dbus-adapter.js';
-import { bootPrivateHost, type PrivateHost } from '../harness/private-host.js';
+import { bootPrivateHost, type PrivateHost } from '../../controller/private-host/private-host.js';
 
 // rcon-srcds is CommonJS with `exports.default`; under NodeNext the class arrives on .default.
 type RconClass = new (opts: { host: string; port: number; timeout?: number }) => {
