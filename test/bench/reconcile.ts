@@ -5,7 +5,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DbusSystemdAdapter } from '../../controller/systemd/dbus-adapter.js';
 import { mountUnitName } from '../../controller/systemd/units.js';
-import { BASE_DOCS, bootDemoHost, instanceDoc, startController, UNIT_DIR, waitFor, type DemoHost } from '../support/demo-host.js';
+import { BASE_DOCS, bootDemoHost, instanceDoc, spawnController, startController, UNIT_DIR, waitFor, type DemoHost } from '../support/demo-host.js';
 import { median, type BenchResult } from './report.js';
 
 const N = Number(process.env.LEFT4ME_BENCH_INSTANCES ?? 100);
@@ -87,8 +87,22 @@ export async function benchReconcile(): Promise<BenchResult[]> {
     results.push({ name: `no-op resync, ${N} instances: D-Bus calls (all reads)`, value: calls, unit: 'calls' });
     results.push({ name: `no-op resync, ${N} instances: controller CPU`, value: (cpu.user + cpu.system) / 1000, unit: 'ms' });
     results.push({ name: `no-op resync, ${N} instances: wall time`, value: resyncMs, unit: 'ms' });
-    results.push({ name: `controller process RSS at ${N} instances (bench process, upper bound)`, value: process.memoryUsage().rss / 2 ** 20, unit: 'MiB' });
     await ctl.stop();
+
+    // RSS of the controller alone: `left4me controller` as its own process, after its first pass over N instances and a resync.
+    const child = spawnController(demo, ['--log-level', 'info', '--pid-file', join(demo.host.dirs.base, 'bench-controller.pid')]);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      await waitFor('controller first pass', async () => stderr.includes('initial pass done'), 120_000, 100);
+      process.kill(child.pid!, 'SIGHUP');
+      await new Promise((r) => setTimeout(r, 5000));
+      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1]) / 1024;
+      results.push({ name: `controller process RSS at ${N} instances (after a pass and a resync)`, value: rss, unit: 'MiB' });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
 
     // (b) One document edit → unit active, vs starting that unit directly.
     ctl = await startController(demo, {}, { watch: true });
