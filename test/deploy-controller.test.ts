@@ -33,6 +33,8 @@ beforeAll(async () => {
       '[Service]',
       'ExecStart=',
       `ExecStart=/usr/bin/node ${APP}/controller/bin/left4me.js controller --state /etc/left4me/state --pid-file /run/left4me/controller.pid --unit-dir /run/systemd/system --port-range 28400-28499 --client-port-range 29400-29499`,
+      'ExecReload=',
+      `ExecReload=/usr/bin/node ${APP}/controller/bin/left4me.js reconcile --main-pid $MAINPID --pid-file /run/left4me/controller.pid`,
       // Test hosts keep unit files under /run; production writes /etc/systemd/system.
       'ReadWritePaths=/run/systemd/system',
       '',
@@ -40,6 +42,12 @@ beforeAll(async () => {
   );
   await systemd.reload();
 }, 60_000);
+
+/** systemd's own facts about a unit (`systemctl show`), as strings. */
+async function unitFacts(unit: string): Promise<Record<string, string>> {
+  const out = await host.exec('systemctl', ['show', unit, '-p', 'ExecMainPID,NRestarts,InvocationID,ActiveState']);
+  return Object.fromEntries(out.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
 
 afterAll(async () => {
   await systemd?.close();
@@ -65,11 +73,30 @@ describe('the controller as its hardened systemd unit', () => {
       expect(u.activeState).toBe('active');
       expect(u.mainPid).toBe(pids[i]);
     }
+    // A reload right after the (re)start: systemd calls a Type=exec unit started at exec, long
+    // before the controller has loaded. ExecReload= waits until it handles SIGHUP.
+    const before = await unitFacts('left4me-controller.service');
     await systemd.restart('left4me-controller.service');
-    await new Promise((r) => setTimeout(r, 1500));
+    const reload = await host.exec('systemctl', ['reload', 'left4me-controller.service']);
+    expect(reload.code).toBe(0);
+    const after = await unitFacts('left4me-controller.service');
+    expect(after.InvocationID).not.toBe(before.InvocationID);
+    await waitFor('the reload answered', async () => (await host.exec('journalctl', ['--no-pager', '-u', 'left4me-controller.service', `_SYSTEMD_INVOCATION_ID=${after.InvocationID}`])).stdout.match(/SIGHUP (during start|: reconciling)/));
+    // Still the process systemd started, never restarted by a SIGHUP that killed it.
+    const now = await unitFacts('left4me-controller.service');
+    expect(now.ExecMainPID).toBe(after.ExecMainPID);
+    expect(now.NRestarts).toBe('0');
+    expect(now.ActiveState).toBe('active');
     for (const [i, n] of ['u1', 'u2'].entries()) expect((await systemd.getUnit(`left4me-server@${n}.service`)).mainPid).toBe(pids[i]);
-    // systemctl reload reaches it as SIGHUP: reconcile now.
-    await systemd.killUnit('left4me-controller.service', 'SIGHUP', 'main');
-    await waitFor('SIGHUP logged', async () => (await host.exec('journalctl', ['--no-pager', '-u', 'left4me-controller.service'])).stdout.includes('SIGHUP: reconciling everything now'));
+  });
+
+  it('`left4me reconcile` asks a controller under systemd through the unit\'s reload', async () => {
+    const facts = await unitFacts('left4me-controller.service');
+    const out = await host.exec('/usr/bin/node', [`${APP}/controller/bin/left4me.js`, 'reconcile']);
+    expect(out.stdout).toContain(`(left4me-controller.service, pid ${facts.ExecMainPID})`);
+    await waitFor('a reload job in the journal', async () => (await host.exec('journalctl', ['--no-pager', '-u', 'left4me-controller.service', `_SYSTEMD_INVOCATION_ID=${facts.InvocationID}`])).stdout.includes('SIGHUP: reconciling everything now'));
+    const journal = await host.exec('journalctl', ['--no-pager', '-u', 'left4me-controller.service', '-o', 'cat']);
+    expect(journal.stdout).toMatch(/Reloaded left4me-controller\.service/);
+    expect((await unitFacts('left4me-controller.service')).ExecMainPID).toBe(facts.ExecMainPID);
   });
 });

@@ -32,8 +32,30 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
     return 1;
   }
   const log = pino({ level: values['log-level'] as string, base: { component: 'controller' } }, pino.destination({ fd: 2, sync: true }));
+
+  // SIGHUP (`left4me reconcile`, `systemctl reload`) is answered from here on: the
+  // handler goes in before anything slow, and the pid file, written right after
+  // it, is what tells the unit's ExecReload= that a SIGHUP is now safe to send.
+  // One that arrives before the first pass has begun is already answered by it.
+  let controller: Controller | undefined;
+  let started = false;
+  let hupWhileStarting = false;
+  const pidFile = values['pid-file'] as string;
+  if (!values.once) {
+    process.on('SIGHUP', () => {
+      if (!controller || !started) {
+        hupWhileStarting = true;
+        return;
+      }
+      log.info('SIGHUP: reconciling everything now');
+      controller.resyncNow();
+    });
+    await mkdir(dirname(pidFile), { recursive: true });
+    await writeFile(pidFile, `${process.pid}\n`);
+  }
+
   const systemd = new DbusSystemdAdapter(cfg.busAddress ? { address: cfg.busAddress } : {});
-  const controller = new Controller(cfg, { systemd, log, probe: a2sProbe() });
+  controller = new Controller(cfg, { systemd, log, probe: a2sProbe() });
 
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
@@ -41,7 +63,7 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping the controller; game servers keep running');
-      void controller
+      void controller!
         .stop()
         .then(() => systemd.close())
         .finally(resolve);
@@ -50,18 +72,13 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
 
-  // `left4me reconcile` finds us through the pid file and asks for a pass with SIGHUP.
-  const pidFile = values['pid-file'] as string;
-  if (!values.once) {
-    await mkdir(dirname(pidFile), { recursive: true });
-    await writeFile(pidFile, `${process.pid}\n`);
-    process.on('SIGHUP', () => {
-      log.info('SIGHUP: reconciling everything now');
-      controller.resyncNow();
-    });
-  }
   log.info({ stateDir: cfg.stateDir, unitDir: cfg.unitDir, node: cfg.node ?? null }, 'controller starting');
   await controller.start({ watch: !values.once, resync: !values.once });
+  started = true;
+  if (hupWhileStarting) {
+    log.info('SIGHUP during start: reconciling everything again');
+    controller.resyncNow();
+  }
   await controller.idle();
   log.info(controller.counters, 'initial pass done');
   if (values.once) {
