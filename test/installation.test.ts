@@ -93,7 +93,8 @@ describe('Steam installations', () => {
     let out = '';
     expect(await main(['logs', 'installation', 'l4d2', '--data-dir', demo.host.dirs.varLib], { out: (t) => void (out += t), err: () => undefined })).toBe(0);
     expect(out).toMatch(/Invalid Password/);
-    await new Promise((r) => setTimeout(r, 500));
+    // A full pass after the failure has had its chance to act: the server goes on.
+    await ctl.controller.reconcileAll();
     expect(await pid()).toBe(before);
   });
 

@@ -198,7 +198,8 @@ describe('overlay builds in a private host', () => {
       expect(await main(['logs', 'overlay', overlay, '--data-dir', demo.host.dirs.varLib, '--tail', '5'], { out: (t) => void (out += t), err: () => undefined })).toBe(0);
       expect(out).toMatch(/FAILED/);
       expect(out.trimEnd().split('\n').length).toBeLessThanOrEqual(5);
-      await new Promise((r) => setTimeout(r, 500));
+      // A full pass after the failure has had its chance to act: the server goes on.
+      await ctl.controller.reconcileAll();
       const after = await server();
       expect(after.pid).toBe(before.pid);
       expect(await rcon(after.port, after.password, 'demo_addons')).toContain('pack.vpk');

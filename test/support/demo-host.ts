@@ -95,6 +95,21 @@ export async function bootDemoHost(): Promise<DemoHost> {
   }
 }
 
+/** systemd's own facts about one unit on a private host: a restart shows in InvocationID, NRestarts and ExecMainPID. */
+export interface UnitFacts {
+  InvocationID: string;
+  NRestarts: number;
+  ExecMainPID: number;
+  ActiveState: string;
+}
+
+/** Reads UnitFacts with `systemctl show` on the host. */
+export async function unitFacts(host: PrivateHost, unit: string): Promise<UnitFacts> {
+  const out = await host.exec('systemctl', ['show', unit, '-p', 'InvocationID,NRestarts,ExecMainPID,ActiveState']);
+  const p = Object.fromEntries(out.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return { InvocationID: p.InvocationID ?? '', NRestarts: Number(p.NRestarts), ExecMainPID: Number(p.ExecMainPID), ActiveState: p.ActiveState ?? '' };
+}
+
 /** A controller running in this process against a demo host. */
 export async function startController(demo: DemoHost, extra: ControllerConfigInput = {}, opts: { watch?: boolean } = {}) {
   const systemd = new DbusSystemdAdapter({ address: demo.host.busAddress });
