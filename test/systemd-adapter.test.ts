@@ -81,7 +81,7 @@ describe('DbusSystemdAdapter on a private host', () => {
       const machinePid = host.machinePid(mainPid!);
       expect(machinePid).not.toBeNull();
 
-      let off = () => false;
+      let off: () => void = () => undefined;
       const seen = new Promise<number>((resolve) => {
         off = systemd.onUnitChanged((name) => {
           if (name === 'l4m-victim.service') resolve(performance.now());

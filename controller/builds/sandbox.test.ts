@@ -72,7 +72,7 @@ describe('scriptUnitProperties', () => {
 
   it('reads the script from a file as stdin, never from the command line', () => {
     expect(one(props, 'StandardInputFile')[2]).toBe(script.scriptFile);
-    const [[path, argv, flags]] = one(props, 'ExecStartEx')[2] as [string, string[], string[]][];
+    const [[path, argv, flags]] = one(props, 'ExecStartEx')[2] as [[string, string[], string[]]];
     expect(path).toBe('/bin/bash');
     expect(argv.slice(0, 4)).toEqual(['/bin/bash', '--noprofile', '--norc', '-c']);
     expect(argv.join(' ')).toContain('/proc/self/fd/3');

@@ -35,7 +35,7 @@ describe('isControllerCommandLine', () => {
     ['/usr/bin/node\0/app/controller/bin/left4me.js\0controller\0', true],
     ['node\0/app/dist/controller/demo/start.js\0', true],
     ['node\0/usr/local/bin/left4me\0get\0instances\0', false],
-    ['sleep\0600\0', false],
+    ['sleep\x00600\x00', false],
     ['/usr/bin/vim\0left4me\0controller\0', false],
     ['node\0/home/x/not-left4me.js\0controller\0', false],
     ['node\0--enable-source-maps\0/usr/local/bin/left4me\0controller\0', true],

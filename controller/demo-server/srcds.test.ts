@@ -14,8 +14,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CUSTOM_MAP, writeDemoInstallation } from './installation.js';
 
 // rcon-srcds is CommonJS with `exports.default`; depending on the loader the class sits on .default or not.
-type RconClient = InstanceType<typeof RconModule>;
-const Rcon: typeof RconModule = (RconModule as unknown as { default?: typeof RconModule }).default ?? RconModule;
+type RconClass = new (opts: { host: string; port: number; timeout?: number }) => {
+  authenticate(password: string): Promise<boolean>;
+  execute(command: string): Promise<string | boolean>;
+  disconnect(): Promise<void>;
+  /** The client's socket (rcon-srcds keeps it public). */
+  connection?: { destroy(): void };
+};
+type RconClient = InstanceType<RconClass>;
+const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? RconModule) as unknown as RconClass;
 
 const READY = 'Connection to Steam servers successful.';
 const PASSWORD = 'integration-secret';

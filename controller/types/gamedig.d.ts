@@ -20,6 +20,8 @@ declare module 'gamedig' {
     players: Array<{ name?: string; raw?: Record<string, unknown> }>;
     bots: unknown[];
     connect: string;
+    /** The server's version string (A2S_INFO). */
+    version: string;
     ping: number;
     raw?: Record<string, unknown>;
   }
