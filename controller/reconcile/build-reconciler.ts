@@ -10,6 +10,7 @@ import { BuildFailedError, collectUnusedBuilds, OverlayPipeline, referencedLower
 import { installFromSteam } from '../builds/steamcmd.js';
 import { PRODUCTION_FINGERPRINTS, PRODUCTION_STEPS } from '../builds/steps.js';
 import { onHost, type ControllerConfig } from '../config.js';
+import { instancesUsing } from '../documents/dependencies.js';
 import { parseDuration } from '../documents/duration.js';
 import { specHash } from '../documents/hash.js';
 import type { Kind } from '../documents/kinds.js';
@@ -146,10 +147,7 @@ export class BuildReconciler {
     this.builds.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: errorMessage(failure) } : {}) });
     await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
     if (ready !== before || failure) {
-      for (const inst of state.instances.values()) {
-        const bp = state.blueprints.get(inst.spec.blueprint);
-        if (bp?.spec.overlays.includes(name)) this.deps.enqueue(`instance/${inst.metadata.name}`);
-      }
+      for (const inst of instancesUsing(state, { kind: 'overlay', name })) this.deps.enqueue(`instance/${inst}`);
     }
     if (failure) throw failure;
     if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, Date.parse(checkedAt) + refreshMs - now) };
@@ -251,11 +249,7 @@ export class BuildReconciler {
     this.installs.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: errorMessage(failure) } : {}) });
     await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
     if (ready !== readyBefore || failure) {
-      for (const inst of state.instances.values()) {
-        const bp = state.blueprints.get(inst.spec.blueprint);
-        const uses = bp && (bp.spec.installation ?? (state.installations.size === 1 ? name : undefined)) === name;
-        if (uses) this.deps.enqueue(`instance/${inst.metadata.name}`);
-      }
+      for (const inst of instancesUsing(state, { kind: 'installation', name })) this.deps.enqueue(`instance/${inst}`);
     }
     if (failure) throw failure;
     if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, (Math.floor(now / refreshMs) + 1) * refreshMs - now) };

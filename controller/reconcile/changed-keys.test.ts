@@ -64,4 +64,13 @@ describe('changedKeys', () => {
     expect([...changedKeys(await load(docs()), await load(docs({ extra: `---\n${extra}` })))]).toEqual(['instance/c']);
     expect([...changedKeys(await load(docs()), await load(docs({ invalidA: true })))].sort()).toEqual(['instance/a']);
   });
+  it('installations: the same rule as resolve (a blueprint naming none runs on the only one)', async () => {
+    const second = 'apiVersion: left4me/v1\nkind: Installation\nmetadata: {name: other}\nspec: {source: directory, path: /srv/other}\n';
+    const third = (path: string) => `apiVersion: left4me/v1\nkind: Installation\nmetadata: {name: third}\nspec: {source: directory, path: ${path}}\n`;
+    // A second installation: blueprints naming none no longer know which to run on (and turn invalid).
+    expect([...changedKeys(await load(docs()), await load(docs({ extra: `---\n${second}` })))].sort()).toEqual(['blueprint/bp1', 'blueprint/bp2', 'installation/other', 'instance/a', 'instance/b']);
+    // With several, a change to one that no blueprint runs on reaches no instance.
+    const two = docs({ extra: `---\n${second}---\n${third('/srv/t1')}` });
+    expect([...changedKeys(await load(two), await load(docs({ extra: `---\n${second}---\n${third('/srv/t2')}` })))]).toEqual(['installation/third']);
+  });
 });

@@ -1,3 +1,4 @@
+import { installationOf } from '../documents/dependencies.js';
 import type { DesiredState } from '../documents/loader.js';
 
 /**
@@ -34,11 +35,12 @@ export function changedKeys(prev: DesiredState | undefined, next: DesiredState):
     if (kind === 'blueprint') blueprints.add(name);
     if (kind === 'installation') installations.add(name);
   }
+  // The same rule as resolve (installationOf): a blueprint that names no installation runs on the only one.
   for (const bp of next.blueprints.values()) {
-    const implicit = bp.spec.installation === undefined;
-    if (bp.spec.overlays.some((o) => overlays.has(o)) || (bp.spec.installation !== undefined && installations.has(bp.spec.installation)) || (implicit && installations.size > 0)) {
-      blueprints.add(bp.metadata.name);
-    }
+    const runsOn = installationOf(bp, next);
+    const before = prev.blueprints.get(bp.metadata.name);
+    const movedInstallation = before !== undefined && installationOf(before, prev) !== runsOn;
+    if (bp.spec.overlays.some((o) => overlays.has(o)) || (runsOn !== undefined && installations.has(runsOn)) || movedInstallation) blueprints.add(bp.metadata.name);
   }
   for (const inst of next.instances.values()) if (blueprints.has(inst.spec.blueprint)) keys.add(`instance/${inst.metadata.name}`);
   for (const inst of prev.instances.values()) if (blueprints.has(inst.spec.blueprint)) keys.add(`instance/${inst.metadata.name}`);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ControllerConfig } from '../config.js';
+import { installationOf } from '../documents/dependencies.js';
 import { parseDuration } from '../documents/duration.js';
 import type { Document } from '../documents/kinds.js';
 import type { DesiredState } from '../documents/loader.js';
@@ -69,7 +70,7 @@ export function findDependencies(
     if (!o) return unusable(state, 'overlay', name);
     overlays.push(o);
   }
-  const installName = blueprint.spec.installation ?? (state.installations.size === 1 ? [...state.installations.keys()][0] : undefined);
+  const installName = installationOf(blueprint, state);
   const installation = installName !== undefined ? state.installations.get(installName) : undefined;
   if (!installation) return unusable(state, 'installation', installName ?? '(none named)');
   return { blueprint, overlays, installation };
