@@ -48,12 +48,12 @@ describe('planInstance', () => {
     ['changed spec, whenEmpty, max delay passed: restart anyway', {}, { files: OLD, players: 5, pendingSince: NOW - 6 * H }, ['stop', 'unmount', 'writeFiles', 'start']],
     ['whenEmpty near the deadline: poll no later than the deadline', {}, { files: OLD, players: 1, pendingSince: NOW - 6 * H + 5000 }, [], { requeueAfterMs: 5000, pending: expect.objectContaining({ reason: 'WaitingForEmpty' }) }],
     // imperative annotations
-    ['restartedAt set: restart even when in sync, once', { restartedAt: 't1' }, {}, ['stop', 'unmount', 'start', 'markHandled']],
+    ['restartedAt set: restart even when in sync, once', { restartedAt: 't1' }, {}, ['stop', 'unmount', 'start'], { handled: { restartedAt: 't1' } }],
     ['restartedAt already handled: nothing', { restartedAt: 't1' }, { handledRestartAt: 't1' }, []],
-    ['manual policy with a new restartedAt: the go-ahead', { updatePolicy: 'manual', restartedAt: 't2' }, { files: OLD, handledRestartAt: 't1' }, ['stop', 'unmount', 'writeFiles', 'start', 'markHandled']],
-    ['resetAt set while running: stop, unmount, wipe, start', { resetAt: 'r1' }, {}, ['stop', 'unmount', 'wipeWritableLayer', 'start', 'markHandled']],
-    ['resetAt set while stopped: wipe only', { state: 'stopped', resetAt: 'r1' }, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false, enabled: false }, ['wipeWritableLayer', 'markHandled']],
-    ['resetAt while down and desired running: unmount, wipe, start', { resetAt: 'r1' }, { service: { activeState: 'inactive', subState: 'dead' } }, ['unmount', 'wipeWritableLayer', 'start', 'markHandled']],
+    ['manual policy with a new restartedAt: the go-ahead', { updatePolicy: 'manual', restartedAt: 't2' }, { files: OLD, handledRestartAt: 't1' }, ['stop', 'unmount', 'writeFiles', 'start'], { handled: { restartedAt: 't2' } }],
+    ['resetAt set while running: stop, unmount, wipe, start', { resetAt: 'r1' }, {}, ['stop', 'unmount', 'wipeWritableLayer', 'start'], { handled: { resetAt: 'r1' } }],
+    ['resetAt set while stopped: wipe only', { state: 'stopped', resetAt: 'r1' }, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false, enabled: false }, ['wipeWritableLayer'], { handled: { resetAt: 'r1' } }],
+    ['resetAt while down and desired running: unmount, wipe, start', { resetAt: 'r1' }, { service: { activeState: 'inactive', subState: 'dead' } }, ['unmount', 'wipeWritableLayer', 'start'], { handled: { resetAt: 'r1' } }],
   ];
 
   for (const [name, i, o, expected, extra] of table) {
@@ -65,9 +65,10 @@ describe('planInstance', () => {
     });
   }
 
-  it('markHandled records the annotation values acted on', () => {
+  it('a plan names the annotation values it acts on (status records them once every action succeeded)', () => {
     const plan = planInstance(intent({ restartedAt: 't9', resetAt: 'r9' }), obs({ handledResetAt: 'r9' }), NOW);
-    expect(plan.actions.at(-1)).toEqual({ type: 'markHandled', restartedAt: 't9', resetAt: 'r9' });
+    expect(plan.handled).toEqual({ restartedAt: 't9', resetAt: 'r9' });
+    expect(planInstance(intent({ restartedAt: 't9' }), obs({ handledRestartAt: 't9' }), NOW).handled).toBeUndefined();
   });
 
   it('never touches a running, matching server, whatever the policy', () => {

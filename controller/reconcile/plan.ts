@@ -51,8 +51,7 @@ export type Action =
   | { type: 'unmount' }
   | { type: 'wipeWritableLayer' }
   | { type: 'enable' }
-  | { type: 'disable' }
-  | { type: 'markHandled'; restartedAt?: string; resetAt?: string };
+  | { type: 'disable' };
 
 /** Why a running server was not restarted yet. */
 export interface Pending {
@@ -70,6 +69,8 @@ export interface InstancePlan {
   requeueAfterMs?: number;
   /** Whether the plan needs the player count to decide (the observer then asks A2S and plans again). */
   needsPlayers?: boolean;
+  /** The restartedAt/resetAt annotation values this plan acts on; recorded in status once every action succeeded. */
+  handled?: { restartedAt?: string; resetAt?: string };
 }
 
 /** How often a whenEmpty rollout looks at the player count again. */
@@ -93,11 +94,9 @@ export function planInstance(intent: InstanceIntent, obs: InstanceObservation, n
   const state = obs.service?.activeState ?? 'inactive';
   const resetRequested = intent.resetAt !== undefined && intent.resetAt !== obs.handledResetAt;
   const restartRequested = intent.restartedAt !== undefined && intent.restartedAt !== obs.handledRestartAt;
-  const handled = (): Action => ({
-    type: 'markHandled',
-    ...(intent.restartedAt !== undefined ? { restartedAt: intent.restartedAt } : {}),
-    ...(intent.resetAt !== undefined ? { resetAt: intent.resetAt } : {}),
-  });
+  const handled = resetRequested || restartRequested
+    ? { handled: { ...(intent.restartedAt !== undefined ? { restartedAt: intent.restartedAt } : {}), ...(intent.resetAt !== undefined ? { resetAt: intent.resetAt } : {}) } }
+    : {};
 
   if (TRANSITIONING.has(state)) {
     return { actions, requeueAfterMs: TRANSITION_POLL_MS };
@@ -109,8 +108,7 @@ export function planInstance(intent: InstanceIntent, obs: InstanceObservation, n
     if (obs.mounted) actions.push({ type: 'unmount' });
     if (resetRequested) actions.push({ type: 'wipeWritableLayer' });
     if (!upToDate) actions.push({ type: 'writeFiles' });
-    if (resetRequested || restartRequested) actions.push(handled());
-    return { actions };
+    return { actions, ...handled };
   }
   // Desired running: enabled too, so a reboot brings the server back before the controller is up.
   if (!obs.enabled) actions.push({ type: 'enable' });
@@ -122,8 +120,7 @@ export function planInstance(intent: InstanceIntent, obs: InstanceObservation, n
     if (!upToDate) actions.push({ type: 'writeFiles' });
     if (state === 'failed') actions.push({ type: 'resetFailed' });
     actions.push({ type: 'start' });
-    if (resetRequested || restartRequested) actions.push(handled());
-    return { actions };
+    return { actions, ...handled };
   }
 
   // Running. A human asked for a reset or restart: do it now, whatever the policy.
@@ -135,8 +132,8 @@ export function planInstance(intent: InstanceIntent, obs: InstanceObservation, n
       ...(wipe ? [{ type: 'wipeWritableLayer' } as const] : []),
       ...(upToDate ? [] : [{ type: 'writeFiles' } as const]),
       { type: 'start' },
-      ...(resetRequested || restartRequested ? [handled()] : []),
     ],
+    ...handled,
   });
   if (resetRequested) return restart(true);
   if (restartRequested) return restart(false);

@@ -44,6 +44,8 @@ export const Reason = {
   WaitingForManualRestart: 'WaitingForManualRestart',
   Progressing: 'Progressing',
   Succeeded: 'Succeeded',
+  /** Some state file could not be read: nothing is deleted until it can. */
+  StateUnreadable: 'StateUnreadable',
 } as const;
 
 /** A Kubernetes-shaped condition. */

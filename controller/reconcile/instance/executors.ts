@@ -1,0 +1,110 @@
+/**
+ * The executors: one per action kind of plan(), as a table. Each checks
+ * before it acts, so replaying a plan after a crash is harmless; none writes
+ * status (the reconcile records what happened once, at its end).
+ */
+import { chown, mkdir, readFile } from 'node:fs/promises';
+import { layerExists, writeLayer } from '../../builds/layer-writer.js';
+import { SystemdError } from '../../systemd/adapter.js';
+import { instancePaths, overlayBuildDir, serverUnitName } from '../../systemd/units.js';
+import type { Action } from '../plan.js';
+import type { ResolvedInstance } from '../resolve.js';
+import { onHostOf, runtimeUnits, writeIfChanged, type InstanceHost } from './host.js';
+import { moveToTrash } from './trash.js';
+
+/** Carries out one action for a resolved instance. */
+export type Executor = (x: InstanceHost, r: ResolvedInstance) => Promise<void>;
+
+/** Every action kind's executor. */
+export const EXECUTORS: { readonly [T in Action['type']]: Executor } = {
+  /** The config layer (server.cfg holds the RCON password: game group only) and the writable layer's directories. */
+  async writeLayers(x, r) {
+    for (const ref of r.unitSpec.overlays) {
+      if (!(await layerExists(onHostOf(x, overlayBuildDir(ref, x.cfg.units.layout))))) {
+        // The ready build vanished from disk: rebuild it through the overlay's own key.
+        x.enqueue(`overlay/${ref.overlay}`);
+        throw new Error(`overlay ${ref.overlay} build ${ref.build} is missing on disk; rebuilding it`);
+      }
+    }
+    const paths = instancePaths(r.intent.name, x.cfg.units.layout);
+    const game = await gameAccount(x);
+    const files = new Map([...r.configLayer.files].map(([p, text]) => [p, { text, mode: 0o640 }]));
+    await writeLayer(onHostOf(x, paths.configLayerDir(r.configLayer.build)), files, { uid: 0, gid: game.gid, dirMode: 0o750, fileMode: 0o640 });
+    await makeWritableLayer(x, r.intent.name, game);
+  },
+
+  /** The mount unit and launch.env; one daemon reload when a unit file changed. */
+  async writeFiles(x, r) {
+    let unitChanged = false;
+    for (const [path, text] of r.intent.files) {
+      if ((await writeIfChanged(x, path, text)) && path.startsWith(`${x.cfg.unitDir}/`)) unitChanged = true;
+    }
+    if (unitChanged) await x.reloader.reload();
+  },
+
+  async resetFailed(x, r) {
+    await x.systemd.resetFailed(serverUnitName(r.intent.name)).catch(ignoreNoSuchUnit);
+  },
+
+  async enable(x, r) {
+    await x.systemd.enableUnitFiles([serverUnitName(r.intent.name)], { runtime: runtimeUnits(x) });
+  },
+
+  async disable(x, r) {
+    await x.systemd.disableUnitFiles([serverUnitName(r.intent.name)], { runtime: runtimeUnits(x) });
+  },
+
+  async start(x, r) {
+    x.units.invalidate();
+    await x.systemd.start(serverUnitName(r.intent.name));
+  },
+
+  async stop(x, r) {
+    x.units.invalidate();
+    await x.systemd.stop(serverUnitName(r.intent.name));
+  },
+
+  /** Stopping the mount unit unmounts the stack (and stops the server, which requires it). */
+  async unmount(x, r) {
+    x.units.invalidate();
+    await x.systemd.stop(r.mountUnit);
+  },
+
+  /** A reset: the writable layer goes to the trash and starts empty. */
+  async wipeWritableLayer(x, r) {
+    const paths = instancePaths(r.intent.name, x.cfg.units.layout);
+    await moveToTrash(x, r.intent.name, [paths.upperDir, paths.workDir]);
+    await makeWritableLayer(x, r.intent.name, await gameAccount(x));
+  },
+};
+
+/** upper/ and work/, owned by the game account. */
+async function makeWritableLayer(x: InstanceHost, name: string, game: { uid: number; gid: number }): Promise<void> {
+  const paths = instancePaths(name, x.cfg.units.layout);
+  for (const d of [paths.upperDir, paths.workDir]) {
+    await mkdir(onHostOf(x, d), { recursive: true, mode: 0o750 });
+    await chown(onHostOf(x, d), game.uid, game.gid);
+  }
+}
+
+const accounts = new WeakMap<InstanceHost, { uid: number; gid: number }>();
+
+/** The game servers' account, from the host's passwd file (read once per controller). */
+async function gameAccount(x: InstanceHost): Promise<{ uid: number; gid: number }> {
+  const known = accounts.get(x);
+  if (known) return known;
+  const user = x.cfg.units.layout.user;
+  const passwd = await readFile(onHostOf(x, '/etc/passwd'), 'utf8');
+  const line = passwd.split('\n').find((l) => l.startsWith(`${user}:`));
+  if (!line) throw new Error(`user ${user} does not exist on this host; create it (see deploy/)`);
+  const [, , uid, gid] = line.split(':');
+  const account = { uid: Number(uid), gid: Number(gid) };
+  accounts.set(x, account);
+  return account;
+}
+
+/** Lets "no such unit" pass: resetting or stopping what is not there is already done. */
+export function ignoreNoSuchUnit(err: unknown): void {
+  if (err instanceof SystemdError && err.code === 'call' && /NoSuchUnit|NotLoaded/.test(err.dbusName ?? '')) return;
+  throw err;
+}
