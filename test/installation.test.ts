@@ -89,6 +89,8 @@ describe('Steam installations', () => {
     expect(st.lastError?.message).toMatch(/password/i);
     expect(st.build?.ready).toBe(ready);
     expect(st.conditions.find((c) => c.type === 'Installed')?.message).toContain(`instances keep build ${ready}`);
+    expect(st.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'BuildFailed' });
+    expect(st.events.filter((e) => e.type === 'Warning' && e.reason === 'BuildFailed')).toHaveLength(1);
     const { main } = await import('../controller/cli/main.js');
     let out = '';
     expect(await main(['logs', 'installation', 'l4d2', '--data-dir', demo.host.dirs.varLib], { out: (t) => void (out += t), err: () => undefined })).toBe(0);

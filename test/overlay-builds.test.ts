@@ -189,8 +189,11 @@ describe('overlay builds in a private host', () => {
       const st = await failedBuild(overlay, readyBefore);
       expect(st.lastError?.message).toMatch(message);
       expect(st.build!.ready).toBe(readyBefore);
-      expect(condition(st, 'OverlaysReady')).toBe('True'); // instances keep the previous build
+      // Not ready, with a Warning event; the message says which build instances keep.
+      expect(condition(st, 'Ready')).toBe('False');
+      expect(st.conditions.find((c) => c.type === 'Ready')!.reason).toBe('BuildFailed');
       expect(st.conditions.find((c) => c.type === 'OverlaysReady')!.message).toContain(`instances keep build ${readyBefore}`);
+      expect(st.events.some((e) => e.type === 'Warning' && e.reason === 'BuildFailed')).toBe(true);
       expect(readFileSync(join(demo.host.dirs.varLib, st.build!.log), 'utf8')).toMatch(message);
       // `left4me logs overlay NAME` shows the same log.
       const { main } = await import('../controller/cli/main.js');

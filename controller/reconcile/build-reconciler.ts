@@ -137,7 +137,8 @@ export class BuildReconciler {
       };
       updates.push({
         type: C.OverlaysReady,
-        status: ready ? 'True' : 'False',
+        // Not ready: the newest build failed, even while instances keep a previous one (the message says which).
+        status: 'False',
         reason: Reason.BuildFailed,
         message: `${errorMessage(err)}${ready ? `; instances keep build ${ready}` : ''} (left4me logs overlay ${name})`,
       });
@@ -243,7 +244,7 @@ export class BuildReconciler {
     if (!failure) delete status.lastError;
     updates.push(
       failure
-        ? { type: C.Installed, status: ready ? 'True' : 'False', reason: Reason.BuildFailed, message: `${errorMessage(failure)}${ready ? `; instances keep build ${ready}` : ''}` }
+        ? { type: C.Installed, status: 'False', reason: Reason.BuildFailed, message: `${errorMessage(failure)}${ready ? `; instances keep build ${ready}` : ''} (left4me logs installation ${name})` }
         : { type: C.Installed, status: 'True', reason: Reason.Succeeded, message: `build ${wanted} is installed` },
     );
     this.installs.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: errorMessage(failure) } : {}) });

@@ -16,9 +16,11 @@ export function applyConditions(status: DocumentStatus, generation: string | und
   const apply = (u: ConditionUpdate) => {
     const r = setCondition(conditions, { ...u, observedGeneration: generation ?? '' }, now);
     conditions = r.list;
-    if (r.transitioned && !(u.status === 'False' && (u.type === C.Stalled || u.type === C.RestartPending))) {
-      events.push({ time: now.toISOString(), type: u.status === 'True' || u.type === C.Healthy ? 'Normal' : 'Warning', reason: u.reason, message: `${u.type}=${u.status}: ${u.message}` });
-    }
+    if (!r.transitioned || (u.status === 'False' && (u.type === C.Stalled || u.type === C.RestartPending))) return;
+    const type = u.status === 'True' || u.type === C.Healthy ? 'Normal' : 'Warning';
+    // One happening, one event: Ready flipping for the reason a condition just gave says nothing new.
+    if (u.type === C.Ready && events.some((e) => e.type === type && e.reason === u.reason)) return;
+    events.push({ time: now.toISOString(), type, reason: u.reason, message: `${u.type}=${u.status}: ${u.message}` });
   };
   for (const u of updates) apply(u);
   apply(readyFrom(conditions, needs));
