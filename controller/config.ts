@@ -44,6 +44,8 @@ export interface ControllerConfig {
   buildConcurrency: number;
   /** Largest single download of a build, in bytes. */
   maxDownloadBytes: number;
+  /** Networks (CIDR) the controller's own downloads and the Steam Web API may reach besides public addresses; empty in production. */
+  allowedDownloadNetworks: readonly string[];
 }
 
 /** Options a caller may set; the rest comes from production defaults. */
@@ -62,6 +64,7 @@ export interface ControllerConfigInput {
   steamApiBase?: string;
   buildConcurrency?: number;
   maxDownloadBytes?: number;
+  allowedDownloadNetworks?: readonly string[];
 }
 
 /** Production defaults (DESIGN.md host layout) merged with the given options. */
@@ -86,6 +89,7 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     steamApiBase: input.steamApiBase ?? 'https://api.steampowered.com',
     buildConcurrency: input.buildConcurrency ?? 2,
     maxDownloadBytes: input.maxDownloadBytes ?? 8 * 2 ** 30,
+    allowedDownloadNetworks: input.allowedDownloadNetworks ?? [],
   };
 }
 

@@ -125,7 +125,8 @@ beforeAll(async () => {
   routes.set('/pack-1.0.tar.gz', { body: PACK });
   demo = await bootDemoHost();
   await demo.write('stack.yaml', docs({ archiveUrl: http.url('/pack-1.0.tar.gz'), archiveSha: sha(PACK), workshopItems: [ITEM, SHARED] }));
-  ctl = await startController(demo, { steamApiBase: steam.base, portRanges: PORTS });
+  // The stand-ins serve on loopback, which production refuses: allowed explicitly, as an operator would.
+  ctl = await startController(demo, { steamApiBase: steam.base, portRanges: PORTS, allowedDownloadNetworks: ['127.0.0.1/32'] });
 }, 60_000);
 
 afterAll(async () => {

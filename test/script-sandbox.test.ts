@@ -7,6 +7,7 @@ import { link, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promise
 import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EgressGuard } from '../controller/builds/egress.js';
 import { buildScript, ScriptFailedError } from '../controller/builds/script.js';
 import type { BuildContext } from '../controller/builds/source.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
@@ -49,6 +50,7 @@ async function buildContext(overlay: string, signal = new AbortController().sign
     systemd,
     steamApiBase: 'http://127.0.0.1:9',
     maxDownloadBytes: 1024,
+    egress: new EgressGuard(),
   };
   return { ctx, dir, lines };
 }

@@ -150,7 +150,7 @@ let ctx: BuildContext;
 let lines: string[];
 let cleanup: () => Promise<void>;
 beforeEach(async () => {
-  ({ ctx, lines, base, cleanup } = await scratchBuildContext({ overlay: 'maps', step: 1, steamApiBase: server.url('/steam'), maxDownloadBytes: 1 << 24 }));
+  ({ ctx, lines, base, cleanup } = await scratchBuildContext({ overlay: 'maps', step: 1, steamApiBase: server.url('/steam'), maxDownloadBytes: 1 << 24, allowDownloadNetworks: ['127.0.0.1/32'] }));
 });
 afterEach(() => cleanup());
 

@@ -54,7 +54,7 @@ export async function buildArchive(spec: ArchiveSpec, ctx: BuildContext): Promis
   let scratch: string | undefined;
   try {
     try {
-      await download(spec.url, file, { sha256: spec.sha256, maxBytes: Math.min(maxSize, ctx.maxDownloadBytes), signal: ctx.signal, log: ctx.log });
+      await download(spec.url, file, { sha256: spec.sha256, maxBytes: Math.min(maxSize, ctx.maxDownloadBytes), signal: ctx.signal, egress: ctx.egress, log: ctx.log });
     } catch (err) {
       throw prefixed(err, `${stepLabel(ctx)}, archive`);
     }

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
+import { EgressRefusedError, guardedRequest, type EgressGuard } from './egress.js';
 import { BuildStepError } from './source.js';
 
 /** Options of one download. */
@@ -15,6 +17,8 @@ export interface DownloadOptions {
   log?: (line: string) => void;
   /** Size the caller already knows (e.g. from the Workshop API); a different size fails the download. */
   expectedBytes?: number;
+  /** Which addresses every hop may connect to. */
+  egress: EgressGuard;
 }
 
 /** What was downloaded. */
@@ -27,7 +31,8 @@ const MAX_REDIRECTS = 5;
 const PROGRESS_STEP = 64 * 1024 * 1024;
 
 /**
- * Downloads `url` (http/https, at most 5 redirects) to `dest`: streams into
+ * Downloads `url` (http/https, at most 5 redirects, every hop only to
+ * addresses `opts.egress` accepts) to `dest`: streams into
  * `dest.part-<random>` beside it while counting and hashing, and renames into
  * place only after the size and digest are verified and the data is fsynced,
  * so `dest` is either absent or complete. Owns the `.part-*` file (removed on
@@ -40,15 +45,12 @@ export async function download(url: string, dest: string, opts: DownloadOptions)
   if (opts.expectedBytes !== undefined && opts.expectedBytes > opts.maxBytes) {
     throw new BuildStepError(`${shown} is ${opts.expectedBytes} bytes, more than the limit of ${opts.maxBytes}; raise the limit (maxSize) if this file is expected to be this large`);
   }
-  // Our own controller stops the transfer when the size limit is hit; the caller's signal stops it on cancel/timeout.
-  const limit = new AbortController();
-  const signal = AbortSignal.any([opts.signal, limit.signal]);
   log(`downloading ${shown}`);
-  const res = await fetchFollowing(url, shown, signal);
+  const res = await getFollowing(url, shown, opts.signal, opts.egress);
 
   const declared = contentLength(res);
   if (declared !== undefined && declared > opts.maxBytes) {
-    await res.body?.cancel().catch(() => {});
+    res.destroy();
     throw new BuildStepError(`${shown} is ${declared} bytes (Content-Length), more than the limit of ${opts.maxBytes}; raise the limit (maxSize) if this file is expected to be this large`);
   }
   log(declared !== undefined ? `size ${declared} bytes` : 'size unknown (no Content-Length)');
@@ -59,29 +61,26 @@ export async function download(url: string, dest: string, opts: DownloadOptions)
   let fh: FileHandle | undefined;
   try {
     fh = await open(part, 'wx', 0o644);
-    if (res.body) {
-      let nextProgress = PROGRESS_STEP;
-      const reader = res.body.getReader();
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch (err) {
-          throw transferError(shown, bytes, opts.signal, err);
-        }
-        if (chunk.done) break;
-        bytes += chunk.value.byteLength;
-        if (bytes > opts.maxBytes) {
-          limit.abort();
-          await reader.cancel().catch(() => {});
-          throw new BuildStepError(`${shown} is larger than the limit of ${opts.maxBytes} bytes (stopped reading); raise the limit (maxSize) if this file is expected to be this large`);
-        }
-        hash.update(chunk.value);
-        await fh.write(chunk.value);
-        if (bytes >= nextProgress) {
-          log(`received ${bytes}${declared !== undefined ? ` of ${declared}` : ''} bytes`);
-          nextProgress += PROGRESS_STEP;
-        }
+    let nextProgress = PROGRESS_STEP;
+    const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    for (;;) {
+      let chunk: IteratorResult<Buffer>;
+      try {
+        chunk = await chunks.next();
+      } catch (err) {
+        throw transferError(shown, bytes, opts.signal, err);
+      }
+      if (chunk.done) break;
+      bytes += chunk.value.byteLength;
+      if (bytes > opts.maxBytes) {
+        res.destroy();
+        throw new BuildStepError(`${shown} is larger than the limit of ${opts.maxBytes} bytes (stopped reading); raise the limit (maxSize) if this file is expected to be this large`);
+      }
+      hash.update(chunk.value);
+      await fh.write(chunk.value);
+      if (bytes >= nextProgress) {
+        log(`received ${bytes}${declared !== undefined ? ` of ${declared}` : ''} bytes`);
+        nextProgress += PROGRESS_STEP;
       }
     }
     if (opts.signal.aborted) throw transferError(shown, bytes, opts.signal, opts.signal.reason);
@@ -105,35 +104,46 @@ export async function download(url: string, dest: string, opts: DownloadOptions)
     log(`downloaded ${shown}: ${bytes} bytes, sha256 ${digest}`);
     return { bytes, sha256: digest };
   } catch (err) {
+    res.destroy();
     await fh?.close().catch(() => {});
     await unlink(part).catch(() => {});
     throw err;
   }
 }
 
-/** GET with redirects followed by hand, so each hop's scheme is checked and the count is bounded. */
-async function fetchFollowing(url: string, shown: string, signal: AbortSignal): Promise<Response> {
+/** GET with redirects followed by hand, so each hop's scheme and address are checked and the count is bounded. */
+async function getFollowing(url: string, shown: string, signal: AbortSignal, egress: EgressGuard): Promise<IncomingMessage> {
   let current = parseHttpUrl(url, shown);
+  let label = shown;
   for (let hop = 0; ; hop++) {
-    let res: Response;
+    let res: IncomingMessage;
     try {
-      res = await fetch(current, { redirect: 'manual', signal });
+      res = await guardedRequest(current, { guard: egress, signal, shown: label });
     } catch (err) {
+      if (err instanceof EgressRefusedError) throw err;
       throw transferError(redact(current.href), 0, signal, err);
     }
-    if (res.status >= 300 && res.status < 400 && res.headers.has('location')) {
-      await res.body?.cancel().catch(() => {});
+    const status = res.statusCode ?? 0;
+    const location = res.headers.location;
+    if (status >= 300 && status < 400 && location !== undefined) {
+      res.destroy();
       if (hop >= MAX_REDIRECTS) {
         throw new BuildStepError(`${shown} redirected more than ${MAX_REDIRECTS} times; use the final URL in the document`);
       }
-      const location = res.headers.get('location') ?? '';
-      current = parseHttpUrl(new URL(location, current).href, `${shown} (redirected to ${redact(location)})`);
+      let next: string;
+      try {
+        next = new URL(location, current).href;
+      } catch {
+        throw new BuildStepError(`${shown} redirected to ${JSON.stringify(location.slice(0, 200))}, which is not a valid URL; use the final URL in the document`);
+      }
+      label = `${shown} (redirected to ${redact(next)})`;
+      current = parseHttpUrl(next, label);
       continue;
     }
-    if (res.status < 200 || res.status > 299) {
-      await res.body?.cancel().catch(() => {});
+    if (status < 200 || status > 299) {
+      res.destroy();
       const hopNote = current.href === url ? '' : ` (after redirects, at ${redact(current.href)})`;
-      throw new BuildStepError(`${shown}${hopNote} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}; check the URL`);
+      throw new BuildStepError(`${shown}${hopNote} answered HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}; check the URL`);
     }
     return res;
   }
@@ -152,12 +162,10 @@ function parseHttpUrl(url: string, shown: string): URL {
   return parsed;
 }
 
-function contentLength(res: Response): number | undefined {
-  const raw = res.headers.get('content-length');
-  if (raw === null || !/^\d+$/.test(raw.trim())) return undefined;
-  // A compressed transfer's Content-Length is the wire size, not what we count after decoding.
-  const encoding = res.headers.get('content-encoding');
-  if (encoding && encoding !== 'identity') return undefined;
+function contentLength(res: IncomingMessage): number | undefined {
+  // Bodies are stored as sent (never decoded), so Content-Length is exactly what we count.
+  const raw = res.headers['content-length'];
+  if (raw === undefined || !/^\d+$/.test(raw.trim())) return undefined;
   return Number(raw.trim());
 }
 

@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 let cleanup: () => Promise<void>;
 beforeEach(async () => {
-  ({ ctx, lines, base, cleanup } = await scratchBuildContext({ overlay: 'cfgs', step: 2, steamApiBase: server.url('/steam'), maxDownloadBytes: 1 << 20 }));
+  ({ ctx, lines, base, cleanup } = await scratchBuildContext({ overlay: 'cfgs', step: 2, steamApiBase: server.url('/steam'), maxDownloadBytes: 1 << 20, allowDownloadNetworks: ['127.0.0.1/32'] }));
 });
 afterEach(() => cleanup());
 

@@ -27,7 +27,7 @@ export async function buildFiles(entries: OverlayFile[], ctx: BuildContext): Pro
         await writeNew(tmp, entry.content, mode);
       } else if (entry.url !== undefined && entry.sha256 !== undefined) {
         try {
-          await download(entry.url, tmp, { sha256: entry.sha256, maxBytes: ctx.maxDownloadBytes, signal: ctx.signal, log: (l) => ctx.log(`${entry.path}: ${l}`) });
+          await download(entry.url, tmp, { sha256: entry.sha256, maxBytes: ctx.maxDownloadBytes, signal: ctx.signal, egress: ctx.egress, log: (l) => ctx.log(`${entry.path}: ${l}`) });
         } catch (err) {
           throw prefixed(err, where);
         }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Document, OverlaySource } from '../documents/kinds.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
+import { EgressGuard } from './egress.js';
 import { PRODUCTION_STEPS } from './steps.js';
 import { BuildFailedError, OverlayPipeline, referencedLowerDirs } from './pipeline.js';
 import { BuildStepError } from './source.js';
@@ -24,7 +25,7 @@ function pipeline(dir: string, extra: Record<string, (s: OverlaySource) => Promi
     { overlaysDir: join(dir, 'overlays'), overlaysHostDir: '/var/lib/left4me/overlays', cacheDir: join(dir, 'cache'), logsDir: join(dir, 'logs') },
     { files: PRODUCTION_STEPS.files!, ...Object.fromEntries(Object.entries(extra).map(([k, f]) => [k, (s: OverlaySource, ctx: { log(l: string): void }) => (ctx.log('running'), f(s))])) },
     {},
-    { systemd: {} as SystemdAdapter, steamApiBase: 'http://127.0.0.1:1', maxDownloadBytes: 1 << 20, now: () => clock },
+    { systemd: {} as SystemdAdapter, steamApiBase: 'http://127.0.0.1:1', maxDownloadBytes: 1 << 20, egress: new EgressGuard(), now: () => clock },
   );
 }
 

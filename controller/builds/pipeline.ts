@@ -7,6 +7,7 @@ import { specHash } from '../documents/hash.js';
 import { parseDuration } from '../documents/duration.js';
 import type { Document, OverlaySource } from '../documents/kinds.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
+import type { EgressGuard } from './egress.js';
 import { BuildStepError, type BuildContext } from './source.js';
 
 /** One kind of build step, keyed by the source's one field name. */
@@ -15,7 +16,7 @@ export type StepRunner = (source: OverlaySource, ctx: BuildContext) => Promise<v
 /** Steps that talk to remote services decide part of the build id from what they find there. */
 export interface RemoteFingerprint {
   /** Returns a stable text describing the remote content (e.g. workshop ids and revisions). */
-  (source: OverlaySource, ctx: Pick<BuildContext, 'signal' | 'steamApiBase' | 'overlay' | 'step' | 'log'>): Promise<string>;
+  (source: OverlaySource, ctx: Pick<BuildContext, 'signal' | 'steamApiBase' | 'egress' | 'overlay' | 'step' | 'log'>): Promise<string>;
 }
 
 /** Where builds and their logs live, as this process reaches them, and how systemd sees the same dirs. */
@@ -67,7 +68,7 @@ export class OverlayPipeline {
     private readonly paths: PipelinePaths,
     private readonly steps: Partial<Record<string, StepRunner>>,
     private readonly fingerprints: Partial<Record<string, RemoteFingerprint>>,
-    private readonly env: { systemd: SystemdAdapter; steamApiBase: string; maxDownloadBytes: number; now: () => number },
+    private readonly env: { systemd: SystemdAdapter; steamApiBase: string; maxDownloadBytes: number; egress: EgressGuard; now: () => number },
     concurrency = 2,
   ) {
     this.queue = new PQueue({ concurrency });
@@ -86,7 +87,7 @@ export class OverlayPipeline {
       const fp = this.fingerprints[kind];
       if (fp) {
         try {
-          parts.push(await fp(source, { signal, steamApiBase: this.env.steamApiBase, overlay: overlay.metadata.name, step, log: () => undefined }));
+          parts.push(await fp(source, { signal, steamApiBase: this.env.steamApiBase, egress: this.env.egress, overlay: overlay.metadata.name, step, log: () => undefined }));
         } catch (err) {
           // A problem a person must fix (a removed item): let the build run into it, so it is logged
           // like any failed build; a passing failure (network) is retried instead.
@@ -155,6 +156,7 @@ export class OverlayPipeline {
             systemd: this.env.systemd,
             steamApiBase: this.env.steamApiBase,
             maxDownloadBytes: this.env.maxDownloadBytes,
+            egress: this.env.egress,
           });
         }
         await chmod(tmp, 0o755);

@@ -25,6 +25,7 @@
 import { isIP } from 'node:net';
 import type { UnitProperty } from '../systemd/adapter.js';
 import { BUILD_SLICE_UNIT, defaultUnitConfig, GLIBC_ETC, type HostLayout } from '../systemd/units.js';
+import { DENIED_NETWORKS } from './networks.js';
 
 /** Where a script sees its overlay build directory (read-write, its only writable path besides a private /tmp). */
 export const SANDBOX_OVERLAY_DIR = '/overlay';
@@ -35,22 +36,8 @@ export const SANDBOX_STEAM_HOME = '/steam';
 /** Where steamcmd finds the runscript with its `login` line (`+runscript`). */
 export const SANDBOX_LOGIN_FILE = '/run/left4me/steam-login';
 
-/** Networks a build may never reach (the previous deployment's list, plus 0.0.0.0/8 and 240.0.0.0/4 which also end on this host or nowhere). */
-export const DENIED_NETWORKS: readonly string[] = [
-  '127.0.0.0/8',
-  '::1/128',
-  '169.254.0.0/16',
-  'fe80::/10',
-  '224.0.0.0/4',
-  'ff00::/8',
-  '10.0.0.0/8',
-  '172.16.0.0/12',
-  '192.168.0.0/16',
-  '100.64.0.0/10',
-  'fc00::/7',
-  '0.0.0.0/8',
-  '240.0.0.0/4',
-];
+/** Networks a build may never reach: the product's one list of non-public ranges (networks.ts). */
+export { DENIED_NETWORKS };
 
 /** Public resolvers for the sandbox's own resolv.conf (glibc reads at most three): a host resolver on loopback or the LAN is unreachable from inside. */
 export const PUBLIC_RESOLVERS: readonly string[] = ['1.1.1.1', '9.9.9.9', '2606:4700:4700::1111'];

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SystemdAdapter } from '../systemd/adapter.js';
+import { EgressGuard } from './egress.js';
 import { buildScript, dataDir, handTreeTo, reclaimTree, removeRunDir } from './script.js';
 import { BuildStepError, type BuildContext } from './source.js';
 import { defaultUnitConfig } from '../systemd/units.js';
@@ -94,7 +95,7 @@ describe('buildScript', () => {
     const systemd = new Proxy({}, { get: () => () => Promise.reject(new Error('systemd must not be called')) }) as SystemdAdapter;
     const ctx: BuildContext = {
       overlay: 'maps', step: 2, dir: base, hostDir: base, cacheDir: base, tmpDir: base, log: () => undefined,
-      signal: new AbortController().signal, systemd, steamApiBase: '', maxDownloadBytes: 0,
+      signal: new AbortController().signal, systemd, steamApiBase: '', maxDownloadBytes: 0, egress: new EgressGuard(),
     };
     await expect(buildScript({ run: 'true', timeout: '7h' }, ctx)).rejects.toThrow(BuildStepError);
     await expect(buildScript({ run: 'true', timeout: '7h' }, ctx)).rejects.toThrow(/script of overlay maps \(step 2\): timeout 7h is outside 1s to 6h; set spec\.sources\[2\]\.script\.timeout/);

@@ -1,4 +1,5 @@
 import type { SystemdAdapter } from '../systemd/adapter.js';
+import type { EgressGuard } from './egress.js';
 
 /**
  * What one build step of an overlay gets. A step writes only below `dir`
@@ -28,6 +29,8 @@ export interface BuildContext {
   steamApiBase: string;
   /** Largest single download, in bytes. */
   maxDownloadBytes: number;
+  /** Which addresses downloads and the Steam Web API may reach (public ones plus the operator's allowed networks). */
+  egress: EgressGuard;
 }
 
 /** A step that failed for a reason a person must fix (bad checksum, missing item, script exit code); the message says what and where. */

@@ -2,10 +2,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COLLECTION_PATH, DETAILS_PATH, startSteamFixture, type SteamFixture } from '../../test/support/steam-fixture.js';
+import { EgressGuard } from './egress.js';
 import { getCollectionDetails, getPublishedFileDetails, SteamApiError } from './steam-api.js';
 
 let steam: SteamFixture;
-const opts = () => ({ base: steam.base, signal: AbortSignal.timeout(10_000) });
+// The stand-in listens on loopback, which only an operator's allowance makes reachable.
+const egress = new EgressGuard(['127.0.0.1/32']);
+const opts = () => ({ base: steam.base, signal: AbortSignal.timeout(10_000), egress });
 
 beforeEach(async () => {
   steam = await startSteamFixture();
@@ -108,7 +111,7 @@ describe('bad answers are clear errors naming the endpoint', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const base = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
-      const err = await getPublishedFileDetails(['698857882'], { base, signal: AbortSignal.timeout(10_000), timeoutMs: 200 }).catch((e: unknown) => e);
+      const err = await getPublishedFileDetails(['698857882'], { base, signal: AbortSignal.timeout(10_000), timeoutMs: 200, egress }).catch((e: unknown) => e);
       expect((err as Error).message).toBe(`Steam Web API GetPublishedFileDetails: request to ${base}ISteamRemoteStorage/GetPublishedFileDetails/v1/ failed: no answer in time; retry later`);
     } finally {
       silent.closeAllConnections();
@@ -119,6 +122,6 @@ describe('bad answers are clear errors naming the endpoint', () => {
   it('a cancelled build', async () => {
     const ac = new AbortController();
     ac.abort(new Error('build cancelled'));
-    await expect(getPublishedFileDetails(['698857882'], { base: steam.base, signal: ac.signal })).rejects.toThrow(/failed: build cancelled; retry later/);
+    await expect(getPublishedFileDetails(['698857882'], { base: steam.base, signal: ac.signal, egress })).rejects.toThrow(/failed: build cancelled; retry later/);
   });
 });

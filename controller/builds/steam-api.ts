@@ -2,6 +2,7 @@
 // workshop source needs. It validates every answer's shape before anything
 // trusts it: the Web API is someone else's server, and a proxy or an outage
 // page in between answers HTML with status 200 often enough.
+import { EgressRefusedError, guardedRequest, type EgressGuard } from './egress.js';
 
 /** Where and how long to ask. */
 export interface SteamApiOptions {
@@ -11,6 +12,8 @@ export interface SteamApiOptions {
   signal: AbortSignal;
   /** Longest wait for one request (default 60 s), so a hung API fails the step before the build's own timeout. */
   timeoutMs?: number;
+  /** Which addresses the API may be reached at: `base` is operator-set, but goes through the same guard as every download. */
+  egress: EgressGuard;
 }
 
 /** One entry of GetPublishedFileDetails' `publishedfiledetails`, normalised (Steam omits most fields when `result` is not 1). */
@@ -62,6 +65,8 @@ export class SteamApiError extends Error {
 /** Most ids Steam is asked about in one request. */
 export const STEAM_BATCH_SIZE = 100;
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** Largest answer read: 100 items' details are well under 1 MiB, and a hostile or broken server must not fill memory. */
+const MAX_ANSWER_BYTES = 16 * 2 ** 20;
 
 /** Reads details of published files (workshop items) in batches of 100; returns one record per id Steam answered for, in Steam's order. */
 export async function getPublishedFileDetails(ids: readonly string[], opts: SteamApiOptions): Promise<PublishedFileDetails[]> {
@@ -101,21 +106,36 @@ async function post(endpoint: string, countField: string, ids: readonly string[]
   ids.forEach((id, i) => form.append(`publishedfileids[${i}]`, id));
   const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)]);
 
-  let res: Response;
+  let status: number;
+  let statusText: string;
   let text: string;
   try {
-    res = await fetch(url, {
+    const res = await guardedRequest(new URL(url), {
+      guard: opts.egress,
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form.toString(),
       signal,
     });
-    text = await res.text();
+    status = res.statusCode ?? 0;
+    statusText = res.statusMessage ?? '';
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      size += chunk.byteLength;
+      if (size > MAX_ANSWER_BYTES) {
+        res.destroy();
+        throw new Error(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`);
+      }
+      chunks.push(chunk);
+    }
+    text = Buffer.concat(chunks).toString('utf8');
   } catch (err) {
+    if (err instanceof EgressRefusedError) throw new SteamApiError(endpoint, `steamApiBase: ${err.message}`, { cause: err });
     throw new SteamApiError(endpoint, `request to ${url} failed: ${reason(err, signal)}; retry later`, { cause: err });
   }
-  if (!res.ok) {
-    throw new SteamApiError(endpoint, `${url} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}; retry later, or check steamApiBase if it persists`);
+  if (status < 200 || status > 299) {
+    throw new SteamApiError(endpoint, `${url} answered HTTP ${status}${statusText ? ` ${statusText}` : ''}; retry later, or check steamApiBase if it persists`);
   }
   let body: unknown;
   try {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COLLECTION_PATH, DETAILS_PATH, startSteamFixture, type SteamFixture } from '../../test/support/steam-fixture.js';
+import { EgressGuard } from './egress.js';
 import type { BuildContext } from './source.js';
 import { BuildStepError } from './source.js';
 import { buildWorkshop, resolveWorkshop, workshopFingerprint, WorkshopItemsError, WorkshopRetryError, type WorkshopSpec } from './workshop.js';
@@ -37,6 +38,8 @@ async function ctx(name: string, extra: Partial<BuildContext> = {}): Promise<Bui
     systemd: undefined as never,
     steamApiBase: steam.base,
     maxDownloadBytes: 1 << 20,
+    // The stand-in (API and file host) listens on loopback: allowed explicitly, as an operator would.
+    egress: new EgressGuard(['127.0.0.1/32']),
     ...extra,
   };
 }

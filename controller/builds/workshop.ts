@@ -61,7 +61,7 @@ export class WorkshopRetryError extends Error {
 }
 
 /** What resolving needs from a build context (the pipeline resolves before it has a build directory). */
-export type ResolveContext = Pick<BuildContext, 'overlay' | 'step' | 'log' | 'signal' | 'steamApiBase'>;
+export type ResolveContext = Pick<BuildContext, 'overlay' | 'step' | 'log' | 'signal' | 'steamApiBase' | 'egress'>;
 
 /** Left 4 Dead 2's app id: items for other games are refused. */
 export const L4D2_APP_ID = 550;
@@ -126,7 +126,7 @@ export function workshopFingerprint(resolved: readonly WorkshopItem[]): string {
 
 /** Items Steam can give us, and the per-item problems of the rest. */
 async function resolve(spec: WorkshopSpec, ctx: ResolveContext): Promise<{ items: WorkshopItem[]; problems: WorkshopProblem[] }> {
-  const api: SteamApiOptions = { base: ctx.steamApiBase, signal: ctx.signal };
+  const api: SteamApiOptions = { base: ctx.steamApiBase, signal: ctx.signal, egress: ctx.egress };
   const where = `overlay ${ctx.overlay}, source ${ctx.step} (workshop)`;
   const problems: WorkshopProblem[] = [];
   // item id → the collection it came from (undefined: listed directly), for messages.
@@ -275,6 +275,7 @@ async function fill(item: WorkshopItem, cached: string, ctx: BuildContext): Prom
   await download(item.fileUrl, cached, {
     maxBytes: ctx.maxDownloadBytes,
     signal: ctx.signal,
+    egress: ctx.egress,
     log: (line) => ctx.log(`workshop: ${item.id}: ${line}`),
     ...(item.fileSize !== undefined && item.fileSize > 0 ? { expectedBytes: item.fileSize } : {}),
   });

@@ -91,6 +91,15 @@ describe('host options', () => {
     expect(overlap.code).toBe(2);
     expect(overlap.err).toContain('must not overlap');
   });
+
+  it('--allow-download-network takes networks only, repeatable, canonical', async () => {
+    const { hostConfig } = await import('./host-options.js');
+    expect(hostConfig({ state: example }).allowedDownloadNetworks).toEqual([]);
+    expect(hostConfig({ state: example, 'allow-download-network': ['127.0.0.0/8', 'FD00::/8', '192.0.2.7'] }).allowedDownloadNetworks).toEqual(['127.0.0.0/8', 'fd00::/8', '192.0.2.7/32']);
+    const bad = await cli('controller', '--allow-download-network', 'localhost', '--state', example);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--allow-download-network "localhost" is not an IP network; write it like 10.0.0.0/8 or fd00::/8');
+  });
 });
 
 describe('get with status', () => {

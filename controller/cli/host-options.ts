@@ -1,3 +1,4 @@
+import { parseNetwork } from '../builds/networks.js';
 import { controllerConfig, type ControllerConfig, type ControllerConfigInput } from '../config.js';
 import { UsageError } from './args.js';
 import { resolveTarget } from './target.js';
@@ -10,9 +11,10 @@ export const HOST_OPTIONS = {
   node: { type: 'string' },
   'port-range': { type: 'string' },
   'client-port-range': { type: 'string' },
+  'allow-download-network': { type: 'string', multiple: true },
 } as const;
 
-type HostValues = { state?: string; demo?: boolean; 'data-dir'?: string; 'unit-dir'?: string; 'fs-root'?: string; bus?: string; node?: string; 'port-range'?: string; 'client-port-range'?: string };
+type HostValues = { state?: string; demo?: boolean; 'data-dir'?: string; 'unit-dir'?: string; 'fs-root'?: string; bus?: string; node?: string; 'port-range'?: string; 'client-port-range'?: string; 'allow-download-network'?: string[] };
 
 /** Parses `27015-27115` into an inclusive range of unprivileged ports. */
 export function parseRange(flag: string, text: string): { min: number; max: number } {
@@ -21,6 +23,15 @@ export function parseRange(flag: string, text: string): { min: number; max: numb
   const max = Number(m?.[2]);
   if (!m || min < 1024 || max > 65535 || min > max) throw new UsageError(`${flag} must look like 27015-27115 (ports 1024-65535, low first)`);
   return { min, max };
+}
+
+/** One --allow-download-network value, canonical (`127.0.0.1/8` is refused, naming `127.0.0.0/8`). */
+function allowedNetwork(text: string): string {
+  try {
+    return parseNetwork(text).cidr;
+  } catch (err) {
+    throw new UsageError(`--allow-download-network ${(err as Error).message}`);
+  }
 }
 
 /** The controller configuration the host options (and --demo) describe. */
@@ -42,6 +53,7 @@ export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}
       ? { units: { layout: { instancesDir: `${dataDir}/instances`, overlaysDir: `${dataDir}/overlays`, runtimeDir: `${dataDir}/runtime`, statusDir: `${dataDir}/status`, cacheDir: `${dataDir}/cache`, installationDir: `${dataDir}/installation` } } }
       : {}),
     portRanges: { game, client },
+    allowedDownloadNetworks: (values['allow-download-network'] ?? []).map(allowedNetwork),
     ...extra,
   });
 }

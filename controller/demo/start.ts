@@ -1,20 +1,21 @@
 // `npm start`: the one-command demo. Boots a private systemd (its own PID and
 // mount namespace: nothing touches this machine's units or mounts), installs
 // the demo game server as the installation and state.example/demo as the
-// desired state, runs the controller against it, and tears everything down
-// on Ctrl-C.
+// desired state, runs the controller against it (with the options after
+// `npm start --`, see options.ts), and tears everything down on Ctrl-C.
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
 import { bootPrivateHost } from '../private-host/private-host.js';
-import { controllerConfig } from '../config.js';
 import { writeDemoInstallation } from '../demo-server/installation.js';
 import { packageRoot } from '../package-root.js';
 import { a2sProbe } from '../reconcile/a2s-probe.js';
 import { Controller } from '../reconcile/controller.js';
 import { StatusStore } from '../status/store.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
+import { UsageError } from '../cli/args.js';
 import { demoDescriptorPath, type DemoDescriptor } from '../cli/target.js';
+import { DEMO_USAGE, demoControllerConfig } from './options.js';
 
 const UNIT_DIR = '/run/systemd/system';
 const DATA_DIR = '/var/lib/left4me';
@@ -23,6 +24,18 @@ async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('npm start boots a private systemd in its own namespaces, which needs root. Run it as root (CI and these machines do).\n');
     return 1;
+  }
+  // Options are checked before anything boots, so a typo costs nothing.
+  const args = process.argv.slice(2);
+  try {
+    if (!demoControllerConfig(args, {})) {
+      process.stdout.write(DEMO_USAGE);
+      return 0;
+    }
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n\n${DEMO_USAGE}`);
+    return 2;
   }
   const log = pino({ level: process.env.LEFT4ME_LOG_LEVEL ?? 'info', base: { component: 'controller' } }, pino.destination({ fd: 2, sync: true }));
   process.stdout.write('Booting a private systemd host...\n');
@@ -47,7 +60,7 @@ async function main(): Promise<number> {
     await mkdir(stateDir, { recursive: true });
     await cp(join(packageRoot(), 'state.example', 'demo'), stateDir, { recursive: true });
 
-    const cfg = controllerConfig({ stateDir, fsRoot: host.root, busAddress: host.busAddress, unitDir: UNIT_DIR, resyncMs: 30_000 });
+    const cfg = demoControllerConfig(args, { stateDir, fsRoot: host.root, busAddress: host.busAddress, unitDir: UNIT_DIR, resyncMs: 30_000 })!;
     systemd = new DbusSystemdAdapter({ address: host.busAddress });
     controller = new Controller(cfg, { systemd, log, probe: a2sProbe() });
 

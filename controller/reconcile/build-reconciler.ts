@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+import { EgressGuard } from '../builds/egress.js';
 import { layerExists } from '../builds/layer-writer.js';
 import { BuildFailedError, collectUnusedBuilds, OverlayPipeline, referencedLowerDirs, type RemoteFingerprint, type StepRunner } from '../builds/pipeline.js';
 import { installFromSteam } from '../builds/steamcmd.js';
@@ -68,7 +69,7 @@ export class BuildReconciler {
       { overlaysDir: this.host(l.overlaysDir), overlaysHostDir: l.overlaysDir, cacheDir: this.host(l.cacheDir), logsDir: this.host(join(this.cfg.dataDir, 'logs', 'overlays')) },
       { ...PRODUCTION_STEPS, ...deps.steps },
       { ...PRODUCTION_FINGERPRINTS, ...deps.fingerprints },
-      { systemd: deps.systemd, steamApiBase: this.cfg.steamApiBase, maxDownloadBytes: this.cfg.maxDownloadBytes, now: this.now },
+      { systemd: deps.systemd, steamApiBase: this.cfg.steamApiBase, maxDownloadBytes: this.cfg.maxDownloadBytes, egress: new EgressGuard(this.cfg.allowedDownloadNetworks), now: this.now },
       this.cfg.buildConcurrency,
     );
   }

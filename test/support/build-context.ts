@@ -2,11 +2,16 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EgressGuard } from '../../controller/builds/egress.js';
 import type { BuildContext } from '../../controller/builds/source.js';
 import type { SystemdAdapter } from '../../controller/systemd/adapter.js';
 
-/** A step's context: `build/` and `tmp/` under a new temp dir, log lines collected; `cleanup()` removes it all. */
-export async function scratchBuildContext(o: { overlay: string; step: number; steamApiBase: string; maxDownloadBytes: number }): Promise<{ ctx: BuildContext; lines: string[]; base: string; cleanup(): Promise<void> }> {
+/**
+ * A step's context: `build/` and `tmp/` under a new temp dir, log lines
+ * collected; `cleanup()` removes it all. Downloads reach public addresses and
+ * `allowDownloadNetworks` only, as in production: fixtures on loopback must be allowed.
+ */
+export async function scratchBuildContext(o: { overlay: string; step: number; steamApiBase: string; maxDownloadBytes: number; allowDownloadNetworks: string[] }): Promise<{ ctx: BuildContext; lines: string[]; base: string; cleanup(): Promise<void> }> {
   const base = await mkdtemp(join(tmpdir(), `l4m-${o.overlay}-`));
   await mkdir(join(base, 'build'));
   await mkdir(join(base, 'tmp'));
@@ -24,6 +29,7 @@ export async function scratchBuildContext(o: { overlay: string; step: number; st
     systemd: {} as SystemdAdapter,
     steamApiBase: o.steamApiBase,
     maxDownloadBytes: o.maxDownloadBytes,
+    egress: new EgressGuard(o.allowDownloadNetworks),
   };
   return { ctx, lines, base, cleanup: () => rm(base, { recursive: true, force: true }) };
 }

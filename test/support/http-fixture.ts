@@ -34,32 +34,39 @@ export interface FixtureServer {
   url(path: string): string;
   /** How many requests `path` has received. */
   hits(path: string): number;
+  /** How many connections and requests reached the server at all (refused downloads must leave both at zero). */
+  traffic(): { connections: number; requests: number };
   /** Stops the server and drops open connections (slow responses included). */
   close(): Promise<void>;
 }
 
 /**
- * Starts an HTTP server on 127.0.0.1 (random port) answering `routes` by
- * exact path (query ignored), 404 for the rest. Owns the server and its
- * sockets until `close()`; tests change routes by mutating the map.
+ * Starts an HTTP server on `host` (default 127.0.0.1; any 127.x address
+ * works without setup on Linux), random port, answering `routes` by exact
+ * path (query ignored), 404 for the rest. Owns the server and its sockets
+ * until `close()`; tests change routes by mutating the map.
  */
-export async function startFixtureServer(routes: Map<string, FixtureRoute> | Record<string, FixtureRoute>): Promise<FixtureServer> {
+export async function startFixtureServer(routes: Map<string, FixtureRoute> | Record<string, FixtureRoute>, host = '127.0.0.1'): Promise<FixtureServer> {
   const table = routes instanceof Map ? routes : new Map(Object.entries(routes));
   const counts = new Map<string, number>();
+  const traffic = { connections: 0, requests: 0 };
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://fixture').pathname;
+    traffic.requests++;
     counts.set(path, (counts.get(path) ?? 0) + 1);
     const route = table.get(path);
     serve(route, req, res).catch(() => res.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, host, () => resolve());
   });
+  server.on('connection', () => traffic.connections++);
   const { port } = server.address() as AddressInfo;
   return {
-    url: (path) => `http://127.0.0.1:${port}${path.startsWith('/') ? path : `/${path}`}`,
+    url: (path) => `http://${host}:${port}${path.startsWith('/') ? path : `/${path}`}`,
     hits: (path) => counts.get(path) ?? 0,
+    traffic: () => ({ ...traffic }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

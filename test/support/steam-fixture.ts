@@ -20,6 +20,8 @@ export interface FixtureItem {
   banned?: boolean;
   /** consumer_app_id; default 550 (Left 4 Dead 2). */
   appId?: number;
+  /** Send this file_url instead of the stand-in's own (a hostile answer pointing elsewhere). */
+  fileUrl?: string;
   /** Send an empty file_url (items only the Steam client can download). */
   emptyFileUrl?: boolean;
   /** Advertise this file_size instead of the content's length. */
@@ -91,7 +93,7 @@ export async function startSteamFixture(): Promise<SteamFixture> {
       consumer_app_id: item.appId ?? 550,
       filename: `${item.id}.vpk`,
       file_size: item.fileSizeAsString ? String(size) : size,
-      file_url: item.emptyFileUrl ? '' : new URL(fileUrlPath(item).slice(1), base).href,
+      file_url: item.emptyFileUrl ? '' : (item.fileUrl ?? new URL(fileUrlPath(item).slice(1), base).href),
       hcontent_file: '1234567890123456789',
       preview_url: '',
       hcontent_preview: '0',
