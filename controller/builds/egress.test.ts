@@ -171,7 +171,7 @@ describe('every root-side download goes through the guard', () => {
     const { ctx, cleanup } = await scratchBuildContext({ overlay: 'cfgs', step: 1, steamApiBase: steam.base, maxDownloadBytes: 1 << 20, allowDownloadNetworks: [] });
     const before = server.traffic();
     try {
-      const err = await failure(buildFiles([{ path: 'left4dead2/cfg/x.cfg', url: server.url('/file.bin'), sha256: digest }], ctx));
+      const err = await failure(buildFiles([{ path: 'left4dead2/cfg/x.cfg', url: server.url('/file.bin'), sha256: digest, mode: '0644' }], ctx));
       expect(err).toBeInstanceOf(BuildStepError);
       expect(err.message).toBe(
         `overlay cfgs, source 1, file "left4dead2/cfg/x.cfg": ${server.url('/file.bin')} resolves to 127.0.0.1, which is not a public address (loopback); allow it with --allow-download-network 127.0.0.0/8`,
