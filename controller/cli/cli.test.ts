@@ -63,11 +63,14 @@ describe('left4me get', () => {
     expect(yaml.out).toMatch(/^apiVersion: left4me\/v1\nkind: Blueprint\n/);
   });
 
-  it('says when a name is missing or invalid, and rejects unknown kinds and formats', async () => {
+  it('says when a name is missing, lists an invalid one as not ready, and rejects unknown kinds and formats', async () => {
     expect(await cli('get', 'instance', 'ghost', '--state', example)).toMatchObject({ code: 1, err: 'instance/ghost not found\n' });
     writeFileSync(join(scratch, 'bad.yaml'), 'apiVersion: left4me/v1\nkind: Instance\nmetadata: {name: x}\nspec: {blueprint: 1}\n');
     const invalid = await cli('get', 'instance', 'x', '--state', scratch);
-    expect(invalid).toMatchObject({ code: 1, err: `instance/x is invalid (${join(scratch, 'bad.yaml')}:1); run left4me validate\n` });
+    expect(invalid).toMatchObject({ code: 0, err: 'warning: the state directory has 1 problem(s); run left4me validate\n' });
+    expect(invalid.out).toMatch(/^x\s+False \(Invalid\)\s+-\s+-\s+-\s+-\s+\?\s+\?$/m);
+    const json = JSON.parse((await cli('get', 'instance', 'x', '--state', scratch, '-o', 'json')).out);
+    expect(json).toEqual({ kind: 'Instance', metadata: { name: 'x' }, invalid: { file: join(scratch, 'bad.yaml'), line: 1 } });
     expect((await cli('get', 'servers-ish', '--state', example)).code).toBe(2);
     expect((await cli('get', 'instances', '-o', 'xml', '--state', example)).code).toBe(2);
   });
@@ -103,20 +106,20 @@ describe('host options', () => {
 });
 
 describe('get with status', () => {
-  it('shows READY and the ready build of overlays, with a mark when the newest build failed', async () => {
+  it('shows READY and the build that serves, with a mark when the newest build failed', async () => {
     const data = mkdtempSync(join(tmpdir(), 'left4me-data-'));
     try {
       const { StatusStore } = await import('../status/store.js');
       await new StatusStore(join(data, 'status')).write({
         kind: 'Overlay',
         name: 'demo-base',
-        conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: 'ready', observedGeneration: 'g', lastTransitionTime: new Date().toISOString() }],
+        conditions: [{ type: 'Ready', status: 'False', reason: 'BuildFailed', message: 'exit 3; instances keep build abc123', observedGeneration: 'g', lastTransitionTime: new Date().toISOString() }],
         build: { ready: 'abc123', wanted: 'def456', generation: 'g', checkedAt: new Date().toISOString(), result: 'Failed', log: 'logs/overlays/demo-base/def456.log' },
         events: [],
       });
       const r = await cli('get', 'overlays', '--state', example, '--data-dir', data);
       expect(r.out.split('\n')[0]).toMatch(/^NAME\s+READY\s+SOURCES\s+BUILD\s+REFRESH\s+OWNER$/);
-      expect(r.out).toMatch(/^demo-base\s+True\s+files\s+abc123 \(newest build failed\)\s+-\s+system$/m);
+      expect(r.out).toMatch(/^demo-base\s+False \(BuildFailed\)\s+files\s+abc123 \(serving; newest build failed\)\s+-\s+system$/m);
       expect(r.out).toMatch(/^demo-rates\s+-\s+files\s+-\s+-\s+system$/m);
     } finally {
       rmSync(data, { recursive: true, force: true });

@@ -21,15 +21,14 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
   const state = await loadState(target.stateDir);
   const store = new StatusStore(target.statusDir);
   let docs = [...documentsOf(state, kind).values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  // Invalid documents stay listed (READY False (Invalid)): their servers keep running as they were.
+  const prefix = `${kind.toLowerCase()}/`;
+  let invalid = [...state.invalid.entries()].filter(([key]) => key.startsWith(prefix)).map(([key, where]) => ({ name: key.slice(prefix.length), file: where.file, line: where.line }));
   if (name !== undefined) {
     docs = docs.filter((d) => d.metadata.name === name);
-    if (docs.length === 0) {
-      const invalid = state.invalid.get(`${kind.toLowerCase()}/${name}`);
-      io.err(
-        invalid
-          ? `${kind.toLowerCase()}/${name} is invalid (${invalid.file}:${invalid.line}); run left4me validate\n`
-          : `${kind.toLowerCase()}/${name} not found\n`,
-      );
+    invalid = invalid.filter((i) => i.name === name);
+    if (docs.length === 0 && invalid.length === 0) {
+      io.err(`${kind.toLowerCase()}/${name} not found\n`);
       return 1;
     }
   }
@@ -38,23 +37,49 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
   }
 
   const statuses = new Map<string, DocumentStatus>();
-  await Promise.all(docs.map(async (d) => {
-    const st = await store.read(kind, d.metadata.name).catch(() => undefined);
-    if (st) statuses.set(d.metadata.name, st);
+  await Promise.all([...docs.map((d) => d.metadata.name), ...invalid.map((i) => i.name)].map(async (n) => {
+    const st = await store.read(kind, n).catch(() => undefined);
+    if (st) statuses.set(n, st);
   }));
-  const plain = docs.map(({ apiVersion, kind: k, metadata, spec }) => ({ apiVersion, kind: k, metadata, spec, ...(statuses.has(metadata.name) ? { status: statuses.get(metadata.name) } : {}) }));
+  const plain = [
+    ...docs.map(({ apiVersion, kind: k, metadata, spec }) => ({ apiVersion, kind: k, metadata, spec, ...(statuses.has(metadata.name) ? { status: statuses.get(metadata.name) } : {}) })),
+    ...invalid.map((i) => ({ kind, metadata: { name: i.name }, invalid: { file: i.file, line: i.line }, ...(statuses.has(i.name) ? { status: statuses.get(i.name) } : {}) })),
+  ].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   if (output === 'json') io.out(`${JSON.stringify(name !== undefined ? plain[0] : plain, null, 2)}\n`);
   else if (output === 'yaml') io.out(plain.map((d) => stringify(d)).join('---\n'));
-  else if (output === 'name') io.out(docs.map((d) => `${kind.toLowerCase()}/${d.metadata.name}\n`).join(''));
-  else if (docs.length === 0) io.err(`no ${kind.toLowerCase()}s\n`);
-  else io.out(table(kind, docs, statuses, Date.now()));
+  else if (output === 'name') io.out(plain.map((d) => `${kind.toLowerCase()}/${d.metadata.name}\n`).join(''));
+  else if (plain.length === 0) io.err(`no ${kind.toLowerCase()}s\n`);
+  else io.out(table(kind, docs, invalid.map((i) => i.name), statuses, Date.now()));
   return 0;
 }
 
-function table(kind: Kind, docs: Document[], statuses: Map<string, DocumentStatus>, now: number): string {
+/** The rows of valid documents and, sorted in among them, rows of invalid ones (what their status still says). */
+function table(kind: Kind, docs: Document[], invalid: string[], statuses: Map<string, DocumentStatus>, now: number): string {
+  const [headers, rows] = validRows(kind, docs, statuses, now);
+  for (const name of invalid) rows.push(invalidRow(kind, headers.length, name, statuses.get(name), now));
+  return renderTable(headers, rows.sort((a, b) => (a[0]! < b[0]! ? -1 : 1)));
+}
+
+/** An invalid document's row: its name, READY False (Invalid), and for instances what the server is doing. */
+function invalidRow(kind: Kind, width: number, name: string, st: DocumentStatus | undefined, now: number): string[] {
+  const row = [name, st ? readyWord(st) : 'False (Invalid)'];
+  if (kind === 'Instance') {
+    const running = st?.conditions.find((c) => c.type === 'Running');
+    row.push(
+      st?.unit ? unitWord(st.unit.activeState, st.unit.activeState) : '-',
+      st?.port !== undefined ? String(st.port) : '-',
+      st?.players !== undefined ? `${st.players}/${st.maxPlayers ?? '?'}` : '-',
+      running?.status === 'True' && st?.unit?.activeState === 'active' ? age(now - Date.parse(running.lastTransitionTime)) : '-',
+    );
+  }
+  while (row.length < width) row.push('?');
+  return row;
+}
+
+function validRows(kind: Kind, docs: Document[], statuses: Map<string, DocumentStatus>, now: number): [string[], string[][]] {
   switch (kind) {
     case 'Installation':
-      return renderTable(
+      return [
         ['NAME', 'READY', 'SOURCE', 'WHERE', 'BUILD', 'OWNER'],
         (docs as Document<'Installation'>[]).map((d) => {
           const st = statuses.get(d.metadata.name);
@@ -67,29 +92,30 @@ function table(kind: Kind, docs: Document[], statuses: Map<string, DocumentStatu
             d.metadata.owner,
           ];
         }),
-      );
+      ];
     case 'Overlay':
-      return renderTable(
+      return [
         ['NAME', 'READY', 'SOURCES', 'BUILD', 'REFRESH', 'OWNER'],
         (docs as Document<'Overlay'>[]).map((d) => {
           const st = statuses.get(d.metadata.name);
           return [d.metadata.name, readyWord(st), d.spec.sources.map(sourceType).join(','), buildWord(st), d.spec.refresh ?? '-', d.metadata.owner];
         }),
-      );
+      ];
     case 'Blueprint':
-      return renderTable(
-        ['NAME', 'INSTALLATION', 'OVERLAYS', 'MAP', 'MODE', 'TICKRATE'],
+      return [
+        ['NAME', 'READY', 'INSTALLATION', 'OVERLAYS', 'MAP', 'MODE', 'TICKRATE'],
         (docs as Document<'Blueprint'>[]).map((d) => [
           d.metadata.name,
+          readyWord(statuses.get(d.metadata.name)),
           d.spec.installation ?? '(only one)',
           d.spec.overlays.join(',') || '-',
           d.spec.map,
           d.spec.gameMode,
           String(d.spec.tickrate),
         ]),
-      );
+      ];
     case 'Instance':
-      return renderTable(
+      return [
         ['NAME', 'READY', 'STATE', 'PORT', 'PLAYERS', 'AGE', 'BLUEPRINT', 'NODE'],
         (docs as Document<'Instance'>[]).map((d) => {
           const st = statuses.get(d.metadata.name);
@@ -105,7 +131,7 @@ function table(kind: Kind, docs: Document[], statuses: Map<string, DocumentStatu
             d.spec.node ?? '-',
           ];
         }),
-      );
+      ];
   }
 }
 
@@ -114,11 +140,12 @@ function readyWord(st: DocumentStatus | undefined): string {
   return ready ? (ready.status === 'True' ? 'True' : `False (${ready.reason})`) : '-';
 }
 
-/** The ready build, and a mark when the newest attempt failed. */
+/** The build instances use, and a mark when the newest attempt failed (the older one keeps serving). */
 function buildWord(st: DocumentStatus | undefined): string {
   const b = st?.build;
   if (!b) return '-';
-  return `${b.ready ?? 'none'}${b.result === 'Failed' ? ' (newest build failed)' : ''}`;
+  if (b.result !== 'Failed') return b.ready ?? 'none';
+  return b.ready ? `${b.ready} (serving; newest build failed)` : 'none (newest build failed)';
 }
 
 function unitWord(active: string, desired: string): string {
