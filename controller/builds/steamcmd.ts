@@ -321,7 +321,8 @@ export async function readSteamLogin(localPath: string, shownPath: string, login
   } catch (err) {
     throw new SteamInstallError(`${shownPath} is not valid JSON (${(err as Error).message}); it should be { "${login}": { "username": "...", "password": "..." } }`, 'login-failed', []);
   }
-  const entry = (all as Record<string, unknown> | null)?.[login] as Partial<SteamLogin> | undefined;
+  // Own keys only: a login named "constructor" or "__proto__" must not find an Object.prototype member.
+  const entry = (all !== null && typeof all === 'object' && Object.hasOwn(all, login) ? (all as Record<string, unknown>)[login] : undefined) as Partial<SteamLogin> | null | undefined;
   if (!entry || typeof entry.username !== 'string' || typeof entry.password !== 'string') {
     throw new SteamInstallError(`${shownPath} has no login "${login}" with a username and password; add it, or set spec.steam.login to one it has`, 'login-failed', []);
   }

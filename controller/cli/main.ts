@@ -37,7 +37,8 @@ options:
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
+// A Map: a verb such as "constructor" or "toString" must be unknown, not an Object.prototype member.
+const COMMANDS = new Map<string, Command>(Object.entries({
   validate: validateCommand,
   get: getCommand,
   describe: describeCommand,
@@ -47,7 +48,7 @@ const COMMANDS: Record<string, Command> = {
   diff: diffCommand,
   logs: logsCommand,
   reconcile: reconcileCommand,
-};
+} satisfies Record<string, Command>));
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
@@ -56,7 +57,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     io.out(USAGE);
     return verb === undefined ? 2 : 0;
   }
-  const command = COMMANDS[verb];
+  const command = COMMANDS.get(verb);
   if (!command) {
     io.err(`left4me: unknown command "${verb}"\n\n${USAGE}`);
     return 2;
