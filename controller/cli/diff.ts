@@ -43,7 +43,8 @@ export async function diffCommand(args: string[], io: Io): Promise<number> {
     for (const { name, assessment } of plan) {
       const line = describeAssessment(name, assessment);
       if (!/: up to date$/.test(line)) changes++;
-      io.out(`${line}\n`);
+      // Messages may quote build output over several lines: indent them so they cannot pose as another instance's line.
+      io.out(`${line.replace(/\n/g, '\n    ')}\n`);
     }
     io.err(`${plan.length} instance(s), ${changes} with changes or problems\n`);
     return 0;

@@ -15,6 +15,7 @@ import { Controller } from '../reconcile/controller.js';
 import { StatusStore } from '../status/store.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { demoDescriptorPath, type DemoDescriptor } from '../cli/target.js';
+import { printableJsonLines } from '../cli/printable.js';
 
 const UNIT_DIR = '/run/systemd/system';
 const DATA_DIR = '/var/lib/left4me';
@@ -24,7 +25,7 @@ async function main(): Promise<number> {
     process.stderr.write('npm start boots a private systemd in its own namespaces, which needs root. Run it as root (CI and these machines do).\n');
     return 1;
   }
-  const log = pino({ level: process.env.LEFT4ME_LOG_LEVEL ?? 'info', base: { component: 'controller' } }, pino.destination({ fd: 2, sync: true }));
+  const log = pino({ level: process.env.LEFT4ME_LOG_LEVEL ?? 'info', base: { component: 'controller' } }, printableJsonLines(pino.destination({ fd: 2, sync: true })));
   process.stdout.write('Booting a private systemd host...\n');
   const host = await bootPrivateHost();
   let controller: Controller | undefined;
