@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,5 +20,42 @@ describe('RconSecrets', () => {
     expect(statSync(join(dir, 'rcon.json')).mode & 0o777).toBe(0o600);
     await reread.remove('i0');
     expect(await new RconSecrets(dir).peek('i0')).toBeUndefined();
+  });
+});
+
+describe('RconSecrets reading a hostile rcon.json', () => {
+  it('takes only instance names with well-formed passwords, and nothing in it can pollute or replace a prototype', async () => {
+    const hostile = mkdtempSync(join(tmpdir(), 'left4me-secrets-hostile-'));
+    try {
+      const kept = 'abcdefghijklmnopqrstuvwx';
+      writeFileSync(
+        join(hostile, 'rcon.json'),
+        `{"__proto__": {"polluted": "yes", "demo-1": "from-the-prototype"}, "constructor": {"prototype": {"polluted": "yes"}},
+          "toString": "x", "Bad Name": "abcdefghijklmnopqrstuvwx", "demo-1": "${kept}", "demo-2": 42, "demo-3": "quote\\"; quit"}`,
+        { mode: 0o600 },
+      );
+      const s = new RconSecrets(hostile);
+      expect(await s.peek('demo-1')).toBe(kept);
+      for (const name of ['constructor', 'demo-2', 'demo-3']) {
+        expect(await s.peek(name), name).toBeUndefined();
+        expect(await s.get(name), name).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      }
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+      const saved = JSON.parse(readFileSync(join(hostile, 'rcon.json'), 'utf8')) as object;
+      expect(Object.keys(saved).sort()).toEqual(['constructor', 'demo-1', 'demo-2', 'demo-3']);
+    } finally {
+      rmSync(hostile, { recursive: true, force: true });
+    }
+  });
+
+  it('says which file is broken when it is not a JSON object of passwords', async () => {
+    const broken = mkdtempSync(join(tmpdir(), 'left4me-secrets-broken-'));
+    try {
+      writeFileSync(join(broken, 'rcon.json'), '["not", "a", "table"]', { mode: 0o600 });
+      await expect(new RconSecrets(broken).get('demo-1')).rejects.toThrow(`${join(broken, 'rcon.json')} is not a JSON object`);
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@
 // (see support/steamcmd-stand-in.ts): the game is "downloaded" into an
 // immutable build, an instance runs on it, a spec change makes a new build the
 // instance moves to, and a failed install leaves the old build in use.
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDemoInstallation } from '../controller/demo-server/installation.js';
@@ -71,6 +71,15 @@ describe('Steam installations', () => {
     }, 60_000);
     expect(st.build?.ready).toBe(st.build?.wanted);
     expect(st.progress).toBeUndefined();
+    // The run's log names the Steam account: root only, down to its directory.
+    const logs = join(demo.host.dirs.varLib, 'logs', 'installations');
+    const log = join(logs, 'l4d2', `${st.build!.wanted}.log`);
+    expect(await readFile(log, 'utf8')).toContain("Logging in user 'l4dhost'");
+    for (const [path, mode] of [[logs, 0o700], [join(logs, 'l4d2'), 0o700], [log, 0o600]] as const) {
+      const s = await stat(path);
+      expect([s.uid, s.mode & 0o777], path).toEqual([0, mode]);
+    }
+    expect(JSON.stringify(st)).not.toContain('l4dhost');
     await waitFor('steam-1 Ready', async () => condition(await demo.status.read('Instance', 'steam-1'), 'Ready') === 'True', 30_000);
     const port = (await demo.status.read('Instance', 'steam-1'))!.port!;
     expect((await queryServer(port)).name).toBe('From Steam');

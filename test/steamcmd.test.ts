@@ -7,6 +7,7 @@
 // the sandboxed unit, the login runscript, the windows-then-linux passes,
 // output parsing into progress and errors, ownership and the sdk links.
 import { chmod, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installFromSteam, SteamInstallError, type SteamProgress } from '../controller/builds/steamcmd.js';
@@ -41,6 +42,18 @@ function installation(name: string, steam: Partial<NonNullable<InstallationSpec[
 async function install(name: string, steam: Partial<NonNullable<InstallationSpec['steam']>> = {}) {
   const progress: SteamProgress[] = [];
   const lines: string[] = [];
+  // The run's own log (it names the account), seen while steamcmd runs: [path, uid, mode] of its directories and file.
+  const runLog: [string, number, number][] = [];
+  const runs = join(host.root, '/var/lib/left4me/build-runs');
+  const seeRunLog = () => {
+    if (runLog.length > 0) return;
+    for (const unit of readdirSync(runs)) {
+      for (const p of [runs, join(runs, unit), join(runs, unit, 'output.log')]) {
+        const st = statSync(p);
+        runLog.push([p.slice(runs.length), st.uid, st.mode & 0o777]);
+      }
+    }
+  };
   const installDir = `/var/lib/left4me/installations/${name}`;
   await rm(join(steamHome(), 'stand-in-calls.log'), { force: true });
   const result = await installFromSteam(installation(name, steam), {
@@ -48,10 +61,13 @@ async function install(name: string, steam: Partial<NonNullable<InstallationSpec
     fsRoot: host.root,
     installDir,
     onProgress: (p) => progress.push(p),
-    log: (l) => lines.push(l),
+    log: (l) => {
+      seeRunLog();
+      lines.push(l);
+    },
   }).catch((e: unknown) => e);
   const calls = await readFile(join(steamHome(), 'stand-in-calls.log'), 'utf8').catch(() => '');
-  return { result, progress, lines, calls, dir: join(host.root, installDir) };
+  return { result, progress, lines, calls, runLog, dir: join(host.root, installDir) };
 }
 
 async function unitsLeft(): Promise<string[]> {
@@ -60,8 +76,13 @@ async function unitsLeft(): Promise<string[]> {
 
 describe('installFromSteam (stand-in steamcmd)', () => {
   it('installs windows first, then linux, reporting progress, and links the Steam sdk', async () => {
-    const { result, progress, lines, calls, dir } = await install('main');
+    const { result, progress, lines, calls, runLog, dir } = await install('main');
     expect(result).toBeUndefined();
+    expect(runLog.map(([p, uid, mode]) => [p.replace(/left4me-steamcmd-[^/]+/, 'UNIT'), uid, mode])).toEqual([
+      ['', 0, 0o700],
+      ['/UNIT', 0, 0o700],
+      ['/UNIT/output.log', 0, 0o600],
+    ]);
 
     const platforms = calls.split('\n').filter((l) => l.startsWith('platform='));
     expect(platforms).toEqual([
@@ -124,6 +145,19 @@ describe('installFromSteam (stand-in steamcmd)', () => {
     const guarded = await install('guarded', { login: 'guarded' });
     expect((guarded.result as SteamInstallError).failure).toBe('steam-guard');
     expect(await unitsLeft()).toEqual([]);
+  });
+
+  it('quotes the last output when steamcmd fails in an unknown way, without the account name', async () => {
+    const { result, lines } = await install('dropped', { login: 'dropped' });
+    expect(result).toBeInstanceOf(SteamInstallError);
+    const e = result as SteamInstallError;
+    expect(e.failure).toBe('exit');
+    // The full log has the account (it is root-only); the message goes to status and logs others may read.
+    expect(lines.join('\n')).toContain("Logging in user 'dropper'");
+    expect(e.message).toContain(`Logging in user '<account of login "dropped">' [U:1:1234567] to Steam Public...OK`);
+    expect(e.message).toContain(`Connection to Steam lost for <account of login "dropped">; giving up`);
+    expect(e.message).not.toContain('dropper');
+    expect(e.tail.join('\n')).not.toContain('dropper');
   });
 
   it('refuses a secrets file others can read, before running anything', async () => {

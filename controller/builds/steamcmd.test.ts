@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explainFailure, parseSteamcmdLine, readSteamLogin, steamcmdCommands, steamLoginScript, SteamInstallError, type SteamSpec } from './steamcmd.js';
+import { explainFailure, parseSteamcmdLine, readSteamLogin, steamcmdCommands, steamLoginScript, SteamInstallError, withoutAccount, type SteamSpec } from './steamcmd.js';
 
 describe('parseSteamcmdLine', () => {
   it('reads download and verify progress', () => {
@@ -99,6 +99,17 @@ describe('explainFailure', () => {
     expect(explainFailure({ kind: 'error', failure: 'no-subscription', detail: 'No subscription' }, 'default', secrets)).toMatch(/use an account that owns Left 4 Dead 2$/);
     expect(explainFailure({ kind: 'error', failure: 'app-state', detail: '0x202' }, 'default', secrets)).toContain('not enough disk space');
     expect(explainFailure({ kind: 'error', failure: 'steam-guard', detail: 'Account Logon Denied' }, 'default', secrets)).toContain('keeps a token');
+  });
+});
+
+describe('withoutAccount', () => {
+  it('replaces the account name, in any case, but not inside other words', () => {
+    expect(withoutAccount(["Logging in user 'L4DHost' [U:1:1] to Steam Public...OK", 'l4dhosts l4dhost_x xl4dhost', 'bye l4dhost'], 'l4dhost', 'default')).toEqual([
+      `Logging in user '<account of login "default">' [U:1:1] to Steam Public...OK`,
+      'l4dhosts l4dhost_x xl4dhost',
+      'bye <account of login "default">',
+    ]);
+    expect(withoutAccount(['a.b+c a-b+c'], 'a.b+c', 'x')).toEqual(['<account of login "x"> a-b+c']);
   });
 });
 

@@ -154,10 +154,11 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
     }
     const where = `installation ${name}`;
     const error = tracker.firstError();
-    if (error) throw new SteamInstallError(`${where}: ${explainFailure(error, steam.login, secretsFile)}`, error.failure, outcome.tail);
+    const tail = withoutAccount(outcome.tail, login.username, steam.login);
+    if (error) throw new SteamInstallError(`${where}: ${explainFailure(error, steam.login, secretsFile)}`, error.failure, tail);
     if (outcome.result !== 'success' || tracker.installed < commands.length) {
       const how = outcome.result === 'timeout' ? `ran longer than its time limit (result timeout)` : `ended with result ${outcome.result} after ${tracker.installed} of ${commands.length} successful app_update passes`;
-      throw new SteamInstallError(`${where}: steamcmd ${how}; see the last output below and steamcmd's own log in ${steamHome}/Steam/logs:\n${outcome.tail.map((l) => `  ${l}`).join('\n')}`, 'exit', outcome.tail);
+      throw new SteamInstallError(`${where}: steamcmd ${how}; see the last output below and steamcmd's own log in ${steamHome}/Steam/logs:\n${tail.map((l) => `  ${l}`).join('\n')}`, 'exit', tail);
     }
   } finally {
     await removeRunDir(run.localDir);
@@ -189,6 +190,18 @@ export function steamcmdCommands(steam: SteamSpec, steamcmdPath: string, loginFi
     ...(steam.validate ? ['validate'] : []),
     '+quit',
   ]);
+}
+
+/**
+ * steamcmd output lines with the Steam account name replaced by a mention of
+ * its login: an error's message and tail reach status files and the
+ * controller's journal, which more than root may read (the run's own log is
+ * root-only and keeps the name).
+ */
+export function withoutAccount(lines: readonly string[], username: string, login: string): string[] {
+  if (username === '') return [...lines];
+  const account = new RegExp(`(?<![A-Za-z0-9_])${username.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_])`, 'gi');
+  return lines.map((l) => l.replace(account, () => `<account of login "${login}">`));
 }
 
 /** The runscript text that logs in (quoted for steamcmd's console parser); throws when a credential cannot be quoted safely. */
@@ -321,7 +334,8 @@ export async function readSteamLogin(localPath: string, shownPath: string, login
   } catch (err) {
     throw new SteamInstallError(`${shownPath} is not valid JSON (${(err as Error).message}); it should be { "${login}": { "username": "...", "password": "..." } }`, 'login-failed', []);
   }
-  const entry = (all as Record<string, unknown> | null)?.[login] as Partial<SteamLogin> | undefined;
+  // Own keys only: a login named "constructor" or "__proto__" must not find an Object.prototype member.
+  const entry = (all !== null && typeof all === 'object' && Object.hasOwn(all, login) ? (all as Record<string, unknown>)[login] : undefined) as Partial<SteamLogin> | null | undefined;
   if (!entry || typeof entry.username !== 'string' || typeof entry.password !== 'string') {
     throw new SteamInstallError(`${shownPath} has no login "${login}" with a username and password; add it, or set spec.steam.login to one it has`, 'login-failed', []);
   }

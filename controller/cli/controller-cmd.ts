@@ -7,6 +7,7 @@ import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
 import { HOST_OPTIONS, hostConfig } from './host-options.js';
+import { printableJsonLines } from './printable.js';
 
 /** Where the controller daemon writes its pid. */
 export const DEFAULT_PID_FILE = '/run/left4me/controller.pid';
@@ -31,7 +32,7 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
     io.err('left4me controller must run as root: it writes unit files, owns build trees and drives systemd (see deploy/left4me-controller.service)\n');
     return 1;
   }
-  const log = pino({ level: values['log-level'] as string, base: { component: 'controller' } }, pino.destination({ fd: 2, sync: true }));
+  const log = pino({ level: values['log-level'] as string, base: { component: 'controller' } }, printableJsonLines(pino.destination({ fd: 2, sync: true })));
 
   // SIGHUP (`left4me reconcile`, `systemctl reload`) is answered from here on: the
   // handler goes in before anything slow, and the pid file, written right after

@@ -1,4 +1,3 @@
-import { stringify } from 'yaml';
 import { documentsOf, loadState } from '../documents/loader.js';
 import { formatProblem } from '../documents/problems.js';
 import { StatusStore } from '../status/store.js';
@@ -6,6 +5,7 @@ import { parse, UsageError } from './args.js';
 import { age } from './get.js';
 import type { Io } from './io.js';
 import { parseKind } from './kinds.js';
+import { printableYaml } from './printable.js';
 import { renderTable } from './table.js';
 import { resolveTarget } from './target.js';
 
@@ -39,7 +39,8 @@ export async function describeCommand(args: string[], io: Io): Promise<number> {
       out.push(`Build:       ${b.ready ?? 'none ready'}${b.wanted !== b.ready ? ` (newest: ${b.wanted}, ${b.result.toLowerCase()})` : ''}; log: left4me logs ${kind.toLowerCase()} ${name}`);
     }
     if (status.progress) out.push(`Progress:    pass ${status.progress.pass}/${status.progress.passes} ${status.progress.platform} ${status.progress.state} ${status.progress.percent.toFixed(1)}%`);
-    if (status.lastError) out.push(`Last error:  ${status.lastError.file ? `${status.lastError.file}:${status.lastError.line} ` : ''}${status.lastError.message}`);
+    // Continuation lines are indented under the value, so quoted build output cannot pose as a field.
+    if (status.lastError) out.push(`Last error:  ${status.lastError.file ? `${status.lastError.file}:${status.lastError.line} ` : ''}${status.lastError.message.replace(/\n/g, '\n             ')}`);
   }
   if (problems.length > 0) out.push('', 'Problems:', ...problems.map((p) => `  ${formatProblem(p)}`));
   if (status && status.conditions.length > 0) {
@@ -66,7 +67,7 @@ export async function describeCommand(args: string[], io: Io): Promise<number> {
         .map((l) => `  ${l}`),
     );
   }
-  if (doc) out.push('', 'Spec:', ...stringify(doc.spec).trimEnd().split('\n').map((l) => `  ${l}`));
+  if (doc) out.push('', 'Spec:', ...printableYaml(doc.spec).trimEnd().split('\n').map((l) => `  ${l}`));
   io.out(`${out.join('\n')}\n`);
   return 0;
 }

@@ -33,7 +33,8 @@ export async function diffCommand(args: string[], io: Io): Promise<number> {
     for (const { name, next } of plan) {
       const line = describeNext(name, next);
       if (!/: up to date$/.test(line)) changes++;
-      io.out(`${line}\n`);
+      // Messages may quote build output over several lines: indent them so they cannot pose as another instance's line.
+      io.out(`${line.replace(/\n/g, '\n    ')}\n`);
     }
     io.err(`${plan.length} instance(s), ${changes} with changes or problems\n`);
     return 0;

@@ -1,4 +1,3 @@
-import { stringify } from 'yaml';
 import type { Document, Kind, OverlaySource } from '../documents/kinds.js';
 import { documentsOf, loadState } from '../documents/loader.js';
 import { parse, UsageError } from './args.js';
@@ -6,6 +5,7 @@ import { StatusStore, type DocumentStatus } from '../status/store.js';
 import { resolveTarget } from './target.js';
 import type { Io } from './io.js';
 import { parseKind } from './kinds.js';
+import { printableJson, printableYaml } from './printable.js';
 import { renderTable } from './table.js';
 
 /** `left4me get KIND [NAME] [-o table|yaml|json]`: lists documents from the state directory. */
@@ -45,8 +45,8 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
     ...docs.map(({ apiVersion, kind: k, metadata, spec }) => ({ apiVersion, kind: k, metadata, spec, ...(statuses.has(metadata.name) ? { status: statuses.get(metadata.name) } : {}) })),
     ...invalid.map((i) => ({ kind, metadata: { name: i.name }, invalid: { file: i.file, line: i.line }, ...(statuses.has(i.name) ? { status: statuses.get(i.name) } : {}) })),
   ].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-  if (output === 'json') io.out(`${JSON.stringify(name !== undefined ? plain[0] : plain, null, 2)}\n`);
-  else if (output === 'yaml') io.out(plain.map((d) => stringify(d)).join('---\n'));
+  if (output === 'json') io.out(`${printableJson(name !== undefined ? plain[0] : plain)}\n`);
+  else if (output === 'yaml') io.out(plain.map((d) => printableYaml(d)).join('---\n'));
   else if (output === 'name') io.out(plain.map((d) => `${kind.toLowerCase()}/${d.metadata.name}\n`).join(''));
   else if (plain.length === 0) io.err(`no ${kind.toLowerCase()}s\n`);
   else io.out(table(kind, docs, invalid.map((i) => i.name), statuses, Date.now()));

@@ -28,8 +28,10 @@ export async function logsCommand(args: string[], io: Io): Promise<number> {
   let text: string;
   try {
     text = await readFile(join(dataDir, rel), 'utf8');
-  } catch {
-    io.err(`no log at ${join(dataDir, rel)}\n`);
+  } catch (err) {
+    // Installation logs name the Steam account, so they are root's alone.
+    const denied = (err as NodeJS.ErrnoException).code === 'EACCES';
+    io.err(denied ? `${join(dataDir, rel)} is readable by root only; run left4me logs as root\n` : `no log at ${join(dataDir, rel)}\n`);
     return 1;
   }
   const tail = values.tail !== undefined ? Number(values.tail) : undefined;

@@ -8,6 +8,7 @@ import { logsCommand } from './logs.js';
 import { reconcileCommand } from './reconcile.js';
 import { getCommand } from './get.js';
 import { processIo, type Io } from './io.js';
+import { printableIo } from './printable.js';
 import { validateCommand } from './validate.js';
 
 const USAGE = `usage: left4me <command> [options]
@@ -38,7 +39,8 @@ options:
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
+// A Map: a verb such as "constructor" or "toString" must be unknown, not an Object.prototype member.
+const COMMANDS = new Map<string, Command>(Object.entries({
   validate: validateCommand,
   get: getCommand,
   describe: describeCommand,
@@ -48,16 +50,18 @@ const COMMANDS: Record<string, Command> = {
   diff: diffCommand,
   logs: logsCommand,
   reconcile: reconcileCommand,
-};
+} satisfies Record<string, Command>));
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
+export async function main(argv: string[], rawIo: Io = processIo): Promise<number> {
+  // Everything a command prints may quote server, build or document text: escape it all at this one boundary.
+  const io = printableIo(rawIo);
   const [verb, ...rest] = argv;
   if (verb === undefined || verb === '-h' || verb === '--help' || verb === 'help') {
     io.out(USAGE);
     return verb === undefined ? 2 : 0;
   }
-  const command = COMMANDS[verb];
+  const command = COMMANDS.get(verb);
   if (!command) {
     io.err(`left4me: unknown command "${verb}"\n\n${USAGE}`);
     return 2;

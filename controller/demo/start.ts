@@ -16,6 +16,7 @@ import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { UsageError } from '../cli/args.js';
 import { demoDescriptorPath, type DemoDescriptor } from '../cli/target.js';
 import { DEMO_USAGE, demoControllerConfig } from './options.js';
+import { printableJsonLines } from '../cli/printable.js';
 
 const UNIT_DIR = '/run/systemd/system';
 const DATA_DIR = '/var/lib/left4me';
@@ -37,7 +38,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${err.message}\n\n${DEMO_USAGE}`);
     return 2;
   }
-  const log = pino({ level: process.env.LEFT4ME_LOG_LEVEL ?? 'info', base: { component: 'controller' } }, pino.destination({ fd: 2, sync: true }));
+  const log = pino({ level: process.env.LEFT4ME_LOG_LEVEL ?? 'info', base: { component: 'controller' } }, printableJsonLines(pino.destination({ fd: 2, sync: true })));
   process.stdout.write('Booting a private systemd host...\n');
   const host = await bootPrivateHost();
   let controller: Controller | undefined;

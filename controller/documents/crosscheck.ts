@@ -144,7 +144,9 @@ export function crossCheck(docs: Docs, known: Record<Kind, Set<string>>, ranges:
 
 function checkCvars(doc: Document, cvars: Record<string, unknown> | undefined, issue: (d: Document, p: string, m: string) => void) {
   for (const name of Object.keys(cvars ?? {})) {
-    const why = RESERVED_CVARS[name.toLowerCase()];
+    const key = name.toLowerCase();
+    // hasOwn: cvar names such as "constructor" and "__proto__" are valid and must not find Object.prototype members.
+    const why = Object.hasOwn(RESERVED_CVARS, key) ? RESERVED_CVARS[key] : undefined;
     if (why) issue(doc, `/spec/cvars/${name}`, `cvar "${name}" cannot be set here: ${why}`);
   }
 }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -201,7 +201,14 @@ export class BuildReconciler {
       this.installing.add(wanted);
       const tmpName = `.tmp-${randomBytes(6).toString('hex')}`;
       const tmp = join(base, tmpName);
-      await mkdir(dirname(log), { recursive: true });
+      // steamcmd prints the Steam account name: these logs are root's alone, directory and file.
+      const logsDir = this.host(join(this.cfg.dataDir, 'logs', 'installations'));
+      for (const dir of [logsDir, dirname(log)]) {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await chmod(dir, 0o700);
+      }
+      closeSync(openSync(log, 'a', 0o600));
+      await chmod(log, 0o600);
       const write = (line: string) => appendFileSync(log, `${new Date(this.now()).toISOString()} ${line}\n`);
       let lastProgress = 0;
       try {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,20 @@ describe('PortLeases', () => {
     await l.reconcile([{ name: 'a' }, { name: 'b' }]);
     expect(l.get('a')).toEqual({ port: 27016, clientPort: 26901 });
     expect(l.get('b')).toEqual({ port: 27017, clientPort: 26902 });
+  });
+
+  it('a hostile lease file holds no port for a name that is not an instance, nor for a malformed lease', async () => {
+    const file = join(dir, 'hostile.json');
+    writeFileSync(
+      file,
+      `{"leases": {"__proto__": {"port": 27015, "clientPort": 26900}, "Bad Name": {"port": 27016, "clientPort": 26901},
+        "broken": {"port": "27017", "clientPort": 26902}, "half": {"port": 27018}, "ok": {"port": 27019, "clientPort": 26904}}}`,
+    );
+    const l = await open(file);
+    expect(Object.fromEntries(l.all())).toEqual({ ok: { port: 27019, clientPort: 26904 } });
+    expect(({} as Record<string, unknown>).port).toBeUndefined();
+    await l.reconcile([{ name: 'ok' }, { name: 'new' }]);
+    expect(l.get('new')).toEqual({ port: 27015, clientPort: 26900 });
   });
 
   it('portFreeOnHost sees a TCP listener', async () => {

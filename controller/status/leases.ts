@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isDocumentName, jsonEntries } from '../documents/names.js';
 import { writeFileAtomic } from './atomic.js';
 
 /** The ports one instance holds. */
@@ -49,8 +50,9 @@ export class PortLeases {
   static async open(file: string, game: PortRange, client: PortRange, portFree?: (port: number) => Promise<boolean>): Promise<PortLeases> {
     const l = new PortLeases(file, game, client, portFree);
     try {
-      const data = JSON.parse(await readFile(file, 'utf8')) as { leases: Record<string, Lease> };
-      for (const [name, lease] of Object.entries(data.leases ?? {})) l.leases.set(name, lease);
+      const data = JSON.parse(await readFile(file, 'utf8')) as { leases?: unknown } | null;
+      // Only an instance name with two whole ports holds anything: a "__proto__" or malformed entry would block a port forever.
+      for (const [name, lease] of jsonEntries(data?.leases) ?? []) if (isDocumentName(name) && isLease(lease)) l.leases.set(name, { port: lease.port, clientPort: lease.clientPort });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -175,6 +177,11 @@ export class PortLeases {
     const sorted = Object.fromEntries([...this.leases].sort(([a], [b]) => (a < b ? -1 : 1)));
     await writeFileAtomic(this.file, `${JSON.stringify({ leases: sorted }, null, 2)}\n`);
   }
+}
+
+function isLease(v: unknown): v is Lease {
+  const port = (n: unknown) => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65535;
+  return typeof v === 'object' && v !== null && port((v as Lease).port) && port((v as Lease).clientPort);
 }
 
 /** Whether nothing on this host holds a port: binds it on 0.0.0.0 for UDP and TCP, as srcds will, and lets go. */

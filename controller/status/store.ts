@@ -1,6 +1,7 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kind } from '../documents/kinds.js';
+import { isDocumentName } from '../documents/names.js';
 import { writeFileAtomic } from './atomic.js';
 import type { Condition } from './conditions.js';
 
@@ -63,7 +64,8 @@ const MAX_EVENTS = 20;
 
 /**
  * Per-document status files under `<dir>/<kind>/<name>.json`, written
- * atomically. The only writer is the controller; the CLI, API and dashboard read.
+ * atomically; only document names are read, listed or written, so a stray
+ * file such as `__proto__.json` is nobody's status. The only writer is the controller; the CLI, API and dashboard read.
  */
 export class StatusStore {
   constructor(readonly dir: string) {}
@@ -72,8 +74,9 @@ export class StatusStore {
     return join(this.dir, kind.toLowerCase(), `${name}.json`);
   }
 
-  /** Reads one status; undefined when none was written yet. */
+  /** Reads one status; undefined when none was written yet, or when `name` is no document name. */
   async read(kind: Kind, name: string): Promise<DocumentStatus | undefined> {
+    if (!isDocumentName(name)) return undefined;
     try {
       return JSON.parse(await readFile(this.path(kind, name), 'utf8')) as DocumentStatus;
     } catch (err) {
@@ -98,6 +101,7 @@ export class StatusStore {
 
   /** Writes a status when it differs from what is stored (so a no-op resync writes nothing). */
   async write(status: DocumentStatus, previous?: DocumentStatus): Promise<boolean> {
+    if (!isDocumentName(status.name)) throw new Error(`cannot keep a status for "${status.name}": not a document name`);
     status.events = status.events.slice(-MAX_EVENTS);
     const text = `${JSON.stringify(status, null, 2)}\n`;
     if (previous && `${JSON.stringify(previous, null, 2)}\n` === text) return false;
@@ -107,6 +111,6 @@ export class StatusStore {
 
   /** Removes a status (its document and everything it owned are gone). */
   async remove(kind: Kind, name: string): Promise<void> {
-    await rm(this.path(kind, name), { force: true });
+    if (isDocumentName(name)) await rm(this.path(kind, name), { force: true });
   }
 }

@@ -11,7 +11,8 @@ export const STAND_IN = String.raw`#!/bin/bash
 # Stand-in for Valve's steamcmd.sh (see test/steamcmd.test.ts): same arguments,
 # real output lines, a small game tree. Accounts: "l4dhost" with password
 # "correct horse" owns the game; "nosub" logs in but owns nothing; any other
-# password is invalid; "guarded" needs a Steam Guard code.
+# password is invalid; "guarded" needs a Steam Guard code; "dropper" logs in,
+# then fails with output steamcmd has no known message for.
 here=$(cd "$(dirname "$0")" && pwd)
 if [ ! -f "$here/linux32/steamclient.so" ]; then
   echo "[  0%] Checking for available update..."
@@ -60,6 +61,10 @@ fi
 echo "Logging in user '$user' [U:1:1234567] to Steam Public...OK"
 echo "Waiting for client config...OK"
 echo "Waiting for user info...OK"
+if [ "$user" = dropper ]; then
+  echo "Connection to Steam lost for $user; giving up"
+  exit 6
+fi
 if [ "$user" = nosub ]; then
   echo "ERROR! Failed to install app '$app' (No subscription)"
   exit 8
@@ -88,5 +93,6 @@ export const ACCOUNTS = {
   wrong: { username: 'l4dhost', password: 'battery staple' },
   nosub: { username: 'nosub', password: 'correct horse' },
   guarded: { username: 'guarded', password: 'correct horse' },
+  dropped: { username: 'dropper', password: 'correct horse' },
 };
 
