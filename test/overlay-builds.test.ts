@@ -195,6 +195,12 @@ describe('overlay builds in a private host', () => {
       expect(st.conditions.find((c) => c.type === 'Ready')!.reason).toBe('BuildFailed');
       expect(st.conditions.find((c) => c.type === 'OverlaysReady')!.message).toContain(`instances keep build ${readyBefore}`);
       expect(st.events.some((e) => e.type === 'Warning' && e.reason === 'BuildFailed')).toBe(true);
+      {
+        const { main } = await import('../controller/cli/main.js');
+        let listed = '';
+        expect(await main(['get', 'overlays', '--state', demo.stateDir, '--data-dir', demo.host.dirs.varLib], { out: (t) => void (listed += t), err: () => undefined })).toBe(0);
+        expect(listed).toMatch(new RegExp(`^${overlay}\\s+False \\(BuildFailed\\)\\s+\\S+\\s+${readyBefore} \\(serving; newest build failed\\)`, 'm'));
+      }
       expect(readFileSync(join(demo.host.dirs.varLib, st.build!.log), 'utf8')).toMatch(message);
       // `left4me logs overlay NAME` shows the same log.
       const { main } = await import('../controller/cli/main.js');

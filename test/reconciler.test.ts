@@ -13,6 +13,15 @@ async function ready(name: string) {
   return condition(await demo.status.read('Instance', name), 'Ready') === 'True';
 }
 
+/** Runs the CLI in this process, capturing what it prints. */
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { main } = await import('../controller/cli/main.js');
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t) });
+  return { code, out, err };
+}
+
 beforeAll(async () => {
   demo = await bootDemoHost();
   await demo.write('base.yaml', BASE_DOCS);
@@ -91,6 +100,9 @@ describe('reconciler in a private systemd host', () => {
       return condition(s, 'Valid') === 'False' ? s : undefined;
     });
     expect(status.lastError).toMatchObject({ file: join(demo.stateDir, 'instances/c.yaml'), line: 8 });
+    // The operator still sees it: listed, not ready because it is invalid, its server running.
+    const listed = await cli('get', 'instances', '--state', demo.stateDir, '--data-dir', demo.host.dirs.varLib);
+    expect(listed.out).toMatch(/^c\s+False \(Invalid\)\s+running\s+27110\s/m);
     expect(status.conditions.find((c) => c.type === 'Valid')!.message).toContain('/spec/updatePolicy  must be one of "whenEmpty", "immediate", "manual" (got "sometimes")');
     // A full pass over the invalid document has had its chance to act: the same run goes on.
     await ctl.controller.reconcileAll();
@@ -100,6 +112,37 @@ describe('reconciler in a private systemd host', () => {
     await waitFor('c Valid again', async () => condition(await demo.status.read('Instance', 'c'), 'Valid') === 'True');
     expect(await unitFacts(demo.host, 'left4me-server@c.service')).toEqual({ ...before, ActiveState: 'active' });
   });
+
+  it('apply --wait follows a new instance until it is Ready, and fails on a stalled one', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'left4me-wait-'));
+    try {
+      await writeFile(join(dir, 'w.yaml'), instanceDoc('w', ['cvars: {hostname: "Server W"}']));
+      const ok = await cli('apply', '-f', join(dir, 'w.yaml'), '--wait', '--timeout', '60s', '--state', demo.stateDir, '--data-dir', demo.host.dirs.varLib);
+      expect(ok.code, ok.err).toBe(0);
+      expect(ok.out).toMatch(/^instance\/w created$/m);
+      expect(ok.out).toMatch(/^instance\/w: Ready \(the server runs the current documents\)$/m);
+      expect((await queryServer((await demo.status.read('Instance', 'w'))!.port!)).name).toBe('Server W');
+      // A port another program holds: stalled, which --wait reports as a failure.
+      const { createServer } = await import('node:net');
+      const squatter = createServer();
+      await new Promise<void>((r) => squatter.listen(27112, '0.0.0.0', r));
+      try {
+        await writeFile(join(dir, 'v.yaml'), instanceDoc('v', ['port: 27112']));
+        const stalled = await cli('apply', '-f', join(dir, 'v.yaml'), '--wait', '--timeout', '60s', '--state', demo.stateDir, '--data-dir', demo.host.dirs.varLib);
+        expect(stalled.code).toBe(1);
+        expect(stalled.out).toMatch(/^instance\/v: stalled \(PortConflict\): port 27112 is in use by another program/m);
+        expect(stalled.err).toContain('1 of 1 document(s) failed');
+      } finally {
+        await new Promise((r) => squatter.close(r));
+      }
+    } finally {
+      for (const n of ['w', 'v']) await cli('delete', 'instance', n, '--state', demo.stateDir);
+      await rm(dir, { recursive: true, force: true });
+    }
+    for (const n of ['w', 'v']) await waitFor(`${n} deleted`, async () => (await demo.status.read('Instance', n)) === undefined);
+  }, 120_000);
 
   it('a port another program holds stalls the instance with a clear message until it is freed', async () => {
     const { createServer } = await import('node:net');

@@ -1,13 +1,17 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { parseDuration } from '../documents/duration.js';
 import { kindKey } from '../documents/kinds.js';
+import { documentsOf, loadState } from '../documents/loader.js';
 import { formatProblem } from '../documents/problems.js';
 import { DEFAULT_LIMITS, scanStateDir } from '../documents/scan.js';
 import { applyDocuments, type InputFile, type WriteResult } from '../documents/writer.js';
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
+import { StatusStore } from '../status/store.js';
 import { resolveTarget } from './target.js';
+import { waitForDocuments } from './wait.js';
 
 /** Io that can also read standard input: tests hand the text in, the launcher leaves it unset and process.stdin is read. */
 export interface StdinIo extends Io {
@@ -19,14 +23,18 @@ export interface StdinIo extends Io {
 const STDIN_NAME = '<stdin>';
 
 /**
- * `left4me apply -f FILE [-f FILE...] [--dry-run]`: reads YAML files,
- * directories of them, or `-` (standard input), and writes their documents
- * into the state directory when the whole tree stays valid (writer.ts).
+ * `left4me apply -f FILE [-f FILE...] [--dry-run] [--wait [--timeout D]]`:
+ * reads YAML files, directories of them, or `-` (standard input), and writes
+ * their documents into the state directory when the whole tree stays valid
+ * (writer.ts). With --wait, follows their status until each is Ready or has
+ * failed (wait.ts); exits non-zero on failure or timeout.
  */
 export async function applyCommand(args: string[], io: StdinIo): Promise<number> {
   const { values, positionals } = parse(args, {
     filename: { type: 'string', short: 'f', multiple: true },
     'dry-run': { type: 'boolean' },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string', default: '5m' },
   });
   if (positionals.length > 0) throw new UsageError(`apply reads its input with -f FILE; "${positionals[0]}" is not an option`);
   const names = values.filename ?? [];
@@ -44,7 +52,25 @@ export async function applyCommand(args: string[], io: StdinIo): Promise<number>
     inputs.push(...read);
   }
   const dryRun = values['dry-run'] ?? false;
-  return report(await applyDocuments(target.stateDir, inputs, { dryRun }), dryRun, target.stateDir, io);
+  let timeoutMs = 0;
+  if (values.wait) {
+    if (dryRun) throw new UsageError('--wait and --dry-run do not go together: a dry run writes nothing to wait for');
+    try {
+      timeoutMs = parseDuration(values.timeout as string);
+    } catch {
+      throw new UsageError(`--timeout takes a duration such as 90s, 5m or 1h (got "${values.timeout as string}")`);
+    }
+  }
+  const result = await applyDocuments(target.stateDir, inputs, { dryRun });
+  const code = report(result, dryRun, target.stateDir, io);
+  if (code !== 0 || !values.wait) return code;
+  // Wait for the generations now on disk: what the controller will converge on.
+  const state = await loadState(target.stateDir);
+  const awaited = result.outcomes.flatMap((o) => {
+    const doc = documentsOf(state, o.kind).get(o.name);
+    return doc ? [{ kind: o.kind, name: o.name, generation: doc.generation }] : [];
+  });
+  return waitForDocuments(new StatusStore(target.statusDir), awaited, timeoutMs, io);
 }
 
 /** Prints what apply or delete did, kubectl style (`instance/x created`), or why it refused; returns the exit code. */

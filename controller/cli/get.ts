@@ -66,7 +66,7 @@ function invalidRow(kind: Kind, width: number, name: string, st: DocumentStatus 
   if (kind === 'Instance') {
     const running = st?.conditions.find((c) => c.type === 'Running');
     row.push(
-      st?.unit ? unitWord(st.unit.activeState, st.unit.activeState) : '-',
+      st?.unit ? unitWord(st.unit.activeState, st.unit.activeState === 'active' ? 'running' : 'stopped') : '-',
       st?.port !== undefined ? String(st.port) : '-',
       st?.players !== undefined ? `${st.players}/${st.maxPlayers ?? '?'}` : '-',
       running?.status === 'True' && st?.unit?.activeState === 'active' ? age(now - Date.parse(running.lastTransitionTime)) : '-',

@@ -18,8 +18,10 @@ commands:
   get KIND [NAME] [-o table|yaml|json|name]
                                     list documents with their status (KIND: installations, overlays, blueprints, instances)
   describe KIND NAME                conditions, events, problems and spec of one document
-  apply -f FILE [--dry-run]         write the documents of FILE (a YAML file, a directory, or - for stdin;
-                                    -f repeats) into the state directory if the whole tree stays valid
+  apply -f FILE [--dry-run] [--wait [--timeout 5m]]
+                                    write the documents of FILE (a YAML file, a directory, or - for stdin;
+                                    -f repeats) into the state directory if the whole tree stays valid;
+                                    --wait follows them until Ready or failed (exit 1 on failure or timeout)
   delete KIND NAME [--dry-run]      remove a document, unless other documents still use it
   logs overlay|installation NAME [--tail N]
                                     the log of the newest build (overlay) or steamcmd run (installation)
