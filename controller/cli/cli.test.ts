@@ -125,4 +125,38 @@ describe('get with status', () => {
       rmSync(data, { recursive: true, force: true });
     }
   });
+
+  it('-w prints the table, then each row that changes, until --timeout', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'left4me-data-'));
+    try {
+      const { StatusStore } = await import('../status/store.js');
+      const store = new StatusStore(join(data, 'status'));
+      const overlay = (status: 'True' | 'False', reason: string) => ({
+        kind: 'Overlay' as const,
+        name: 'demo-base',
+        conditions: [{ type: 'Ready' as const, status, reason, message: '', observedGeneration: 'g', lastTransitionTime: new Date().toISOString() }],
+        events: [],
+      });
+      await store.write(overlay('False', 'Building'));
+      // The change is written once the first table is out, so a later poll must show it.
+      let out = '';
+      let changed: Promise<unknown> | undefined;
+      const code = await main(['get', 'overlays', '-w', '--timeout', '4s', '--state', example, '--data-dir', data], {
+        out: (t) => {
+          out += t;
+          changed ??= store.write(overlay('True', 'Succeeded'));
+        },
+        err: () => undefined,
+      });
+      await changed;
+      expect(code).toBe(0);
+      const lines = out.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^NAME\s+READY/);
+      expect(lines.filter((l) => /^demo-base\s+False \(Building\)/.test(l))).toHaveLength(1);
+      expect(lines.filter((l) => /^demo-base\s+True\s/.test(l))).toHaveLength(1);
+      expect(lines.filter((l) => /^demo-rates\s/.test(l))).toHaveLength(1); // unchanged: printed once
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
 });

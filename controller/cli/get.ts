@@ -1,4 +1,5 @@
 import type { Document, Kind, OverlaySource } from '../documents/kinds.js';
+import { parseDuration } from '../documents/duration.js';
 import { documentsOf, loadState } from '../documents/loader.js';
 import { parse, UsageError } from './args.js';
 import { StatusStore, type DocumentStatus } from '../status/store.js';
@@ -8,39 +9,42 @@ import { parseKind } from './kinds.js';
 import { printableJson, printableYaml } from './printable.js';
 import { renderTable } from './table.js';
 
-/** `left4me get KIND [NAME] [-o table|yaml|json]`: lists documents from the state directory. */
+/** How often `get -w` reads the documents and the status store again. */
+const WATCH_POLL_MS = 1_000;
+
+/** `left4me get KIND [NAME] [-o table|yaml|json|name] [-w [--timeout D]]`: lists documents from the state directory with their status. */
 export async function getCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { output: { type: 'string', short: 'o', default: 'table' } });
+  const { values, positionals } = parse(args, {
+    output: { type: 'string', short: 'o', default: 'table' },
+    watch: { type: 'boolean', short: 'w' },
+    timeout: { type: 'string' },
+  });
   const kind = parseKind(positionals[0]);
   const name = positionals[1];
   if (positionals.length > 2) throw new UsageError('get takes KIND and at most one NAME');
   const output = values.output as string;
   if (!['table', 'yaml', 'json', 'name'].includes(output)) throw new UsageError(`unknown output format "${output}" (table, yaml, json or name)`);
-
-  const target = resolveTarget(values);
-  const state = await loadState(target.stateDir);
-  const store = new StatusStore(target.statusDir);
-  let docs = [...documentsOf(state, kind).values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-  // Invalid documents stay listed (READY False (Invalid)): their servers keep running as they were.
-  const prefix = `${kind.toLowerCase()}/`;
-  let invalid = [...state.invalid.entries()].filter(([key]) => key.startsWith(prefix)).map(([key, where]) => ({ name: key.slice(prefix.length), file: where.file, line: where.line }));
-  if (name !== undefined) {
-    docs = docs.filter((d) => d.metadata.name === name);
-    invalid = invalid.filter((i) => i.name === name);
-    if (docs.length === 0 && invalid.length === 0) {
-      io.err(`${kind.toLowerCase()}/${name} not found\n`);
-      return 1;
+  if (values.watch && output !== 'table') throw new UsageError('-w watches the table; it does not go with -o');
+  let timeoutMs: number | undefined;
+  if (values.timeout !== undefined) {
+    if (!values.watch) throw new UsageError('--timeout goes with -w');
+    try {
+      timeoutMs = parseDuration(values.timeout);
+    } catch {
+      throw new UsageError(`--timeout takes a duration such as 90s, 5m or 1h (got "${values.timeout}")`);
     }
   }
-  if (state.problems.length > 0) {
-    io.err(`warning: the state directory has ${state.problems.length} problem(s); run left4me validate\n`);
-  }
 
-  const statuses = new Map<string, DocumentStatus>();
-  await Promise.all([...docs.map((d) => d.metadata.name), ...invalid.map((i) => i.name)].map(async (n) => {
-    const st = await store.read(kind, n).catch(() => undefined);
-    if (st) statuses.set(n, st);
-  }));
+  const target = resolveTarget(values);
+  const store = new StatusStore(target.statusDir);
+  const listing = await list(target.stateDir, store, kind, name);
+  if (name !== undefined && listing.docs.length === 0 && listing.invalid.length === 0) {
+    io.err(`${kind.toLowerCase()}/${name} not found\n`);
+    return 1;
+  }
+  if (listing.problems > 0) io.err(`warning: the state directory has ${listing.problems} problem(s); run left4me validate\n`);
+
+  const { docs, invalid, statuses } = listing;
   const plain = [
     ...docs.map(({ apiVersion, kind: k, metadata, spec }) => ({ apiVersion, kind: k, metadata, spec, ...(statuses.has(metadata.name) ? { status: statuses.get(metadata.name) } : {}) })),
     ...invalid.map((i) => ({ kind, metadata: { name: i.name }, invalid: { file: i.file, line: i.line }, ...(statuses.has(i.name) ? { status: statuses.get(i.name) } : {}) })),
@@ -48,16 +52,65 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
   if (output === 'json') io.out(`${printableJson(name !== undefined ? plain[0] : plain)}\n`);
   else if (output === 'yaml') io.out(plain.map((d) => printableYaml(d)).join('---\n'));
   else if (output === 'name') io.out(plain.map((d) => `${kind.toLowerCase()}/${d.metadata.name}\n`).join(''));
+  else if (values.watch) return watchTable(target.stateDir, store, kind, name, listing, timeoutMs, io);
   else if (plain.length === 0) io.err(`no ${kind.toLowerCase()}s\n`);
-  else io.out(table(kind, docs, invalid.map((i) => i.name), statuses, Date.now()));
+  else io.out(renderTable(...table(kind, listing, Date.now())));
   return 0;
 }
 
-/** The rows of valid documents and, sorted in among them, rows of invalid ones (what their status still says). */
-function table(kind: Kind, docs: Document[], invalid: string[], statuses: Map<string, DocumentStatus>, now: number): string {
+/** The documents of a kind (valid, and invalid ones by name and place) with their statuses. */
+interface Listing {
+  docs: Document[];
+  invalid: Array<{ name: string; file: string; line: number }>;
+  statuses: Map<string, DocumentStatus>;
+  problems: number;
+}
+
+async function list(stateDir: string, store: StatusStore, kind: Kind, name: string | undefined): Promise<Listing> {
+  const state = await loadState(stateDir);
+  let docs = [...documentsOf(state, kind).values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  // Invalid documents stay listed (READY False (Invalid)): their servers keep running as they were.
+  const prefix = `${kind.toLowerCase()}/`;
+  let invalid = [...state.invalid.entries()].filter(([key]) => key.startsWith(prefix)).map(([key, where]) => ({ name: key.slice(prefix.length), file: where.file, line: where.line }));
+  if (name !== undefined) {
+    docs = docs.filter((d) => d.metadata.name === name);
+    invalid = invalid.filter((i) => i.name === name);
+  }
+  const statuses = new Map<string, DocumentStatus>();
+  await Promise.all([...docs.map((d) => d.metadata.name), ...invalid.map((i) => i.name)].map(async (n) => {
+    const st = await store.read(kind, n).catch(() => undefined);
+    if (st) statuses.set(n, st);
+  }));
+  return { docs, invalid, statuses, problems: state.problems.length };
+}
+
+/**
+ * `get -w`: the table once, then every row that changes (or `NAME deleted`),
+ * kubectl style, until interrupted or --timeout passes.
+ */
+async function watchTable(stateDir: string, store: StatusStore, kind: Kind, name: string | undefined, first: Listing, timeoutMs: number | undefined, io: Io): Promise<number> {
+  const deadline = timeoutMs !== undefined ? Date.now() + timeoutMs : Infinity;
+  const [header, rows] = table(kind, first, Date.now());
+  io.out(renderTable(header, rows));
+  // Rows compare without AGE-like columns that tick by themselves.
+  const key = (row: string[]) => row.filter((_, i) => header[i] !== 'AGE').join('\0');
+  let shown = new Map(rows.map((r) => [r[0]!, key(r)]));
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, Math.min(WATCH_POLL_MS, Math.max(0, deadline - Date.now()))));
+    const [, now] = table(kind, await list(stateDir, store, kind, name), Date.now());
+    const next = new Map(now.map((r) => [r[0]!, key(r)]));
+    for (const row of now) if (shown.get(row[0]!) !== next.get(row[0]!)) io.out(renderTable(header, [row]).split('\n')[1]! + '\n');
+    for (const gone of shown.keys()) if (!next.has(gone)) io.out(`${gone} deleted\n`);
+    shown = next;
+  }
+  return 0;
+}
+
+/** The header and rows of valid documents and, sorted in among them, rows of invalid ones (what their status still says). */
+function table(kind: Kind, { docs, invalid, statuses }: Listing, now: number): [string[], string[][]] {
   const [headers, rows] = validRows(kind, docs, statuses, now);
-  for (const name of invalid) rows.push(invalidRow(kind, headers.length, name, statuses.get(name), now));
-  return renderTable(headers, rows.sort((a, b) => (a[0]! < b[0]! ? -1 : 1)));
+  for (const { name } of invalid) rows.push(invalidRow(kind, headers.length, name, statuses.get(name), now));
+  return [headers, rows.sort((a, b) => (a[0]! < b[0]! ? -1 : 1))];
 }
 
 /** An invalid document's row: its name, READY False (Invalid), and for instances what the server is doing. */
