@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readFile, readdir, readlink, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
@@ -12,12 +12,14 @@ import { formatProblem, type Problem } from '../documents/problems.js';
 import { RconSecrets } from '../secrets.js';
 import { writeFileAtomic } from '../status/atomic.js';
 import { ConditionType as C, Reason } from '../status/conditions.js';
-import { PortLeases, portFreeOnHost, type Lease, type LeaseConflict } from '../status/leases.js';
+import { PortLeases, portFreeOnHost, type Lease } from '../status/leases.js';
 import { StatusStore, type DocumentStatus } from '../status/store.js';
 import { SystemdError, type SystemdAdapter, type UnitState } from '../systemd/adapter.js';
 import { escapeUnitPath } from '../systemd/escape.js';
+import { userDropInPath } from '../systemd/server-accounts.js';
 import { instancePaths, mountUnitName, overlayBuildDir, renderServerTemplate, renderSlices, serverUnitName, SERVER_TEMPLATE_UNIT } from '../systemd/units.js';
 import type { Probe, ServerProbe } from './a2s-probe.js';
+import { ServerAccounts } from './accounts.js';
 import { BuildReconciler } from './build-reconciler.js';
 import { changedKeys } from './changed-keys.js';
 import { errorMessage } from './errors.js';
@@ -75,7 +77,8 @@ export class Controller {
   private readonly store: StatusStore;
   private readonly secrets: RconSecrets;
   private leases?: PortLeases;
-  private leaseConflicts = new Map<string, LeaseConflict[]>();
+  private leaseConflicts = new Map<string, Array<{ message: string }>>();
+  private readonly accounts: ServerAccounts;
   private readonly units: UnitCache;
   private readonly reloader: Reloader;
   private readonly buildSide: BuildReconciler;
@@ -109,6 +112,7 @@ export class Controller {
       ...(deps.fingerprints ? { fingerprints: deps.fingerprints } : {}),
     });
     this.janitor = new HostJanitor(cfg, deps.systemd, deps.log, this.now);
+    this.accounts = new ServerAccounts(cfg);
     this.queue = new WorkQueue((key) => this.reconcileKey(key), {
       concurrency: cfg.concurrency,
       onError: (key, err, retry) => deps.log.warn({ key, err: errorMessage(err), retryInMs: retry }, 'reconcile failed; will retry'),
@@ -127,6 +131,7 @@ export class Controller {
   /** Starts: installs the host units, reads the state directory, reconciles everything, then watches. */
   async start(opts: { watch?: boolean; resync?: boolean } = {}): Promise<void> {
     this.leases = await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client, this.deps.portFree ?? portFreeOnHost);
+    await this.accounts.open();
     this.unsubscribe.push(
       this.deps.systemd.onUnitChanged((unit) => {
         this.units.invalidate();
@@ -259,7 +264,8 @@ export class Controller {
   }
 
   private async refreshLeases(state: DesiredState): Promise<void> {
-    const conflicts = await this.leases!.reconcile(this.leaseRequests(state));
+    const requests = this.leaseRequests(state);
+    const conflicts = [...(await this.leases!.reconcile(requests)), ...(await this.accounts.reconcile(requests.map((r) => r.name)))];
     this.leaseConflicts = new Map();
     for (const c of conflicts) this.leaseConflicts.set(c.name, [...(this.leaseConflicts.get(c.name) ?? []), c]);
   }
@@ -279,7 +285,7 @@ export class Controller {
 
   /** Instances this host has anything of: leases, status, units, directories. */
   private async existingInstances(): Promise<Set<string>> {
-    const names = new Set<string>(this.leases?.all().keys() ?? []);
+    const names = new Set<string>([...(this.leases?.all().keys() ?? []), ...this.accounts.all().keys()]);
     for (const s of await this.store.list('Instance')) names.add(s.name);
     try {
       for (const unit of (await this.units.snapshot()).keys()) {
@@ -350,7 +356,7 @@ export class Controller {
    * reconcile and by `left4me diff`; with `dry`, nothing is written (no lease
    * is taken, no password created).
    */
-  async assess(name: string, state: DesiredState, base: DocumentStatus, dry: boolean, leases: Map<string, Lease>, conflictsOf: Map<string, LeaseConflict[]>): Promise<Assessment> {
+  async assess(name: string, state: DesiredState, base: DocumentStatus, dry: boolean, leases: Map<string, Lease>, conflictsOf: Map<string, Array<{ message: string }>>, uids: ReadonlyMap<string, number>): Promise<Assessment> {
     const key = `instance/${name}`;
     const doc = state.instances.get(name);
     if (!doc || !runsHere(doc, this.cfg)) {
@@ -361,9 +367,10 @@ export class Controller {
     }
     const lease = leases.get(name);
     const conflicts = conflictsOf.get(name);
-    if (conflicts || !lease) return { kind: 'conflict', doc, lease, message: conflicts?.map((c) => c.message).join('; ') ?? 'no port lease' };
+    const uid = uids.get(name);
+    if (conflicts || !lease || uid === undefined) return { kind: 'conflict', doc, lease, message: conflicts?.map((c) => c.message).join('; ') ?? (lease ? 'no server uid lease' : 'no port lease') };
     const password = dry ? ((await this.secrets.peek(name)) ?? 'not-yet-generated') : await this.secrets.get(name);
-    const resolved = resolveInstance(state, doc, lease, password, this.cfg, this.buildSide.readyBuilds());
+    const resolved = resolveInstance(state, doc, lease, password, this.cfg, this.buildSide.readyBuilds(), uid);
     if ('blocked' in resolved) return { kind: 'blocked', doc, lease, blocked: resolved };
     // One A2S query of a running server serves both health and the whenEmpty rollout.
     const obs = await this.observe(resolved, base);
@@ -387,14 +394,15 @@ export class Controller {
     await this.buildSide.loadStatus();
     this.leases ??= await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client);
     const preview = this.leases.preview(this.leaseRequests(state));
-    const conflicts = new Map<string, LeaseConflict[]>();
-    for (const c of preview.conflicts) conflicts.set(c.name, [...(conflicts.get(c.name) ?? []), c]);
+    const uids = (await this.accounts.load()).preview(this.leaseRequests(state).map((r) => r.name));
+    const conflicts = new Map<string, Array<{ message: string }>>();
+    for (const c of [...preview.conflicts, ...uids.conflicts]) conflicts.set(c.name, [...(conflicts.get(c.name) ?? []), c]);
     const names = new Set<string>([...state.instances.keys(), ...(await this.existingInstances())]);
     for (const key of state.invalid.keys()) if (key.startsWith('instance/')) names.add(key.slice('instance/'.length));
     const out: Array<{ name: string; assessment: Assessment }> = [];
     for (const name of [...names].sort()) {
       const base = (await this.store.read('Instance', name)) ?? emptyStatus('Instance', name);
-      out.push({ name, assessment: await this.assess(name, state, base, true, preview.leases, conflicts) });
+      out.push({ name, assessment: await this.assess(name, state, base, true, preview.leases, conflicts, uids.leases) });
     }
     return out;
   }
@@ -404,7 +412,7 @@ export class Controller {
     const base = prev ?? emptyStatus('Instance', name);
     const now = new Date(this.now());
     const save = (s: DocumentStatus) => this.store.write(s, prev);
-    const a = await this.assess(name, state, base, false, new Map(this.leases!.all()), this.leaseConflicts);
+    const a = await this.assess(name, state, base, false, new Map(this.leases!.all()), this.leaseConflicts, this.accounts.all());
     const valid: ConditionUpdate = { type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' };
 
     switch (a.kind) {
@@ -452,7 +460,7 @@ export class Controller {
     const portAssigned: ConditionUpdate = { type: C.PortAssigned, status: 'True', reason: Reason.Leased, message: `game port ${lease.port}, client port ${lease.clientPort}` };
 
     // Act.
-    let status: DocumentStatus = withLease(base, lease);
+    let status: DocumentStatus = { ...withLease(base, lease), uid: resolved.uid };
     const updates: ConditionUpdate[] = [valid, portAssigned, { type: C.Stalled, status: 'False', reason: Reason.Valid, message: '' }];
     let failure: unknown;
     try {
@@ -571,10 +579,7 @@ export class Controller {
         // server.cfg holds the RCON password: readable by the game group only.
         const files = new Map([...r.configLayer.files].map(([p, text]) => [p, { text, mode: 0o640 }]));
         await writeLayer(this.host(paths.configLayerDir(r.configLayer.build)), files, { uid: 0, gid: game.gid, dirMode: 0o750, fileMode: 0o640 });
-        for (const d of [paths.upperDir, paths.workDir]) {
-          await mkdir(this.host(d), { recursive: true, mode: 0o750 });
-          await chown(this.host(d), game.uid, game.gid);
-        }
+        await this.accounts.ownWritableLayer(name, r.uid, { createOnly: true });
         return status;
       }
       case 'writeFiles': {
@@ -596,6 +601,8 @@ export class Controller {
         await systemd.disableUnitFiles([service], { runtime: this.runtimeUnits });
         return status;
       case 'start':
+        // The one moment the layer is sure to be unused: a new lease or a migrated host re-owns it here.
+        await this.accounts.ownWritableLayer(name, r.uid);
         this.units.invalidate();
         await systemd.start(service);
         return status;
@@ -609,11 +616,7 @@ export class Controller {
         return status;
       case 'wipeWritableLayer': {
         await this.trash(name, [paths.upperDir, paths.workDir]);
-        const game = await this.gameUser();
-        for (const d of [paths.upperDir, paths.workDir]) {
-          await mkdir(this.host(d), { recursive: true, mode: 0o750 });
-          await chown(this.host(d), game.uid, game.gid);
-        }
+        await this.accounts.ownWritableLayer(name, r.uid);
         return status;
       }
       case 'markHandled':
@@ -654,8 +657,11 @@ export class Controller {
     }
     if (await this.isEnabled(name)) await systemd.disableUnitFiles([service], { runtime: this.runtimeUnits });
     const unitFile = this.host(join(this.cfg.unitDir, mountUnit));
-    const hadUnit = await stat(unitFile).then(() => true, () => false);
+    const dropIn = this.host(userDropInPath(this.cfg.unitDir, name));
+    const hadUnit = (await Promise.all([unitFile, dropIn].map((f) => stat(f).then(() => true, () => false)))).some(Boolean);
     await rm(unitFile, { force: true });
+    await rm(dropIn, { force: true });
+    await rmdir(join(dropIn, '..')).catch(() => undefined);
     if (hadUnit) await this.reloader.reload();
     if (await stat(this.host(paths.dir)).then(() => true, () => false)) {
       await rm(this.host(paths.launchEnv), { force: true });
@@ -667,6 +673,7 @@ export class Controller {
     await rmdir(this.host(paths.runtimeDir)).catch(() => undefined);
     if (svc?.activeState === 'failed') await systemd.resetFailed(service).catch(ignoreNoSuchUnit);
     await this.leases!.release(name);
+    await this.accounts.release(name);
     await this.secrets.remove(name);
     await this.store.remove('Instance', name);
     this.deps.log.info({ instance: name }, 'instance deleted');
