@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { DEFAULT_PORT_RANGES, type PortRanges } from './documents/crosscheck.js';
+import { DEFAULT_UID_RANGE, type UidRange } from './status/uid-leases.js';
 import { resolveUnitConfig, type UnitConfig, type UnitConfigOverrides } from './systemd/units.js';
 
 /**
@@ -23,6 +24,8 @@ export interface ControllerConfig {
   /** Writable layers of deleted or reset instances, kept for a while instead of destroyed. */
   trashDir: string;
   portRanges: PortRanges;
+  /** Uids leased to game servers, one per instance. */
+  uidRange: UidRange;
   /** This host's node name; instances naming another node are not run here. */
   node?: string;
   fsRoot: string;
@@ -54,6 +57,7 @@ export interface ControllerConfigInput {
   units?: UnitConfigOverrides;
   unitDir?: string;
   portRanges?: PortRanges;
+  uidRange?: UidRange;
   node?: string;
   fsRoot?: string;
   busAddress?: string;
@@ -78,6 +82,7 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     secretsDir: join(dataDir, 'secrets'),
     trashDir: join(dataDir, 'trash'),
     portRanges: input.portRanges ?? DEFAULT_PORT_RANGES,
+    uidRange: input.uidRange ?? DEFAULT_UID_RANGE,
     ...(input.node !== undefined ? { node: input.node } : {}),
     fsRoot: input.fsRoot ?? '/',
     ...(input.busAddress !== undefined ? { busAddress: input.busAddress } : {}),

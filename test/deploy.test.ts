@@ -40,6 +40,7 @@ describe('deploy/', () => {
     expect(await mode('/var/lib/left4me/logs/installations')).toEqual([0o700, 0, 0]);
     expect(await mode('/etc/left4me/state')).toEqual([0o775, 0, host.account.gid]);
     expect(await mode('/var/lib/left4me/overlays')).toEqual([0o755, 0, 0]);
+    expect(await mode('/etc/userdb')).toEqual([0o755, 0, 0]);
   });
 
   it('the controller unit passes systemd-analyze verify (but for the CLI not being installed here)', async () => {

@@ -103,6 +103,16 @@ describe('host options', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--allow-download-network "localhost" is not an IP network; write it like 10.0.0.0/8 or fd00::/8');
   });
+
+  it("refuse a uid range that systemd reserves or that cannot give every game port's server a uid", async () => {
+    const dynamic = await cli('controller', '--uid-range', '61000-61999', '--state', example);
+    expect(dynamic.code).toBe(2);
+    expect(dynamic.err).toContain('--uid-range 61000-61999 overlaps the 16-bit uids (system and regular accounts, DynamicUser=, nobody)');
+    const small = await cli('diff', '--uid-range', '1879048192-1879048200', '--state', example);
+    expect(small.code).toBe(2);
+    expect(small.err).toContain('fewer than the 101 game ports');
+    expect((await cli('diff', '--uid-range', 'many', '--state', example)).err).toContain('--uid-range must look like 1879048192-1879113727');
+  });
 });
 
 describe('get with status', () => {
@@ -155,6 +165,18 @@ describe('get with status', () => {
       expect(lines.filter((l) => /^demo-base\s+False \(Building\)/.test(l))).toHaveLength(1);
       expect(lines.filter((l) => /^demo-base\s+True\s/.test(l))).toHaveLength(1);
       expect(lines.filter((l) => /^demo-rates\s/.test(l))).toHaveLength(1); // unchanged: printed once
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+
+  it("describe shows an instance's own uid and its account name", async () => {
+    const data = mkdtempSync(join(tmpdir(), 'left4me-data-'));
+    try {
+      const { StatusStore } = await import('../status/store.js');
+      await new StatusStore(join(data, 'status')).write({ kind: 'Instance', name: 'demo-1', conditions: [], port: 27015, clientPort: 26900, uid: 1879048192, events: [] });
+      const r = await cli('describe', 'instance', 'demo-1', '--state', example, '--data-dir', data);
+      expect(r.out).toContain('\nUser:        uid 1879048192 (left4me-1879048192), its own\n');
     } finally {
       rmSync(data, { recursive: true, force: true });
     }

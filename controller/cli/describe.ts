@@ -1,6 +1,7 @@
 import { documentsOf, loadState } from '../documents/loader.js';
 import { formatProblem } from '../documents/problems.js';
 import { StatusStore } from '../status/store.js';
+import { serverAccountName } from '../systemd/server-accounts.js';
 import { parse, UsageError } from './args.js';
 import { age } from './get.js';
 import type { Io } from './io.js';
@@ -32,6 +33,7 @@ export async function describeCommand(args: string[], io: Io): Promise<number> {
   if (status) {
     if (status.observedGeneration) out.push(`Observed:    ${status.observedGeneration}${doc && status.observedGeneration !== doc.generation ? ' (not yet reconciled)' : ''}`);
     if (status.port !== undefined) out.push(`Ports:       game ${status.port}, client ${status.clientPort}`);
+    if (status.uid !== undefined) out.push(`User:        uid ${status.uid} (${serverAccountName(status.uid)}), its own`);
     if (status.unit) out.push(`Unit:        ${status.unit.activeState}/${status.unit.subState}${status.unit.mainPid ? ` pid ${status.unit.mainPid}` : ''}`);
     if (status.players !== undefined) out.push(`Players:     ${status.players}/${status.maxPlayers ?? '?'}`);
     if (status.build) {

@@ -1,5 +1,6 @@
 import { parseNetwork } from '../builds/networks.js';
 import { controllerConfig, type ControllerConfig, type ControllerConfigInput } from '../config.js';
+import { uidRangeProblem } from '../systemd/server-accounts.js';
 import { UsageError } from './args.js';
 import { resolveTarget } from './target.js';
 
@@ -12,9 +13,10 @@ export const HOST_OPTIONS = {
   'port-range': { type: 'string' },
   'client-port-range': { type: 'string' },
   'allow-download-network': { type: 'string', multiple: true },
+  'uid-range': { type: 'string' },
 } as const;
 
-type HostValues = { state?: string; demo?: boolean; 'data-dir'?: string; 'unit-dir'?: string; 'fs-root'?: string; bus?: string; node?: string; 'port-range'?: string; 'client-port-range'?: string; 'allow-download-network'?: string[] };
+type HostValues = { state?: string; demo?: boolean; 'data-dir'?: string; 'unit-dir'?: string; 'fs-root'?: string; bus?: string; node?: string; 'port-range'?: string; 'client-port-range'?: string; 'allow-download-network'?: string[]; 'uid-range'?: string };
 
 /** Parses `27015-27115` into an inclusive range of unprivileged ports. */
 export function parseRange(flag: string, text: string): { min: number; max: number } {
@@ -34,6 +36,17 @@ function allowedNetwork(text: string): string {
   }
 }
 
+/** Parses `--uid-range 1879048192-1879113727`: uids servers are leased from, refused where systemd reserves them. */
+function parseUidRange(text: string | undefined, game: { min: number; max: number }): { min: number; max: number } | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d{1,10})-(\d{1,10})$/.exec(text);
+  if (!m) throw new UsageError('--uid-range must look like 1879048192-1879113727');
+  const range = { min: Number(m[1]), max: Number(m[2]) };
+  const problem = uidRangeProblem(range, game);
+  if (problem) throw new UsageError(`--uid-range ${problem}`);
+  return range;
+}
+
 /** The controller configuration the host options (and --demo) describe. */
 export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}): ControllerConfig {
   const target = resolveTarget(values);
@@ -41,6 +54,7 @@ export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}
   const game = parseRange('--port-range', values['port-range'] ?? '27015-27115');
   const client = parseRange('--client-port-range', values['client-port-range'] ?? '26900-27000');
   if (game.min <= client.max && client.min <= game.max) throw new UsageError('--port-range and --client-port-range must not overlap');
+  const uids = parseUidRange(values['uid-range'], game);
   const bus = values.bus ?? demo?.busAddress;
   const dataDir = values['data-dir'];
   return controllerConfig({
@@ -54,6 +68,7 @@ export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}
       : {}),
     portRanges: { game, client },
     allowedDownloadNetworks: (values['allow-download-network'] ?? []).map(allowedNetwork),
+    ...(uids ? { uidRange: uids } : {}),
     ...extra,
   });
 }

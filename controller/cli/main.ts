@@ -30,7 +30,7 @@ commands:
   diff                              what the next controller pass would do (a dry run; changes nothing)
   controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
              [--port-range 27015-27115] [--client-port-range 26900-27000]
-             [--allow-download-network CIDR]...
+             [--uid-range 1879048192-1879113727] [--allow-download-network CIDR]...
                                     run the reconciler (as root); servers keep running when it stops
 
 options:

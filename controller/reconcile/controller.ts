@@ -7,12 +7,13 @@ import { onHost, type ControllerConfig } from '../config.js';
 import { loadState, type DesiredState } from '../documents/loader.js';
 import { formatProblem } from '../documents/problems.js';
 import { RconSecrets } from '../secrets.js';
-import { PortLeases, portFreeOnHost, type LeaseConflict } from '../status/leases.js';
+import { PortLeases, portFreeOnHost } from '../status/leases.js';
 import { StatusStore } from '../status/store.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { escapeUnitPath } from '../systemd/escape.js';
 import { renderServerTemplate, renderSlices, SERVER_TEMPLATE_UNIT } from '../systemd/units.js';
 import type { Probe } from './a2s-probe.js';
+import { ServerAccounts } from './accounts.js';
 import { BuildReconciler } from './build-reconciler.js';
 import { changedKeys } from './changed-keys.js';
 import { errorMessage } from './errors.js';
@@ -55,7 +56,8 @@ export class Controller {
   private readonly store: StatusStore;
   private readonly secrets: RconSecrets;
   private leases?: PortLeases;
-  private leaseConflicts = new Map<string, LeaseConflict[]>();
+  private leaseConflicts = new Map<string, Array<{ message: string }>>();
+  private readonly accounts: ServerAccounts;
   private readonly units: UnitCache;
   private readonly reloader: Reloader;
   private readonly buildSide: BuildReconciler;
@@ -89,6 +91,7 @@ export class Controller {
       ...(deps.fingerprints ? { fingerprints: deps.fingerprints } : {}),
     });
     this.janitor = new HostJanitor(cfg, deps.systemd, deps.log, this.now);
+    this.accounts = new ServerAccounts(cfg);
     const instanceHost: InstanceHost = {
       cfg,
       systemd: deps.systemd,
@@ -98,6 +101,7 @@ export class Controller {
       reloader: this.reloader,
       secrets: this.secrets,
       store: this.store,
+      accounts: this.accounts,
       leases: () => this.leases!,
       readyBuilds: () => this.buildSide.readyBuilds(),
       enqueue: (key) => this.queue.add(key),
@@ -123,6 +127,7 @@ export class Controller {
   /** Starts: installs the host units, reads the state directory, reconciles everything, then watches. */
   async start(opts: { watch?: boolean; resync?: boolean } = {}): Promise<void> {
     this.leases = await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client, this.deps.portFree ?? portFreeOnHost);
+    await this.accounts.open();
     this.unsubscribe.push(
       this.deps.systemd.onUnitChanged((unit) => {
         this.units.invalidate();
@@ -255,7 +260,8 @@ export class Controller {
   }
 
   private async refreshLeases(state: DesiredState): Promise<void> {
-    const conflicts = await this.leases!.reconcile(this.leaseRequests(state));
+    const requests = this.leaseRequests(state);
+    const conflicts = [...(await this.leases!.reconcile(requests)), ...(await this.accounts.reconcile(requests.map((r) => r.name)))];
     this.leaseConflicts = new Map();
     for (const c of conflicts) this.leaseConflicts.set(c.name, [...(this.leaseConflicts.get(c.name) ?? []), c]);
   }
@@ -275,7 +281,7 @@ export class Controller {
 
   /** Instances this host has anything of: leases, status, units, directories. */
   private async existingInstances(): Promise<Set<string>> {
-    const names = new Set<string>(this.leases?.all().keys() ?? []);
+    const names = new Set<string>([...(this.leases?.all().keys() ?? []), ...this.accounts.all().keys()]);
     for (const s of await this.store.list('Instance')) names.add(s.name);
     try {
       for (const unit of (await this.units.snapshot()).keys()) {
@@ -323,7 +329,7 @@ export class Controller {
     if (!state) return;
     switch (kind) {
       case 'instance':
-        return this.instances.reconcile(name, { state, leases: new Map(this.leases!.all()), conflicts: this.leaseConflicts });
+        return this.instances.reconcile(name, { state, leases: new Map(this.leases!.all()), uids: this.accounts.all(), conflicts: this.leaseConflicts });
       case 'overlay':
         return this.buildSide.reconcileOverlay(name, state);
       case 'blueprint':
@@ -339,14 +345,15 @@ export class Controller {
     await this.buildSide.loadStatus();
     this.leases ??= await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client);
     const preview = this.leases.preview(this.leaseRequests(state));
-    const conflicts = new Map<string, LeaseConflict[]>();
-    for (const c of preview.conflicts) conflicts.set(c.name, [...(conflicts.get(c.name) ?? []), c]);
+    const uids = (await this.accounts.load()).preview(this.leaseRequests(state).map((r) => r.name));
+    const conflicts = new Map<string, Array<{ message: string }>>();
+    for (const c of [...preview.conflicts, ...uids.conflicts]) conflicts.set(c.name, [...(conflicts.get(c.name) ?? []), c]);
     const names = new Set<string>([...state.instances.keys(), ...(await this.existingInstances())]);
     for (const key of state.invalid.keys()) if (key.startsWith('instance/')) names.add(key.slice('instance/'.length));
     const out: Array<{ name: string; next: Prepared | Stalled | Waiting }> = [];
     for (const name of [...names].sort()) {
       try {
-        out.push({ name, next: await this.instances.dryRun(name, { state, leases: preview.leases, conflicts }) });
+        out.push({ name, next: await this.instances.dryRun(name, { state, leases: preview.leases, uids: uids.leases, conflicts }) });
       } catch (err) {
         if (!isOutcome(err)) throw err;
         out.push({ name, next: err });

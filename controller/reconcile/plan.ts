@@ -17,7 +17,7 @@ export interface InstanceIntent {
   /** Annotations: imperative triggers, acted on once per value. */
   restartedAt?: string;
   resetAt?: string;
-  /** Unit files (file name → text) that describe this instance: its mount unit and launch.env. */
+  /** Files (path → text) that describe this instance: its mount unit, User= drop-in and launch.env. */
   files: Map<string, string>;
 }
 

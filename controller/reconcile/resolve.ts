@@ -5,6 +5,7 @@ import { parseDuration } from '../documents/duration.js';
 import type { Document } from '../documents/kinds.js';
 import type { DesiredState } from '../documents/loader.js';
 import type { Lease } from '../status/leases.js';
+import { renderUserDropIn } from '../systemd/server-accounts.js';
 import { instancePaths, renderInstanceMount, renderLaunchEnv, type InstanceUnitSpec, type OverlayBuildRef } from '../systemd/units.js';
 import { renderConfigLayer, type ConfigLayer } from './config-layer.js';
 import type { InstanceIntent } from './plan.js';
@@ -20,6 +21,8 @@ export interface ResolvedInstance {
   configLayer: ConfigLayer;
   intent: InstanceIntent;
   mountUnit: string;
+  /** The uid leased to this instance's server. */
+  uid: number;
 }
 
 /** The builds instances may use: the newest that succeeded, per overlay and per Steam installation. */
@@ -76,7 +79,7 @@ export function findDependencies(
   return { blueprint, overlays, installation };
 }
 
-/** Resolves an instance into its intent: config layer, unit files and launch line. Pure. */
+/** Resolves an instance into its intent: config layer, unit files (mount, User= drop-in) and launch line. Pure. */
 export function resolveInstance(
   state: DesiredState,
   doc: Document<'Instance'>,
@@ -84,6 +87,7 @@ export function resolveInstance(
   rconPassword: string,
   cfg: ControllerConfig,
   builds: ReadyBuilds,
+  uid: number,
 ): ResolvedInstance | Blocked {
   const deps = findDependencies(state, doc);
   if ('blocked' in deps) return deps;
@@ -118,8 +122,10 @@ export function resolveInstance(
     },
   };
   const mount = renderInstanceMount(unitSpec, cfg.units);
+  const user = renderUserDropIn(cfg.unitDir, doc.metadata.name, uid);
   const files = new Map<string, string>([
     [join(cfg.unitDir, mount.fileName), mount.text],
+    [user.path, user.text],
     [instancePaths(doc.metadata.name, cfg.units.layout).launchEnv, renderLaunchEnv(unitSpec, cfg.units)],
   ]);
   const annotations = doc.metadata.annotations ?? {};
@@ -132,6 +138,7 @@ export function resolveInstance(
     unitSpec,
     configLayer,
     mountUnit: mount.fileName,
+    uid,
     intent: {
       name: doc.metadata.name,
       state: doc.spec.state,

@@ -23,6 +23,8 @@ export interface DocumentStatus {
   /** Instances: leased ports. */
   port?: number;
   clientPort?: number;
+  /** Instances: the uid leased to the server (its own; no other server or build has it). */
+  uid?: number;
   /** Instances: what systemd says. */
   unit?: { activeState: string; subState: string; mainPid?: number; since?: string };
   /** Instances: the generation of the config the running server was started with. */

@@ -179,6 +179,7 @@ describe('the server template', () => {
 
       [Service]
       Type=exec
+      # Each instance's drop-in 10-user.conf sets User= to its own leased uid; servers share only the group.
       User=left4me
       Group=left4me
       Slice=l4d2-game.slice
@@ -199,7 +200,7 @@ describe('the server template', () => {
       LimitNOFILE=65536
       # A crash loop must not fill the upper layer with core files.
       LimitCORE=0
-      # Only the left4me user (servers and the web service) reads what servers write.
+      # What a server writes is its own uid's alone; no other server runs as that uid.
       UMask=0077
       NoNewPrivileges=yes
       CapabilityBoundingSet=

@@ -6,8 +6,8 @@
  * rewrite a file and reload systemd, so output is deterministic to the byte.
  *
  * Design: the service template is static; everything per instance lives in
- * files next to it — the mount unit (what the server sees) and launch.env
- * (its command line). A changed stack or command line therefore never means a
+ * files next to it — the mount unit (what the server sees), launch.env
+ * (its command line) and a drop-in naming its own uid (server-accounts.ts). A changed stack or command line therefore never means a
  * changed template, and `RequiresMountsFor=` makes systemd mount the overlay
  * before the server starts. To apply a new stack, restart the instance's
  * mount unit: that restarts the server with it, whereas restarting only the
@@ -76,7 +76,10 @@ export interface HostLayout {
   cacheDir: string;
   /** `/etc/left4me`: desired state and secrets; hidden from game servers. */
   configDir: string;
-  /** Unprivileged account the servers run as; it owns upper/work. */
+  /**
+   * Unprivileged account the template names; each instance's drop-in replaces
+   * it with the instance's own leased uid. `group` is every server's primary group.
+   */
   user: string;
   group: string;
   /**
@@ -464,6 +467,7 @@ export function renderServerTemplate(cfg: UnitConfig = defaultUnitConfig()): str
       'Service',
       [
         ['Type', 'exec'],
+        { comment: "Each instance's drop-in 10-user.conf sets User= to its own leased uid; servers share only the group." },
         ['User', l.user],
         ['Group', l.group],
         ['Slice', GAME_SLICE_UNIT],
@@ -484,7 +488,7 @@ export function renderServerTemplate(cfg: UnitConfig = defaultUnitConfig()): str
         ['LimitNOFILE', String(s.limitNofile)],
         { comment: 'A crash loop must not fill the upper layer with core files.' },
         ['LimitCORE', '0'],
-        { comment: 'Only the left4me user (servers and the web service) reads what servers write.' },
+        { comment: "What a server writes is its own uid's alone; no other server runs as that uid." },
         ['UMask', '0077'],
         ['NoNewPrivileges', 'yes'],
         ['CapabilityBoundingSet', ''],

@@ -4,6 +4,7 @@
  */
 import { rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { userDropInPath } from '../../systemd/server-accounts.js';
 import { instancePaths, mountUnitName, serverUnitName } from '../../systemd/units.js';
 import { ignoreNoSuchUnit } from './executors.js';
 import { isEnabled, onHostOf, runtimeUnits, type InstanceHost } from './host.js';
@@ -29,8 +30,11 @@ export async function deleteInstance(x: InstanceHost, name: string): Promise<voi
   }
   if (await isEnabled(x, name)) await x.systemd.disableUnitFiles([service], { runtime: runtimeUnits(x) });
   const unitFile = onHostOf(x, join(x.cfg.unitDir, mountUnit));
-  const hadUnit = await exists(unitFile);
+  const dropIn = onHostOf(x, userDropInPath(x.cfg.unitDir, name));
+  const hadUnit = (await Promise.all([unitFile, dropIn].map(exists))).some(Boolean);
   await rm(unitFile, { force: true });
+  await rm(dropIn, { force: true });
+  await rmdir(join(dropIn, '..')).catch(() => undefined);
   if (hadUnit) await x.reloader.reload();
   if (await exists(onHostOf(x, paths.dir))) {
     await rm(onHostOf(x, paths.launchEnv), { force: true });
@@ -42,6 +46,7 @@ export async function deleteInstance(x: InstanceHost, name: string): Promise<voi
   await rmdir(onHostOf(x, paths.runtimeDir)).catch(() => undefined);
   if (svc?.activeState === 'failed') await x.systemd.resetFailed(service).catch(ignoreNoSuchUnit);
   await x.leases().release(name);
+  await x.accounts.release(name);
   await x.secrets.remove(name);
   await x.store.remove('Instance', name);
   x.log.info({ instance: name }, 'instance deleted');

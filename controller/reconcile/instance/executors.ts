@@ -3,7 +3,7 @@
  * before it acts, so replaying a plan after a crash is harmless; none writes
  * status (the reconcile records what happened once, at its end).
  */
-import { chown, mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { layerExists, writeLayer } from '../../builds/layer-writer.js';
 import { SystemdError } from '../../systemd/adapter.js';
 import { instancePaths, overlayBuildDir, serverUnitName } from '../../systemd/units.js';
@@ -30,7 +30,7 @@ export const EXECUTORS: { readonly [T in Action['type']]: Executor } = {
     const game = await gameAccount(x);
     const files = new Map([...r.configLayer.files].map(([p, text]) => [p, { text, mode: 0o640 }]));
     await writeLayer(onHostOf(x, paths.configLayerDir(r.configLayer.build)), files, { uid: 0, gid: game.gid, dirMode: 0o750, fileMode: 0o640 });
-    await makeWritableLayer(x, r.intent.name, game);
+    await x.accounts.ownWritableLayer(r.intent.name, r.uid, { createOnly: true });
   },
 
   /** The mount unit and launch.env; one daemon reload when a unit file changed. */
@@ -55,6 +55,8 @@ export const EXECUTORS: { readonly [T in Action['type']]: Executor } = {
   },
 
   async start(x, r) {
+    // The one moment the layer is sure to be unused: a new uid lease or a migrated host re-owns it here.
+    await x.accounts.ownWritableLayer(r.intent.name, r.uid);
     x.units.invalidate();
     await x.systemd.start(serverUnitName(r.intent.name));
   },
@@ -74,22 +76,13 @@ export const EXECUTORS: { readonly [T in Action['type']]: Executor } = {
   async wipeWritableLayer(x, r) {
     const paths = instancePaths(r.intent.name, x.cfg.units.layout);
     await moveToTrash(x, r.intent.name, [paths.upperDir, paths.workDir]);
-    await makeWritableLayer(x, r.intent.name, await gameAccount(x));
+    await x.accounts.ownWritableLayer(r.intent.name, r.uid);
   },
 };
 
-/** upper/ and work/, owned by the game account. */
-async function makeWritableLayer(x: InstanceHost, name: string, game: { uid: number; gid: number }): Promise<void> {
-  const paths = instancePaths(name, x.cfg.units.layout);
-  for (const d of [paths.upperDir, paths.workDir]) {
-    await mkdir(onHostOf(x, d), { recursive: true, mode: 0o750 });
-    await chown(onHostOf(x, d), game.uid, game.gid);
-  }
-}
-
 const accounts = new WeakMap<InstanceHost, { uid: number; gid: number }>();
 
-/** The game servers' account, from the host's passwd file (read once per controller). */
+/** The game servers' shared account (its group reads the config layer), from the host's passwd file, read once per controller. */
 async function gameAccount(x: InstanceHost): Promise<{ uid: number; gid: number }> {
   const known = accounts.get(x);
   if (known) return known;

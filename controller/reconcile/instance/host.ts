@@ -15,6 +15,7 @@ import type { StatusStore } from '../../status/store.js';
 import type { SystemdAdapter } from '../../systemd/adapter.js';
 import { serverUnitName } from '../../systemd/units.js';
 import type { Probe } from '../a2s-probe.js';
+import type { ServerAccounts } from '../accounts.js';
 import type { Reloader } from '../reloader.js';
 import type { ReadyBuilds } from '../resolve.js';
 import type { UnitCache } from '../unit-cache.js';
@@ -29,6 +30,8 @@ export interface InstanceHost {
   reloader: Reloader;
   secrets: RconSecrets;
   store: StatusStore;
+  /** Server uid leases, their user records and the ownership of writable layers. */
+  accounts: ServerAccounts;
   leases(): PortLeases;
   readyBuilds(): ReadyBuilds;
   enqueue(key: string): void;

@@ -13,7 +13,7 @@ import type { Document } from '../../documents/kinds.js';
 import type { DesiredState } from '../../documents/loader.js';
 import { formatProblem } from '../../documents/problems.js';
 import { ConditionType as C, Reason } from '../../status/conditions.js';
-import type { Lease, LeaseConflict } from '../../status/leases.js';
+import type { Lease } from '../../status/leases.js';
 import { serverUnitName, UnitRenderError } from '../../systemd/units.js';
 import type { ServerProbe } from '../a2s-probe.js';
 import { errorMessage } from '../errors.js';
@@ -38,7 +38,9 @@ const PORT_BUSY_POLL_MS = 2_000;
 export interface InstanceInputs {
   state: DesiredState;
   leases: ReadonlyMap<string, Lease>;
-  conflicts: ReadonlyMap<string, LeaseConflict[]>;
+  /** Server uid leases by instance name. */
+  uids: ReadonlyMap<string, number>;
+  conflicts: ReadonlyMap<string, Array<{ message: string }>>;
 }
 
 /** One pass over one instance: what the steps have found so far. */
@@ -49,6 +51,7 @@ export interface InstancePass {
   readonly dry: boolean;
   doc?: Document<'Instance'>;
   lease?: Lease;
+  uid?: number;
   resolved?: ResolvedInstance;
   obs?: InstanceObservation;
   probe?: ServerProbe;
@@ -141,17 +144,19 @@ const checkValid: Step = async (_x, pass, status) => {
   status.set({ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' });
 };
 
-/** PortAssigned: the instance holds its game and client port leases. Stalled (PortConflict) when it cannot. */
+/** PortAssigned: the instance holds its game and client port leases and its server uid. Stalled (PortConflict) when it cannot. */
 const leasePort: Step = async (_x, pass, status) => {
   const lease = pass.inputs.leases.get(pass.name);
+  const uid = pass.inputs.uids.get(pass.name);
   const conflicts = pass.inputs.conflicts.get(pass.name);
-  status.patch({ port: lease?.port, clientPort: lease?.clientPort });
-  if (conflicts || !lease) {
-    const message = conflicts?.map((c) => c.message).join('; ') ?? 'no port lease';
+  status.patch({ port: lease?.port, clientPort: lease?.clientPort, uid });
+  if (conflicts || !lease || uid === undefined) {
+    const message = conflicts?.map((c) => c.message).join('; ') ?? (lease ? 'no server uid lease' : 'no port lease');
     status.set({ type: C.PortAssigned, status: 'False', reason: Reason.PortConflict, message });
     throw new Stalled(Reason.PortConflict, message);
   }
   pass.lease = lease;
+  pass.uid = uid;
   status.set({ type: C.PortAssigned, status: 'True', reason: Reason.Leased, message: `game port ${lease.port}, client port ${lease.clientPort}` });
 };
 
@@ -165,7 +170,7 @@ const resolveDependencies: Step = async (x, pass, status) => {
   const password = pass.dry ? ((await x.secrets.peek(pass.name)) ?? 'not-yet-generated') : await x.secrets.get(pass.name);
   let resolved: ReturnType<typeof resolveInstance>;
   try {
-    resolved = resolveInstance(pass.inputs.state, pass.doc!, pass.lease!, password, x.cfg, x.readyBuilds());
+    resolved = resolveInstance(pass.inputs.state, pass.doc!, pass.lease!, password, x.cfg, x.readyBuilds(), pass.uid!);
   } catch (err) {
     if (!(err instanceof UnitRenderError)) throw err;
     const message = `cannot render the server's units: ${err.message}`;

@@ -1,0 +1,152 @@
+import { chmod, lchown, lstat, mkdir, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { onHost, type ControllerConfig } from '../config.js';
+import { writeFileAtomic } from '../status/atomic.js';
+import { UidLeases, type UidLeaseConflict } from '../status/uid-leases.js';
+import { nssReadsUserdb, renderUserRecord, serverAccountName, uidOfRecordFile, uidRangeClashes, uidRangeProblem, USERDB_DIR } from '../systemd/server-accounts.js';
+import { instancePaths } from '../systemd/units.js';
+
+/**
+ * The game servers' accounts on this host: the uid leases
+ * (`<statusDir>/uid-leases.json`), the user records in /etc/userdb that make
+ * them known to systemd, and the ownership of each writable layer. Reads the
+ * host's account files; writes only records named `left4me-<uid>.user` and
+ * their `<uid>.user` aliases.
+ */
+export class ServerAccounts {
+  private leases?: UidLeases;
+  private gid?: number;
+
+  constructor(private readonly cfg: ControllerConfig) {}
+
+  private host(path: string): string {
+    return onHost(this.cfg, path);
+  }
+
+  /**
+   * For the running controller: refuses a range that systemd reserves or that
+   * an account, subordinate range or login.defs allocation of this host uses
+   * (so no server uid can be the build account's), then loads the leases and
+   * writes their records.
+   */
+  async open(): Promise<void> {
+    const range = this.cfg.uidRange;
+    const problem = uidRangeProblem(range, this.cfg.portRanges.game);
+    if (problem) throw new Error(`server uid range ${problem}; set the controller's --uid-range`);
+    const read = (p: string) => readFile(this.host(p), 'utf8').catch(() => undefined);
+    const clashes = uidRangeClashes(range, { passwd: (await read('/etc/passwd')) ?? '', loginDefs: await read('/etc/login.defs'), subuid: await read('/etc/subuid') });
+    if (clashes.length > 0) {
+      throw new Error(`server uid range ${range.min}-${range.max} is already in use on this host: ${clashes.join('; ')}; choose a free range with the controller's --uid-range`);
+    }
+    if (!nssReadsUserdb((await read('/etc/nsswitch.conf')) ?? '')) {
+      throw new Error("game servers run as uids known only to user records in /etc/userdb, which this host's NSS does not read: install libnss-systemd and put `systemd` on the passwd: and group: lines of /etc/nsswitch.conf");
+    }
+    await this.groupId();
+    await this.load();
+    await this.publish();
+  }
+
+  /** Loads the lease file without touching the host (`left4me diff`). */
+  async load(): Promise<UidLeases> {
+    this.leases ??= await UidLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'uid-leases.json'), this.cfg.uidRange);
+    return this.leases;
+  }
+
+  /** Every uid lease, by instance name. */
+  all(): ReadonlyMap<string, number> {
+    return this.leases?.all() ?? new Map();
+  }
+
+  /** Leases uids for the instances this host runs; rewrites the records when a lease changed. */
+  async reconcile(names: readonly string[]): Promise<UidLeaseConflict[]> {
+    const leases = await this.load();
+    const before = JSON.stringify([...leases.all()]);
+    const conflicts = await leases.reconcile(names);
+    if (JSON.stringify([...leases.all()]) !== before) await this.publish();
+    return conflicts;
+  }
+
+  /** Releases an instance's uid and removes its record (its server is gone). */
+  async release(name: string): Promise<void> {
+    const leases = await this.load();
+    if (leases.get(name) === undefined) return;
+    await leases.release(name);
+    await this.publish();
+  }
+
+  /**
+   * Makes upper/ and work/ exist and belong to the uid: created 0750, or, when
+   * the top belongs to someone else (today's shared `left4me` account, or an
+   * earlier lease), re-owned depth first, top last, so a crash midway is
+   * finished by the next start. Entries root owns (copied-up lower files) stay
+   * root's. No link is followed (lchown, lstat). With `createOnly`, an
+   * existing layer is left as it is: its server may be running.
+   * TODO(issue 8 item 2): walk with the shared no-follow tree helper.
+   */
+  async ownWritableLayer(instance: string, uid: number, opts: { createOnly?: boolean } = {}): Promise<void> {
+    const gid = await this.groupId();
+    const paths = instancePaths(instance, this.cfg.units.layout);
+    for (const d of [paths.upperDir, paths.workDir]) {
+      const dir = this.host(d);
+      const created = await mkdir(dir, { recursive: true, mode: 0o750 });
+      if (opts.createOnly && created === undefined) continue;
+      const st = await lstat(dir);
+      if (!st.isDirectory()) throw new Error(`${d} is not a directory; move it away and the controller recreates it`);
+      if (st.uid === uid && st.gid === gid && (st.mode & 0o7777) === 0o750) continue;
+      if (st.uid !== uid) await reownTree(dir, uid, gid);
+      await lchown(dir, uid, gid);
+      await chmod(dir, 0o750);
+    }
+  }
+
+  /** The game group's gid from the host's /etc/group: every server's primary group. */
+  private async groupId(): Promise<number> {
+    if (this.gid !== undefined) return this.gid;
+    const name = this.cfg.units.layout.group;
+    const line = (await readFile(this.host('/etc/group'), 'utf8')).split('\n').find((l) => l.startsWith(`${name}:`));
+    if (!line) throw new Error(`group ${name} does not exist on this host; create it (see deploy/)`);
+    return (this.gid = Number(line.split(':')[2]));
+  }
+
+  /** Writes one record (and its uid alias) per lease and removes records of ours no lease names. */
+  private async publish(): Promise<void> {
+    const dir = this.host(USERDB_DIR);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const gid = await this.groupId();
+    const wanted = new Map<number, string>();
+    for (const [name, uid] of this.all()) wanted.set(uid, renderUserRecord(uid, gid, name, instancePaths(name, this.cfg.units.layout).runtimeDir));
+    for (const file of await readdir(dir)) {
+      const uid = uidOfRecordFile(file);
+      if (uid === undefined || wanted.has(uid) || !(await this.isOurs(dir, file, uid))) continue;
+      await rm(join(dir, file), { force: true });
+    }
+    for (const [uid, text] of wanted) {
+      const record = join(dir, `${serverAccountName(uid)}.user`);
+      if ((await readFile(record, 'utf8').catch(() => undefined)) !== text) await writeFileAtomic(record, text);
+      const alias = join(dir, `${uid}.user`);
+      if ((await readlink(alias).catch(() => undefined)) !== `${serverAccountName(uid)}.user`) {
+        // userdb(5) finds a record by uid through a symlink named after it; swapped in atomically.
+        const tmp = join(dir, `.${uid}.user.tmp`);
+        await rm(tmp, { force: true });
+        await symlink(`${serverAccountName(uid)}.user`, tmp);
+        await rename(tmp, alias);
+      }
+    }
+  }
+
+  /** Only our records go: `left4me-<uid>.user`, and `<uid>.user` links to one. */
+  private async isOurs(dir: string, file: string, uid: number): Promise<boolean> {
+    if (file === `${serverAccountName(uid)}.user`) return true;
+    return (await readlink(join(dir, file)).catch(() => undefined)) === `${serverAccountName(uid)}.user`;
+  }
+}
+
+/** Re-owns everything below `dir` that root does not own, children before their parents. */
+async function reownTree(dir: string, uid: number, gid: number): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    const st = await lstat(path);
+    if (st.isDirectory()) await reownTree(path, uid, gid);
+    if (st.uid !== 0 && (st.uid !== uid || st.gid !== gid)) await lchown(path, uid, gid);
+  }
+}

@@ -1,0 +1,68 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { UidLeases } from './uid-leases.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'left4me-uid-leases-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const range = { min: 1879048192, max: 1879048195 };
+const open = (file = join(dir, `u${n++}.json`), r = range) => UidLeases.open(file, r);
+
+describe('UidLeases', () => {
+  it('gives each instance the lowest free uid, in name order, and persists', async () => {
+    const file = join(dir, 'persist.json');
+    const l = await open(file);
+    expect(await l.reconcile(['b', 'a'])).toEqual([]);
+    expect(Object.fromEntries(l.all())).toEqual({ a: 1879048192, b: 1879048193 });
+    expect((await open(file)).get('b')).toBe(1879048193);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ uids: { a: 1879048192, b: 1879048193 } });
+  });
+
+  it('is sticky: a uid stays with its instance while others come and go, and is reused only after release', async () => {
+    const l = await open();
+    await l.reconcile(['m']);
+    await l.reconcile(['a', 'm']);
+    expect(l.get('m')).toBe(1879048192);
+    expect(l.get('a')).toBe(1879048193);
+    // Not asked for (an invalid or other-node document): kept, not given away.
+    await l.reconcile(['b']);
+    expect(l.get('m')).toBe(1879048192);
+    expect(l.get('b')).toBe(1879048194);
+    await l.release('m');
+    await l.reconcile(['c']);
+    expect(l.get('c')).toBe(1879048192);
+  });
+
+  it('moves a lease the range no longer holds, and says so when the range is full', async () => {
+    const file = join(dir, 'moved.json');
+    await (await open(file)).reconcile(['a', 'b']);
+    const moved = await open(file, { min: 1879048200, max: 1879048200 });
+    const conflicts = await moved.reconcile(['a', 'b']);
+    expect(moved.get('a')).toBe(1879048200);
+    expect(moved.get('b')).toBeUndefined();
+    expect(conflicts).toEqual([{ name: 'b', message: "no free server uid left in 1879048200-1879048200; widen the controller's --uid-range" }]);
+  });
+
+  it('never hands one uid to two instances, even from a hand-edited file', async () => {
+    const file = join(dir, 'edited.json');
+    writeFileSync(file, JSON.stringify({ uids: { b: 1879048192, a: 1879048192, c: 'x', constructor: 1879048193 } }));
+    const l = await open(file);
+    await l.reconcile(['a', 'b', 'c', 'constructor']);
+    const uids = [...l.all().values()];
+    expect(new Set(uids).size).toBe(uids.length);
+    expect(l.get('a')).toBe(1879048192);
+    expect(l.get('constructor')).toBe(1879048193);
+    expect(l.get('b')).toBe(1879048194);
+    expect(l.get('c')).toBe(1879048195);
+  });
+
+  it('preview changes nothing', async () => {
+    const file = join(dir, 'preview.json');
+    const l = await open(file);
+    expect(l.preview(['a']).leases.get('a')).toBe(1879048192);
+    expect(l.get('a')).toBeUndefined();
+    expect(() => readFileSync(file)).toThrow();
+  });
+});
