@@ -1,4 +1,15 @@
-import { GameDig } from 'gamedig';
+/**
+ * The controller's A2S_INFO client: asks one game server how it is (name,
+ * map, players), with the challenge handshake servers have required since
+ * December 2020. Deliberately small — one datagram socket per query, one
+ * request, at most one challenge round — because a resync asks every server,
+ * and a general query library (gamedig) cost more CPU and memory than the
+ * rest of a pass. The tests check it against the demo server and gamedig.
+ *
+ * Everything a server answers is a compromised server's to choose: parsing is
+ * bounded by the datagram, strings are cut at their NUL, counts are bytes.
+ */
+import { createSocket } from 'node:dgram';
 
 /** What an A2S query said about a server. */
 export interface ServerProbe {
@@ -11,14 +22,67 @@ export interface ServerProbe {
 /** Asks a game server over A2S (challenge handshake included) how it is; undefined when it does not answer in time. */
 export type Probe = (port: number) => Promise<ServerProbe | undefined>;
 
-/** A2S through gamedig, on loopback: servers bind 0.0.0.0, and the controller runs on their host. */
-export function a2sProbe(host = '127.0.0.1', timeoutMs = 1500): Probe {
-  return async (port) => {
-    try {
-      const r = await GameDig.query({ type: 'l4d2', host, port, givenPortOnly: true, maxRetries: 1, socketTimeout: timeoutMs, attemptTimeout: timeoutMs * 2 });
-      return { name: r.name, map: r.map, players: r.numplayers ?? r.players.length, maxPlayers: r.maxplayers };
-    } catch {
-      return undefined;
-    }
+const HEADER = 0xffffffff;
+const INFO_REQUEST = Buffer.from('\xff\xff\xff\xffTSource Engine Query\0', 'latin1');
+const INFO_REPLY = 0x49;
+const CHALLENGE = 0x41;
+
+/** The A2S_INFO request, with the challenge when the server handed one out. */
+export function infoRequest(challenge?: Buffer): Buffer {
+  return challenge ? Buffer.concat([INFO_REQUEST, challenge]) : INFO_REQUEST;
+}
+
+/** Reads an A2S_INFO reply (single packet); undefined for anything else. Pure. */
+export function parseInfo(msg: Buffer): ServerProbe | undefined {
+  if (msg.length < 6 || msg.readUInt32LE(0) !== HEADER || msg[4] !== INFO_REPLY) return undefined;
+  let at = 6; // header, type, protocol
+  const str = (): string | undefined => {
+    const end = msg.indexOf(0, at);
+    if (end < 0) return undefined;
+    const s = msg.toString('utf8', at, end);
+    at = end + 1;
+    return s;
   };
+  const name = str();
+  const map = str();
+  if (name === undefined || map === undefined || str() === undefined || str() === undefined) return undefined; // folder, game
+  at += 2; // app id
+  if (at + 3 > msg.length) return undefined;
+  // Players counts bots too; a whenEmpty rollout waits for people only.
+  return { name, map, players: Math.max(0, msg[at]! - msg[at + 2]!), maxPlayers: msg[at + 1]! };
+}
+
+/** A challenge reply's 4 challenge bytes; undefined for anything else. */
+function challengeOf(msg: Buffer): Buffer | undefined {
+  return msg.length >= 9 && msg.readUInt32LE(0) === HEADER && msg[4] === CHALLENGE ? msg.subarray(5, 9) : undefined;
+}
+
+/** A2S on loopback: servers bind 0.0.0.0, and the controller runs on their host. */
+export function a2sProbe(host = '127.0.0.1', timeoutMs = 1500): Probe {
+  return (port) =>
+    new Promise((resolve) => {
+      const socket = createSocket('udp4');
+      let challenged = false;
+      const done = (result: ServerProbe | undefined) => {
+        clearTimeout(timer);
+        socket.close();
+        resolve(result);
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      socket.on('error', () => done(undefined));
+      socket.on('message', (msg, from) => {
+        if (from.port !== port) return; // only the server asked
+        const challenge = challengeOf(msg);
+        if (challenge && !challenged) {
+          challenged = true;
+          socket.send(infoRequest(challenge), port, host);
+          return;
+        }
+        const info = parseInfo(msg);
+        if (info) done(info);
+      });
+      socket.send(infoRequest(), port, host, (err) => {
+        if (err) done(undefined);
+      });
+    });
 }

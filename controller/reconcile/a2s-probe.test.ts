@@ -1,0 +1,54 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { GameDig } from 'gamedig';
+import { afterEach, describe, expect, it } from 'vitest';
+import { A2sResponder, type ServerInfo } from '../demo-server/a2s.js';
+import { a2sProbe, parseInfo } from './a2s-probe.js';
+
+const INFO: ServerInfo = {
+  protocol: 17, name: 'Versus «1»', map: 'c2m1_highway', folder: 'left4dead2', game: 'Left 4 Dead 2', appId: 550,
+  players: 5, maxPlayers: 8, bots: 1, serverType: 'd', environment: 'l', visibility: 0, vac: 1, version: '2.2.4.3',
+  port: 27015, steamId: 90000000000000001n, keywords: 'versus', gameId: 550n,
+};
+
+const sockets: Socket[] = [];
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.close();
+});
+
+/** A UDP server answering A2S like srcds (challenge required), counting the datagrams it got. */
+async function server(info: ServerInfo | null): Promise<{ port: number; received: () => number }> {
+  const responder = new A2sResponder({ info: () => info, players: () => [], rules: () => [] });
+  const socket = createSocket('udp4');
+  sockets.push(socket);
+  let received = 0;
+  socket.on('message', (msg, from) => {
+    received++;
+    for (const reply of responder.respond(msg, from.address)) socket.send(reply, from.port, from.address);
+  });
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  return { port: socket.address().port, received: () => received };
+}
+
+describe('a2sProbe', () => {
+  it('reads what gamedig (type l4d2) reads from the same server, through the challenge', async () => {
+    const s = await server(INFO);
+    const ours = await a2sProbe()(s.port);
+    const theirs = await GameDig.query({ type: 'l4d2', host: '127.0.0.1', port: s.port, givenPortOnly: true, maxRetries: 1 });
+    // gamedig's numplayers counts the bot too; the probe counts people (a whenEmpty rollout waits for people only).
+    expect(ours).toEqual({ name: theirs.name, map: theirs.map, players: theirs.numplayers - INFO.bots, maxPlayers: theirs.maxplayers });
+    expect(ours).toEqual({ name: 'Versus «1»', map: 'c2m1_highway', players: 4, maxPlayers: 8 });
+  });
+
+  it('is undefined when nothing answers, and when the server stays silent', async () => {
+    const silent = await server(null);
+    expect(await a2sProbe('127.0.0.1', 300)(silent.port)).toBeUndefined();
+    expect(silent.received()).toBeGreaterThan(0);
+  });
+
+  it('reads nothing from truncated or foreign datagrams', () => {
+    expect(parseInfo(Buffer.from('\xff\xff\xff\xffI\x11name', 'latin1'))).toBeUndefined();
+    expect(parseInfo(Buffer.from('\xff\xff\xff\xffI\x11a\0b\0c\0d\0\x26', 'latin1'))).toBeUndefined();
+    expect(parseInfo(Buffer.from('\xff\xff\xff\xfeI\x11a\0b\0c\0d\0\x26\x02\x05\x08\x00', 'latin1'))).toBeUndefined();
+    expect(parseInfo(Buffer.from('\xff\xff\xff\xffI\x11a\0b\0c\0d\0\x26\x02\x05\x08\x00', 'latin1'))).toEqual({ name: 'a', map: 'b', players: 5, maxPlayers: 8 });
+  });
+});
