@@ -49,6 +49,9 @@ function doc(kind: string, name: string, ...spec: string[]): string {
   return [`apiVersion: left4me/v1`, `kind: ${kind}`, `metadata:`, `  name: ${name}`, `spec:`, ...spec.map((l) => `  ${l}`)].join('\n') + '\n';
 }
 
+const MODE_HINT = 'must be an octal permission without set-id bits or group or other write, e.g. 0644 or 0755';
+const CVAR_VALUE_HINT = "cannot contain quotes, ';', control characters or line separators (they would inject console commands)";
+
 interface Case {
   name: string;
   /** Content of bad.yaml; a function gets the case's directory for special files. */
@@ -121,8 +124,32 @@ const cases: Case[] = [
   { name: 'enum with wrong case', bad: doc('Instance', 'x', 'blueprint: coop', 'updatePolicy: WhenEmpty'), kindName: 'instance/x', expect: [[7, '/spec/updatePolicy', 'must be one of "whenEmpty", "immediate", "manual" (got "WhenEmpty") — did you mean "whenEmpty"?']] },
   { name: 'port as a string', bad: doc('Instance', 'x', 'blueprint: coop', 'port: "27016"'), kindName: 'instance/x', expect: [[7, '/spec/port', 'must be an integer (got a string)']] },
   { name: 'port above 65535', bad: doc('Instance', 'x', 'blueprint: coop', 'port: 70000'), kindName: 'instance/x', expect: [[7, '/spec/port', 'must be <= 65535 (got 70000)']] },
-  { name: 'cvar value injecting a command', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "pwn\\"; rcon_password x"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', '"pwn\\"; rcon_password x" cannot contain quotes, \';\' or line breaks (they would inject console commands)']] },
-  { name: 'cvar value with a line break', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "a\\nsv_cheats 1"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', '"a\\nsv_cheats 1" cannot contain quotes, \';\' or line breaks (they would inject console commands)']] },
+  { name: 'cvar value injecting a command', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "pwn\\"; rcon_password x"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', `"pwn\\"; rcon_password x" ${CVAR_VALUE_HINT}`]] },
+  { name: 'cvar value with a line break', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "a\\nsv_cheats 1"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', `"a\\nsv_cheats 1" ${CVAR_VALUE_HINT}`]] },
+  ...(
+    [
+      ['NUL', '\\0', '\\u0000'],
+      ['tab', '\\t', '\\t'],
+      ['escape', '\\e', '\\u001b'],
+      ['DEL', '\\x7f', '\\u007f'],
+      ['next line (U+0085)', '\\N', '\\u0085'],
+      ['C1 control', '\\x9b', '\\u009b'],
+      ['line separator (U+2028)', '\\L', '\\u2028'],
+      ['paragraph separator (U+2029)', '\\P', '\\u2029'],
+    ] as const
+  ).map(([what, yaml, shown]): Case => ({
+    name: `cvar value with a ${what}`,
+    bad: doc('Blueprint', 'x', 'cvars:', `  sv_tags: "a${yaml}sv_cheats 1"`),
+    kindName: 'blueprint/x',
+    expect: [[7, '/spec/cvars/sv_tags', `"a${shown}sv_cheats 1" ${CVAR_VALUE_HINT}`]],
+  })),
+  { name: 'cvar that is the exec command', bad: doc('Blueprint', 'x', 'cvars:', '  exec: autoexec.cfg'), kindName: 'blueprint/x', expect: [[7, '/spec/cvars/exec', 'cvar "exec" cannot be set here: it is a console command that runs other config text or defines commands, not a console variable']] },
+  { name: 'cvar that loads a plugin', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  plugin_load: addons/evil'), kindName: 'instance/x', expect: [[8, '/spec/cvars/plugin_load', 'cvar "plugin_load" cannot be set here: it is a console command that loads or runs code, not a console variable']] },
+  { name: 'cvar that quits, in capitals', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  QUIT: 1'), kindName: 'instance/x', expect: [[8, '/spec/cvars/QUIT', 'cvar "QUIT" cannot be set here: it is a console command that stops, restarts or pauses the server, not a console variable']] },
+  { name: 'cvar that is an engine-internal command', bad: doc('Blueprint', 'x', 'cvars:', '  _restart: 1'), kindName: 'blueprint/x', expect: [[7, '/spec/cvars/_restart', 'cvar "_restart" cannot be set here: names starting with "_" are engine-internal commands, not console variables']] },
+  { name: 'cvar that ships logs away', bad: doc('Blueprint', 'x', 'cvars:', '  logaddress_add_http: "http://203.0.113.9/"'), kindName: 'blueprint/x', expect: [[7, '/spec/cvars/logaddress_add_http', 'cvar "logaddress_add_http" cannot be set here: it is a console command that sends data to other hosts, not a console variable']] },
+  { name: 'cvar that sets other cvars through SourceMod', bad: doc('Blueprint', 'x', 'cvars:', '  sm_cvar: rcon_password'), kindName: 'blueprint/x', expect: [[7, '/spec/cvars/sm_cvar', 'cvar "sm_cvar" cannot be set here: it is a console command that loads or runs code, not a console variable']] },
+  { name: 'real cvars that sound dangerous are allowed', bad: doc('Blueprint', 'x', 'cvars:', '  sv_cheats: 1', '  sv_password: secret', '  sv_logecho: 0', '  sm_show_activity: 0'), expect: [] },
   { name: 'cvar name with spaces', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  "sv cheats": 1'), kindName: 'instance/x', expect: [[8, '/spec/cvars/sv cheats', '"sv cheats" is not a valid key here: it must be a console variable name: letters, digits and \'_\', not starting with a digit']] },
   { name: 'restartedAt not a timestamp', bad: doc('Instance', 'x', 'blueprint: coop').replace('  name: x\n', '  name: x\n  annotations:\n    left4me/restartedAt: yesterday\n'), kindName: 'instance/x', expect: [[6, '/metadata/annotations/left4me~1restartedAt', '"yesterday" is not a valid date-time (RFC 3339, e.g. 2026-11-21T18:00:00Z)']] },
   { name: 'owner that is not a user name', bad: doc('Instance', 'x', 'blueprint: coop').replace('  name: x\n', '  name: x\n  owner: "Bob Smith"\n'), kindName: 'instance/x', expect: [[5, '/metadata/owner', '"Bob Smith" must be a user name: lowercase letters, digits, \'_\' and \'-\', starting with a letter or \'_\'']] },
@@ -132,7 +159,10 @@ const cases: Case[] = [
   { name: 'steam installation with a path', bad: doc('Installation', 'x', 'source: steam', 'path: /opt/l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', '"path" is not allowed here with the other settings of this document (see the field\'s description)']] },
   { name: 'relative installation path', bad: doc('Installation', 'x', 'source: directory', 'path: ../l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', '"../l4d2" must be an absolute path without \'.\' or \'..\' segments or control characters']] },
   { name: 'absolute installation path climbing out', bad: doc('Installation', 'x', 'source: directory', 'path: /../etc'), kindName: 'installation/x', expect: [[7, '/spec/path', '"/../etc" must be an absolute path without \'.\' or \'..\' segments or control characters']] },
-  { name: 'refresh in a hot loop', bad: doc('Installation', 'x', 'source: steam', 'refresh: 0s'), kindName: 'installation/x', expect: [[7, '/spec/refresh', 'refresh 0s is shorter than the 5m minimum']] },
+  { name: 'refresh in a hot loop', bad: doc('Installation', 'x', 'source: steam', 'refresh: 0s'), kindName: 'installation/x', expect: [[7, '/spec/refresh', 'refresh 0s is shorter than the 1h minimum: checking more often only hammers Steam']] },
+  { name: 'installation refresh under an hour', bad: doc('Installation', 'x', 'source: steam', 'refresh: 59m59s'), kindName: 'installation/x', expect: [[7, '/spec/refresh', 'refresh 59m59s is shorter than the 1h minimum: checking more often only hammers Steam']] },
+  { name: 'overlay refresh under an hour', bad: doc('Overlay', 'x', 'sources: [{workshop: {items: [1]}}]', 'refresh: 5m'), kindName: 'overlay/x', expect: [[7, '/spec/refresh', 'refresh 5m is shorter than the 1h minimum: checking more often only hammers Steam']] },
+  { name: 'hourly refresh is the shortest allowed', bad: doc('Installation', 'x', 'source: steam', 'refresh: 1h'), expect: [] },
   { name: 'unknown installation source', bad: doc('Installation', 'x', 'source: stem'), kindName: 'installation/x', expect: [[6, '/spec/source', 'must be one of "steam", "directory" (got "stem") — did you mean "steam"?']] },
 
   // --- Overlay ------------------------------------------------------------------
@@ -142,7 +172,10 @@ const cases: Case[] = [
   { name: 'absolute file path', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: /etc/passwd', '        content: boom'), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/files/0/path', '"/etc/passwd" must be a relative path with \'/\' separators: no leading or trailing \'/\', no \'.\' or \'..\' segments, no \'//\', backslashes or control characters']] },
   { name: 'file path naming a directory', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: left4dead2/cfg/', '        content: x'), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/files/0/path', '"left4dead2/cfg/" must be a relative path with \'/\' separators: no leading or trailing \'/\', no \'.\' or \'..\' segments, no \'//\', backslashes or control characters']] },
   { name: 'file with content and url', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', `        url: https://example.org/a.cfg`), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/files/0', 'give exactly one of: content, or url + sha256']] },
-  { name: 'set-id file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.sh', '        content: x', '        mode: "4755"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', '"4755" must match the pattern ^0?[0-7]{3}$']] },
+  { name: 'set-id file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.sh', '        content: x', '        mode: "4755"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', `"4755" ${MODE_HINT}`]] },
+  { name: 'group-writable file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', '        mode: "0664"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', `"0664" ${MODE_HINT}`]] },
+  { name: 'world-writable file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', '        mode: "777"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', `"777" ${MODE_HINT}`]] },
+  { name: 'other-writable file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', '        mode: "0642"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', `"0642" ${MODE_HINT}`]] },
   { name: 'same file twice in one list', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', '      - path: a.cfg', '        content: y'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/1/path', 'file "a.cfg" is already written by entry 0 of this list']] },
   { name: 'archive without sha256', bad: doc('Overlay', 'x', 'sources:', '  - archive:', '      url: https://example.org/a.zip'), kindName: 'overlay/x', expect: [[7, '/spec/sources/0/archive', 'missing required field "sha256"']] },
   { name: 'archive sha256 in upper case', bad: doc('Overlay', 'x', 'sources:', '  - archive:', '      url: https://example.org/a.zip', `      sha256: ${'AB'.repeat(32)}`), kindName: 'overlay/x', expect: [[9, '/spec/sources/0/archive/sha256', `"${'AB'.repeat(32)}" must be 64 lowercase hex digits (a SHA-256 digest)`]] },

@@ -52,8 +52,8 @@ export function documentsOf<K extends Kind>(state: DesiredState, kind: K): Map<s
 
 const MAX_PROBLEMS_PER_DOCUMENT = 20;
 const MAX_SCRIPT_TIMEOUT_MS = 6 * 3_600_000;
-/** Shortest `refresh`: re-checking remote sources more often than this only hammers them. */
-const MIN_REFRESH_MS = 5 * 60_000;
+/** Shortest `refresh`: re-checking Steam and downloads more often than this only hammers them (and re-runs scripts). */
+const MIN_REFRESH_MS = 3_600_000;
 
 /**
  * Reads a state directory into validated, typed desired state. Never throws on
@@ -198,7 +198,7 @@ function checkDocument(doc: Document): Array<{ pointer: string; message: string 
   const out: Array<{ pointer: string; message: string }> = [];
   const refresh = (doc.spec as { refresh?: string }).refresh;
   if (refresh !== undefined && parseDuration(refresh) < MIN_REFRESH_MS) {
-    out.push({ pointer: '/spec/refresh', message: `refresh ${refresh} is shorter than the 5m minimum` });
+    out.push({ pointer: '/spec/refresh', message: `refresh ${refresh} is shorter than the 1h minimum: checking more often only hammers Steam` });
   }
   if (doc.kind === 'Overlay') {
     const spec = (doc as Document<'Overlay'>).spec;
