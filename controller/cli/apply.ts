@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS, scanStateDir } from '../documents/scan.js';
 import { applyDocuments, type InputFile, type WriteResult } from '../documents/writer.js';
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
+import { documentOptions } from './host-options.js';
 import { resolveTarget } from './target.js';
 
 /** Io that can also read standard input: tests hand the text in, the launcher leaves it unset and process.stdin is read. */
@@ -44,7 +45,7 @@ export async function applyCommand(args: string[], io: StdinIo): Promise<number>
     inputs.push(...read);
   }
   const dryRun = values['dry-run'] ?? false;
-  return report(await applyDocuments(target.stateDir, inputs, { dryRun }), dryRun, target.stateDir, io);
+  return report(await applyDocuments(target.stateDir, inputs, { dryRun, ...documentOptions(values) }), dryRun, target.stateDir, io);
 }
 
 /** Prints what apply or delete did, kubectl style (`instance/x created`), or why it refused; returns the exit code. */

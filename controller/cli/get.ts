@@ -3,6 +3,7 @@ import type { Document, Kind, OverlaySource } from '../documents/kinds.js';
 import { documentsOf, loadState } from '../documents/loader.js';
 import { parse, UsageError } from './args.js';
 import { StatusStore, type DocumentStatus } from '../status/store.js';
+import { documentOptions } from './host-options.js';
 import { resolveTarget } from './target.js';
 import type { Io } from './io.js';
 import { parseKind } from './kinds.js';
@@ -18,7 +19,7 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
   if (!['table', 'yaml', 'json', 'name'].includes(output)) throw new UsageError(`unknown output format "${output}" (table, yaml, json or name)`);
 
   const target = resolveTarget(values);
-  const state = await loadState(target.stateDir);
+  const state = await loadState(target.stateDir, documentOptions(values));
   const store = new StatusStore(target.statusDir);
   let docs = [...documentsOf(state, kind).values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   if (name !== undefined) {

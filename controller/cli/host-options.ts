@@ -1,4 +1,7 @@
-import { controllerConfig, type ControllerConfig, type ControllerConfigInput } from '../config.js';
+import { controllerConfig, installationRootProblem, keptDirectories, type ControllerConfig, type ControllerConfigInput } from '../config.js';
+import { DEFAULT_INSTALLATION_ROOTS } from '../documents/installation-path.js';
+import type { LoadOptions } from '../documents/loader.js';
+import { defaultUnitConfig } from '../systemd/units.js';
 import { UsageError } from './args.js';
 import { resolveTarget } from './target.js';
 
@@ -12,7 +15,18 @@ export const HOST_OPTIONS = {
   'client-port-range': { type: 'string' },
 } as const;
 
-type HostValues = { state?: string; demo?: boolean; 'data-dir'?: string; 'unit-dir'?: string; 'fs-root'?: string; bus?: string; node?: string; 'port-range'?: string; 'client-port-range'?: string };
+type HostValues = {
+  state?: string;
+  demo?: boolean;
+  'data-dir'?: string;
+  'installation-root'?: string[];
+  'unit-dir'?: string;
+  'fs-root'?: string;
+  bus?: string;
+  node?: string;
+  'port-range'?: string;
+  'client-port-range'?: string;
+};
 
 /** Parses `27015-27115` into an inclusive range of unprivileged ports. */
 export function parseRange(flag: string, text: string): { min: number; max: number } {
@@ -32,7 +46,8 @@ export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}
   if (game.min <= client.max && client.min <= game.max) throw new UsageError('--port-range and --client-port-range must not overlap');
   const bus = values.bus ?? demo?.busAddress;
   const dataDir = values['data-dir'];
-  return controllerConfig({
+  const roots = values['installation-root'] ?? demo?.installationRoots;
+  const cfg = controllerConfig({
     stateDir: target.stateDir,
     unitDir: values['unit-dir'] ?? demo?.unitDir ?? '/etc/systemd/system',
     fsRoot: values['fs-root'] ?? demo?.fsRoot ?? '/',
@@ -42,6 +57,30 @@ export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}
       ? { units: { layout: { instancesDir: `${dataDir}/instances`, overlaysDir: `${dataDir}/overlays`, runtimeDir: `${dataDir}/runtime`, statusDir: `${dataDir}/status`, cacheDir: `${dataDir}/cache`, installationDir: `${dataDir}/installation` } } }
       : {}),
     portRanges: { game, client },
+    ...(roots !== undefined ? { installationRoots: roots } : {}),
     ...extra,
   });
+  const unsafe = installationRootProblem(cfg.installationRoots, keptDirectories(cfg));
+  if (unsafe) throw new UsageError(`--installation-root: ${unsafe}`);
+  return cfg;
+}
+
+/**
+ * Loader options for the verbs that read documents (validate, get, apply…),
+ * so they judge directory installations as the controller on that host does:
+ * the same roots (refused the same way) and the same file system. No unit
+ * layout is built, so a scratch --data-dir anywhere still works.
+ */
+export function documentOptions(values: HostValues): LoadOptions {
+  const target = resolveTarget(values);
+  const demo = target.demo;
+  const installationRoots = values['installation-root'] ?? demo?.installationRoots ?? DEFAULT_INSTALLATION_ROOTS;
+  const unsafe = installationRootProblem(installationRoots, [
+    ['the state directory', target.stateDir],
+    ['the data directory', values['data-dir'] ?? demo?.dataDir ?? '/var/lib/left4me'],
+    ['the configuration directory', defaultUnitConfig().layout.configDir],
+    ['the unit directory', demo?.unitDir ?? '/etc/systemd/system'],
+  ]);
+  if (unsafe) throw new UsageError(`--installation-root: ${unsafe}`);
+  return { installationRoots, fsRoot: demo?.fsRoot ?? '/' };
 }

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadState } from './loader.js';
+import { loadState, type LoadOptions } from './loader.js';
 import { formatProblem } from './problems.js';
 
 // A valid tree the cases break one piece of at a time.
@@ -13,7 +13,7 @@ metadata:
   name: demo
 spec:
   source: directory
-  path: /var/lib/left4me/demo-installation
+  path: /srv/left4me/installations/demo
 ---
 apiVersion: left4me/v1
 kind: Overlay
@@ -49,8 +49,11 @@ function doc(kind: string, name: string, ...spec: string[]): string {
   return [`apiVersion: left4me/v1`, `kind: ${kind}`, `metadata:`, `  name: ${name}`, `spec:`, ...spec.map((l) => `  ${l}`)].join('\n') + '\n';
 }
 
+const ABSOLUTE_HINT = "must be an absolute, normalized path of letters, digits and . _ @ + - (no '.' or '..' segments, no '//' or trailing '/')";
 const MODE_HINT = 'must be an octal permission without set-id bits or group or other write, e.g. 0644 or 0755';
 const CVAR_VALUE_HINT = "cannot contain quotes, ';', control characters or line separators (they would inject console commands)";
+const notBelow = (path: string) =>
+  `"${path}" is not below an installation root of this host (/srv/left4me/installations): put the game tree in a directory there, or ask the operator to allow its parent with --installation-root`;
 
 interface Case {
   name: string;
@@ -63,6 +66,8 @@ interface Case {
   expect: Array<[number, string, string]>;
   file?: string;
   kindName?: string;
+  /** Loader options beyond the size limit; gets the case's directory. */
+  opts?: (dir: string) => Partial<LoadOptions>;
 }
 
 const root = mkdtempSync(join(tmpdir(), 'left4me-loader-'));
@@ -73,9 +78,9 @@ async function run(c: Case) {
   const dir = join(root, `case-${n++}`);
   mkdirSync(dir);
   writeFileSync(join(dir, 'base.yaml'), c.base ?? BASE);
-  if (c.bad !== undefined) writeFileSync(join(dir, 'bad.yaml'), c.bad);
+  if (c.bad !== undefined) writeFileSync(join(dir, 'bad.yaml'), c.bad.replaceAll('<case>', dir));
   c.setup?.(dir);
-  return { dir, state: await loadState(dir, { limits: { maxFileBytes: 128 * 1024 } }) };
+  return { dir, state: await loadState(dir, { limits: { maxFileBytes: 128 * 1024 }, ...c.opts?.(dir) }) };
 }
 
 const cases: Case[] = [
@@ -157,12 +162,59 @@ const cases: Case[] = [
   // --- Installation -------------------------------------------------------------
   { name: 'directory installation without path', bad: doc('Installation', 'x', 'source: directory'), kindName: 'installation/x', expect: [[5, '/spec', 'missing required field "path"']] },
   { name: 'steam installation with a path', bad: doc('Installation', 'x', 'source: steam', 'path: /opt/l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', '"path" is not allowed here with the other settings of this document (see the field\'s description)']] },
-  { name: 'relative installation path', bad: doc('Installation', 'x', 'source: directory', 'path: ../l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', '"../l4d2" must be an absolute path without \'.\' or \'..\' segments or control characters']] },
-  { name: 'absolute installation path climbing out', bad: doc('Installation', 'x', 'source: directory', 'path: /../etc'), kindName: 'installation/x', expect: [[7, '/spec/path', '"/../etc" must be an absolute path without \'.\' or \'..\' segments or control characters']] },
+  { name: 'relative installation path', bad: doc('Installation', 'x', 'source: directory', 'path: ../l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', `"../l4d2" ${ABSOLUTE_HINT}`]] },
+  { name: 'absolute installation path climbing out', bad: doc('Installation', 'x', 'source: directory', 'path: /../etc'), kindName: 'installation/x', expect: [[7, '/spec/path', `"/../etc" ${ABSOLUTE_HINT}`]] },
   { name: 'refresh in a hot loop', bad: doc('Installation', 'x', 'source: steam', 'refresh: 0s'), kindName: 'installation/x', expect: [[7, '/spec/refresh', 'refresh 0s is shorter than the 1h minimum: checking more often only hammers Steam']] },
   { name: 'installation refresh under an hour', bad: doc('Installation', 'x', 'source: steam', 'refresh: 59m59s'), kindName: 'installation/x', expect: [[7, '/spec/refresh', 'refresh 59m59s is shorter than the 1h minimum: checking more often only hammers Steam']] },
   { name: 'overlay refresh under an hour', bad: doc('Overlay', 'x', 'sources: [{workshop: {items: [1]}}]', 'refresh: 5m'), kindName: 'overlay/x', expect: [[7, '/spec/refresh', 'refresh 5m is shorter than the 1h minimum: checking more often only hammers Steam']] },
   { name: 'hourly refresh is the shortest allowed', bad: doc('Installation', 'x', 'source: steam', 'refresh: 1h'), expect: [] },
+
+  // --- Installation directories: only below the operator's roots, never through a link ---
+  { name: 'directory installation over another instance\'s config', bad: doc('Installation', 'x', 'source: directory', 'path: /var/lib/left4me/instances/other/config'), kindName: 'installation/x', expect: [[7, '/spec/path', notBelow('/var/lib/left4me/instances/other/config')]] },
+  { name: 'directory installation over another instance\'s runtime', bad: doc('Installation', 'x', 'source: directory', 'path: /var/lib/left4me/runtime/other'), kindName: 'installation/x', expect: [[7, '/spec/path', notBelow('/var/lib/left4me/runtime/other')]] },
+  { name: 'directory installation over the secrets', bad: doc('Installation', 'x', 'source: directory', 'path: /etc/left4me'), kindName: 'installation/x', expect: [[7, '/spec/path', notBelow('/etc/left4me')]] },
+  { name: 'directory installation of the whole file system', bad: doc('Installation', 'x', 'source: directory', 'path: /'), kindName: 'installation/x', expect: [[7, '/spec/path', `"/" ${ABSOLUTE_HINT}`]] },
+  { name: 'directory installation climbing out of a root', bad: doc('Installation', 'x', 'source: directory', 'path: /srv/left4me/installations/../../../etc/left4me'), kindName: 'installation/x', expect: [[7, '/spec/path', `"/srv/left4me/installations/../../../etc/left4me" ${ABSOLUTE_HINT}`]] },
+  { name: 'directory installation in a sibling sharing the root\'s prefix', bad: doc('Installation', 'x', 'source: directory', 'path: /srv/left4me/installations-evil/l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', notBelow('/srv/left4me/installations-evil/l4d2')]] },
+  { name: 'directory installation that is the root itself', bad: doc('Installation', 'x', 'source: directory', 'path: /srv/left4me/installations'), kindName: 'installation/x', expect: [[7, '/spec/path', '"/srv/left4me/installations" is an installation root itself; put the game tree in a directory below it, e.g. /srv/left4me/installations/l4d2']] },
+  { name: 'directory installation smuggling mount options', bad: doc('Installation', 'x', 'source: directory', 'path: "/srv/left4me/installations/a,lowerdir=/etc"'), kindName: 'installation/x', expect: [[7, '/spec/path', `"/srv/left4me/installations/a,lowerdir=/etc" ${ABSOLUTE_HINT}`]] },
+  {
+    name: 'directory installation through a symlinked component',
+    setup: (dir) => {
+      mkdirSync(join(dir, 'roots', 'inst'), { recursive: true });
+      symlinkSync('/var/lib/left4me', join(dir, 'roots', 'inst', 'link'));
+    },
+    opts: (dir) => ({ installationRoots: ['/srv/left4me/installations', join(dir, 'roots', 'inst')] }),
+    bad: doc('Installation', 'x', 'source: directory', 'path: <case>/roots/inst/link/instances/other/config'),
+    kindName: 'installation/x',
+    expect: [[7, '/spec/path', '"<case>/roots/inst/link/instances/other/config" goes through a symbolic link at <case>/roots/inst/link; a directory installation must be reached without links: use the real path']],
+  },
+  {
+    name: 'directory installation below a symlinked root',
+    setup: (dir) => {
+      mkdirSync(join(dir, 'roots', 'inst', 'real'), { recursive: true });
+      symlinkSync(join(dir, 'roots', 'inst'), join(dir, 'roots', 'alias'));
+    },
+    opts: (dir) => ({ installationRoots: ['/srv/left4me/installations', join(dir, 'roots', 'alias')] }),
+    bad: doc('Installation', 'x', 'source: directory', 'path: <case>/roots/alias/real'),
+    kindName: 'installation/x',
+    expect: [[7, '/spec/path', '"<case>/roots/alias/real" goes through a symbolic link at <case>/roots/alias; a directory installation must be reached without links: use the real path']],
+  },
+  {
+    name: 'directory installation when the operator allows none',
+    opts: () => ({ installationRoots: [] }),
+    base: BASE.replace('  source: directory\n  path: /srv/left4me/installations/demo\n', '  source: steam\n'),
+    bad: doc('Installation', 'x', 'source: directory', 'path: /srv/left4me/installations/l4d2'),
+    kindName: 'installation/x',
+    expect: [[7, '/spec/path', 'directory installations are not allowed on this host (the controller has no --installation-root); use source: steam, or ask the operator to allow a directory']],
+  },
+  {
+    name: 'directory installation in an existing tree below a root is accepted',
+    setup: (dir) => mkdirSync(join(dir, 'roots', 'inst', 'l4d2'), { recursive: true }),
+    opts: (dir) => ({ installationRoots: ['/srv/left4me/installations', join(dir, 'roots', 'inst')] }),
+    bad: doc('Installation', 'x', 'source: directory', 'path: <case>/roots/inst/l4d2'),
+    expect: [],
+  },
   { name: 'unknown installation source', bad: doc('Installation', 'x', 'source: stem'), kindName: 'installation/x', expect: [[6, '/spec/source', 'must be one of "steam", "directory" (got "stem") — did you mean "steam"?']] },
 
   // --- Overlay ------------------------------------------------------------------
@@ -219,7 +271,7 @@ describe('loader: invalid input is reported precisely and never crashes', () => 
       expect(others.map(formatProblem)).toEqual([]);
       const caseName = dir.split('/').pop()!;
       expect(mine.map((p) => [p.line, p.pointer, p.message])).toEqual(
-        c.expect.map(([line, pointer, message]) => [line, pointer, message.replace('OUTSIDE', join(root, `${caseName}-outside.yaml`))]),
+        c.expect.map(([line, pointer, message]) => [line, pointer, message.replace('OUTSIDE', join(root, `${caseName}-outside.yaml`)).replaceAll('<case>', dir)]),
       );
       if (c.kindName) {
         for (const p of mine) expect(`${p.kind?.toLowerCase()}/${p.name}`).toBe(c.kindName);

@@ -1,6 +1,7 @@
 import { crossCheck, DEFAULT_PORT_RANGES, type PortRanges } from './crosscheck.js';
 import { parseDuration } from './duration.js';
 import { specHash } from './hash.js';
+import { DEFAULT_INSTALLATION_ROOTS, installationPathProblem } from './installation-path.js';
 import { KINDS, type Document, type Kind, type OverlaySource } from './kinds.js';
 import { compareProblems, type Problem } from './problems.js';
 import { DEFAULT_LIMITS, scanStateDir, type ScanLimits } from './scan.js';
@@ -12,6 +13,10 @@ export interface LoadOptions {
   limits?: Partial<ScanLimits>;
   portRanges?: PortRanges;
   schemas?: SchemaSet;
+  /** Host directories that directory installations must lie below (default DEFAULT_INSTALLATION_ROOTS). */
+  installationRoots?: readonly string[];
+  /** Where the host's file system is reached, for the installation path checks (default `/`). */
+  fsRoot?: string;
 }
 
 /** A document that is written in the tree but cannot be used; its running server must be left alone. */
@@ -131,6 +136,10 @@ export async function loadState(dir: string, opts: LoadOptions = {}): Promise<De
         source: { file: file.path, line: raw.line, col: raw.col },
       } as Document;
       const own = checkDocument(doc);
+      const spec = doc.kind === 'Installation' ? (doc as Document<'Installation'>).spec : undefined;
+      const path = spec?.source === 'directory' ? spec.path : undefined;
+      const pathProblem = path === undefined ? undefined : await installationPathProblem(path, opts.installationRoots ?? DEFAULT_INSTALLATION_ROOTS, opts.fsRoot);
+      if (pathProblem) own.push({ pointer: '/spec/path', message: pathProblem });
       if (own.length > 0) {
         for (const o of own) problems.push(located(o.pointer, o.message, k, name));
         invalid.set(`${k.toLowerCase()}/${doc.metadata.name}`, { kind: k, name: doc.metadata.name, file: file.path, line: raw.line });

@@ -70,7 +70,7 @@ export function loadSchemas(dir = join(packageRoot(), 'schemas')): SchemaSet {
 const PATTERN_HINTS: Array<[RegExp, string]> = [
   [/^\^\[a-z0-9\]\[a-z0-9-\]\{0,62\}\$$/, "must be lowercase letters, digits and '-', starting with a letter or digit, at most 63 characters (names become directory and unit names)"],
   [/^\^\(\?!\/\)/, "must be a relative path with '/' separators: no leading or trailing '/', no '.' or '..' segments, no '//', backslashes or control characters"],
-  [/^\^\(\?!\.\*\(\^\|\/\)\\\.\\\.\?\(\/\|\$\)\)\//, "must be an absolute path without '.' or '..' segments or control characters"],
+  [/^\^\/\(\?!/, "must be an absolute, normalized path of letters, digits and . _ @ + - (no '.' or '..' segments, no '//' or trailing '/')"],
   [/smhd/, 'must be a duration such as 30s, 15m, 6h, 1d or 1h30m'],
   [/a-f0-9\]\{64\}/, 'must be 64 lowercase hex digits (a SHA-256 digest)'],
   [/\^https\?:/, 'must be an http:// or https:// URL'],

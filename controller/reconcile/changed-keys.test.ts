@@ -11,7 +11,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const docs = (o: { overlayText?: string; bpCvar?: number; extra?: string; invalidA?: boolean } = {}) => `apiVersion: left4me/v1
 kind: Installation
 metadata: {name: demo}
-spec: {source: directory, path: /srv/l4d2}
+spec: {source: directory, path: /srv/left4me/installations/l4d2}
 ---
 apiVersion: left4me/v1
 kind: Overlay

@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { layerExists, writeLayer } from '../builds/layer-writer.js';
 import type { RemoteFingerprint, StepRunner } from '../builds/pipeline.js';
-import { onHost, type ControllerConfig } from '../config.js';
+import { documentLoadOptions, installationRootProblem, keptDirectories, onHost, type ControllerConfig } from '../config.js';
 import type { Document } from '../documents/kinds.js';
 import { loadState, type DesiredState, type InvalidDocument } from '../documents/loader.js';
 import { formatProblem, type Problem } from '../documents/problems.js';
@@ -93,6 +93,8 @@ export class Controller {
     private readonly deps: ControllerDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    const unsafeRoots = installationRootProblem(cfg.installationRoots, keptDirectories(cfg));
+    if (unsafeRoots) throw new Error(unsafeRoots);
     this.store = new StatusStore(this.host(cfg.units.layout.statusDir));
     this.secrets = new RconSecrets(this.host(cfg.secretsDir));
     const runtimePrefix = escapeUnitPath(cfg.units.layout.runtimeDir);
@@ -228,7 +230,7 @@ export class Controller {
    */
   private loadDesired(scope: 'changed' | 'all' = 'all'): Promise<void> {
     const run = async () => {
-      const state = await loadState(this.cfg.stateDir, { portRanges: this.cfg.portRanges });
+      const state = await loadState(this.cfg.stateDir, documentLoadOptions(this.cfg));
       const before = this.desired;
       if (scope === 'all' || !before) {
         for (const p of state.problems) this.deps.log.warn({ problem: formatProblem(p) }, 'invalid document');
@@ -383,7 +385,7 @@ export class Controller {
 
   /** `left4me diff`: what the next pass would do to each instance, without doing it. */
   async dryRun(): Promise<Array<{ name: string; assessment: Assessment }>> {
-    const state = await loadState(this.cfg.stateDir, { portRanges: this.cfg.portRanges });
+    const state = await loadState(this.cfg.stateDir, documentLoadOptions(this.cfg));
     await this.buildSide.loadStatus();
     this.leases ??= await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client);
     const preview = this.leases.preview(this.leaseRequests(state));

@@ -69,7 +69,9 @@ export function findDependencies(
     if (!o) return unusable(state, 'overlay', name);
     overlays.push(o);
   }
-  const installName = blueprint.spec.installation ?? (state.installations.size === 1 ? [...state.installations.keys()][0] : undefined);
+  // Left out, the blueprint means the one Installation written, valid or not: an invalid one is named as the culprit.
+  const written = [...state.installations.keys(), ...[...state.invalid.keys()].filter((k) => k.startsWith('installation/')).map((k) => k.slice('installation/'.length))];
+  const installName = blueprint.spec.installation ?? (written.length === 1 ? written[0] : undefined);
   const installation = installName !== undefined ? state.installations.get(installName) : undefined;
   if (!installation) return unusable(state, 'installation', installName ?? '(none named)');
   return { blueprint, overlays, installation };
