@@ -1,9 +1,12 @@
 // Documents that reach for what they must not, against a real controller in a
 // private systemd: a directory installation pointed at another server's
-// config (RCON password included). It is reported with file:line, and the
-// server already running is left alone.
+// config (RCON password included), and a blueprint too tall to mount. Each
+// is reported with file:line, and the server already running is left alone.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_INSTALLATION_PATH } from '../controller/demo-server/installation.js';
+import { mountUnitName } from '../controller/systemd/units.js';
 import { BASE_DOCS, bootDemoHost, condition, instanceDoc, startController, waitFor, type DemoHost } from './support/demo-host.js';
 
 const PORTS = { game: { min: 28600, max: 28699 }, client: { min: 29600, max: 29699 } };
@@ -46,4 +49,27 @@ describe('documents that reach past their own server', () => {
     expect((await demo.server('h1')).mainPid).toBe(before.mainPid);
   });
 
+  it('a blueprint whose stack cannot be mounted is Valid=False with its file:line and stays so, instead of being retried without status', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `tall-${String(i).padStart(2, '0')}-${'x'.repeat(54)}`);
+    await demo.write(
+      'tall.yaml',
+      [
+        ...names.map((n) => `apiVersion: left4me/v1\nkind: Overlay\nmetadata: {name: ${n}}\nspec:\n  sources: [{files: [{path: a.cfg, content: x}]}]\n`),
+        `apiVersion: left4me/v1\nkind: Blueprint\nmetadata: {name: tall}\nspec:\n  overlays: [${names.join(', ')}]\n`,
+      ].join('---\n'),
+    );
+    await demo.write('instances/h3.yaml', instanceDoc('h3').replace('blueprint: coop', 'blueprint: tall'));
+    const invalid = await waitFor('h3 Valid=False', async () => (await status('h3'))?.conditions.find((c) => c.type === 'Valid' && c.status === 'False'));
+    const line = 1 + names.length * 6;
+    expect(invalid.reason).toBe('Invalid');
+    expect(invalid.message).toMatch(new RegExp(`^blueprint tall \\(${demo.stateDir}/tall\\.yaml:${line}\\) cannot run as instance h3 on this host: .*the overlay mount options are \\d+ bytes, more than the kernel's 4095`));
+    const s = (await status('h3'))!;
+    expect(condition(s, 'Stalled')).toBe('True');
+    expect(s.lastError).toMatchObject({ file: `${demo.stateDir}/tall.yaml`, line });
+    // Nothing was written or started for h3, and the others run on.
+    await ctl.controller.idle();
+    expect(existsSync(join(demo.host.dirs.units, mountUnitName('/var/lib/left4me/runtime/h3')))).toBe(false);
+    expect((await demo.server('h3')).activeState).toBe('inactive');
+    expect((await demo.server('h1')).activeState).toBe('active');
+  });
 });

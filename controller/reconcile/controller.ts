@@ -434,9 +434,12 @@ export class Controller {
       case 'blocked': {
         // Waiting for a first build is progress; anything else needs a person.
         const stalled = a.blocked.reason !== 'Building';
+        // Documents valid one by one that cannot run together here (a stack too tall to mount): the author must act.
+        const src = a.blocked.source;
+        const errored = src ? { ...base, lastError: { message: a.blocked.message, file: src.file, line: src.line, time: now.toISOString() } } : base;
         await save(
-          applyConditions(withLease(base, a.lease), a.doc.generation, [
-            valid,
+          applyConditions(withLease(errored, a.lease), a.doc.generation, [
+            a.blocked.reason === 'Invalid' ? { type: C.Valid, status: 'False', reason: Reason.Invalid, message: a.blocked.message } : valid,
             { type: C.PortAssigned, status: 'True', reason: Reason.Leased, message: `game port ${a.lease.port}, client port ${a.lease.clientPort}` },
             { type: C.OverlaysReady, status: 'False', reason: a.blocked.reason, message: a.blocked.message },
             { type: C.Stalled, status: stalled ? 'True' : 'False', reason: a.blocked.reason, message: `${a.blocked.message}; the server is left as it is` },
