@@ -51,7 +51,8 @@ function doc(kind: string, name: string, ...spec: string[]): string {
 
 const ABSOLUTE_HINT = "must be an absolute, normalized path of letters, digits and . _ @ + - (no '.' or '..' segments, no '//' or trailing '/')";
 const MODE_HINT = 'must be an octal permission without set-id bits or group or other write, e.g. 0644 or 0755';
-const CVAR_VALUE_HINT = "cannot contain quotes, ';', control characters or line separators (they would inject console commands)";
+const CVAR_VALUE_HINT = "cannot contain quotes, ';', control characters, line separators or unpaired surrogates (they would inject console commands)";
+const LAUNCH_ARG_HINT = "cannot contain whitespace, control characters, quotes, backslashes, '%', '$', ';', '`' or glob characters (* ? [)";
 const notBelow = (path: string) =>
   `"${path}" is not below an installation root of this host (/srv/left4me/installations): put the game tree in a directory there, or ask the operator to allow its parent with --installation-root`;
 
@@ -242,9 +243,12 @@ const cases: Case[] = [
   // --- Blueprint ----------------------------------------------------------------
   { name: 'too many players', bad: doc('Blueprint', 'x', 'overlays: [base]', 'maxPlayers: 33'), kindName: 'blueprint/x', expect: [[7, '/spec/maxPlayers', 'must be <= 32 (got 33)']] },
   { name: 'map name with a path', bad: doc('Blueprint', 'x', 'map: ../maps/evil'), kindName: 'blueprint/x', expect: [[6, '/spec/map', '"../maps/evil" must match the pattern ^[A-Za-z0-9_-]{1,64}$']] },
-  { name: 'launch argument with shell characters', bad: doc('Blueprint', 'x', 'launchArgs: ["+exec", "$(reboot)"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/1', '"$(reboot)" cannot contain whitespace, quotes, backslashes, \'%\', \'$\', \';\', \'`\' or glob characters (* ? [)']] },
+  { name: 'launch argument with shell characters', bad: doc('Blueprint', 'x', 'launchArgs: ["+exec", "$(reboot)"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/1', `"$(reboot)" ${LAUNCH_ARG_HINT}`]] },
   { name: 'reserved launch argument', bad: doc('Blueprint', 'x', 'launchArgs:', '  - -nohltv', '  - -port', '  - "27999"'), kindName: 'blueprint/x', expect: [[8, '/spec/launchArgs/1', '"-port" is set by left4me (from map, tickrate, maxPlayers and the leased ports) or unsafe under systemd; remove it']] },
-  { name: 'launch argument that srcds_run would glob', bad: doc('Blueprint', 'x', 'launchArgs: ["+exec", "*.cfg"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/1', '"*.cfg" cannot contain whitespace, quotes, backslashes, \'%\', \'$\', \';\', \'`\' or glob characters (* ? [)']] },
+  { name: 'launch argument with a control character', bad: doc('Blueprint', 'x', 'launchArgs: ["+sv_lan\\x01"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/0', `"+sv_lan\\u0001" ${LAUNCH_ARG_HINT}`]] },
+  { name: 'launch argument with an unpaired surrogate', bad: doc('Blueprint', 'x', 'launchArgs: ["-a\\ud800"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/0', `"-a\\ud800" ${LAUNCH_ARG_HINT}`]] },
+  { name: 'cvar value with an unpaired surrogate', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "a\\udc00"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', `"a\\udc00" ${CVAR_VALUE_HINT}`]] },
+  { name: 'launch argument that srcds_run would glob', bad: doc('Blueprint', 'x', 'launchArgs: ["+exec", "*.cfg"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/1', `"*.cfg" ${LAUNCH_ARG_HINT}`]] },
   { name: 'launch argument that runs another program', bad: doc('Blueprint', 'x', 'launchArgs: ["-debug"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/0', '"-debug" is set by left4me (from map, tickrate, maxPlayers and the leased ports) or unsafe under systemd; remove it']] },
   { name: 'overlay listed twice', bad: doc('Blueprint', 'x', 'overlays: [base, base]'), kindName: 'blueprint/x', expect: [[6, '/spec/overlays/1', 'duplicate entry "base" (also at index 0)']] },
   { name: 'missing overlay', bad: doc('Blueprint', 'x', 'overlays:', '  - base', '  - bases'), kindName: 'blueprint/x', expect: [[8, '/spec/overlays/1', 'Overlay "bases" does not exist — did you mean "base"?']] },

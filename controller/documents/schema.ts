@@ -74,10 +74,10 @@ const PATTERN_HINTS: Array<[RegExp, string]> = [
   [/smhd/, 'must be a duration such as 30s, 15m, 6h, 1d or 1h30m'],
   [/a-f0-9\]\{64\}/, 'must be 64 lowercase hex digits (a SHA-256 digest)'],
   [/\^https\?:/, 'must be an http:// or https:// URL'],
-  [/\\u2028\\u2029;/, "cannot contain quotes, ';', control characters or line separators (they would inject console commands)"],
+  [/\\u2028\\u2029;/, "cannot contain quotes, ';', control characters, line separators or unpaired surrogates (they would inject console commands)"],
   [/\[0145\]\[0145\]/, 'must be an octal permission without set-id bits or group or other write, e.g. 0644 or 0755'],
   [/\^\[1-9\]\[0-9\]/, 'must be a Steam Workshop id (digits only, e.g. 698857882)'],
-  [/\^\[\^\\s/, "cannot contain whitespace, quotes, backslashes, '%', '$', ';', '`' or glob characters (* ? [)"],
+  [/\^\[\^\\s/, "cannot contain whitespace, control characters, quotes, backslashes, '%', '$', ';', '`' or glob characters (* ? [)"],
   [/\^\[a-z_\]\[a-z0-9_-\]\{0,31\}\$/, "must be a user name: lowercase letters, digits, '_' and '-', starting with a letter or '_'"],
   [/\^\[A-Za-z_\]\[A-Za-z0-9_\]/, "must be a console variable name: letters, digits and '_', not starting with a digit"],
 ];
