@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { DEFAULT_PORT_RANGES, type PortRanges } from './documents/crosscheck.js';
 import { DEFAULT_UID_RANGE, type UidRange } from './status/uid-leases.js';
+import { DEFAULT_INSTALLATION_ROOTS, isInsideDir } from './documents/installation-path.js';
+import type { LoadOptions } from './documents/loader.js';
 import { resolveUnitConfig, type UnitConfig, type UnitConfigOverrides } from './systemd/units.js';
 
 /**
@@ -49,6 +51,8 @@ export interface ControllerConfig {
   maxDownloadBytes: number;
   /** Networks (CIDR) the controller's own downloads and the Steam Web API may reach besides public addresses; empty in production. */
   allowedDownloadNetworks: readonly string[];
+  /** Host directories that `source: directory` installations must lie below; see installationRootProblem. */
+  installationRoots: readonly string[];
 }
 
 /** Options a caller may set; the rest comes from production defaults. */
@@ -69,6 +73,7 @@ export interface ControllerConfigInput {
   buildConcurrency?: number;
   maxDownloadBytes?: number;
   allowedDownloadNetworks?: readonly string[];
+  installationRoots?: readonly string[];
 }
 
 /** Production defaults (DESIGN.md host layout) merged with the given options. */
@@ -95,7 +100,45 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     buildConcurrency: input.buildConcurrency ?? 2,
     maxDownloadBytes: input.maxDownloadBytes ?? 8 * 2 ** 30,
     allowedDownloadNetworks: input.allowedDownloadNetworks ?? [],
+    installationRoots: input.installationRoots ?? DEFAULT_INSTALLATION_ROOTS,
   };
+}
+
+/** The directories a controller keeps (state, data, units, secrets, every layout tree), labelled for messages; what no installation root may overlap. */
+export function keptDirectories(cfg: ControllerConfig): Array<[label: string, dir: string]> {
+  const l = cfg.units.layout;
+  return [
+    ['the state directory', cfg.stateDir],
+    ['the data directory', cfg.dataDir],
+    ['the unit directory', cfg.unitDir],
+    ['the secrets directory', cfg.secretsDir],
+    ['the trash', cfg.trashDir],
+    ['the configuration directory', l.configDir],
+    ...(['installationDir', 'overlaysDir', 'instancesDir', 'runtimeDir', 'statusDir', 'cacheDir'] as const).map((k): [string, string] => [`layout.${k}`, l[k]]),
+  ];
+}
+
+/**
+ * Why the installation roots are unsafe, or undefined: each must be an
+ * absolute, normalized path (it ends up in overlayfs options) that neither
+ * contains nor lies inside any of the `kept` directories, so no document can
+ * mount what the controller keeps there. Pure.
+ */
+export function installationRootProblem(roots: readonly string[], kept: ReadonlyArray<readonly [string, string]>): string | undefined {
+  for (const root of roots) {
+    const parts = root.split('/');
+    if (!root.startsWith('/') || root === '/' || parts.slice(1).some((p) => p === '' || p === '.' || p === '..') || !/^[A-Za-z0-9._@+/-]+$/.test(root)) {
+      return `installation root ${JSON.stringify(root)} must be an absolute, normalized path below / of letters, digits and . _ @ + - (no '.', '..', '//' or trailing '/')`;
+    }
+    const clash = kept.find(([, dir]) => isInsideDir(root, dir) || isInsideDir(dir, root));
+    if (clash) return `installation root ${root} overlaps ${clash[0]} (${clash[1]}); a directory installation there could mount what the controller keeps. Choose a separate tree such as /srv/left4me/installations`;
+  }
+  return undefined;
+}
+
+/** What the loader needs to judge documents as this controller does: port ranges, installation roots, where the host's files are. */
+export function documentLoadOptions(cfg: ControllerConfig): Pick<LoadOptions, 'portRanges' | 'installationRoots' | 'fsRoot'> {
+  return { portRanges: cfg.portRanges, installationRoots: cfg.installationRoots, fsRoot: cfg.fsRoot };
 }
 
 /** Maps a host path to where this process can reach it. */

@@ -40,7 +40,7 @@ describe('an instance named after an Object.prototype member', () => {
     await mkdir(state);
     const cvars = AS_CVARS.map((n, i) => `    ${n}: "${i}"`).join('\n');
     const docs = [
-      'apiVersion: left4me/v1\nkind: Installation\nmetadata: {name: constructor}\nspec: {source: directory, path: /srv/l4d2}',
+      'apiVersion: left4me/v1\nkind: Installation\nmetadata: {name: constructor}\nspec: {source: directory, path: /srv/left4me/installations/l4d2}',
       'apiVersion: left4me/v1\nkind: Blueprint\nmetadata: {name: constructor}\nspec:\n  installation: constructor\n  overlays: []\n  cvars:\n' + cvars,
       ...AS_NAMES.map((n) => `apiVersion: left4me/v1\nkind: Instance\nmetadata: {name: ${n}}\nspec:\n  blueprint: constructor\n  cvars:\n${cvars}`),
     ];

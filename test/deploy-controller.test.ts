@@ -4,7 +4,7 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDemoInstallation } from '../controller/demo-server/installation.js';
+import { placeDemoInstallation } from '../controller/demo-server/installation.js';
 import { packageRoot } from '../controller/package-root.js';
 import { StatusStore } from '../controller/status/store.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
@@ -21,7 +21,7 @@ beforeAll(async () => {
   host = await bootPrivateHost({ binds: [{ source: packageRoot(), target: APP, readOnly: true }] });
   systemd = new DbusSystemdAdapter({ address: host.busAddress });
   status = new StatusStore(join(host.root, '/var/lib/left4me/status'));
-  await writeDemoInstallation(join(host.dirs.varLib, 'demo-installation'));
+  await placeDemoInstallation(host);
   await mkdir(join(host.dirs.etc, 'state'), { recursive: true });
   await writeFile(join(host.dirs.etc, 'state', 'base.yaml'), BASE_DOCS);
   for (const n of ['u1', 'u2']) await writeFile(join(host.dirs.etc, 'state', `${n}.yaml`), instanceDoc(n, [`cvars: {hostname: "Unit ${n}"}`]));

@@ -54,6 +54,12 @@ describe('buildFiles', () => {
     expect(err.message).toMatch(/mode "4755" is not an octal permission/);
   });
 
+  it('never grants group or other write, even to a mode that slips past the schema', async () => {
+    await buildFiles([{ path: 'a.cfg', content: 'x', mode: '0777' }, { path: 'b.cfg', url: server.url('/motd.txt'), sha256: motdSha, mode: '0666' }], ctx);
+    expect(await modeOf(join(ctx.dir, 'a.cfg'))).toBe(0o755);
+    expect(await modeOf(join(ctx.dir, 'b.cfg'))).toBe(0o644);
+  });
+
   it('lets a later entry replace an earlier file', async () => {
     await buildFiles([{ path: 'a.cfg', content: 'one', mode: '0644' }, { path: 'a.cfg', content: 'two', mode: '0640' }], ctx);
     expect(await readFile(join(ctx.dir, 'a.cfg'), 'utf8')).toBe('two');

@@ -9,7 +9,7 @@ import { BuildStepError, type BuildContext } from './source.js';
 /**
  * Writes a `files` step into `ctx.dir`: inline content, or `url` + `sha256`
  * downloads (up to `ctx.maxDownloadBytes`), each with the entry's mode minus
- * set-id bits. Later entries and later steps replace earlier files; nothing
+ * set-id bits and group or other write. Later entries and later steps replace earlier files; nothing
  * is written through a symlink an earlier step left, and unsafe paths are
  * refused again even though the schema already did.
  */
@@ -90,11 +90,16 @@ export async function ensureLayerDir(root: string, segments: string[], where: st
   return dir;
 }
 
-/** Parses an octal mode string and drops set-id and sticky bits (the schema allows none; this is the second line of defence). */
+/**
+ * Parses an octal mode string and drops set-id and sticky bits and group and
+ * other write (the schema allows none; this is the second line of defence):
+ * a file another account could rewrite would let it change what every server
+ * stacking this overlay runs.
+ */
 function fileMode(text: string | undefined, where: string): number {
   if (text === undefined) return 0o644;
   if (!/^0?[0-7]{3}$/.test(text)) throw new BuildStepError(`${where}: mode ${JSON.stringify(text)} is not an octal permission like 0644; fix the mode`);
-  return parseInt(text, 8) & 0o777;
+  return parseInt(text, 8) & 0o755;
 }
 
 async function refuseDirectory(path: string, where: string): Promise<void> {

@@ -10,6 +10,7 @@ import { applyDocuments, type InputFile, type WriteResult } from '../documents/w
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
 import { StatusStore } from '../status/store.js';
+import { documentOptions } from './host-options.js';
 import { resolveTarget } from './target.js';
 import { waitForDocuments } from './wait.js';
 
@@ -61,11 +62,11 @@ export async function applyCommand(args: string[], io: StdinIo): Promise<number>
       throw new UsageError(`--timeout takes a duration such as 90s, 5m or 1h (got "${values.timeout as string}")`);
     }
   }
-  const result = await applyDocuments(target.stateDir, inputs, { dryRun });
+  const result = await applyDocuments(target.stateDir, inputs, { dryRun, ...documentOptions(values) });
   const code = report(result, dryRun, target.stateDir, io);
   if (code !== 0 || !values.wait) return code;
   // Wait for the generations now on disk: what the controller will converge on.
-  const state = await loadState(target.stateDir);
+  const state = await loadState(target.stateDir, documentOptions(values));
   const awaited = result.outcomes.flatMap((o) => {
     const doc = documentsOf(state, o.kind).get(o.name);
     return doc ? [{ kind: o.kind, name: o.name, generation: doc.generation }] : [];

@@ -8,6 +8,8 @@ export const COMMON_OPTIONS = {
   state: { type: 'string' },
   demo: { type: 'boolean' },
   'data-dir': { type: 'string' },
+  // Every verb that reads documents must judge directory installations as the controller does.
+  'installation-root': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 

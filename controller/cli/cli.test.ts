@@ -113,6 +113,32 @@ describe('host options', () => {
     expect(small.err).toContain('fewer than the 101 game ports');
     expect((await cli('diff', '--uid-range', 'many', '--state', example)).err).toContain('--uid-range must look like 1879048192-1879113727');
   });
+
+  it('refuse an installation root that overlaps what the controller keeps, at startup and in every verb', async () => {
+    for (const [root, what] of [
+      ['/var/lib/left4me/instances', 'the data directory (/var/lib/left4me)'],
+      ['/var/lib', 'the data directory (/var/lib/left4me)'],
+      ['/etc/left4me/secrets', 'the configuration directory (/etc/left4me)'],
+      ['/etc/systemd/system/x', 'the unit directory (/etc/systemd/system)'],
+    ]) {
+      const r = await cli('controller', '--installation-root', '/srv/ok', '--installation-root', root!, '--state', example);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`--installation-root: installation root ${root} overlaps ${what}`);
+    }
+    const slash = await cli('validate', '--installation-root', '/', example);
+    expect(slash.code).toBe(2);
+    expect(slash.err).toContain('must be an absolute, normalized path below /');
+    const custom = await cli('controller', '--data-dir', '/opt/l4m', '--installation-root', '/opt/l4m/games', '--state', example);
+    expect(custom.err).toContain('installation root /opt/l4m/games overlaps the data directory (/opt/l4m)');
+  });
+
+  it('judge directory installations by the roots given, as the controller would', async () => {
+    const elsewhere = await cli('validate', '--installation-root', '/opt/games', join(example, 'demo'));
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.out).toContain('installation/demo  /spec/path  "/srv/left4me/installations/demo" is not below an installation root of this host (/opt/games)');
+    const both = await cli('validate', '--installation-root', '/opt/games', '--installation-root', '/srv/left4me/installations', join(example, 'demo'));
+    expect(both.code).toBe(0);
+  });
 });
 
 describe('get with status', () => {

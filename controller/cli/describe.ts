@@ -8,6 +8,7 @@ import type { Io } from './io.js';
 import { parseKind } from './kinds.js';
 import { printableYaml } from './printable.js';
 import { renderTable } from './table.js';
+import { documentOptions } from './host-options.js';
 import { resolveTarget } from './target.js';
 
 /** `left4me describe KIND NAME`: the document, where it is written, its conditions and recent events. */
@@ -17,7 +18,7 @@ export async function describeCommand(args: string[], io: Io): Promise<number> {
   const name = positionals[1];
   if (!name || positionals.length > 2) throw new UsageError('describe takes KIND and NAME');
   const target = resolveTarget(values);
-  const state = await loadState(target.stateDir);
+  const state = await loadState(target.stateDir, documentOptions(values));
   const doc = documentsOf(state, kind).get(name);
   const status = await new StatusStore(target.statusDir).read(kind, name);
   const problems = state.problems.filter((p) => p.kind === kind && p.name === name);

@@ -1,8 +1,9 @@
 import type { Document, Kind, OverlaySource } from '../documents/kinds.js';
 import { parseDuration } from '../documents/duration.js';
-import { documentsOf, loadState } from '../documents/loader.js';
+import { documentsOf, loadState, type LoadOptions } from '../documents/loader.js';
 import { parse, UsageError } from './args.js';
 import { StatusStore, type DocumentStatus } from '../status/store.js';
+import { documentOptions } from './host-options.js';
 import { resolveTarget } from './target.js';
 import type { Io } from './io.js';
 import { parseKind } from './kinds.js';
@@ -37,7 +38,8 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
 
   const target = resolveTarget(values);
   const store = new StatusStore(target.statusDir);
-  const listing = await list(target.stateDir, store, kind, name);
+  const load = documentOptions(values);
+  const listing = await list(target.stateDir, load, store, kind, name);
   if (name !== undefined && listing.docs.length === 0 && listing.invalid.length === 0) {
     io.err(`${kind.toLowerCase()}/${name} not found\n`);
     return 1;
@@ -52,7 +54,7 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
   if (output === 'json') io.out(`${printableJson(name !== undefined ? plain[0] : plain)}\n`);
   else if (output === 'yaml') io.out(plain.map((d) => printableYaml(d)).join('---\n'));
   else if (output === 'name') io.out(plain.map((d) => `${kind.toLowerCase()}/${d.metadata.name}\n`).join(''));
-  else if (values.watch) return watchTable(target.stateDir, store, kind, name, listing, timeoutMs, io);
+  else if (values.watch) return watchTable(target.stateDir, load, store, kind, name, listing, timeoutMs, io);
   else if (plain.length === 0) io.err(`no ${kind.toLowerCase()}s\n`);
   else io.out(renderTable(...table(kind, listing, Date.now())));
   return 0;
@@ -66,8 +68,8 @@ interface Listing {
   problems: number;
 }
 
-async function list(stateDir: string, store: StatusStore, kind: Kind, name: string | undefined): Promise<Listing> {
-  const state = await loadState(stateDir);
+async function list(stateDir: string, load: LoadOptions, store: StatusStore, kind: Kind, name: string | undefined): Promise<Listing> {
+  const state = await loadState(stateDir, load);
   let docs = [...documentsOf(state, kind).values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   // Invalid documents stay listed (READY False (Invalid)): their servers keep running as they were.
   const prefix = `${kind.toLowerCase()}/`;
@@ -88,7 +90,7 @@ async function list(stateDir: string, store: StatusStore, kind: Kind, name: stri
  * `get -w`: the table once, then every row that changes (or `NAME deleted`),
  * kubectl style, until interrupted or --timeout passes.
  */
-async function watchTable(stateDir: string, store: StatusStore, kind: Kind, name: string | undefined, first: Listing, timeoutMs: number | undefined, io: Io): Promise<number> {
+async function watchTable(stateDir: string, load: LoadOptions, store: StatusStore, kind: Kind, name: string | undefined, first: Listing, timeoutMs: number | undefined, io: Io): Promise<number> {
   const deadline = timeoutMs !== undefined ? Date.now() + timeoutMs : Infinity;
   const [header, rows] = table(kind, first, Date.now());
   io.out(renderTable(header, rows));
@@ -97,7 +99,7 @@ async function watchTable(stateDir: string, store: StatusStore, kind: Kind, name
   let shown = new Map(rows.map((r) => [r[0]!, key(r)]));
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, Math.min(WATCH_POLL_MS, Math.max(0, deadline - Date.now()))));
-    const [, now] = table(kind, await list(stateDir, store, kind, name), Date.now());
+    const [, now] = table(kind, await list(stateDir, load, store, kind, name), Date.now());
     const next = new Map(now.map((r) => [r[0]!, key(r)]));
     for (const row of now) if (shown.get(row[0]!) !== next.get(row[0]!)) io.out(renderTable(header, [row]).split('\n')[1]! + '\n');
     for (const gone of shown.keys()) if (!next.has(gone)) io.out(`${gone} deleted\n`);

@@ -1,6 +1,9 @@
 import { parseNetwork } from '../builds/networks.js';
-import { controllerConfig, type ControllerConfig, type ControllerConfigInput } from '../config.js';
+import { controllerConfig, installationRootProblem, keptDirectories, type ControllerConfig, type ControllerConfigInput } from '../config.js';
+import { DEFAULT_INSTALLATION_ROOTS } from '../documents/installation-path.js';
+import type { LoadOptions } from '../documents/loader.js';
 import { uidRangeProblem } from '../systemd/server-accounts.js';
+import { defaultUnitConfig } from '../systemd/units.js';
 import { UsageError } from './args.js';
 import { resolveTarget } from './target.js';
 
@@ -16,7 +19,20 @@ export const HOST_OPTIONS = {
   'uid-range': { type: 'string' },
 } as const;
 
-type HostValues = { state?: string; demo?: boolean; 'data-dir'?: string; 'unit-dir'?: string; 'fs-root'?: string; bus?: string; node?: string; 'port-range'?: string; 'client-port-range'?: string; 'allow-download-network'?: string[]; 'uid-range'?: string };
+type HostValues = {
+  state?: string;
+  demo?: boolean;
+  'data-dir'?: string;
+  'installation-root'?: string[];
+  'unit-dir'?: string;
+  'fs-root'?: string;
+  bus?: string;
+  node?: string;
+  'port-range'?: string;
+  'client-port-range'?: string;
+  'allow-download-network'?: string[];
+  'uid-range'?: string;
+};
 
 /** Parses `27015-27115` into an inclusive range of unprivileged ports. */
 export function parseRange(flag: string, text: string): { min: number; max: number } {
@@ -57,7 +73,8 @@ export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}
   const uids = parseUidRange(values['uid-range'], game);
   const bus = values.bus ?? demo?.busAddress;
   const dataDir = values['data-dir'];
-  return controllerConfig({
+  const roots = values['installation-root'] ?? demo?.installationRoots;
+  const cfg = controllerConfig({
     stateDir: target.stateDir,
     unitDir: values['unit-dir'] ?? demo?.unitDir ?? '/etc/systemd/system',
     fsRoot: values['fs-root'] ?? demo?.fsRoot ?? '/',
@@ -69,6 +86,30 @@ export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}
     portRanges: { game, client },
     allowedDownloadNetworks: (values['allow-download-network'] ?? []).map(allowedNetwork),
     ...(uids ? { uidRange: uids } : {}),
+    ...(roots !== undefined ? { installationRoots: roots } : {}),
     ...extra,
   });
+  const unsafe = installationRootProblem(cfg.installationRoots, keptDirectories(cfg));
+  if (unsafe) throw new UsageError(`--installation-root: ${unsafe}`);
+  return cfg;
+}
+
+/**
+ * Loader options for the verbs that read documents (validate, get, apply…),
+ * so they judge directory installations as the controller on that host does:
+ * the same roots (refused the same way) and the same file system. No unit
+ * layout is built, so a scratch --data-dir anywhere still works.
+ */
+export function documentOptions(values: HostValues): LoadOptions {
+  const target = resolveTarget(values);
+  const demo = target.demo;
+  const installationRoots = values['installation-root'] ?? demo?.installationRoots ?? DEFAULT_INSTALLATION_ROOTS;
+  const unsafe = installationRootProblem(installationRoots, [
+    ['the state directory', target.stateDir],
+    ['the data directory', values['data-dir'] ?? demo?.dataDir ?? '/var/lib/left4me'],
+    ['the configuration directory', defaultUnitConfig().layout.configDir],
+    ['the unit directory', demo?.unitDir ?? '/etc/systemd/system'],
+  ]);
+  if (unsafe) throw new UsageError(`--installation-root: ${unsafe}`);
+  return { installationRoots, fsRoot: demo?.fsRoot ?? '/' };
 }

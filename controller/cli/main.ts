@@ -36,6 +36,8 @@ commands:
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
   --data-dir DIR                    the controller's data directory (default /var/lib/left4me)
+  --installation-root DIR           where directory installations may live (repeatable; default
+                                    /srv/left4me/installations); verbs judge documents with it
   --demo                            target the demo host started by \`npm start\`
   -h, --help                        show this help
 `;

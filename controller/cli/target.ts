@@ -15,6 +15,8 @@ export interface DemoDescriptor {
   stateDir: string;
   dataDir: string;
   unitDir: string;
+  /** The demo controller's --installation-root directories. */
+  installationRoots?: string[];
 }
 
 /** Where the demo host's descriptor lives (inside the checkout, ignored by git). */

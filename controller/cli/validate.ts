@@ -1,6 +1,7 @@
 import { loadState } from '../documents/loader.js';
 import { formatProblem } from '../documents/problems.js';
 import { parse, UsageError } from './args.js';
+import { documentOptions } from './host-options.js';
 import { resolveTarget } from './target.js';
 import type { Io } from './io.js';
 
@@ -9,7 +10,7 @@ export async function validateCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {});
   if (positionals.length > 1) throw new UsageError('validate takes at most one directory');
   const dir = positionals[0] ?? resolveTarget(values).stateDir;
-  const state = await loadState(dir);
+  const state = await loadState(dir, documentOptions(values));
   const documents = state.installations.size + state.overlays.size + state.blueprints.size + state.instances.size;
   if (state.problems.length === 0) {
     io.out(`${dir}: ${documents} documents in ${state.fileCount} files are valid\n`);

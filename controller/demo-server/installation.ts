@@ -9,12 +9,31 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { DEFAULT_INSTALLATION_ROOTS } from '../documents/installation-path.js';
+import type { PrivateHost } from '../private-host/private-host.js';
 
 /** The custom map shipped as a `.bsp` placeholder, loadable with `+map` or `changelevel`; a constant. */
 export const DEMO_CUSTOM_MAP = 'l4m_demo';
 
 /** The game directory inside an installation; a constant. */
 export const GAME_DIR = 'left4dead2';
+
+/** The installation root the demo hosts allow: the production default, so state.example/demo is valid as written. */
+export const DEMO_INSTALLATION_ROOT = DEFAULT_INSTALLATION_ROOTS[0]!;
+/** Where the demo hosts put the demo installation (state.example/demo/installations/demo.yaml names it). */
+export const DEMO_INSTALLATION_PATH = `${DEMO_INSTALLATION_ROOT}/demo`;
+
+/**
+ * Writes the demo installation at DEMO_INSTALLATION_PATH inside a private
+ * host. /srv there is still the machine's, so first a tmpfs is mounted over
+ * it in the host's own mount namespace (gone with the host); nothing is
+ * written to the machine's /srv.
+ */
+export async function placeDemoInstallation(host: Pick<PrivateHost, 'root' | 'exec'>): Promise<void> {
+  const r = await host.exec('mount', ['-t', 'tmpfs', '-o', 'mode=0755,size=64m', 'left4me-demo-srv', '/srv']);
+  if (r.code !== 0) throw new Error(`cannot mount a private /srv in the host: ${r.stderr.trim()}`);
+  await writeDemoInstallation(join(host.root, DEMO_INSTALLATION_PATH));
+}
 
 const DEFAULT_SERVER_CFG = `// Default server.cfg of the left4me demo installation.
 // Overlays replace this file; blueprints add their own settings on top.

@@ -7,7 +7,7 @@ import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
 import { bootPrivateHost } from '../private-host/private-host.js';
-import { writeDemoInstallation } from '../demo-server/installation.js';
+import { DEMO_INSTALLATION_ROOT, placeDemoInstallation } from '../demo-server/installation.js';
 import { packageRoot } from '../package-root.js';
 import { a2sProbe } from '../reconcile/a2s-probe.js';
 import { Controller } from '../reconcile/controller.js';
@@ -57,15 +57,16 @@ async function main(): Promise<number> {
 
   try {
     const stateDir = join(host.dirs.etc, 'state');
-    await writeDemoInstallation(join(host.dirs.varLib, 'demo-installation'));
+    await placeDemoInstallation(host);
     await mkdir(stateDir, { recursive: true });
     await cp(join(packageRoot(), 'state.example', 'demo'), stateDir, { recursive: true });
 
-    const cfg = demoControllerConfig(args, { stateDir, fsRoot: host.root, busAddress: host.busAddress, unitDir: UNIT_DIR, resyncMs: 30_000 })!;
+    const installationRoots = [DEMO_INSTALLATION_ROOT];
+    const cfg = demoControllerConfig(args, { stateDir, fsRoot: host.root, busAddress: host.busAddress, unitDir: UNIT_DIR, resyncMs: 30_000, installationRoots })!;
     systemd = new DbusSystemdAdapter({ address: host.busAddress });
     controller = new Controller(cfg, { systemd, log, probe: a2sProbe() });
 
-    const info: DemoDescriptor = { pid: host.pid, controllerPid: process.pid, fsRoot: host.root, busAddress: host.busAddress, stateDir, dataDir: DATA_DIR, unitDir: UNIT_DIR };
+    const info: DemoDescriptor = { pid: host.pid, controllerPid: process.pid, fsRoot: host.root, busAddress: host.busAddress, stateDir, dataDir: DATA_DIR, unitDir: UNIT_DIR, installationRoots };
     await mkdir(dirname(descriptor), { recursive: true });
     await writeFile(descriptor, `${JSON.stringify(info, null, 2)}\n`);
 

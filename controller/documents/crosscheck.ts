@@ -1,4 +1,5 @@
 import type { Document, Kind } from './kinds.js';
+import { consoleCommandProblem } from './console-commands.js';
 import { closest } from './suggest.js';
 import { RESERVED_LAUNCH_ARGS } from '../systemd/units.js';
 
@@ -145,8 +146,9 @@ export function crossCheck(docs: Docs, known: Record<Kind, Set<string>>, ranges:
 function checkCvars(doc: Document, cvars: Record<string, unknown> | undefined, issue: (d: Document, p: string, m: string) => void) {
   for (const name of Object.keys(cvars ?? {})) {
     const key = name.toLowerCase();
+    // Reserved names first: their own reason says where the value comes from instead.
     // hasOwn: cvar names such as "constructor" and "__proto__" are valid and must not find Object.prototype members.
-    const why = Object.hasOwn(RESERVED_CVARS, key) ? RESERVED_CVARS[key] : undefined;
+    const why = (Object.hasOwn(RESERVED_CVARS, key) ? RESERVED_CVARS[key] : undefined) ?? consoleCommandProblem(name);
     if (why) issue(doc, `/spec/cvars/${name}`, `cvar "${name}" cannot be set here: ${why}`);
   }
 }

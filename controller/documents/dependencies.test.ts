@@ -15,7 +15,7 @@ async function load(...docs: string[]) {
 }
 
 const base = [
-  doc('Installation', 'main', '{source: directory, path: /srv/l4d2}'),
+  doc('Installation', 'main', '{source: directory, path: /srv/left4me/installations/l4d2}'),
   doc('Overlay', 'maps', '{sources: [{files: [{path: a.cfg, content: x}]}]}'),
   doc('Overlay', 'admins', '{sources: [{files: [{path: b.cfg, content: y}]}]}'),
   doc('Blueprint', 'coop', '{overlays: [maps]}'),
@@ -30,7 +30,7 @@ describe('what uses what', () => {
     const one = await load(...base);
     expect(installationOf(one.blueprints.get('coop')!, one)).toBe('main');
     // The loader refuses such a blueprint; the rule still answers for the copy resolve sees.
-    const two = await load(...base, doc('Installation', 'beta', '{source: directory, path: /srv/beta}'));
+    const two = await load(...base, doc('Installation', 'beta', '{source: directory, path: /srv/left4me/installations/beta}'));
     expect(two.invalid.has('blueprint/coop')).toBe(true);
     expect(installationOf(one.blueprints.get('coop')!, two)).toBeUndefined();
     expect(installationOf(two.blueprints.get('versus')!, two)).toBe('main');

@@ -13,16 +13,19 @@ export type Dependency = { kind: 'blueprint' | 'overlay' | 'installation'; name:
 
 /**
  * The installation a blueprint runs on: the one it names, or — when it names
- * none — the only installation, if exactly one exists. Undefined when it
- * names none and there are zero or several.
+ * none — the only Installation written, valid or not (so an invalid one is
+ * named as the culprit). Undefined when it names none and zero or several
+ * are written.
  */
-export function installationOf(blueprint: Document<'Blueprint'>, state: Pick<DesiredState, 'installations'>): string | undefined {
+export function installationOf(blueprint: Document<'Blueprint'>, state: Pick<DesiredState, 'installations' | 'invalid'>): string | undefined {
   if (blueprint.spec.installation !== undefined) return blueprint.spec.installation;
-  return state.installations.size === 1 ? [...state.installations.keys()][0] : undefined;
+  const written = new Set(state.installations.keys());
+  for (const key of state.invalid.keys()) if (key.startsWith('installation/')) written.add(key.slice('installation/'.length));
+  return written.size === 1 ? [...written][0] : undefined;
 }
 
 /** Whether a blueprint uses a document: itself, one of its overlays, or the installation it runs on. */
-export function blueprintUses(blueprint: Document<'Blueprint'>, dep: Dependency, state: Pick<DesiredState, 'installations'>): boolean {
+export function blueprintUses(blueprint: Document<'Blueprint'>, dep: Dependency, state: Pick<DesiredState, 'installations' | 'invalid'>): boolean {
   switch (dep.kind) {
     case 'blueprint':
       return blueprint.metadata.name === dep.name;
@@ -34,7 +37,7 @@ export function blueprintUses(blueprint: Document<'Blueprint'>, dep: Dependency,
 }
 
 /** Names of the instances whose blueprint uses the dependency (directly or through an overlay or installation), sorted. */
-export function instancesUsing(state: Pick<DesiredState, 'installations' | 'blueprints' | 'instances'>, dep: Dependency): string[] {
+export function instancesUsing(state: Pick<DesiredState, 'installations' | 'invalid' | 'blueprints' | 'instances'>, dep: Dependency): string[] {
   const out: string[] = [];
   for (const inst of state.instances.values()) {
     const bp = state.blueprints.get(inst.spec.blueprint);

@@ -17,7 +17,7 @@ function tree(files: Record<string, string>): string {
   return dir;
 }
 
-const INSTALL = 'apiVersion: left4me/v1\nkind: Installation\nmetadata: {name: demo}\nspec: {source: directory, path: /srv/l4d2}\n';
+const INSTALL = 'apiVersion: left4me/v1\nkind: Installation\nmetadata: {name: demo}\nspec: {source: directory, path: /srv/left4me/installations/l4d2}\n';
 const OVERLAY = 'apiVersion: left4me/v1\nkind: Overlay\nmetadata: {name: ws}\nspec:\n  sources:\n    - workshop: {items: [698857882, "2524204971"]}\n';
 const BLUEPRINT = 'apiVersion: left4me/v1\nkind: Blueprint\nmetadata: {name: coop}\nspec: {overlays: [ws]}\n';
 

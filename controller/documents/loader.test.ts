@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadState } from './loader.js';
+import { loadState, type LoadOptions } from './loader.js';
 import { formatProblem } from './problems.js';
 
 // A valid tree the cases break one piece of at a time.
@@ -13,7 +13,7 @@ metadata:
   name: demo
 spec:
   source: directory
-  path: /var/lib/left4me/demo-installation
+  path: /srv/left4me/installations/demo
 ---
 apiVersion: left4me/v1
 kind: Overlay
@@ -49,6 +49,13 @@ function doc(kind: string, name: string, ...spec: string[]): string {
   return [`apiVersion: left4me/v1`, `kind: ${kind}`, `metadata:`, `  name: ${name}`, `spec:`, ...spec.map((l) => `  ${l}`)].join('\n') + '\n';
 }
 
+const ABSOLUTE_HINT = "must be an absolute, normalized path of letters, digits and . _ @ + - (no '.' or '..' segments, no '//' or trailing '/')";
+const MODE_HINT = 'must be an octal permission without set-id bits or group or other write, e.g. 0644 or 0755';
+const CVAR_VALUE_HINT = "cannot contain quotes, ';', control characters, line separators or unpaired surrogates (they would inject console commands)";
+const LAUNCH_ARG_HINT = "cannot contain whitespace, control characters, quotes, backslashes, '%', '$', ';', '`' or glob characters (* ? [)";
+const notBelow = (path: string) =>
+  `"${path}" is not below an installation root of this host (/srv/left4me/installations): put the game tree in a directory there, or ask the operator to allow its parent with --installation-root`;
+
 interface Case {
   name: string;
   /** Content of bad.yaml; a function gets the case's directory for special files. */
@@ -60,6 +67,8 @@ interface Case {
   expect: Array<[number, string, string]>;
   file?: string;
   kindName?: string;
+  /** Loader options beyond the size limit; gets the case's directory. */
+  opts?: (dir: string) => Partial<LoadOptions>;
 }
 
 const root = mkdtempSync(join(tmpdir(), 'left4me-loader-'));
@@ -70,9 +79,9 @@ async function run(c: Case) {
   const dir = join(root, `case-${n++}`);
   mkdirSync(dir);
   writeFileSync(join(dir, 'base.yaml'), c.base ?? BASE);
-  if (c.bad !== undefined) writeFileSync(join(dir, 'bad.yaml'), c.bad);
+  if (c.bad !== undefined) writeFileSync(join(dir, 'bad.yaml'), c.bad.replaceAll('<case>', dir));
   c.setup?.(dir);
-  return { dir, state: await loadState(dir, { limits: { maxFileBytes: 128 * 1024 } }) };
+  return { dir, state: await loadState(dir, { limits: { maxFileBytes: 128 * 1024 }, ...c.opts?.(dir) }) };
 }
 
 const cases: Case[] = [
@@ -121,8 +130,32 @@ const cases: Case[] = [
   { name: 'enum with wrong case', bad: doc('Instance', 'x', 'blueprint: coop', 'updatePolicy: WhenEmpty'), kindName: 'instance/x', expect: [[7, '/spec/updatePolicy', 'must be one of "whenEmpty", "immediate", "manual" (got "WhenEmpty") — did you mean "whenEmpty"?']] },
   { name: 'port as a string', bad: doc('Instance', 'x', 'blueprint: coop', 'port: "27016"'), kindName: 'instance/x', expect: [[7, '/spec/port', 'must be an integer (got a string)']] },
   { name: 'port above 65535', bad: doc('Instance', 'x', 'blueprint: coop', 'port: 70000'), kindName: 'instance/x', expect: [[7, '/spec/port', 'must be <= 65535 (got 70000)']] },
-  { name: 'cvar value injecting a command', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "pwn\\"; rcon_password x"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', '"pwn\\"; rcon_password x" cannot contain quotes, \';\' or line breaks (they would inject console commands)']] },
-  { name: 'cvar value with a line break', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "a\\nsv_cheats 1"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', '"a\\nsv_cheats 1" cannot contain quotes, \';\' or line breaks (they would inject console commands)']] },
+  { name: 'cvar value injecting a command', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "pwn\\"; rcon_password x"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', `"pwn\\"; rcon_password x" ${CVAR_VALUE_HINT}`]] },
+  { name: 'cvar value with a line break', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "a\\nsv_cheats 1"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', `"a\\nsv_cheats 1" ${CVAR_VALUE_HINT}`]] },
+  ...(
+    [
+      ['NUL', '\\0', '\\u0000'],
+      ['tab', '\\t', '\\t'],
+      ['escape', '\\e', '\\u001b'],
+      ['DEL', '\\x7f', '\\u007f'],
+      ['next line (U+0085)', '\\N', '\\u0085'],
+      ['C1 control', '\\x9b', '\\u009b'],
+      ['line separator (U+2028)', '\\L', '\\u2028'],
+      ['paragraph separator (U+2029)', '\\P', '\\u2029'],
+    ] as const
+  ).map(([what, yaml, shown]): Case => ({
+    name: `cvar value with a ${what}`,
+    bad: doc('Blueprint', 'x', 'cvars:', `  sv_tags: "a${yaml}sv_cheats 1"`),
+    kindName: 'blueprint/x',
+    expect: [[7, '/spec/cvars/sv_tags', `"a${shown}sv_cheats 1" ${CVAR_VALUE_HINT}`]],
+  })),
+  { name: 'cvar that is the exec command', bad: doc('Blueprint', 'x', 'cvars:', '  exec: autoexec.cfg'), kindName: 'blueprint/x', expect: [[7, '/spec/cvars/exec', 'cvar "exec" cannot be set here: it is a console command that runs other config text or defines commands, not a console variable']] },
+  { name: 'cvar that loads a plugin', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  plugin_load: addons/evil'), kindName: 'instance/x', expect: [[8, '/spec/cvars/plugin_load', 'cvar "plugin_load" cannot be set here: it is a console command that loads or runs code, not a console variable']] },
+  { name: 'cvar that quits, in capitals', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  QUIT: 1'), kindName: 'instance/x', expect: [[8, '/spec/cvars/QUIT', 'cvar "QUIT" cannot be set here: it is a console command that stops, restarts or pauses the server, not a console variable']] },
+  { name: 'cvar that is an engine-internal command', bad: doc('Blueprint', 'x', 'cvars:', '  _restart: 1'), kindName: 'blueprint/x', expect: [[7, '/spec/cvars/_restart', 'cvar "_restart" cannot be set here: names starting with "_" are engine-internal commands, not console variables']] },
+  { name: 'cvar that ships logs away', bad: doc('Blueprint', 'x', 'cvars:', '  logaddress_add_http: "http://203.0.113.9/"'), kindName: 'blueprint/x', expect: [[7, '/spec/cvars/logaddress_add_http', 'cvar "logaddress_add_http" cannot be set here: it is a console command that sends data to other hosts, not a console variable']] },
+  { name: 'cvar that sets other cvars through SourceMod', bad: doc('Blueprint', 'x', 'cvars:', '  sm_cvar: rcon_password'), kindName: 'blueprint/x', expect: [[7, '/spec/cvars/sm_cvar', 'cvar "sm_cvar" cannot be set here: it is a console command that loads or runs code, not a console variable']] },
+  { name: 'real cvars that sound dangerous are allowed', bad: doc('Blueprint', 'x', 'cvars:', '  sv_cheats: 1', '  sv_password: secret', '  sv_logecho: 0', '  sm_show_activity: 0'), expect: [] },
   { name: 'cvar name with spaces', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  "sv cheats": 1'), kindName: 'instance/x', expect: [[8, '/spec/cvars/sv cheats', '"sv cheats" is not a valid key here: it must be a console variable name: letters, digits and \'_\', not starting with a digit']] },
   { name: 'restartedAt not a timestamp', bad: doc('Instance', 'x', 'blueprint: coop').replace('  name: x\n', '  name: x\n  annotations:\n    left4me/restartedAt: yesterday\n'), kindName: 'instance/x', expect: [[6, '/metadata/annotations/left4me~1restartedAt', '"yesterday" is not a valid date-time (RFC 3339, e.g. 2026-11-21T18:00:00Z)']] },
   { name: 'owner that is not a user name', bad: doc('Instance', 'x', 'blueprint: coop').replace('  name: x\n', '  name: x\n  owner: "Bob Smith"\n'), kindName: 'instance/x', expect: [[5, '/metadata/owner', '"Bob Smith" must be a user name: lowercase letters, digits, \'_\' and \'-\', starting with a letter or \'_\'']] },
@@ -130,9 +163,59 @@ const cases: Case[] = [
   // --- Installation -------------------------------------------------------------
   { name: 'directory installation without path', bad: doc('Installation', 'x', 'source: directory'), kindName: 'installation/x', expect: [[5, '/spec', 'missing required field "path"']] },
   { name: 'steam installation with a path', bad: doc('Installation', 'x', 'source: steam', 'path: /opt/l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', '"path" is not allowed here with the other settings of this document (see the field\'s description)']] },
-  { name: 'relative installation path', bad: doc('Installation', 'x', 'source: directory', 'path: ../l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', '"../l4d2" must be an absolute path without \'.\' or \'..\' segments or control characters']] },
-  { name: 'absolute installation path climbing out', bad: doc('Installation', 'x', 'source: directory', 'path: /../etc'), kindName: 'installation/x', expect: [[7, '/spec/path', '"/../etc" must be an absolute path without \'.\' or \'..\' segments or control characters']] },
-  { name: 'refresh in a hot loop', bad: doc('Installation', 'x', 'source: steam', 'refresh: 0s'), kindName: 'installation/x', expect: [[7, '/spec/refresh', 'refresh 0s is shorter than the 5m minimum']] },
+  { name: 'relative installation path', bad: doc('Installation', 'x', 'source: directory', 'path: ../l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', `"../l4d2" ${ABSOLUTE_HINT}`]] },
+  { name: 'absolute installation path climbing out', bad: doc('Installation', 'x', 'source: directory', 'path: /../etc'), kindName: 'installation/x', expect: [[7, '/spec/path', `"/../etc" ${ABSOLUTE_HINT}`]] },
+  { name: 'refresh in a hot loop', bad: doc('Installation', 'x', 'source: steam', 'refresh: 0s'), kindName: 'installation/x', expect: [[7, '/spec/refresh', 'refresh 0s is shorter than the 1h minimum: checking more often only hammers Steam']] },
+  { name: 'installation refresh under an hour', bad: doc('Installation', 'x', 'source: steam', 'refresh: 59m59s'), kindName: 'installation/x', expect: [[7, '/spec/refresh', 'refresh 59m59s is shorter than the 1h minimum: checking more often only hammers Steam']] },
+  { name: 'overlay refresh under an hour', bad: doc('Overlay', 'x', 'sources: [{workshop: {items: [1]}}]', 'refresh: 5m'), kindName: 'overlay/x', expect: [[7, '/spec/refresh', 'refresh 5m is shorter than the 1h minimum: checking more often only hammers Steam']] },
+  { name: 'hourly refresh is the shortest allowed', bad: doc('Installation', 'x', 'source: steam', 'refresh: 1h'), expect: [] },
+
+  // --- Installation directories: only below the operator's roots, never through a link ---
+  { name: 'directory installation over another instance\'s config', bad: doc('Installation', 'x', 'source: directory', 'path: /var/lib/left4me/instances/other/config'), kindName: 'installation/x', expect: [[7, '/spec/path', notBelow('/var/lib/left4me/instances/other/config')]] },
+  { name: 'directory installation over another instance\'s runtime', bad: doc('Installation', 'x', 'source: directory', 'path: /var/lib/left4me/runtime/other'), kindName: 'installation/x', expect: [[7, '/spec/path', notBelow('/var/lib/left4me/runtime/other')]] },
+  { name: 'directory installation over the secrets', bad: doc('Installation', 'x', 'source: directory', 'path: /etc/left4me'), kindName: 'installation/x', expect: [[7, '/spec/path', notBelow('/etc/left4me')]] },
+  { name: 'directory installation of the whole file system', bad: doc('Installation', 'x', 'source: directory', 'path: /'), kindName: 'installation/x', expect: [[7, '/spec/path', `"/" ${ABSOLUTE_HINT}`]] },
+  { name: 'directory installation climbing out of a root', bad: doc('Installation', 'x', 'source: directory', 'path: /srv/left4me/installations/../../../etc/left4me'), kindName: 'installation/x', expect: [[7, '/spec/path', `"/srv/left4me/installations/../../../etc/left4me" ${ABSOLUTE_HINT}`]] },
+  { name: 'directory installation in a sibling sharing the root\'s prefix', bad: doc('Installation', 'x', 'source: directory', 'path: /srv/left4me/installations-evil/l4d2'), kindName: 'installation/x', expect: [[7, '/spec/path', notBelow('/srv/left4me/installations-evil/l4d2')]] },
+  { name: 'directory installation that is the root itself', bad: doc('Installation', 'x', 'source: directory', 'path: /srv/left4me/installations'), kindName: 'installation/x', expect: [[7, '/spec/path', '"/srv/left4me/installations" is an installation root itself; put the game tree in a directory below it, e.g. /srv/left4me/installations/l4d2']] },
+  { name: 'directory installation smuggling mount options', bad: doc('Installation', 'x', 'source: directory', 'path: "/srv/left4me/installations/a,lowerdir=/etc"'), kindName: 'installation/x', expect: [[7, '/spec/path', `"/srv/left4me/installations/a,lowerdir=/etc" ${ABSOLUTE_HINT}`]] },
+  {
+    name: 'directory installation through a symlinked component',
+    setup: (dir) => {
+      mkdirSync(join(dir, 'roots', 'inst'), { recursive: true });
+      symlinkSync('/var/lib/left4me', join(dir, 'roots', 'inst', 'link'));
+    },
+    opts: (dir) => ({ installationRoots: ['/srv/left4me/installations', join(dir, 'roots', 'inst')] }),
+    bad: doc('Installation', 'x', 'source: directory', 'path: <case>/roots/inst/link/instances/other/config'),
+    kindName: 'installation/x',
+    expect: [[7, '/spec/path', '"<case>/roots/inst/link/instances/other/config" goes through a symbolic link at <case>/roots/inst/link; a directory installation must be reached without links: use the real path']],
+  },
+  {
+    name: 'directory installation below a symlinked root',
+    setup: (dir) => {
+      mkdirSync(join(dir, 'roots', 'inst', 'real'), { recursive: true });
+      symlinkSync(join(dir, 'roots', 'inst'), join(dir, 'roots', 'alias'));
+    },
+    opts: (dir) => ({ installationRoots: ['/srv/left4me/installations', join(dir, 'roots', 'alias')] }),
+    bad: doc('Installation', 'x', 'source: directory', 'path: <case>/roots/alias/real'),
+    kindName: 'installation/x',
+    expect: [[7, '/spec/path', '"<case>/roots/alias/real" goes through a symbolic link at <case>/roots/alias; a directory installation must be reached without links: use the real path']],
+  },
+  {
+    name: 'directory installation when the operator allows none',
+    opts: () => ({ installationRoots: [] }),
+    base: BASE.replace('  source: directory\n  path: /srv/left4me/installations/demo\n', '  source: steam\n'),
+    bad: doc('Installation', 'x', 'source: directory', 'path: /srv/left4me/installations/l4d2'),
+    kindName: 'installation/x',
+    expect: [[7, '/spec/path', 'directory installations are not allowed on this host (the controller has no --installation-root); use source: steam, or ask the operator to allow a directory']],
+  },
+  {
+    name: 'directory installation in an existing tree below a root is accepted',
+    setup: (dir) => mkdirSync(join(dir, 'roots', 'inst', 'l4d2'), { recursive: true }),
+    opts: (dir) => ({ installationRoots: ['/srv/left4me/installations', join(dir, 'roots', 'inst')] }),
+    bad: doc('Installation', 'x', 'source: directory', 'path: <case>/roots/inst/l4d2'),
+    expect: [],
+  },
   { name: 'unknown installation source', bad: doc('Installation', 'x', 'source: stem'), kindName: 'installation/x', expect: [[6, '/spec/source', 'must be one of "steam", "directory" (got "stem") — did you mean "steam"?']] },
 
   // --- Overlay ------------------------------------------------------------------
@@ -142,7 +225,10 @@ const cases: Case[] = [
   { name: 'absolute file path', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: /etc/passwd', '        content: boom'), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/files/0/path', '"/etc/passwd" must be a relative path with \'/\' separators: no leading or trailing \'/\', no \'.\' or \'..\' segments, no \'//\', backslashes or control characters']] },
   { name: 'file path naming a directory', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: left4dead2/cfg/', '        content: x'), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/files/0/path', '"left4dead2/cfg/" must be a relative path with \'/\' separators: no leading or trailing \'/\', no \'.\' or \'..\' segments, no \'//\', backslashes or control characters']] },
   { name: 'file with content and url', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', `        url: https://example.org/a.cfg`), kindName: 'overlay/x', expect: [[8, '/spec/sources/0/files/0', 'give exactly one of: content, or url + sha256']] },
-  { name: 'set-id file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.sh', '        content: x', '        mode: "4755"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', '"4755" must match the pattern ^0?[0-7]{3}$']] },
+  { name: 'set-id file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.sh', '        content: x', '        mode: "4755"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', `"4755" ${MODE_HINT}`]] },
+  { name: 'group-writable file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', '        mode: "0664"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', `"0664" ${MODE_HINT}`]] },
+  { name: 'world-writable file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', '        mode: "777"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', `"777" ${MODE_HINT}`]] },
+  { name: 'other-writable file mode', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', '        mode: "0642"'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/0/mode', `"0642" ${MODE_HINT}`]] },
   { name: 'same file twice in one list', bad: doc('Overlay', 'x', 'sources:', '  - files:', '      - path: a.cfg', '        content: x', '      - path: a.cfg', '        content: y'), kindName: 'overlay/x', expect: [[10, '/spec/sources/0/files/1/path', 'file "a.cfg" is already written by entry 0 of this list']] },
   { name: 'archive without sha256', bad: doc('Overlay', 'x', 'sources:', '  - archive:', '      url: https://example.org/a.zip'), kindName: 'overlay/x', expect: [[7, '/spec/sources/0/archive', 'missing required field "sha256"']] },
   { name: 'archive sha256 in upper case', bad: doc('Overlay', 'x', 'sources:', '  - archive:', '      url: https://example.org/a.zip', `      sha256: ${'AB'.repeat(32)}`), kindName: 'overlay/x', expect: [[9, '/spec/sources/0/archive/sha256', `"${'AB'.repeat(32)}" must be 64 lowercase hex digits (a SHA-256 digest)`]] },
@@ -157,9 +243,12 @@ const cases: Case[] = [
   // --- Blueprint ----------------------------------------------------------------
   { name: 'too many players', bad: doc('Blueprint', 'x', 'overlays: [base]', 'maxPlayers: 33'), kindName: 'blueprint/x', expect: [[7, '/spec/maxPlayers', 'must be <= 32 (got 33)']] },
   { name: 'map name with a path', bad: doc('Blueprint', 'x', 'map: ../maps/evil'), kindName: 'blueprint/x', expect: [[6, '/spec/map', '"../maps/evil" must match the pattern ^[A-Za-z0-9_-]{1,64}$']] },
-  { name: 'launch argument with shell characters', bad: doc('Blueprint', 'x', 'launchArgs: ["+exec", "$(reboot)"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/1', '"$(reboot)" cannot contain whitespace, quotes, backslashes, \'%\', \'$\', \';\', \'`\' or glob characters (* ? [)']] },
+  { name: 'launch argument with shell characters', bad: doc('Blueprint', 'x', 'launchArgs: ["+exec", "$(reboot)"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/1', `"$(reboot)" ${LAUNCH_ARG_HINT}`]] },
   { name: 'reserved launch argument', bad: doc('Blueprint', 'x', 'launchArgs:', '  - -nohltv', '  - -port', '  - "27999"'), kindName: 'blueprint/x', expect: [[8, '/spec/launchArgs/1', '"-port" is set by left4me (from map, tickrate, maxPlayers and the leased ports) or unsafe under systemd; remove it']] },
-  { name: 'launch argument that srcds_run would glob', bad: doc('Blueprint', 'x', 'launchArgs: ["+exec", "*.cfg"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/1', '"*.cfg" cannot contain whitespace, quotes, backslashes, \'%\', \'$\', \';\', \'`\' or glob characters (* ? [)']] },
+  { name: 'launch argument with a control character', bad: doc('Blueprint', 'x', 'launchArgs: ["+sv_lan\\x01"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/0', `"+sv_lan\\u0001" ${LAUNCH_ARG_HINT}`]] },
+  { name: 'launch argument with an unpaired surrogate', bad: doc('Blueprint', 'x', 'launchArgs: ["-a\\ud800"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/0', `"-a\\ud800" ${LAUNCH_ARG_HINT}`]] },
+  { name: 'cvar value with an unpaired surrogate', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  hostname: "a\\udc00"'), kindName: 'instance/x', expect: [[8, '/spec/cvars/hostname', `"a\\udc00" ${CVAR_VALUE_HINT}`]] },
+  { name: 'launch argument that srcds_run would glob', bad: doc('Blueprint', 'x', 'launchArgs: ["+exec", "*.cfg"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/1', `"*.cfg" ${LAUNCH_ARG_HINT}`]] },
   { name: 'launch argument that runs another program', bad: doc('Blueprint', 'x', 'launchArgs: ["-debug"]'), kindName: 'blueprint/x', expect: [[6, '/spec/launchArgs/0', '"-debug" is set by left4me (from map, tickrate, maxPlayers and the leased ports) or unsafe under systemd; remove it']] },
   { name: 'overlay listed twice', bad: doc('Blueprint', 'x', 'overlays: [base, base]'), kindName: 'blueprint/x', expect: [[6, '/spec/overlays/1', 'duplicate entry "base" (also at index 0)']] },
   { name: 'missing overlay', bad: doc('Blueprint', 'x', 'overlays:', '  - base', '  - bases'), kindName: 'blueprint/x', expect: [[8, '/spec/overlays/1', 'Overlay "bases" does not exist — did you mean "base"?']] },
@@ -186,7 +275,7 @@ describe('loader: invalid input is reported precisely and never crashes', () => 
       expect(others.map(formatProblem)).toEqual([]);
       const caseName = dir.split('/').pop()!;
       expect(mine.map((p) => [p.line, p.pointer, p.message])).toEqual(
-        c.expect.map(([line, pointer, message]) => [line, pointer, message.replace('OUTSIDE', join(root, `${caseName}-outside.yaml`))]),
+        c.expect.map(([line, pointer, message]) => [line, pointer, message.replace('OUTSIDE', join(root, `${caseName}-outside.yaml`)).replaceAll('<case>', dir)]),
       );
       if (c.kindName) {
         for (const p of mine) expect(`${p.kind?.toLowerCase()}/${p.name}`).toBe(c.kindName);

@@ -1,6 +1,7 @@
 import { crossCheck, DEFAULT_PORT_RANGES, type PortRanges } from './crosscheck.js';
 import { parseDuration } from './duration.js';
 import { specHash } from './hash.js';
+import { DEFAULT_INSTALLATION_ROOTS, installationPathProblem } from './installation-path.js';
 import { KINDS, type Document, type Kind, type OverlaySource } from './kinds.js';
 import { compareProblems, type Problem } from './problems.js';
 import { DEFAULT_LIMITS, scanStateDir, type ScanLimits } from './scan.js';
@@ -12,6 +13,10 @@ export interface LoadOptions {
   limits?: Partial<ScanLimits>;
   portRanges?: PortRanges;
   schemas?: SchemaSet;
+  /** Host directories that directory installations must lie below (default DEFAULT_INSTALLATION_ROOTS). */
+  installationRoots?: readonly string[];
+  /** Where the host's file system is reached, for the installation path checks (default `/`). */
+  fsRoot?: string;
 }
 
 /** A document that is written in the tree but cannot be used; its running server must be left alone. */
@@ -52,8 +57,8 @@ export function documentsOf<K extends Kind>(state: DesiredState, kind: K): Map<s
 
 const MAX_PROBLEMS_PER_DOCUMENT = 20;
 const MAX_SCRIPT_TIMEOUT_MS = 6 * 3_600_000;
-/** Shortest `refresh`: re-checking remote sources more often than this only hammers them. */
-const MIN_REFRESH_MS = 5 * 60_000;
+/** Shortest `refresh`: re-checking Steam and downloads more often than this only hammers them (and re-runs scripts). */
+const MIN_REFRESH_MS = 3_600_000;
 
 /**
  * Reads a state directory into validated, typed desired state. Never throws on
@@ -131,6 +136,10 @@ export async function loadState(dir: string, opts: LoadOptions = {}): Promise<De
         source: { file: file.path, line: raw.line, col: raw.col },
       } as Document;
       const own = checkDocument(doc);
+      const spec = doc.kind === 'Installation' ? (doc as Document<'Installation'>).spec : undefined;
+      const path = spec?.source === 'directory' ? spec.path : undefined;
+      const pathProblem = path === undefined ? undefined : await installationPathProblem(path, opts.installationRoots ?? DEFAULT_INSTALLATION_ROOTS, opts.fsRoot);
+      if (pathProblem) own.push({ pointer: '/spec/path', message: pathProblem });
       if (own.length > 0) {
         for (const o of own) problems.push(located(o.pointer, o.message, k, name));
         invalid.set(`${k.toLowerCase()}/${doc.metadata.name}`, { kind: k, name: doc.metadata.name, file: file.path, line: raw.line });
@@ -198,7 +207,7 @@ function checkDocument(doc: Document): Array<{ pointer: string; message: string 
   const out: Array<{ pointer: string; message: string }> = [];
   const refresh = (doc.spec as { refresh?: string }).refresh;
   if (refresh !== undefined && parseDuration(refresh) < MIN_REFRESH_MS) {
-    out.push({ pointer: '/spec/refresh', message: `refresh ${refresh} is shorter than the 5m minimum` });
+    out.push({ pointer: '/spec/refresh', message: `refresh ${refresh} is shorter than the 1h minimum: checking more often only hammers Steam` });
   }
   if (doc.kind === 'Overlay') {
     const spec = (doc as Document<'Overlay'>).spec;

@@ -70,13 +70,14 @@ export function loadSchemas(dir = join(packageRoot(), 'schemas')): SchemaSet {
 const PATTERN_HINTS: Array<[RegExp, string]> = [
   [/^\^\[a-z0-9\]\[a-z0-9-\]\{0,62\}\$$/, "must be lowercase letters, digits and '-', starting with a letter or digit, at most 63 characters (names become directory and unit names)"],
   [/^\^\(\?!\/\)/, "must be a relative path with '/' separators: no leading or trailing '/', no '.' or '..' segments, no '//', backslashes or control characters"],
-  [/^\^\(\?!\.\*\(\^\|\/\)\\\.\\\.\?\(\/\|\$\)\)\//, "must be an absolute path without '.' or '..' segments or control characters"],
+  [/^\^\/\(\?!/, "must be an absolute, normalized path of letters, digits and . _ @ + - (no '.' or '..' segments, no '//' or trailing '/')"],
   [/smhd/, 'must be a duration such as 30s, 15m, 6h, 1d or 1h30m'],
   [/a-f0-9\]\{64\}/, 'must be 64 lowercase hex digits (a SHA-256 digest)'],
   [/\^https\?:/, 'must be an http:// or https:// URL'],
-  [/\\n\\r;/, "cannot contain quotes, ';' or line breaks (they would inject console commands)"],
+  [/\\u2028\\u2029;/, "cannot contain quotes, ';', control characters, line separators or unpaired surrogates (they would inject console commands)"],
+  [/\[0145\]\[0145\]/, 'must be an octal permission without set-id bits or group or other write, e.g. 0644 or 0755'],
   [/\^\[1-9\]\[0-9\]/, 'must be a Steam Workshop id (digits only, e.g. 698857882)'],
-  [/\^\[\^\\s/, "cannot contain whitespace, quotes, backslashes, '%', '$', ';', '`' or glob characters (* ? [)"],
+  [/\^\[\^\\s/, "cannot contain whitespace, control characters, quotes, backslashes, '%', '$', ';', '`' or glob characters (* ? [)"],
   [/\^\[a-z_\]\[a-z0-9_-\]\{0,31\}\$/, "must be a user name: lowercase letters, digits, '_' and '-', starting with a letter or '_'"],
   [/\^\[A-Za-z_\]\[A-Za-z0-9_\]/, "must be a console variable name: letters, digits and '_', not starting with a digit"],
 ];
@@ -87,7 +88,8 @@ function patternHint(pattern: string): string {
 }
 
 function quote(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
+  // JSON leaves DEL, the C1 controls and U+2028/2029 raw; a message must never carry them to a terminal.
+  const s = (JSON.stringify(v) ?? String(v)).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 

@@ -11,7 +11,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const docs = (o: { overlayText?: string; bpCvar?: number; extra?: string; invalidA?: boolean } = {}) => `apiVersion: left4me/v1
 kind: Installation
 metadata: {name: demo}
-spec: {source: directory, path: /srv/l4d2}
+spec: {source: directory, path: /srv/left4me/installations/l4d2}
 ---
 apiVersion: left4me/v1
 kind: Overlay
@@ -65,12 +65,12 @@ describe('changedKeys', () => {
     expect([...changedKeys(await load(docs()), await load(docs({ invalidA: true })))].sort()).toEqual(['instance/a']);
   });
   it('installations: the same rule as resolve (a blueprint naming none runs on the only one)', async () => {
-    const second = 'apiVersion: left4me/v1\nkind: Installation\nmetadata: {name: other}\nspec: {source: directory, path: /srv/other}\n';
-    const third = (path: string) => `apiVersion: left4me/v1\nkind: Installation\nmetadata: {name: third}\nspec: {source: directory, path: ${path}}\n`;
+    const second = 'apiVersion: left4me/v1\nkind: Installation\nmetadata: {name: other}\nspec: {source: directory, path: /srv/left4me/installations/other}\n';
+    const third = (path: string) => `apiVersion: left4me/v1\nkind: Installation\nmetadata: {name: third}\nspec: {source: directory, path: /srv/left4me/installations${path}}\n`;
     // A second installation: blueprints naming none no longer know which to run on (and turn invalid).
     expect([...changedKeys(await load(docs()), await load(docs({ extra: `---\n${second}` })))].sort()).toEqual(['blueprint/bp1', 'blueprint/bp2', 'installation/other', 'instance/a', 'instance/b']);
     // With several, a change to one that no blueprint runs on reaches no instance.
-    const two = docs({ extra: `---\n${second}---\n${third('/srv/t1')}` });
-    expect([...changedKeys(await load(two), await load(docs({ extra: `---\n${second}---\n${third('/srv/t2')}` })))]).toEqual(['installation/third']);
+    const two = docs({ extra: `---\n${second}---\n${third('/t1')}` });
+    expect([...changedKeys(await load(two), await load(docs({ extra: `---\n${second}---\n${third('/t2')}` })))]).toEqual(['installation/third']);
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import type { RemoteFingerprint, StepRunner } from '../builds/pipeline.js';
-import { onHost, type ControllerConfig } from '../config.js';
+import { documentLoadOptions, installationRootProblem, keptDirectories, onHost, type ControllerConfig } from '../config.js';
 import { loadState, type DesiredState } from '../documents/loader.js';
 import { formatProblem } from '../documents/problems.js';
 import { RconSecrets } from '../secrets.js';
@@ -74,6 +74,8 @@ export class Controller {
     readonly cfg: ControllerConfig,
     private readonly deps: ControllerDeps,
   ) {
+    const unsafeRoots = installationRootProblem(cfg.installationRoots, keptDirectories(cfg));
+    if (unsafeRoots) throw new Error(unsafeRoots);
     this.now = deps.now ?? Date.now;
     this.store = new StatusStore(this.host(cfg.units.layout.statusDir));
     this.secrets = new RconSecrets(this.host(cfg.secretsDir));
@@ -229,7 +231,7 @@ export class Controller {
    */
   private loadDesired(scope: 'changed' | 'all' = 'all'): Promise<void> {
     const run = async () => {
-      const state = await loadState(this.cfg.stateDir, { portRanges: this.cfg.portRanges });
+      const state = await loadState(this.cfg.stateDir, documentLoadOptions(this.cfg));
       const before = this.desired;
       if (scope === 'all' || !before) {
         for (const p of state.problems) this.deps.log.warn({ problem: formatProblem(p) }, 'invalid document');
@@ -341,7 +343,7 @@ export class Controller {
 
   /** `left4me diff`: what the next pass would do to each instance, without doing it. */
   async dryRun(): Promise<Array<{ name: string; next: Prepared | Stalled | Waiting }>> {
-    const state = await loadState(this.cfg.stateDir, { portRanges: this.cfg.portRanges });
+    const state = await loadState(this.cfg.stateDir, documentLoadOptions(this.cfg));
     await this.buildSide.loadStatus();
     this.leases ??= await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client);
     const preview = this.leases.preview(this.leaseRequests(state));

@@ -6,7 +6,7 @@ import type { Document } from '../documents/kinds.js';
 import type { DesiredState } from '../documents/loader.js';
 import type { Lease } from '../status/leases.js';
 import { renderUserDropIn } from '../systemd/server-accounts.js';
-import { instancePaths, renderInstanceMount, renderLaunchEnv, type InstanceUnitSpec, type OverlayBuildRef } from '../systemd/units.js';
+import { instancePaths, renderInstanceMount, renderLaunchEnv, UnitRenderError, type InstanceUnitSpec, type OverlayBuildRef } from '../systemd/units.js';
 import { renderConfigLayer, type ConfigLayer } from './config-layer.js';
 import type { InstanceIntent } from './plan.js';
 
@@ -34,11 +34,43 @@ export interface ReadyBuilds {
   installation(name: string): { ready?: string; failure?: string };
 }
 
-/** Why an instance cannot be resolved: a document it needs is invalid or missing. */
+/**
+ * Why an instance cannot be resolved: a document it needs is invalid or
+ * missing, a build is not ready, or (`Invalid`) its documents are valid one
+ * by one but cannot run together on this host's layout.
+ */
 export interface Blocked {
   blocked: true;
-  reason: 'DependencyInvalid' | 'DependencyMissing' | 'Building' | 'BuildFailed';
+  reason: 'DependencyInvalid' | 'DependencyMissing' | 'Building' | 'BuildFailed' | 'Invalid';
   message: string;
+  /** With `Invalid`: the document to fix. */
+  source?: { file: string; line: number };
+}
+
+// Build ids are 16 hex digits (specHash); a stand-in of that length lets the
+// unit files be rendered, and measured, before any build exists.
+const PLACEHOLDER_BUILD = '0'.repeat(16);
+
+/**
+ * Renders an instance's mount unit and launch.env, or says which document
+ * makes that impossible. The schemas bound every value alone; what they
+ * cannot bound is the sum (the overlayfs options of a whole stack, on this
+ * host's paths and this instance's name, against the kernel's one page), so
+ * that is found here, where the layout is known, and blamed on the blueprint.
+ */
+function renderUnits(spec: InstanceUnitSpec, blueprint: Document<'Blueprint'>, cfg: ControllerConfig): { mount: { fileName: string; text: string }; launchEnv: string } | Blocked {
+  try {
+    return { mount: renderInstanceMount(spec, cfg.units), launchEnv: renderLaunchEnv(spec, cfg.units) };
+  } catch (err) {
+    if (!(err instanceof UnitRenderError)) throw err;
+    const { file, line } = blueprint.source;
+    return {
+      blocked: true,
+      reason: 'Invalid',
+      message: `blueprint ${blueprint.metadata.name} (${file}:${line}) cannot run as instance ${spec.name} on this host: ${err.message}`,
+      source: { file, line },
+    };
+  }
 }
 
 /** The installation tree of an Installation document on this host: its path, or the ready Steam build. */
@@ -92,6 +124,27 @@ export function resolveInstance(
   const deps = findDependencies(state, doc);
   if ('blocked' in deps) return deps;
   const { blueprint, overlays, installation } = deps;
+  const launch = {
+    port: lease.port,
+    clientPort: lease.clientPort,
+    map: blueprint.spec.map,
+    maxPlayers: blueprint.spec.maxPlayers,
+    tickrate: blueprint.spec.tickrate === 30 ? null : blueprint.spec.tickrate,
+    extraArgs: blueprint.spec.launchArgs ?? [],
+  };
+  // Before waiting for builds: a stack that can never be mounted is reported now, not after every overlay is built.
+  const preview = renderUnits(
+    {
+      name: doc.metadata.name,
+      overlays: overlays.map((o) => ({ overlay: o.metadata.name, build: PLACEHOLDER_BUILD })),
+      configBuild: PLACEHOLDER_BUILD,
+      installationDir: installation.spec.source === 'directory' ? installation.spec.path! : join(cfg.units.layout.installationDir, installation.metadata.name, PLACEHOLDER_BUILD),
+      launch,
+    },
+    blueprint,
+    cfg,
+  );
+  if ('blocked' in preview) return preview;
   const refs: OverlayBuildRef[] = [];
   for (const o of overlays) {
     const ready = builds.ready(o.metadata.name);
@@ -112,21 +165,16 @@ export function resolveInstance(
     overlays: refs,
     configBuild: configLayer.build,
     installationDir: dir,
-    launch: {
-      port: lease.port,
-      clientPort: lease.clientPort,
-      map: blueprint.spec.map,
-      maxPlayers: blueprint.spec.maxPlayers,
-      tickrate: blueprint.spec.tickrate === 30 ? null : blueprint.spec.tickrate,
-      extraArgs: blueprint.spec.launchArgs ?? [],
-    },
+    launch,
   };
-  const mount = renderInstanceMount(unitSpec, cfg.units);
+  const rendered = renderUnits(unitSpec, blueprint, cfg);
+  if ('blocked' in rendered) return rendered;
+  const { mount } = rendered;
   const user = renderUserDropIn(cfg.unitDir, doc.metadata.name, uid);
   const files = new Map<string, string>([
     [join(cfg.unitDir, mount.fileName), mount.text],
     [user.path, user.text],
-    [instancePaths(doc.metadata.name, cfg.units.layout).launchEnv, renderLaunchEnv(unitSpec, cfg.units)],
+    [instancePaths(doc.metadata.name, cfg.units.layout).launchEnv, rendered.launchEnv],
   ]);
   const annotations = doc.metadata.annotations ?? {};
   return {

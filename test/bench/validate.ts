@@ -13,7 +13,7 @@ async function writeTree(dir: string, count: number): Promise<void> {
   const blueprints = Math.floor(count * 0.1);
   const instances = count - 1 - overlays - blueprints;
   const files: Array<[string, string]> = [
-    ['installation.yaml', 'apiVersion: left4me/v1\nkind: Installation\nmetadata:\n  name: demo\nspec:\n  source: directory\n  path: /srv/l4d2\n'],
+    ['installation.yaml', 'apiVersion: left4me/v1\nkind: Installation\nmetadata:\n  name: demo\nspec:\n  source: directory\n  path: /srv/left4me/installations/l4d2\n'],
   ];
   for (let i = 0; i < overlays; i++) {
     files.push([

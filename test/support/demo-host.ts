@@ -9,7 +9,7 @@ import { GameDig } from 'gamedig';
 import pino from 'pino';
 import RconModule from 'rcon-srcds';
 import { controllerConfig, type ControllerConfig, type ControllerConfigInput } from '../../controller/config.js';
-import { writeDemoInstallation } from '../../controller/demo-server/installation.js';
+import { DEMO_INSTALLATION_PATH, DEMO_INSTALLATION_ROOT, placeDemoInstallation } from '../../controller/demo-server/installation.js';
 import { packageRoot } from '../../controller/package-root.js';
 import { a2sProbe } from '../../controller/reconcile/a2s-probe.js';
 import { Controller } from '../../controller/reconcile/controller.js';
@@ -29,7 +29,8 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  * Private hosts share the machine's network namespace, so suites that run at
  * the same time must lease different ports: the in-process controller suite
  * uses the defaults (27015-27115 / 26900-27000), the crash suite 28015-28115 /
- * 29015-29115, the unit suite 28990-28991 / 29990-29991.
+ * 29015-29115, the unit suite 28990-28991 / 29990-29991, the document
+ * hardening suite 28600-28699 / 29600-29699.
  */
 /** Where unit files go on a test host (a tmpfs inside it). */
 export const UNIT_DIR = '/run/systemd/system';
@@ -52,11 +53,11 @@ export interface DemoHost {
   stop(): Promise<void>;
 }
 
-/** Boots a host with the demo installation at /var/lib/left4me/demo-installation. */
+/** Boots a host with the demo installation at DEMO_INSTALLATION_PATH (/srv/left4me/installations/demo). */
 export async function bootDemoHost(): Promise<DemoHost> {
   const host = await bootPrivateHost();
   try {
-    await writeDemoInstallation(join(host.dirs.varLib, 'demo-installation'));
+    await placeDemoInstallation(host);
     const stateDir = join(host.dirs.etc, 'state');
     await mkdir(stateDir, { recursive: true });
     let bus: DbusSystemdAdapter | undefined;
@@ -65,7 +66,7 @@ export async function bootDemoHost(): Promise<DemoHost> {
       host,
       stateDir,
       status: new StatusStore(join(host.root, '/var/lib/left4me/status')),
-      config: (extra = {}) => controllerConfig({ stateDir, fsRoot: host.root, busAddress: host.busAddress, unitDir: UNIT_DIR, ...extra }),
+      config: (extra = {}) => controllerConfig({ stateDir, fsRoot: host.root, busAddress: host.busAddress, unitDir: UNIT_DIR, installationRoots: [DEMO_INSTALLATION_ROOT], ...extra }),
       async write(rel, text) {
         await mkdir(join(stateDir, rel, '..'), { recursive: true });
         // Atomic, as editors and `left4me apply` write: the watcher never sees half a file.
@@ -131,7 +132,7 @@ export function spawnController(demo: DemoHost, args: string[] = []): ChildProce
   const bin = join(packageRoot(), 'controller', 'bin', 'left4me.js');
   return spawn(
     process.execPath,
-    [bin, 'controller', '--state', demo.stateDir, '--fs-root', demo.host.root, '--bus', demo.host.busAddress, '--unit-dir', UNIT_DIR, '--log-level', 'warn', ...args],
+    [bin, 'controller', '--state', demo.stateDir, '--fs-root', demo.host.root, '--bus', demo.host.busAddress, '--unit-dir', UNIT_DIR, '--installation-root', DEMO_INSTALLATION_ROOT, '--log-level', 'warn', ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
 }
@@ -179,7 +180,7 @@ export async function rcon(port: number, password: string, command: string): Pro
 export const DEMO_INSTALLATION_DOC = `apiVersion: left4me/v1
 kind: Installation
 metadata: {name: demo}
-spec: {source: directory, path: /var/lib/left4me/demo-installation}
+spec: {source: directory, path: ${DEMO_INSTALLATION_PATH}}
 `;
 
 /** Documents for tests: the demo installation, two files overlays, a blueprint. */

@@ -14,7 +14,7 @@ import type { DesiredState } from '../../documents/loader.js';
 import { formatProblem } from '../../documents/problems.js';
 import { ConditionType as C, Reason } from '../../status/conditions.js';
 import type { Lease } from '../../status/leases.js';
-import { serverUnitName, UnitRenderError } from '../../systemd/units.js';
+import { serverUnitName } from '../../systemd/units.js';
 import type { ServerProbe } from '../a2s-probe.js';
 import { errorMessage } from '../errors.js';
 import { isOutcome, resultOf, Stalled, Waiting } from '../outcome.js';
@@ -164,26 +164,21 @@ const leasePort: Step = async (_x, pass, status) => {
  * OverlaysReady (False while blocked): the blueprint, overlays, installation
  * and their ready builds. Waiting while a first build runs (the build
  * enqueues the instance when done); Stalled when a dependency is invalid,
- * missing or failed, or the resolved units cannot be rendered.
+ * missing or failed, or the documents together cannot be rendered on this
+ * host (Valid=False, blaming the blueprint's file:line).
  */
 const resolveDependencies: Step = async (x, pass, status) => {
   const password = pass.dry ? ((await x.secrets.peek(pass.name)) ?? 'not-yet-generated') : await x.secrets.get(pass.name);
-  let resolved: ReturnType<typeof resolveInstance>;
-  try {
-    resolved = resolveInstance(pass.inputs.state, pass.doc!, pass.lease!, password, x.cfg, x.readyBuilds(), pass.uid!);
-  } catch (err) {
-    if (!(err instanceof UnitRenderError)) throw err;
-    const message = `cannot render the server's units: ${err.message}`;
-    status.set({ type: C.Valid, status: 'False', reason: Reason.Invalid, message });
-    throw new Stalled(Reason.Invalid, message, undefined, { file: pass.doc!.source.file, line: pass.doc!.source.line });
-  }
+  const resolved = resolveInstance(pass.inputs.state, pass.doc!, pass.lease!, password, x.cfg, x.readyBuilds(), pass.uid!);
   if ('blocked' in resolved) {
+    // Documents valid one by one that cannot run together here (a stack too tall to mount): the author must act.
+    if (resolved.reason === 'Invalid') status.set({ type: C.Valid, status: 'False', reason: Reason.Invalid, message: resolved.message });
     status.set({ type: C.OverlaysReady, status: 'False', reason: resolved.reason, message: resolved.message });
     if (resolved.reason === 'Building') {
       status.notStalled();
       throw new Waiting(resolved.reason, resolved.message);
     }
-    throw new Stalled(resolved.reason, `${resolved.message}; the server is left as it is`);
+    throw new Stalled(resolved.reason, `${resolved.message}; the server is left as it is`, undefined, resolved.source);
   }
   pass.resolved = resolved;
 };

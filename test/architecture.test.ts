@@ -1,0 +1,71 @@
+// The shape of the code, checked: which room may import which, and how long
+// a file may grow. Reads the sources as text (every `from '…'` and
+// `import('…')`), so a new import that breaks the direction fails here with
+// the file, the import and the rule.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { packageRoot } from '../controller/package-root.js';
+
+const ROOT = packageRoot();
+
+/** Every TypeScript source under a folder, tests left out. */
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+    const rel = join(dir, e.name);
+    if (e.isDirectory()) out.push(...sources(rel));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
+  }
+  return out;
+}
+
+/** The repository-relative files a source imports (relative imports only; packages and node: are left out). */
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const specs = [...text.matchAll(/(?:from\s+|import\s*\(\s*)'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
+  return specs.map((s) => relative(ROOT, resolve(ROOT, dirname(file), s)).replace(/\.js$/, '.ts'));
+}
+
+/** Node modules a source imports. */
+function nodeImportsOf(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  return [...text.matchAll(/from\s+'(node:[^']+)'/g)].map((m) => m[1]!);
+}
+
+const PRODUCT = sources('controller').filter((f) => !f.startsWith('controller/demo/'));
+const under = (dir: string) => (f: string) => f.startsWith(`${dir}/`);
+
+/** [rule, the files it binds, what they may not import]. */
+const RULES: Array<[string, (f: string) => boolean, (imported: string) => boolean]> = [
+  ['product code never imports the demo game server, the private host or the demo entry', (f) => PRODUCT.includes(f), under('controller/demo')],
+  ['documents (the API) stand alone: no systemd, reconcile, builds, status or cli', under('controller/documents'), (i) => !i.startsWith('controller/documents/')],
+  ['status (conditions, stores, leases) knows no reconciler, builds, systemd or cli', under('controller/status'), (i) => ['reconcile', 'builds', 'systemd', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
+  ['systemd (adapter, unit rendering) knows no reconciler, builds or cli', under('controller/systemd'), (i) => ['reconcile', 'builds', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
+  ['builds know no reconciler and no cli', under('controller/builds'), (i) => ['reconcile', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
+  ['the reconciler never imports the cli', under('controller/reconcile'), under('controller/cli')],
+  ['plan() is pure: it imports no executor, no host access and no systemd', (f) => f === 'controller/reconcile/plan.ts', (i) => i.startsWith('controller/reconcile/instance/') || i.startsWith('controller/systemd/') || i.startsWith('controller/builds/')],
+];
+
+describe('the shape of the code', () => {
+  for (const [rule, binds, forbidden] of RULES) {
+    it(rule, () => {
+      const broken = sources('controller')
+        .filter(binds)
+        .flatMap((f) => importsOf(f).filter(forbidden).map((i) => `${f} imports ${i}`));
+      expect(broken).toEqual([]);
+    });
+  }
+
+  it('plan() reads no file, clock or network (no node: modules)', () => {
+    expect(nodeImportsOf('controller/reconcile/plan.ts')).toEqual([]);
+  });
+
+  it('no source file passes 400 lines unless its header names the one concern it holds', () => {
+    const long = sources('controller')
+      .map((f) => ({ f, text: readFileSync(join(ROOT, f), 'utf8') }))
+      .filter(({ text }) => text.split('\n').length > 400 && !/^(\/\/|\/\*\*?| \*).*One concern:/m.test(text.split('\n').slice(0, 30).join('\n')))
+      .map(({ f, text }) => `${f} (${text.split('\n').length} lines)`);
+    expect(long).toEqual([]);
+  });
+});
