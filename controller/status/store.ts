@@ -1,4 +1,5 @@
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import { readSmallFile } from '../fs/small-file.js';
 import { join } from 'node:path';
 import type { Kind } from '../documents/kinds.js';
 import { isDocumentName } from '../documents/names.js';
@@ -80,9 +81,9 @@ export class StatusStore {
   async read(kind: Kind, name: string): Promise<DocumentStatus | undefined> {
     if (!isDocumentName(name)) return undefined;
     try {
-      return JSON.parse(await readFile(this.path(kind, name), 'utf8')) as DocumentStatus;
+      const text = readSmallFile(this.path(kind, name));
+      return text === undefined ? undefined : (JSON.parse(text) as DocumentStatus);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       if (err instanceof SyntaxError) return undefined; // a torn file cannot happen (atomic writes), but never crash on one
       throw err;
     }

@@ -28,7 +28,7 @@ export async function deleteInstance(x: InstanceHost, name: string): Promise<voi
     x.units.invalidate();
     await x.systemd.stop(mountUnit);
   }
-  if (await isEnabled(x, name)) await x.systemd.disableUnitFiles([service], { runtime: runtimeUnits(x) });
+  if (isEnabled(x, name)) await x.systemd.disableUnitFiles([service], { runtime: runtimeUnits(x) });
   const unitFile = onHostOf(x, join(x.cfg.unitDir, mountUnit));
   const dropIn = onHostOf(x, userDropInPath(x.cfg.unitDir, name));
   const hadUnit = (await Promise.all([unitFile, dropIn].map(exists))).some(Boolean);

@@ -4,7 +4,7 @@
  * small helpers for the unit files it writes. One object, built by the
  * controller and passed to every step and executor.
  */
-import { readFile, readlink } from 'node:fs/promises';
+import { isLink, readSmallFile } from '../../fs/small-file.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { onHost, type ControllerConfig } from '../../config.js';
@@ -46,15 +46,14 @@ export function onHostOf(x: Pick<InstanceHost, 'cfg'>, path: string): string {
 
 /** Writes a file atomically unless it already holds exactly `text`; says whether it wrote. */
 export async function writeIfChanged(x: Pick<InstanceHost, 'cfg'>, path: string, text: string, mode = 0o644): Promise<boolean> {
-  const current = await readFile(onHost(x.cfg, path), 'utf8').catch(() => undefined);
-  if (current === text) return false;
+  if (readSmallFile(onHost(x.cfg, path)) === text) return false;
   await writeFileAtomic(onHost(x.cfg, path), text, mode);
   return true;
 }
 
 /** Whether an instance's server unit is enabled: the [Install] link systemctl enable makes, read from disk, so a resync asks systemd nothing. */
-export function isEnabled(x: Pick<InstanceHost, 'cfg'>, name: string): Promise<boolean> {
-  return readlink(onHost(x.cfg, join(x.cfg.unitDir, 'multi-user.target.wants', serverUnitName(name)))).then(() => true, () => false);
+export function isEnabled(x: Pick<InstanceHost, 'cfg'>, name: string): boolean {
+  return isLink(onHost(x.cfg, join(x.cfg.unitDir, 'multi-user.target.wants', serverUnitName(name))));
 }
 
 /** Enabling writes links where the unit files live: under /run on test hosts (runtime), /etc in production. */
