@@ -138,8 +138,9 @@ export class Controller {
         this.enqueueAll();
       }),
     );
-    await this.janitor.sweepTemporaries();
-    await this.janitor.sweepTrash();
+    // Housekeeping never keeps the controller from starting: whatever it cannot do is a warning.
+    await this.janitor.sweepTemporaries().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'sweeping temporaries failed'));
+    await this.janitor.sweepTrash().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'emptying the trash failed'));
     await this.buildSide.loadStatus();
     await this.installHostUnits();
     await this.loadDesired();

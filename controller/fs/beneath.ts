@@ -1,0 +1,399 @@
+// Root-side file handling inside trees that someone with fewer rights wrote
+// (overlay builds after a script step, Steam installations and steamcmd's
+// home after a sandboxed run, the state tree): every component below the root
+// is opened with O_NOFOLLOW, and every later operation names one entry of an
+// already-open directory as /proc/self/fd/<fd>/<name> — the standard openat(2)
+// emulation in Node. The kernel resolves such a path from the open directory
+// itself, so swapping a checked directory for a link afterwards changes
+// nothing; a link found in the way is an error naming it, never followed.
+// Links inside the root path itself (an operator's choice, or /proc/PID/root
+// of a test host) are followed when the root is opened.
+import { constants as C, type Stats } from 'node:fs';
+import { chmod, chown, lchown, link, lstat, mkdir, open, opendir, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+
+/** O_PATH (Linux; Node does not export it): names an inode without opening it, so no device's open ever runs. */
+export const O_PATH = 0o10000000;
+const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
+
+/** Deepest nesting a walk descends (no game tree comes near it); deeper is refused, not followed. */
+export const MAX_WALK_DEPTH = 256;
+
+/** A path below a root that cannot be used safely (a link, or not a directory where one is needed); the message names it relative to the root. */
+export class UnsafePathError extends Error {
+  override name = 'UnsafePathError';
+  constructor(
+    message: string,
+    /** The offending path, relative to the root. */
+    readonly rel: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Who may have left a link, for messages ("left by an earlier step"). */
+export interface Origin {
+  by?: string;
+}
+
+/** Creation settings for missing directories: mode (applied through the fd, so the umask cannot narrow it) and optional owner. */
+export interface CreateDirs {
+  mode: number;
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * A directory opened without following a link, and the operations on its
+ * entries by name. Owns its descriptor until close().
+ */
+export class Dir {
+  private constructor(
+    private readonly fh: FileHandle,
+    /** Path relative to the walk's root ('' for the root), for messages. */
+    readonly rel: string,
+    /** Who may have left links here, for messages. */
+    readonly origin: Origin,
+  ) {}
+
+  /**
+   * Opens `path` as a root: links in the path itself are followed, nothing
+   * below it ever is. `rel` names it in messages when it is itself below a
+   * root (a walk reopening a checked directory through its descriptor).
+   */
+  static async root(path: string, origin: Origin = {}, rel = ''): Promise<Dir> {
+    return new Dir(await open(path, C.O_RDONLY | C.O_DIRECTORY), rel, origin);
+  }
+
+  /** The descriptor, for callers that act on the directory itself (fstat, fsync). */
+  get fd(): number {
+    return this.fh.fd;
+  }
+
+  /** `/proc/self/fd/<fd>/<name>`: one entry of this directory, resolved from the open descriptor. */
+  at(name: string): string {
+    if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+      throw new UnsafePathError(`${JSON.stringify(name)} is not a single path component`, this.relOf(name));
+    }
+    return `/proc/self/fd/${this.fh.fd}/${name}`;
+  }
+
+  /** An entry's path relative to the root, for messages. */
+  relOf(name: string): string {
+    return this.rel ? `${this.rel}/${name}` : name;
+  }
+
+  /** lstat of an entry (never follows it); undefined when it does not exist. */
+  async lstat(name: string): Promise<Stats | undefined> {
+    return lstat(this.at(name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+  }
+
+  /** fstat of the directory itself. */
+  stat(): Promise<Stats> {
+    return this.fh.stat();
+  }
+
+  /** Entry names, sorted (so walks and messages are deterministic). */
+  async names(): Promise<string[]> {
+    const names: string[] = [];
+    for await (const e of await opendir(`/proc/self/fd/${this.fh.fd}`)) names.push(e.name);
+    return names.sort();
+  }
+
+  /**
+   * Opens the subdirectory `name` without following a link, creating it when
+   * missing and `create` is given (mode and owner set through its fd). Throws
+   * UnsafePathError when a link or a non-directory is there.
+   */
+  async dir(name: string, create?: CreateDirs): Promise<Dir> {
+    let made = false;
+    if (create) {
+      made = await mkdir(this.at(name), { mode: create.mode }).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EEXIST') return false;
+          throw err;
+        },
+      );
+    }
+    let fh: FileHandle;
+    try {
+      fh = await open(this.at(name), DIR_FLAGS);
+    } catch (err) {
+      throw await this.explain(err, name, 'write');
+    }
+    const child = new Dir(fh, this.relOf(name), this.origin);
+    if (made && create) {
+      try {
+        await fh.chmod(create.mode);
+        if (create.uid !== undefined) await fh.chown(create.uid, create.gid ?? -1);
+      } catch (err) {
+        await child.close();
+        throw err;
+      }
+    }
+    return child;
+  }
+
+  /** Opens the regular file `name` for reading without following a link; refuses anything else (a FIFO cannot block: O_NONBLOCK). */
+  async readFile(name: string): Promise<FileHandle> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.at(name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+    } catch (err) {
+      throw await this.explain(err, name, 'read');
+    }
+    if (!(await fh.stat()).isFile()) {
+      await fh.close();
+      throw new UnsafePathError(`${this.relOf(name)} is not a regular file; refusing to read it`, this.relOf(name));
+    }
+    return fh;
+  }
+
+  /**
+   * Writes `data` as `name`: a new temp file (O_EXCL|O_NOFOLLOW: nothing
+   * planted can be reused) gets its mode and owner through its fd, then
+   * replaces `name` with one rename, which replaces a link at `name` instead of
+   * following it. A directory at `name` is refused.
+   */
+  async writeFile(name: string, data: string | Uint8Array, mode: number, owner?: { uid: number; gid: number }): Promise<void> {
+    const tmp = this.tempName();
+    const fh = await open(this.at(tmp), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode);
+    try {
+      try {
+        await fh.writeFile(data);
+        await fh.chmod(mode); // the umask must not narrow it
+        if (owner) await fh.chown(owner.uid, owner.gid);
+      } finally {
+        await fh.close();
+      }
+      await this.replace(tmp, name);
+    } catch (err) {
+      await unlink(this.at(tmp)).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Hard-links the trusted file `existing` (a path outside any hostile tree, e.g. the download cache) as `name`, replacing what is there. */
+  async linkFrom(existing: string, name: string): Promise<void> {
+    const tmp = this.tempName();
+    await link(existing, this.at(tmp));
+    try {
+      await this.replace(tmp, name);
+    } catch (err) {
+      await unlink(this.at(tmp)).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Makes `name` a symlink to `target`, replacing a file or link there (never a directory). */
+  async symlink(target: string, name: string): Promise<void> {
+    const tmp = this.tempName();
+    await symlink(target, this.at(tmp));
+    try {
+      await this.replace(tmp, name);
+    } catch (err) {
+      await unlink(this.at(tmp)).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Renames the entry `from` of this directory over `to`, refusing to replace a directory. */
+  async replace(from: string, to: string): Promise<void> {
+    if ((await this.lstat(to))?.isDirectory()) {
+      throw new UnsafePathError(`${this.relOf(to)} is a directory (left by ${this.origin.by ?? 'someone else'}); refusing to replace it`, this.relOf(to));
+    }
+    await rename(this.at(from), this.at(to));
+  }
+
+  /** Removes a non-directory entry (a link itself, never its target); missing is fine. */
+  async unlink(name: string): Promise<void> {
+    await unlink(this.at(name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  /** fchmod of the directory itself. */
+  chmod(mode: number): Promise<void> {
+    return this.fh.chmod(mode);
+  }
+
+  /** fchown of the directory itself. */
+  chown(uid: number, gid: number): Promise<void> {
+    return this.fh.chown(uid, gid);
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+  }
+
+  /** A fresh name in this directory for a file about to be renamed into place. */
+  tempName(): string {
+    return `.left4me-tmp-${randomBytes(6).toString('hex')}`;
+  }
+
+  /** Turns a failed open of `name` into a message saying what is in the way. */
+  private async explain(err: unknown, name: string, verb: 'read' | 'write'): Promise<unknown> {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ELOOP' && code !== 'ENOTDIR' && code !== 'EMLINK') return err;
+    const st = await this.lstat(name).catch(() => undefined);
+    const rel = this.relOf(name);
+    const by = this.origin.by ? ` left by ${this.origin.by}` : '';
+    if (st?.isSymbolicLink()) return new UnsafePathError(`${rel} is a symlink${by}; refusing to ${verb} through it`, rel);
+    if (st && !st.isDirectory()) return new UnsafePathError(`${rel} is ${kindOf(st)}${by}, not a directory`, rel);
+    return err;
+  }
+}
+
+/**
+ * Opens the directory `rel` (segments, or a '/'-separated path) below
+ * `root` one component at a time without following a link, creating missing
+ * components when `create` is given. The caller owns the returned Dir.
+ */
+export async function openDirBeneath(root: string, rel: string | readonly string[], opts: { create?: CreateDirs } & Origin = {}): Promise<Dir> {
+  const segments = typeof rel === 'string' ? splitRelative(rel) : rel;
+  let dir = await Dir.root(root, opts);
+  try {
+    for (const segment of segments) {
+      const next = await dir.dir(segment, opts.create);
+      await dir.close();
+      dir = next;
+    }
+    return dir;
+  } catch (err) {
+    await dir.close();
+    throw err;
+  }
+}
+
+/** Runs `fn` with the directory `rel` below `root` (see openDirBeneath) and closes it afterwards. */
+export async function withDirBeneath<T>(root: string, rel: string | readonly string[], opts: { create?: CreateDirs } & Origin, fn: (dir: Dir) => Promise<T>): Promise<T> {
+  const dir = await openDirBeneath(root, rel, opts);
+  try {
+    return await fn(dir);
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Splits a relative path into components, refusing absolute paths, '.', '..' and empty segments. */
+export function splitRelative(rel: string): string[] {
+  if (rel === '') return [];
+  const segments = rel.split('/');
+  if (rel.startsWith('/') || rel.includes('\0') || segments.some((s) => s === '' || s === '.' || s === '..')) {
+    throw new UnsafePathError(`${JSON.stringify(rel)} must be a relative path without '.', '..' or empty segments`, rel);
+  }
+  return segments;
+}
+
+/** One entry met by walkBeneath; its operations never follow a link. */
+export interface TreeEntry {
+  /** Path relative to the walk's root ('' for the root itself). */
+  rel: string;
+  /** What was opened (directories and files: fstat of the open descriptor) or found (lstat: links and special files). */
+  st: Stats;
+  chown(uid: number, gid: number): Promise<void>;
+  /** Directories and regular files only. */
+  chmod(mode: number): Promise<void>;
+  /** Non-directories only. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Visits `root` and everything below it, parents before children (so a
+ * visitor may make a directory readable before it is listed), holding one
+ * open directory per level. Every entry is opened O_PATH|O_NOFOLLOW before it
+ * is acted on, so a visitor acts on exactly what was opened; an entry that
+ * vanished meanwhile is skipped. Nesting deeper than `maxDepth` is refused
+ * with UnsafePathError.
+ */
+export async function walkBeneath(root: string, visit: (entry: TreeEntry) => Promise<void>, opts: { maxDepth?: number } & Origin = {}): Promise<void> {
+  const maxDepth = opts.maxDepth ?? MAX_WALK_DEPTH;
+  const top = await Dir.root(root, opts);
+  const stack: Array<{ dir: Dir; names: string[] }> = [];
+  try {
+    await visit(dirEntry(top, await top.stat()));
+    stack.push({ dir: top, names: (await top.names()).reverse() });
+    while (stack.length > 0) {
+      const frame = stack.at(-1)!;
+      const name = frame.names.pop();
+      if (name === undefined) {
+        if (stack.length > 1) await frame.dir.close();
+        stack.pop();
+        continue;
+      }
+      const child = await openEntry(frame.dir, name);
+      if (!child) continue;
+      if (child.kind === 'dir') {
+        if (stack.length > maxDepth) {
+          await child.dir.close();
+          throw new UnsafePathError(`${child.dir.rel}: directories nest deeper than ${maxDepth} levels; refusing to walk further`, child.dir.rel);
+        }
+        try {
+          await visit(dirEntry(child.dir, child.st));
+          stack.push({ dir: child.dir, names: (await child.dir.names()).reverse() });
+        } catch (err) {
+          await child.dir.close();
+          throw err;
+        }
+        continue;
+      }
+      try {
+        await visit(child.entry);
+      } finally {
+        await child.fh?.close().catch(() => undefined);
+      }
+    }
+  } finally {
+    for (const frame of stack) if (frame.dir !== top) await frame.dir.close();
+    await top.close();
+  }
+}
+
+type Opened = { kind: 'dir'; dir: Dir; st: Stats } | { kind: 'other'; entry: TreeEntry; fh?: FileHandle };
+
+async function openEntry(parent: Dir, name: string): Promise<Opened | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(parent.at(name), O_PATH | C.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const st = await fh.stat();
+  const rel = parent.relOf(name);
+  if (st.isDirectory()) {
+    // Reopening through the O_PATH descriptor yields the very inode that was checked.
+    const dir = await Dir.root(`/proc/self/fd/${fh.fd}`, parent.origin, rel).finally(() => fh.close());
+    return { kind: 'dir', dir, st };
+  }
+  const viaFd = `/proc/self/fd/${fh.fd}`;
+  if (st.isFile()) {
+    return {
+      kind: 'other',
+      fh,
+      entry: { rel, st, chown: (u, g) => chown(viaFd, u, g), chmod: (m) => chmod(viaFd, m), remove: () => parent.unlink(name) },
+    };
+  }
+  await fh.close();
+  const refuse = () => Promise.reject(new UnsafePathError(`${rel} is ${kindOf(st)}; its mode is not changed`, rel));
+  return { kind: 'other', entry: { rel, st, chown: (u, g) => lchown(parent.at(name), u, g), chmod: refuse, remove: () => parent.unlink(name) } };
+}
+
+function dirEntry(dir: Dir, st: Stats): TreeEntry {
+  const noRemove = () => Promise.reject(new UnsafePathError(`${dir.rel || '.'} is a directory; walks never remove directories`, dir.rel));
+  return { rel: dir.rel, st, chown: (u, g) => dir.chown(u, g), chmod: (m) => dir.chmod(m), remove: noRemove };
+}
+
+/** "a symlink", "a file", "a FIFO", … for messages. */
+export function kindOf(st: Stats): string {
+  if (st.isSymbolicLink()) return 'a symlink';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFile()) return 'a file';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'a device node';
+}
