@@ -9,15 +9,10 @@
 // Links inside the root path itself (an operator's choice, or /proc/PID/root
 // of a test host) are followed when the root is opened.
 import { constants as C, type Stats } from 'node:fs';
-import { chmod, chown, lchown, link, lstat, mkdir, open, opendir, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, opendir, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 
-/** O_PATH (Linux; Node does not export it): names an inode without opening it, so no device's open ever runs. */
-export const O_PATH = 0o10000000;
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
-
-/** Deepest nesting a walk descends (no game tree comes near it); deeper is refused, not followed. */
-export const MAX_WALK_DEPTH = 256;
 
 /** A path below a root that cannot be used safely (a link, or not a directory where one is needed); the message names it relative to the root. */
 export class UnsafePathError extends Error {
@@ -31,9 +26,10 @@ export class UnsafePathError extends Error {
   }
 }
 
-/** Who may have left a link, for messages ("left by an earlier step"). */
+/** Who may have left a link, and whether the caller reads or writes there, for messages ("left by an earlier step; refusing to write through it"). */
 export interface Origin {
   by?: string;
+  reading?: boolean;
 }
 
 /** Creation settings for missing directories: mode (applied through the fd, so the umask cannot narrow it) and optional owner. */
@@ -123,7 +119,7 @@ export class Dir {
     try {
       fh = await open(this.at(name), DIR_FLAGS);
     } catch (err) {
-      throw await this.explain(err, name, 'write');
+      throw await this.explain(err, name, this.origin.reading ? 'read' : 'write');
     }
     const child = new Dir(fh, this.relOf(name), this.origin);
     if (made && create) {
@@ -157,14 +153,16 @@ export class Dir {
    * Writes `data` as `name`: a new temp file (O_EXCL|O_NOFOLLOW: nothing
    * planted can be reused) gets its mode and owner through its fd, then
    * replaces `name` with one rename, which replaces a link at `name` instead of
-   * following it. A directory at `name` is refused.
+   * following it. A directory at `name` is refused. `data` may be a function
+   * that writes into the temp file (to stream a large copy).
    */
-  async writeFile(name: string, data: string | Uint8Array, mode: number, owner?: { uid: number; gid: number }): Promise<void> {
+  async writeFile(name: string, data: string | Uint8Array | ((fh: FileHandle) => Promise<void>), mode: number, owner?: { uid: number; gid: number }): Promise<void> {
     const tmp = this.tempName();
     const fh = await open(this.at(tmp), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode);
     try {
       try {
-        await fh.writeFile(data);
+        if (typeof data === 'function') await data(fh);
+        else await fh.writeFile(data);
         await fh.chmod(mode); // the umask must not narrow it
         if (owner) await fh.chown(owner.uid, owner.gid);
       } finally {
@@ -174,6 +172,16 @@ export class Dir {
     } catch (err) {
       await unlink(this.at(tmp)).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** fchmod of the regular file `name`, opened without following a link. */
+  async chmodFile(name: string, mode: number): Promise<void> {
+    const fh = await this.readFile(name);
+    try {
+      await fh.chmod(mode);
+    } finally {
+      await fh.close();
     }
   }
 
@@ -250,12 +258,14 @@ export class Dir {
 
 /**
  * Opens the directory `rel` (segments, or a '/'-separated path) below
- * `root` one component at a time without following a link, creating missing
- * components when `create` is given. The caller owns the returned Dir.
+ * `root` (a path, or an open Dir) one component at a time without following
+ * a link, creating missing components when `create` is given. The caller
+ * owns the returned Dir.
  */
-export async function openDirBeneath(root: string, rel: string | readonly string[], opts: { create?: CreateDirs } & Origin = {}): Promise<Dir> {
+export async function openDirBeneath(root: string | Dir, rel: string | readonly string[], opts: { create?: CreateDirs } & Origin = {}): Promise<Dir> {
   const segments = typeof rel === 'string' ? splitRelative(rel) : rel;
-  let dir = await Dir.root(root, opts);
+  // Below an open Dir, start from its descriptor: the very directory it checked.
+  let dir = typeof root === 'string' ? await Dir.root(root, opts) : await Dir.root(`/proc/self/fd/${root.fd}`, { ...root.origin, ...opts }, root.rel);
   try {
     for (const segment of segments) {
       const next = await dir.dir(segment, opts.create);
@@ -270,7 +280,7 @@ export async function openDirBeneath(root: string, rel: string | readonly string
 }
 
 /** Runs `fn` with the directory `rel` below `root` (see openDirBeneath) and closes it afterwards. */
-export async function withDirBeneath<T>(root: string, rel: string | readonly string[], opts: { create?: CreateDirs } & Origin, fn: (dir: Dir) => Promise<T>): Promise<T> {
+export async function withDirBeneath<T>(root: string | Dir, rel: string | readonly string[], opts: { create?: CreateDirs } & Origin, fn: (dir: Dir) => Promise<T>): Promise<T> {
   const dir = await openDirBeneath(root, rel, opts);
   try {
     return await fn(dir);
@@ -287,105 +297,6 @@ export function splitRelative(rel: string): string[] {
     throw new UnsafePathError(`${JSON.stringify(rel)} must be a relative path without '.', '..' or empty segments`, rel);
   }
   return segments;
-}
-
-/** One entry met by walkBeneath; its operations never follow a link. */
-export interface TreeEntry {
-  /** Path relative to the walk's root ('' for the root itself). */
-  rel: string;
-  /** What was opened (directories and files: fstat of the open descriptor) or found (lstat: links and special files). */
-  st: Stats;
-  chown(uid: number, gid: number): Promise<void>;
-  /** Directories and regular files only. */
-  chmod(mode: number): Promise<void>;
-  /** Non-directories only. */
-  remove(): Promise<void>;
-}
-
-/**
- * Visits `root` and everything below it, parents before children (so a
- * visitor may make a directory readable before it is listed), holding one
- * open directory per level. Every entry is opened O_PATH|O_NOFOLLOW before it
- * is acted on, so a visitor acts on exactly what was opened; an entry that
- * vanished meanwhile is skipped. Nesting deeper than `maxDepth` is refused
- * with UnsafePathError.
- */
-export async function walkBeneath(root: string, visit: (entry: TreeEntry) => Promise<void>, opts: { maxDepth?: number } & Origin = {}): Promise<void> {
-  const maxDepth = opts.maxDepth ?? MAX_WALK_DEPTH;
-  const top = await Dir.root(root, opts);
-  const stack: Array<{ dir: Dir; names: string[] }> = [];
-  try {
-    await visit(dirEntry(top, await top.stat()));
-    stack.push({ dir: top, names: (await top.names()).reverse() });
-    while (stack.length > 0) {
-      const frame = stack.at(-1)!;
-      const name = frame.names.pop();
-      if (name === undefined) {
-        if (stack.length > 1) await frame.dir.close();
-        stack.pop();
-        continue;
-      }
-      const child = await openEntry(frame.dir, name);
-      if (!child) continue;
-      if (child.kind === 'dir') {
-        if (stack.length > maxDepth) {
-          await child.dir.close();
-          throw new UnsafePathError(`${child.dir.rel}: directories nest deeper than ${maxDepth} levels; refusing to walk further`, child.dir.rel);
-        }
-        try {
-          await visit(dirEntry(child.dir, child.st));
-          stack.push({ dir: child.dir, names: (await child.dir.names()).reverse() });
-        } catch (err) {
-          await child.dir.close();
-          throw err;
-        }
-        continue;
-      }
-      try {
-        await visit(child.entry);
-      } finally {
-        await child.fh?.close().catch(() => undefined);
-      }
-    }
-  } finally {
-    for (const frame of stack) if (frame.dir !== top) await frame.dir.close();
-    await top.close();
-  }
-}
-
-type Opened = { kind: 'dir'; dir: Dir; st: Stats } | { kind: 'other'; entry: TreeEntry; fh?: FileHandle };
-
-async function openEntry(parent: Dir, name: string): Promise<Opened | undefined> {
-  let fh: FileHandle;
-  try {
-    fh = await open(parent.at(name), O_PATH | C.O_NOFOLLOW);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const st = await fh.stat();
-  const rel = parent.relOf(name);
-  if (st.isDirectory()) {
-    // Reopening through the O_PATH descriptor yields the very inode that was checked.
-    const dir = await Dir.root(`/proc/self/fd/${fh.fd}`, parent.origin, rel).finally(() => fh.close());
-    return { kind: 'dir', dir, st };
-  }
-  const viaFd = `/proc/self/fd/${fh.fd}`;
-  if (st.isFile()) {
-    return {
-      kind: 'other',
-      fh,
-      entry: { rel, st, chown: (u, g) => chown(viaFd, u, g), chmod: (m) => chmod(viaFd, m), remove: () => parent.unlink(name) },
-    };
-  }
-  await fh.close();
-  const refuse = () => Promise.reject(new UnsafePathError(`${rel} is ${kindOf(st)}; its mode is not changed`, rel));
-  return { kind: 'other', entry: { rel, st, chown: (u, g) => lchown(parent.at(name), u, g), chmod: refuse, remove: () => parent.unlink(name) } };
-}
-
-function dirEntry(dir: Dir, st: Stats): TreeEntry {
-  const noRemove = () => Promise.reject(new UnsafePathError(`${dir.rel || '.'} is a directory; walks never remove directories`, dir.rel));
-  return { rel: dir.rel, st, chown: (u, g) => dir.chown(u, g), chmod: (m) => dir.chmod(m), remove: noRemove };
 }
 
 /** "a symlink", "a file", "a FIFO", … for messages. */

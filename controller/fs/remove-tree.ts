@@ -9,7 +9,7 @@
 // mount point is crossed: a directory on another filesystem is left in place
 // and reported.
 import { randomBytes } from 'node:crypto';
-import { rename, rmdir, unlink } from 'node:fs/promises';
+import { rename, rmdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Dir } from './beneath.js';
 
@@ -131,11 +131,4 @@ function describe(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EXDEV') return e.message;
   return e?.code ?? (err instanceof Error ? err.message : String(err));
-}
-
-/** Unlinks a file by path (no recursion needed); missing is fine. */
-export async function removeFile(path: string): Promise<void> {
-  await unlink(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
 }
