@@ -8,7 +8,7 @@
 // nothing; a link found in the way is an error naming it, never followed.
 // Links inside the root path itself (an operator's choice, or /proc/PID/root
 // of a test host) are followed when the root is opened.
-import { constants as C, type Stats } from 'node:fs';
+import { constants as C, type Dirent, type Stats } from 'node:fs';
 import { link, lstat, mkdir, open, opendir, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 
@@ -94,9 +94,14 @@ export class Dir {
 
   /** Entry names, sorted (so walks and messages are deterministic). */
   async names(): Promise<string[]> {
-    const names: string[] = [];
-    for await (const e of await opendir(`/proc/self/fd/${this.fh.fd}`)) names.push(e.name);
-    return names.sort();
+    return (await this.entries()).map((e) => e.name);
+  }
+
+  /** Entries with the type readdir reported (a hint to save an lstat: only an O_NOFOLLOW open proves what an entry is), sorted by name. */
+  async entries(): Promise<Dirent[]> {
+    const entries: Dirent[] = [];
+    for await (const e of await opendir(`/proc/self/fd/${this.fh.fd}`)) entries.push(e);
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /**
@@ -136,17 +141,26 @@ export class Dir {
 
   /** Opens the regular file `name` for reading without following a link; refuses anything else (a FIFO cannot block: O_NONBLOCK). */
   async readFile(name: string): Promise<FileHandle> {
+    return (await this.openFile(name)).fh;
+  }
+
+  /** readFile, with the fstat that proved it a regular file. */
+  async openFile(name: string): Promise<{ fh: FileHandle; st: Stats }> {
     let fh: FileHandle;
     try {
       fh = await open(this.at(name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
     } catch (err) {
       throw await this.explain(err, name, 'read');
     }
-    if (!(await fh.stat()).isFile()) {
+    const st = await fh.stat().catch(async (err: unknown) => {
+      await fh.close();
+      throw err;
+    });
+    if (!st.isFile()) {
       await fh.close();
       throw new UnsafePathError(`${this.relOf(name)} is not a regular file; refusing to read it`, this.relOf(name));
     }
-    return fh;
+    return { fh, st };
   }
 
   /**
