@@ -198,6 +198,8 @@ export class Controller {
   private watchStateDir(): void {
     this.watcher = watch(this.cfg.stateDir, {
       ignoreInitial: true,
+      // A link out of the state directory must not make root watch (or stat) a tree someone else chose.
+      followSymlinks: false,
       // chokidar 5 matches no globs: watch the directory and filter here.
       ignored: (path: string) => /(^|\/)\.[^/]+$/.test(path),
       awaitWriteFinish: false,
