@@ -4,7 +4,7 @@
 // build mounted and the server running.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,7 +57,7 @@ function hostileTar(): Buffer {
   return Buffer.concat([header, body, Buffer.alloc(1024)]);
 }
 
-function docs(o: { archiveUrl: string; archiveSha: string; workshopItems: string[]; script?: string }) {
+function docs(o: { archiveUrl: string; archiveSha: string; workshopItems: string[]; script?: string; afterScript?: string }) {
   return `${DEMO_INSTALLATION_DOC}---
 apiVersion: left4me/v1
 kind: Overlay
@@ -86,7 +86,7 @@ spec:
     - script:
         run: |
 ${(o.script ?? 'mkdir -p /overlay/left4dead2/maps && echo generated > /overlay/left4dead2/maps/l4m_script.bsp').split('\n').map((l) => `          ${l}`).join('\n')}
-  serverCfg: |
+${o.afterScript ? `    - ${o.afterScript}\n` : ''}  serverCfg: |
     sv_tags "third"
 ---
 apiVersion: left4me/v1
@@ -176,13 +176,27 @@ describe('overlay builds in a private host', () => {
     expect(steam.downloads(SHARED)).toBe(1);
   });
 
-  const failures: Array<[string, () => string, string, RegExp]> = [
+  // The script leaves addons as a link to a directory of the host outside the build (relative, so it
+  // resolves inside this private host when followed); the root-side workshop step must not link through it.
+  const probe = () => join(demo.host.dirs.varLib, 'probe');
+  const linkLeft = 'rm -rf /overlay/left4dead2/addons && ln -s ../../../../probe /overlay/left4dead2/addons';
+  const failures: Array<[string, () => string, string, RegExp, (() => void)?]> = [
     ['a sha256 mismatch', () => { const other = tarGz('other', { 'addons/x.vpk': 'y' }); routes.set('/pack-2.0.tar.gz', { body: other }); return docs({ archiveUrl: http.url('/pack-2.0.tar.gz'), archiveSha: sha(PACK), workshopItems: [ITEM, SHARED] }); }, 'pack', /has sha256 [0-9a-f]{64}, but the document expects [0-9a-f]{64}/],
     ['a path-escaping archive', () => { const evil = hostileTar(); routes.set('/evil.tar', { body: evil }); return docs({ archiveUrl: http.url('/evil.tar'), archiveSha: sha(evil), workshopItems: [ITEM, SHARED] }); }, 'pack', /\.\.\/evil/],
     ['a failing script', () => docs({ archiveUrl: http.url('/pack-1.0.tar.gz'), archiveSha: sha(PACK), workshopItems: [ITEM, SHARED], script: 'echo syncing maps\necho "index unreachable" >&2\nexit 3' }), 'top', /exit.*3|status 3/],
     ['a missing workshop item', () => docs({ archiveUrl: http.url('/pack-1.0.tar.gz'), archiveSha: sha(PACK), workshopItems: [ITEM, SHARED, '111'] }), 'workshop', /111/],
+    [
+      'a script leaving left4dead2/addons as a link out of the build',
+      () => {
+        mkdirSync(probe(), { recursive: true });
+        return docs({ archiveUrl: http.url('/pack-1.0.tar.gz'), archiveSha: sha(PACK), workshopItems: [ITEM, SHARED], script: linkLeft, afterScript: `workshop: {items: [${ITEM}]}` });
+      },
+      'top',
+      /source 2 \(workshop\): left4dead2\/addons is a symlink left by an earlier step; refusing to write through it/,
+      () => expect(readdirSync(probe())).toEqual([]),
+    ],
   ];
-  for (const [what, change, overlay, message] of failures) {
+  for (const [what, change, overlay, message, check] of failures) {
     it(`${what}: a clear error, the previous build stays mounted, the server keeps running`, async () => {
       const before = await server();
       const readyBefore = (await demo.status.read('Overlay', overlay))!.build!.ready;
@@ -202,6 +216,7 @@ describe('overlay builds in a private host', () => {
         expect(listed).toMatch(new RegExp(`^${overlay}\\s+False \\(BuildFailed\\)\\s+\\S+\\s+${readyBefore} \\(serving; newest build failed\\)`, 'm'));
       }
       expect(readFileSync(join(demo.host.dirs.varLib, st.build!.log), 'utf8')).toMatch(message);
+      check?.();
       // `left4me logs overlay NAME` shows the same log.
       const { main } = await import('../controller/cli/main.js');
       let out = '';

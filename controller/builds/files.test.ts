@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { failure, scratchBuildContext } from '../../test/support/build-context.js';
@@ -11,12 +11,23 @@ const motd = Buffer.from('Welcome to the campaign\n');
 const motdSha = createHash('sha256').update(motd).digest('hex');
 
 let server: FixtureServer;
+// The held download answers only once a test has done what it must while the step waits.
+let requested: () => void = () => undefined;
+let release: () => void = () => undefined;
 let base: string;
 let ctx: BuildContext;
 let lines: string[];
 
 beforeAll(async () => {
-  server = await startFixtureServer({ '/motd.txt': { body: motd }, '/gone': { body: '', status: 410 } });
+  server = await startFixtureServer({
+    '/motd.txt': { body: motd },
+    '/gone': { body: '', status: 410 },
+    '/held/motd.txt': async (_req, res) => {
+      requested();
+      await new Promise<void>((r) => (release = r));
+      res.writeHead(200, { 'content-length': String(motd.length) }).end(motd);
+    },
+  });
 });
 afterAll(() => server.close());
 let cleanup: () => Promise<void>;
@@ -74,6 +85,20 @@ describe('buildFiles', () => {
     expect(err).toBeInstanceOf(BuildStepError);
     expect(err.message).toContain('overlay cfgs, source 2, file "cfg/evil.cfg"');
     expect(err.message).toMatch(/cfg is a symlink/);
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it('never writes through a parent swapped for a symlink after it was checked', async () => {
+    const outside = join(base, 'outside');
+    await mkdir(outside);
+    const arrived = new Promise<void>((r) => (requested = r));
+    const built = buildFiles([{ path: 'left4dead2/cfg/motd.txt', url: server.url('/held/motd.txt'), sha256: motdSha, mode: '0644' }], ctx);
+    await arrived;
+    // While the download is in flight, the checked directory is moved away and a link takes its place.
+    await rename(join(ctx.dir, 'left4dead2', 'cfg'), join(ctx.dir, 'left4dead2', 'cfg-moved'));
+    await symlink(outside, join(ctx.dir, 'left4dead2', 'cfg'));
+    release();
+    await built.catch(() => undefined);
     expect(await readdir(outside)).toEqual([]);
   });
 

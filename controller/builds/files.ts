@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OverlayFile } from '../documents/kinds.js';
+import { openDirBeneath, UnsafePathError, type Dir } from '../fs/beneath.js';
 import { download } from './download.js';
 import { BuildStepError, type BuildContext } from './source.js';
 
@@ -18,28 +16,35 @@ export async function buildFiles(entries: OverlayFile[], ctx: BuildContext): Pro
     const where = `${stepLabel(ctx)}, file ${JSON.stringify(entry.path)}`;
     const segments = layerPathSegments(entry.path, where);
     const mode = fileMode(entry.mode, where);
-    const parent = await ensureLayerDir(ctx.dir, segments.slice(0, -1), where);
-    const final = join(parent, segments.at(-1)!);
-    await refuseDirectory(final, where);
-    const tmp = join(parent, `.left4me-tmp-${randomBytes(6).toString('hex')}`);
+    const name = segments.at(-1)!;
+    // Every write below goes through this descriptor, so the directory checked is the one written.
+    const parent = await openLayerDir(ctx.dir, segments.slice(0, -1), where);
     try {
+      if ((await parent.lstat(name))?.isDirectory()) throw new BuildStepError(`${where}: a directory already exists there (from an earlier step); change the path`);
       if (entry.content !== undefined) {
-        await writeNew(tmp, entry.content, mode);
+        await parent.writeFile(name, entry.content, mode).catch((err: unknown) => {
+          throw prefixed(err, where);
+        });
       } else if (entry.url !== undefined && entry.sha256 !== undefined) {
+        const tmp = parent.tempName();
         try {
-          await download(entry.url, tmp, { sha256: entry.sha256, maxBytes: ctx.maxDownloadBytes, signal: ctx.signal, egress: ctx.egress, log: (l) => ctx.log(`${entry.path}: ${l}`) });
+          try {
+            await download(entry.url, parent.at(tmp), { sha256: entry.sha256, maxBytes: ctx.maxDownloadBytes, signal: ctx.signal, egress: ctx.egress, log: (l) => ctx.log(`${entry.path}: ${l}`) });
+          } catch (err) {
+            throw prefixed(err, where);
+          }
+          await parent.chmodFile(tmp, mode);
+          // rename replaces a symlink at the file itself instead of following it.
+          await parent.replace(tmp, name);
         } catch (err) {
+          await parent.unlink(tmp).catch(() => undefined);
           throw prefixed(err, where);
         }
-        await chmod(tmp, mode);
       } else {
         throw new BuildStepError(`${where}: needs either content, or url and sha256; add the missing field`);
       }
-      // rename replaces a symlink at `final` instead of following it.
-      await rename(tmp, final);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
+    } finally {
+      await parent.close();
     }
     ctx.log(`wrote ${entry.path} (${mode.toString(8).padStart(4, '0')})`);
   }
@@ -60,34 +65,26 @@ export function layerPathSegments(path: string, where: string): string[] {
 }
 
 /**
- * Creates (mode 0755) or reuses the directory `root/segments...`, checking
- * each component with lstat so an earlier step's symlink or file cannot
- * redirect the write; returns its path. Reads and writes only below `root`.
+ * Opens (creating, mode 0755, whatever is missing) the directory
+ * `root/segments...` one component at a time without following a link, so an
+ * earlier step's symlink or file cannot redirect a write; the caller owns the
+ * Dir and writes through it. Reads and writes only below `root`.
+ */
+export async function openLayerDir(root: string, segments: readonly string[], where: string): Promise<Dir> {
+  try {
+    return await openDirBeneath(root, segments, { create: { mode: 0o755 }, by: 'an earlier step' });
+  } catch (err) {
+    throw prefixed(err, where);
+  }
+}
+
+/**
+ * Like openLayerDir, but returns the directory's path for callers that
+ * still write by path (archive extraction, which moves into the sandbox).
  */
 export async function ensureLayerDir(root: string, segments: string[], where: string): Promise<string> {
-  let dir = root;
-  for (const [i, segment] of segments.entries()) {
-    dir = join(dir, segment);
-    const shown = segments.slice(0, i + 1).join('/');
-    let st = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
-    if (st === undefined) {
-      await mkdir(dir, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-      });
-      await chmod(dir, 0o755); // umask must not narrow what servers may read
-      st = await lstat(dir);
-    }
-    if (st.isSymbolicLink()) {
-      throw new BuildStepError(`${where}: ${shown} is a symlink (left by an earlier step); refusing to write through it, remove the link or change the path`);
-    }
-    if (!st.isDirectory()) {
-      throw new BuildStepError(`${where}: ${shown} is a file (left by an earlier step), not a directory; change the path or the earlier step`);
-    }
-  }
-  return dir;
+  await (await openLayerDir(root, segments, where)).close();
+  return join(root, ...segments);
 }
 
 /**
@@ -102,25 +99,12 @@ function fileMode(text: string | undefined, where: string): number {
   return parseInt(text, 8) & 0o755;
 }
 
-async function refuseDirectory(path: string, where: string): Promise<void> {
-  const st = await lstat(path).catch(() => undefined);
-  if (st?.isDirectory()) throw new BuildStepError(`${where}: a directory already exists there (from an earlier step); change the path`);
-}
-
-async function writeNew(path: string, text: string, mode: number): Promise<void> {
-  // O_EXCL|O_NOFOLLOW: the temp name is ours alone, never something a previous step planted.
-  const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
-  try {
-    await fh.writeFile(text);
-    await fh.chmod(mode); // umask must not narrow what servers may read
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Keeps the error's class (a person-fixable BuildStepError stays one) and adds where it happened. */
 export function prefixed(err: unknown, where: string): Error {
+  if (err instanceof Error && err.message.startsWith(`${where}: `)) return err;
   if (err instanceof BuildStepError) return new BuildStepError(`${where}: ${err.message}`, { cause: err });
+  // A link or file in the way stays there until a person changes a step: as final as a bad checksum.
+  if (err instanceof UnsafePathError) return new BuildStepError(`${where}: ${err.message} (change that step, or this path)`, { cause: err });
   if (err instanceof Error) return new Error(`${where}: ${err.message}`, { cause: err });
   return new Error(`${where}: ${String(err)}`);
 }

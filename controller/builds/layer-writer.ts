@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { openDirBeneath, withDirBeneath } from '../fs/beneath.js';
+import { removeTree } from '../fs/remove-tree.js';
 
 /** Ownership and modes for a layer's files. */
 export interface LayerOwnership {
@@ -27,34 +29,35 @@ export async function layerExists(dir: string): Promise<boolean> {
  * then one rename. A layer that exists is never touched again (a mounted
  * lower layer must not change), so a second writer of the same content just
  * finds it done. `files` maps safe relative paths (validated upstream) to text
- * and an optional mode.
+ * and an optional mode. Every directory and file is created through no-follow
+ * descriptors with its mode and owner set on the descriptor, so nothing is
+ * ever visible with the wrong owner and no link is followed.
  */
 export async function writeLayer(dir: string, files: Map<string, { text: string; mode?: number }>, own: LayerOwnership): Promise<void> {
   if (await layerExists(dir)) return;
   const parent = dirname(dir);
   await mkdir(parent, { recursive: true });
-  const tmp = join(parent, `.tmp-${randomBytes(6).toString('hex')}`);
+  const tmpName = `.tmp-${randomBytes(6).toString('hex')}`;
+  const tmp = join(parent, tmpName);
+  const create = { mode: own.dirMode, uid: own.uid, gid: own.gid };
   try {
-    await mkdir(tmp, { mode: own.dirMode });
-    const dirs = new Set<string>();
-    for (const [rel, { text, mode }] of files) {
-      if (rel.startsWith('/') || rel.split('/').some((s) => s === '..' || s === '.' || s === '')) {
-        throw new Error(`refusing unsafe layer path ${JSON.stringify(rel)}`);
+    await withDirBeneath(parent, [tmpName], { create }, async (top) => {
+      for (const [rel, { text, mode }] of files) {
+        const segments = rel.split('/');
+        if (rel.startsWith('/') || segments.some((s) => s === '..' || s === '.' || s === '')) {
+          throw new Error(`refusing unsafe layer path ${JSON.stringify(rel)}`);
+        }
+        const d = await openDirBeneath(top, segments.slice(0, -1), { create });
+        try {
+          await d.writeFile(segments.at(-1)!, text, mode ?? own.fileMode, { uid: own.uid, gid: own.gid });
+        } finally {
+          await d.close();
+        }
       }
-      const path = join(tmp, rel);
-      for (let d = dirname(path); d !== tmp && !dirs.has(d); d = dirname(d)) dirs.add(d);
-      await mkdir(dirname(path), { recursive: true, mode: own.dirMode });
-      await writeFile(path, text, { mode: mode ?? own.fileMode });
-      await chmod(path, mode ?? own.fileMode); // umask must not narrow what servers may read
-      await chown(path, own.uid, own.gid);
-    }
-    for (const d of [...dirs, tmp]) {
-      await chmod(d, own.dirMode);
-      await chown(d, own.uid, own.gid);
-    }
+    });
     await rename(tmp, dir);
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
+    await removeTree(tmp).catch(() => undefined);
     if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (err as NodeJS.ErrnoException).code === 'EEXIST') return; // someone else finished it
     throw err;
   }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
+import { removeTree } from '../fs/remove-tree.js';
 import { specHash } from '../documents/hash.js';
 import { parseDuration } from '../documents/duration.js';
 import type { Document, OverlaySource } from '../documents/kinds.js';
@@ -166,13 +167,14 @@ export class OverlayPipeline {
       } catch (err) {
         controller.abort();
         write(`build ${build} FAILED: ${err instanceof Error ? err.message : String(err)}`);
-        await rm(tmp, { recursive: true, force: true });
+        // Whatever a step left (links, any depth) goes without being followed; leftovers are the janitor's.
+        await removeTree(tmp).catch(() => undefined);
         const tail = (await readFile(log, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-LOG_TAIL_LINES);
         const text = err instanceof Error ? err.message : String(err);
         // Step errors usually name the overlay already; do not say it twice.
         throw new BuildFailedError(text.startsWith(`overlay ${name}`) ? text : `overlay ${name}: ${text}`, build, log, tail);
       } finally {
-        await rm(scratch, { recursive: true, force: true });
+        await removeTree(scratch).catch(() => undefined);
       }
     }))!;
   }
@@ -190,8 +192,10 @@ export class OverlayPipeline {
 
 /**
  * Removes the build directories in `local` (systemd's view: `hostDir`) that
- * are neither kept nor named by a mounted stack. Unfinished builds (dot
- * names) are left alone. Returns the names removed.
+ * are neither kept nor named by a mounted stack, without following links or
+ * depending on their depth. Unfinished builds (dot names) are left alone.
+ * Returns the names removed; when some could not be removed completely,
+ * throws after trying all, naming what was left.
  */
 export async function collectUnusedBuilds(local: string, hostDir: string, keep: Set<string>, referenced: Set<string>): Promise<string[]> {
   let entries: string[];
@@ -201,11 +205,14 @@ export async function collectUnusedBuilds(local: string, hostDir: string, keep: 
     return [];
   }
   const removed: string[] = [];
+  const left: string[] = [];
   for (const e of entries) {
     if (e.startsWith('.') || keep.has(e) || referenced.has(join(hostDir, e))) continue;
-    await rm(join(local, e), { recursive: true, force: true });
-    removed.push(e);
+    const outcome = await removeTree(join(local, e));
+    if (outcome.left.length === 0) removed.push(e);
+    else left.push(...outcome.left.map((l) => join(hostDir, l)));
   }
+  if (left.length > 0) throw new Error(`could not remove all of ${left.slice(0, 5).join(', ')}${left.length > 5 ? ` and ${left.length - 5} more` : ''}; tried again at the next pass`);
   return removed;
 }
 

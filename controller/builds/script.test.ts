@@ -1,5 +1,5 @@
 import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,6 +68,43 @@ describe('handTreeTo and reclaimTree', () => {
     expect(((await stat(join(base, 'outside'))).mode & 0o777).toString(8)).toBe('600');
     expect(lines).toEqual(['removed pipe: not a file, directory or symlink']);
     await expect(lstat(join(dir, 'pipe'))).rejects.toThrow();
+  });
+});
+
+describe('handTreeTo and reclaimTree against a tree that changes under them', () => {
+  it('never chmod or chown through a directory swapped for a symlink during the walk', async () => {
+    // A leftover build-user process (or another writer) may swap a checked directory
+    // for a link at any moment; every change must land on what was opened, never beyond a link.
+    const dir = join(base, 'build');
+    const outside = join(base, 'outside');
+    await mkdir(join(dir, 'sub', 'deeper'), { recursive: true });
+    await writeFile(join(dir, 'sub', 'file'), 'x');
+    await mkdir(outside);
+    await writeFile(join(outside, 'file'), 'secret');
+    await chown(join(outside, 'file'), BUILD_UID + 1, BUILD_UID + 1);
+    await chmod(join(outside, 'file'), 0o600);
+    await chmod(outside, 0o700);
+    const swapper = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs');
+      const [dir, outside] = process.argv.slice(1);
+      for (;;) {
+        try { fs.renameSync(dir + '/sub', dir + '/sub.real'); fs.symlinkSync(outside, dir + '/sub'); } catch {}
+        try { fs.unlinkSync(dir + '/sub'); fs.renameSync(dir + '/sub.real', dir + '/sub'); } catch {}
+      }`, dir, outside], { stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 3000;
+      while (Date.now() < deadline) {
+        await handTreeTo(dir, BUILD_UID, BUILD_UID).catch(() => undefined);
+        await reclaimTree(dir, () => undefined).catch(() => undefined);
+      }
+    } finally {
+      swapper.kill('SIGKILL');
+      await new Promise((r) => swapper.once('exit', r));
+    }
+    const file = await stat(join(outside, 'file'));
+    expect([file.uid, file.mode & 0o777]).toEqual([BUILD_UID + 1, 0o600]);
+    const top = await stat(outside);
+    expect([top.uid, top.mode & 0o777]).toEqual([0, 0o700]);
   });
 });
 

@@ -15,11 +15,12 @@
  * able to fill the tmpfs systemd itself depends on.
  */
 import { randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { chmod, chown, lchown, lstat, mkdir, open, opendir, readFile, readlink, rmdir, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, opendir, readFile, readlink, rmdir, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDuration } from '../documents/duration.js';
+import { UnsafePathError } from '../fs/beneath.js';
+import { walkBeneath } from '../fs/walk.js';
 import { SystemdError, UnitJobError, type SystemdAdapter, type UnitProperty } from '../systemd/adapter.js';
 import { defaultUnitConfig, type HostLayout } from '../systemd/units.js';
 import { DEFAULT_SANDBOX_LIMITS, PUBLIC_RESOLVERS, SANDBOX_ETC, sandboxResolvConf, scriptUnitProperties, type SandboxBaseOptions, type SandboxLimits } from './sandbox.js';
@@ -457,11 +458,11 @@ async function removeEmptyTree(dir: string): Promise<void> {
  * than one link stay root-owned and read-only: they share their inode with
  * the download cache (workshop items are hard-linked), which a run must
  * never modify; it may still replace them, since it owns their directory.
+ * Never follows a link (walkBeneath: every entry acted on is the one opened).
  */
 export async function handTreeTo(dir: string, uid: number, gid: number): Promise<void> {
-  await walk(dir, async (path, st) => {
-    if (st.isSymbolicLink()) await lchown(path, uid, gid);
-    else if (st.isDirectory() || (st.isFile() && st.nlink === 1)) await chown(path, uid, gid);
+  await walkBeneath(dir, async (e) => {
+    if (e.st.isSymbolicLink() || e.st.isDirectory() || (e.st.isFile() && e.st.nlink === 1)) await e.chown(uid, gid);
   });
 }
 
@@ -469,41 +470,32 @@ export async function handTreeTo(dir: string, uid: number, gid: number): Promise
  * Takes a tree back after a run, once no process of it is left: everything
  * root-owned, directories 0755, files 0644 or 0755 (any execute bit), no
  * set-id or sticky bits; fifos, sockets and device nodes are removed (logged).
- * Never follows a symlink. Root-owned files with several links (cache
- * inodes) are left as they are.
+ * Never follows a link, even one swapped in while it walks. Root-owned files
+ * with several links (cache inodes) are left as they are. Directories nested
+ * deeper than MAX_WALK_DEPTH are refused (BuildStepError).
  */
 export async function reclaimTree(dir: string, log: (line: string) => void): Promise<void> {
-  await walk(dir, async (path, st) => {
-    if (st.isSymbolicLink()) await lchown(path, 0, 0);
-    else if (st.isDirectory()) {
-      await chown(path, 0, 0);
-      await chmod(path, 0o755);
-    } else if (st.isFile()) {
-      if (st.nlink > 1 && st.uid === 0) return;
-      await chown(path, 0, 0);
-      await chmod(path, st.mode & 0o111 ? 0o755 : 0o644);
-    } else {
-      log(`removed ${path.slice(dir.length + 1)}: not a file, directory or symlink`);
-      await unlink(path);
-    }
-  });
-}
-
-async function walk(root: string, visit: (path: string, st: Stats) => Promise<void>): Promise<void> {
-  const stack = [root];
-  while (stack.length > 0) {
-    const path = stack.pop()!;
-    const st = await lstat(path);
-    await visit(path, st);
-    // Visited before listing: a directory the run made unreadable is readable (0755) by now.
-    if (st.isDirectory()) for (const name of (await readdirNames(path)).reverse()) stack.push(join(path, name));
+  try {
+    await walkBeneath(dir, async (e) => {
+      const st = e.st;
+      if (st.isSymbolicLink()) await e.chown(0, 0);
+      else if (st.isDirectory()) {
+        await e.chown(0, 0);
+        // Before it is listed: a directory the run made unreadable is readable by now.
+        await e.chmod(0o755);
+      } else if (st.isFile()) {
+        if (st.nlink > 1 && st.uid === 0) return;
+        await e.chown(0, 0);
+        await e.chmod(st.mode & 0o111 ? 0o755 : 0o644);
+      } else {
+        log(`removed ${e.rel}: not a file, directory or symlink`);
+        await e.remove();
+      }
+    }, { by: 'the run' });
+  } catch (err) {
+    if (err instanceof UnsafePathError) throw new BuildStepError(`the run left a tree that cannot be taken back: ${err.message}`, { cause: err });
+    throw err;
   }
-}
-
-async function readdirNames(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of await opendir(dir)) names.push(e.name);
-  return names.sort();
 }
 
 // ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explainFailure, parseSteamcmdLine, readSteamLogin, steamcmdCommands, steamLoginScript, SteamInstallError, withoutAccount, type SteamSpec } from './steamcmd.js';
+import { explainFailure, linkSteamSdk, parseSteamcmdLine, readSteamLogin, steamcmdCommands, steamLoginScript, SteamInstallError, withoutAccount, type SteamSpec } from './steamcmd.js';
 
 describe('parseSteamcmdLine', () => {
   it('reads download and verify progress', () => {
@@ -131,5 +131,65 @@ describe('readSteamLogin', () => {
     await chmod(file, 0o644);
     await expect(readSteamLogin(file, '/etc/left4me/secrets/steam.json', 'default')).rejects.toThrow(/chmod 600 \/etc\/left4me\/secrets\/steam\.json/);
     await expect(readSteamLogin(join(dir, 'missing.json'), '/etc/left4me/secrets/steam.json', 'default')).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('linkSteamSdk', () => {
+  // The installation tree and the steam home were written by the sandboxed run as the
+  // build user; root must not write, chmod or copy through a link it left there.
+  let base: string;
+  let install: string;
+  let home: string;
+  let outside: string;
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), 'left4me-steam-sdk-'));
+  });
+  afterAll(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+  let n = 0;
+  async function prepare(): Promise<void> {
+    const dir = join(base, `case-${n++}`);
+    install = join(dir, 'installation');
+    home = join(dir, 'steam');
+    outside = join(dir, 'outside');
+    for (const d of [install, join(home, 'steamcmd', 'linux32'), join(home, 'steamcmd', 'linux64'), outside]) await mkdir(d, { recursive: true });
+    await writeFile(join(home, 'steamcmd', 'linux32', 'steamclient.so'), '32');
+    await writeFile(join(home, 'steamcmd', 'linux64', 'steamclient.so'), '64');
+    await chmod(outside, 0o700);
+  }
+  const run = () => linkSteamSdk(install, join(home, 'steamcmd'), 'main', () => undefined, home).catch((e: unknown) => e);
+
+  it('links sdk32 and sdk64 to copies inside the installation', async () => {
+    await prepare();
+    expect(await run()).toBeUndefined();
+    expect(await readlink(join(install, '.steam', 'sdk32'))).toBe('../.left4me/steamclient/linux32');
+    expect(await readFile(join(install, '.steam', 'sdk64', 'steamclient.so'), 'utf8')).toBe('64');
+    expect((await stat(join(install, '.steam'))).mode & 0o777).toBe(0o755);
+  });
+
+  for (const link of ['.steam', '.left4me', '.left4me/steamclient']) {
+    it(`refuses ${link} when the run left it as a symlink, touching nothing outside`, async () => {
+      await prepare();
+      if (link.includes('/')) await mkdir(join(install, '.left4me'));
+      await symlink(outside, join(install, link));
+      const err = await run();
+      expect(err).toBeInstanceOf(SteamInstallError);
+      expect((err as Error).message).toBe(`installation main: ${link} is a symlink left by the steamcmd run; refusing to write through it (remove the installation's build directory and install again)`);
+      expect(await readdir(outside)).toEqual([]);
+      expect((await stat(outside)).mode & 0o777).toBe(0o700);
+    });
+  }
+
+  it('never copies a file the steam home links to (a root-only secret) into the installation', async () => {
+    await prepare();
+    await writeFile(join(outside, 'secret'), 'root only');
+    await chmod(join(outside, 'secret'), 0o600);
+    await rm(join(home, 'steamcmd', 'linux32', 'steamclient.so'));
+    await symlink(join(outside, 'secret'), join(home, 'steamcmd', 'linux32', 'steamclient.so'));
+    const err = await run();
+    expect(err).toBeInstanceOf(SteamInstallError);
+    expect((err as Error).message).toBe('installation main: steamcmd/linux32/steamclient.so is a symlink left by the steamcmd run; refusing to read through it (remove it from the steam home and run steamcmd again)');
+    await expect(readFile(join(install, '.left4me', 'steamclient', 'linux32', 'steamclient.so'), 'utf8')).rejects.toThrow(/ENOENT/);
   });
 });

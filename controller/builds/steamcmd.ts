@@ -11,8 +11,10 @@
  * (`+runscript`), never its command line.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, copyFile, lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, chown, mkdir, readFile, readlink, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { UnsafePathError, withDirBeneath } from '../fs/beneath.js';
+import { removeEntry } from '../fs/remove-tree.js';
 import type { InstallationSpec, Metadata } from '../documents/kinds.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { defaultUnitConfig } from '../systemd/units.js';
@@ -163,7 +165,7 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
   } finally {
     await removeRunDir(run.localDir);
   }
-  await linkSteamSdk(onHost(fsRoot, installDir), onHost(fsRoot, dirname(steamcmd)), name, log);
+  await linkSteamSdk(onHost(fsRoot, installDir), onHost(fsRoot, dirname(steamcmd)), name, log, onHost(fsRoot, steamHome));
 }
 
 // ---------------------------------------------------------------------------
@@ -349,30 +351,76 @@ export async function readSteamLogin(localPath: string, shownPath: string, login
  * `.steam/sdk32` and `.steam/sdk64` as relative links to them. Relative links
  * and copies keep the tree self-contained: a server's HOME is its merged
  * overlay, and a steamcmd self-update never changes a running server's library.
+ * Both trees were written by the sandboxed run as the build user, so nothing
+ * in them is followed: the library is read below `steamHome` (default: the
+ * parent of `steamcmdDir`) and written below `installDir` through no-follow
+ * descriptors, and a link in the way fails the install naming it.
  */
-export async function linkSteamSdk(installDir: string, steamcmdDir: string, name: string, log: (line: string) => void): Promise<void> {
-  for (const [bits, required] of [['32', true], ['64', false]] as const) {
-    const source = join(steamcmdDir, `linux${bits}`, 'steamclient.so');
-    const present = await stat(source).then((s) => s.isFile(), () => false);
-    if (!present) {
-      if (required) throw new SteamInstallError(`installation ${name}: ${source} is missing, and srcds needs it (~/.steam/sdk32/steamclient.so); run steamcmd once so it bootstraps its linux32 directory`, 'sdk', []);
-      log(`no ${source}; skipped .steam/sdk${bits}`);
-      continue;
-    }
-    const targetDir = join(installDir, '.left4me', 'steamclient', `linux${bits}`);
-    await mkdir(targetDir, { recursive: true, mode: 0o755 });
-    await copyFile(source, join(targetDir, 'steamclient.so'));
-    await chmod(join(targetDir, 'steamclient.so'), 0o755);
-    const link = join(installDir, '.steam', `sdk${bits}`);
-    const want = `../.left4me/steamclient/linux${bits}`;
-    await mkdir(dirname(link), { recursive: true, mode: 0o755 });
-    const current = await lstat(link).then((s) => (s.isSymbolicLink() ? readlink(link) : 'not a link'), () => null);
-    if (current !== want) {
-      if (current !== null) await rm(link, { recursive: true, force: true });
-      await symlink(want, link);
-    }
+export async function linkSteamSdk(installDir: string, steamcmdDir: string, name: string, log: (line: string) => void, steamHome = dirname(steamcmdDir)): Promise<void> {
+  const where = `installation ${name}`;
+  const origin = { by: 'the steamcmd run' };
+  const fromHome = relative(steamHome, steamcmdDir);
+  if (fromHome.startsWith('..') || fromHome.startsWith('/')) throw new SteamInstallError(`${where}: steamcmd's directory ${steamcmdDir} is not inside the steam home ${steamHome}`, 'sdk', []);
+  const homeSegments = fromHome === '' ? [] : fromHome.split('/');
+  try {
+    await withDirBeneath(installDir, [], origin, async (install) => {
+      for (const [bits, required] of [['32', true], ['64', false]] as const) {
+        const source = await openLibrary(steamHome, [...homeSegments, `linux${bits}`], where);
+        const shown = join(steamcmdDir, `linux${bits}`, 'steamclient.so');
+        if (!source) {
+          if (required) throw new SteamInstallError(`${where}: ${shown} is missing, and srcds needs it (~/.steam/sdk32/steamclient.so); run steamcmd once so it bootstraps its linux32 directory`, 'sdk', []);
+          log(`no ${shown}; skipped .steam/sdk${bits}`);
+          continue;
+        }
+        try {
+          await withDirBeneath(install, ['.left4me', 'steamclient', `linux${bits}`], { create: { mode: 0o755 }, ...origin }, (target) =>
+            target.writeFile('steamclient.so', (out) => copyInto(source, out), 0o755),
+          );
+        } finally {
+          await source.close();
+        }
+        const steamDir = await install.dir('.steam', { mode: 0o755 });
+        try {
+          const link = `sdk${bits}`;
+          const want = `../.left4me/steamclient/linux${bits}`;
+          const st = await steamDir.lstat(link);
+          const current = st?.isSymbolicLink() ? await readlink(steamDir.at(link)) : st ? 'not a link' : null;
+          if (current !== want) {
+            if (st?.isDirectory()) await removeEntry(steamDir, link);
+            await steamDir.symlink(want, link);
+          }
+        } finally {
+          await steamDir.close();
+        }
+      }
+      // Servers read these as an unprivileged user whatever the umask was.
+      for (const segments of [['.left4me'], ['.left4me', 'steamclient'], ['.steam']]) {
+        await withDirBeneath(install, segments, origin, (d) => d.chmod(0o755));
+      }
+    });
+  } catch (err) {
+    if (!(err instanceof UnsafePathError)) throw err;
+    throw new SteamInstallError(`${where}: ${err.message} (remove the installation's build directory and install again)`, 'sdk', []);
   }
-  for (const d of [join(installDir, '.left4me'), join(installDir, '.left4me', 'steamclient'), join(installDir, '.steam')]) {
-    await chmod(d, 0o755).catch(() => undefined);
+}
+
+/** Opens `<dir>/steamclient.so` below the steam home without following a link; undefined when it is missing. */
+async function openLibrary(steamHome: string, dir: string[], where: string): Promise<FileHandle | undefined> {
+  try {
+    return await withDirBeneath(steamHome, dir, { by: 'the steamcmd run', reading: true }, (d) => d.readFile('steamclient.so'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (!(err instanceof UnsafePathError)) throw err;
+    throw new SteamInstallError(`${where}: ${err.message} (remove it from the steam home and run steamcmd again)`, 'sdk', []);
+  }
+}
+
+async function copyInto(from: FileHandle, to: FileHandle): Promise<void> {
+  const buf = Buffer.alloc(1 << 20);
+  for (let position = 0; ; ) {
+    const { bytesRead } = await from.read(buf, 0, buf.length, position);
+    if (bytesRead === 0) return;
+    await to.write(buf, 0, bytesRead);
+    position += bytesRead;
   }
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -179,6 +179,31 @@ describe('building', () => {
     await buildWorkshop({ items: ['698857882'] }, c);
     expect(await readFile(vpk(c, '698857882'), 'utf8')).toBe('from steam');
   });
+});
+
+describe('links an earlier step left', () => {
+  // A script step runs as the build user and may leave any symlink in the build;
+  // the workshop step runs as root and must never create or link through one.
+  for (const [what, plant] of [
+    ['left4dead2', async (c: BuildContext, outside: string) => symlink(outside, join(c.dir, 'left4dead2'))],
+    ['left4dead2/addons', async (c: BuildContext, outside: string) => {
+      await mkdir(join(c.dir, 'left4dead2'));
+      await symlink(outside, join(c.dir, 'left4dead2', 'addons'));
+    }],
+  ] as const) {
+    it(`refuses to install through ${what} when it is a symlink, creating nothing outside the build`, async () => {
+      steam.setItem({ id: '698857882', title: 'Tank Run' });
+      const outside = join(root, 'outside');
+      await mkdir(outside);
+      const c = await ctx('standard');
+      await plant(c, outside);
+      const err = await buildWorkshop({ items: ['698857882'] }, c).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BuildStepError);
+      expect((err as Error).message).toBe(`overlay standard, source 0 (workshop): ${what} is a symlink left by an earlier step; refusing to write through it (remove the link in that step, or do not install workshop items into it)`);
+      expect(await readdir(outside)).toEqual([]);
+      expect(steam.downloads('698857882')).toBe(0);
+    });
+  }
 });
 
 describe('per-item errors', () => {

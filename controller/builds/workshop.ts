@@ -4,8 +4,9 @@
 // each revision once into the shared cache and hard-links it into the layer,
 // so every overlay that uses an item shares one inode.
 import { createHash } from 'node:crypto';
-import { chmod, link, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { openDirBeneath, UnsafePathError, type Dir } from '../fs/beneath.js';
 import { download } from './download.js';
 import { BuildStepError, type BuildContext } from './source.js';
 import { getCollectionDetails, getPublishedFileDetails, type CollectionDetails, type PublishedFileDetails, type SteamApiOptions } from './steam-api.js';
@@ -96,21 +97,25 @@ export async function resolveWorkshop(spec: WorkshopSpec, ctx: ResolveContext): 
 export async function buildWorkshop(spec: WorkshopSpec, ctx: BuildContext, resolved?: WorkshopItem[]): Promise<WorkshopItem[]> {
   const { items, problems } = resolved ? { items: resolved, problems: [] } : await resolve(spec, ctx);
   const cache = join(ctx.cacheDir, 'workshop');
-  const addons = join(ctx.dir, 'left4dead2', 'addons');
   await mkdir(cache, { recursive: true });
-  await mkdirOpen(addons);
-
-  const failed = await eachLimited(items, PARALLEL_DOWNLOADS, async (item) => {
-    const cached = join(cache, `${item.id}-${item.revision}.vpk`);
-    try {
-      await ensureCached(item, cached, ctx);
-      await linkInto(cached, join(addons, `${item.id}.vpk`));
-    } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      const text = err instanceof Error ? err.message : String(err);
-      problems.push({ id: item.id, kind: 'item', title: item.title, message: `could not be installed from Steam's file_url: ${text}`, permanent: err instanceof BuildStepError });
-    }
-  });
+  const addons = await openAddons(ctx);
+  let failed: unknown;
+  try {
+    failed = await eachLimited(items, PARALLEL_DOWNLOADS, async (item) => {
+      const cached = join(cache, `${item.id}-${item.revision}.vpk`);
+      try {
+        await ensureCached(item, cached, ctx);
+        await linkInto(cached, addons, `${item.id}.vpk`);
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        const text = err instanceof Error ? err.message : String(err);
+        const permanent = err instanceof BuildStepError || err instanceof UnsafePathError;
+        problems.push({ id: item.id, kind: 'item', title: item.title, message: `could not be installed from Steam's file_url: ${text}`, permanent });
+      }
+    });
+  } finally {
+    await addons.close();
+  }
   if (ctx.signal.aborted) throw new Error(`overlay ${ctx.overlay}, source ${ctx.step} (workshop): stopped: ${abortReason(ctx.signal)}`, { cause: failed });
   if (failed) throw failed;
   if (problems.length) throw itemsError(ctx, problems);
@@ -283,30 +288,30 @@ async function fill(item: WorkshopItem, cached: string, ctx: BuildContext): Prom
   await chmod(cached, 0o644);
 }
 
-/** Hard-links `cached` to `dest`, replacing a file an earlier step put there (later steps win). */
-async function linkInto(cached: string, dest: string): Promise<void> {
-  const tmp = `${dest}.link-${process.pid}-${Math.random().toString(36).slice(2)}`;
+/**
+ * Opens (creating, 0755 whatever the umask) `left4dead2/addons` of the
+ * build without following a link: an earlier script step may have left
+ * either as a symlink to anywhere, and root must not link through it.
+ */
+async function openAddons(ctx: BuildContext): Promise<Dir> {
   try {
-    await link(cached, tmp);
+    return await openDirBeneath(ctx.dir, ['left4dead2', 'addons'], { create: { mode: 0o755 }, by: 'an earlier step' });
+  } catch (err) {
+    if (!(err instanceof UnsafePathError)) throw err;
+    throw new BuildStepError(`overlay ${ctx.overlay}, source ${ctx.step} (workshop): ${err.message} (remove the link in that step, or do not install workshop items into it)`, { cause: err });
+  }
+}
+
+/** Hard-links `cached` as `name` in the open addons directory, replacing a file an earlier step put there (later steps win). */
+async function linkInto(cached: string, addons: Dir, name: string): Promise<void> {
+  try {
+    await addons.linkFrom(cached, name);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EXDEV') {
       throw new BuildStepError('the workshop cache and the overlay builds are on different filesystems, so the file cannot be hard-linked; keep the cache and overlays directories on one filesystem');
     }
     throw err;
   }
-  try {
-    await rename(tmp, dest);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-}
-
-async function mkdirOpen(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
-  if (first === undefined) return;
-  // Every directory we created must be readable by the game server user whatever the umask.
-  for (let d = dir; d.length >= first.length; d = join(d, '..')) await chmod(d, 0o755);
 }
 
 /** Runs `fn` over `list`, at most `limit` at a time; resolves with the first error thrown (after all settle). */

@@ -182,8 +182,10 @@ const cases: Case[] = [
   {
     name: 'directory installation through a symlinked component',
     setup: (dir) => {
+      // The link leads to another server's data in real life; here it stays in the tree, which the scanner reads.
       mkdirSync(join(dir, 'roots', 'inst'), { recursive: true });
-      symlinkSync('/var/lib/left4me', join(dir, 'roots', 'inst', 'link'));
+      mkdirSync(join(dir, 'roots', 'data', 'instances', 'other', 'config'), { recursive: true });
+      symlinkSync(join(dir, 'roots', 'data'), join(dir, 'roots', 'inst', 'link'));
     },
     opts: (dir) => ({ installationRoots: ['/srv/left4me/installations', join(dir, 'roots', 'inst')] }),
     bad: doc('Installation', 'x', 'source: directory', 'path: <case>/roots/inst/link/instances/other/config'),

@@ -1,6 +1,8 @@
-import { constants as fsc } from 'node:fs';
-import { open, readdir, readlink, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import type { Dirent, Stats } from 'node:fs';
+import { readlink, realpath } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Dir, openDirBeneath, UnsafePathError } from '../fs/beneath.js';
 import type { Problem } from './problems.js';
 
 /** Limits that keep a hostile or broken state tree from exhausting the controller. */
@@ -32,109 +34,234 @@ export interface ScanResult {
 }
 
 const isYaml = (name: string) => name.endsWith('.yaml') || name.endsWith('.yml');
+/** Links followed in a row before a chain counts as a loop (the kernel's limit). */
+const MAX_LINK_HOPS = 40;
 
 /**
  * Reads every *.yaml / *.yml below `dir`, refusing what could hurt: files over the
  * size limit, special files (FIFOs would block), symlinks that lead outside the
  * tree, link loops. Hidden entries (`.git`, editor swap files) are skipped.
- * Reads the file system only; never follows a path out of `dir`.
+ * Reads the file system only, and never outside `dir`, even while someone
+ * swaps its directories for links: every directory is opened component by
+ * component without following links (controller/fs/beneath), every file is
+ * opened O_NOFOLLOW in a directory already open, and a link is only followed
+ * by resolving its target component by component inside the tree. Never throws.
  */
 export async function scanStateDir(dir: string, limits: ScanLimits = DEFAULT_LIMITS): Promise<ScanResult> {
   const files: StateFile[] = [];
   const problems: Problem[] = [];
   const problem = (path: string, message: string) => problems.push({ file: path, line: 1, col: 1, pointer: '', message });
 
-  let root: string;
+  let rootReal: string;
+  let root: Dir;
   try {
-    root = await realpath(dir);
-    if (!(await stat(root)).isDirectory()) {
-      problem(dir, 'the state directory is not a directory');
-      return { files, problems };
-    }
+    // The state directory itself may be reached through links (the operator's choice); nothing below it is.
+    rootReal = await realpath(dir);
+    root = await Dir.root(rootReal);
   } catch (err) {
-    problem(dir, `cannot read the state directory: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    problem(dir, code === 'ENOTDIR' ? 'the state directory is not a directory' : `cannot read the state directory: ${code ?? String(err)}`);
     return { files, problems };
   }
+  const visited = new Set<string>();
 
-  const inside = (real: string) => real === root || real.startsWith(root + sep);
-  const visited = new Set<string>([root]);
-
-  const walk = async (realDir: string, shownDir: string, relDir: string, depth: number): Promise<void> => {
-    let entries;
+  const readYaml = async (parent: Dir, name: string, shown: string, rel: string): Promise<'stop' | void> => {
+    if (files.length >= limits.maxFiles) {
+      problem(shown, `more than ${limits.maxFiles} YAML files in the state directory; the rest are not read`);
+      return 'stop';
+    }
+    let fh: FileHandle;
+    let size: number;
     try {
-      entries = await readdir(realDir, { withFileTypes: true });
+      ({ fh, st: { size } } = await parent.openFile(name));
+    } catch (err) {
+      if (err instanceof UnsafePathError && /not a regular file/.test(err.message)) problem(shown, 'not a regular file (device, FIFO or socket); refused');
+      else if (err instanceof UnsafePathError) problem(shown, 'changed into a symbolic link while being read; not read');
+      else problem(shown, `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      return;
+    }
+    const text = await readLimited(fh, size, limits.maxFileBytes).catch((err: NodeJS.ErrnoException) => {
+      problem(shown, `cannot read file: ${err.code ?? err.message}`);
+      return undefined;
+    });
+    if (text === undefined) return;
+    if (text === null) {
+      problem(shown, `file is larger than ${limits.maxFileBytes} bytes; refused`);
+      return;
+    }
+    files.push({ path: shown, rel, text });
+  };
+
+  const walk = async (d: Dir, path: string[], shownDir: string, relDir: string, depth: number): Promise<'stop' | void> => {
+    let entries: Dirent[];
+    try {
+      entries = await d.entries();
     } catch (err) {
       problem(shownDir, `cannot list directory: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       return;
     }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue;
-      const shown = join(shownDir, entry.name);
-      const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
-      let real = join(realDir, entry.name);
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
-      if (entry.isSymbolicLink()) {
+      const name = entry.name;
+      if (name.startsWith('.')) continue;
+      const shown = join(shownDir, name);
+      const rel = relDir ? `${relDir}/${name}` : name;
+      // readdir's type saves an lstat per file; the O_NOFOLLOW opens below are what is relied on.
+      const st = entry.isFile() || entry.isDirectory() ? entry : await d.lstat(name).catch(() => undefined);
+      if (!st) continue; // gone since it was listed
+      // Where the entry really is, as components below the root; its parent directory, open.
+      let parent = d;
+      let at = [...path, name];
+      let kind: Pick<Stats, 'isDirectory' | 'isFile'> = st;
+      if (st.isSymbolicLink()) {
+        const target = await followInside(root, rootReal, path, name, d);
+        if (target.kind !== 'inside') {
+          if (target.kind === 'outside') problem(shown, `symbolic link leads outside the state directory (to ${target.to}); refused`);
+          else if (target.kind === 'loop') problem(shown, `symbolic link loops (more than ${MAX_LINK_HOPS} links); refused`);
+          else if (target.kind === 'nowhere' && isYaml(name)) problem(shown, 'symbolic link points nowhere');
+          // 'root': a link back to the state directory, which is being read already.
+          continue;
+        }
+        at = target.segments;
+        kind = target.st;
         try {
-          real = await realpath(real);
+          parent = await openDirBeneath(root, at.slice(0, -1));
         } catch {
-          if (isYaml(entry.name)) problem(shown, 'symbolic link points nowhere');
+          problem(shown, 'changed while being read; not read');
           continue;
         }
-        if (!inside(real)) {
-          const target = await readlink(join(realDir, entry.name)).catch(() => real);
-          problem(shown, `symbolic link leads outside the state directory (to ${target}); refused`);
+      }
+      try {
+        if (kind.isDirectory()) {
+          let sub: Dir;
+          try {
+            sub = await parent.dir(at.at(-1)!);
+          } catch {
+            problem(shown, 'changed into a symbolic link or file while being read; not read');
+            continue;
+          }
+          try {
+            const id = inode(await sub.stat());
+            if (visited.has(id)) continue; // a link back into the tree: already read there
+            if (depth >= limits.maxDepth) {
+              problem(shown, `directory nesting deeper than ${limits.maxDepth} levels; not read`);
+              continue;
+            }
+            visited.add(id);
+            if ((await walk(sub, at, shown, rel, depth + 1)) === 'stop') return 'stop';
+          } finally {
+            await sub.close();
+          }
           continue;
         }
-        const st = await stat(real);
-        isDir = st.isDirectory();
-        isFile = st.isFile();
-      }
-      if (isDir) {
-        if (visited.has(real)) continue; // a link back into the tree: already read there
-        if (depth >= limits.maxDepth) {
-          problem(shown, `directory nesting deeper than ${limits.maxDepth} levels; not read`);
+        if (!isYaml(name)) continue;
+        if (!kind.isFile()) {
+          problem(shown, 'not a regular file (device, FIFO or socket); refused');
           continue;
         }
-        visited.add(real);
-        await walk(real, shown, rel, depth + 1);
-        continue;
+        if ((await readYaml(parent, at.at(-1)!, shown, rel)) === 'stop') return 'stop';
+      } finally {
+        if (parent !== d) await parent.close();
       }
-      if (!isYaml(entry.name)) continue;
-      if (!isFile) {
-        problem(shown, 'not a regular file (device, FIFO or socket); refused');
-        continue;
-      }
-      if (files.length >= limits.maxFiles) {
-        problem(shown, `more than ${limits.maxFiles} YAML files in the state directory; the rest are not read`);
-        return;
-      }
-      const text = await readLimited(real, limits.maxFileBytes).catch((err: NodeJS.ErrnoException) => {
-        problem(shown, `cannot read file: ${err.code ?? err.message}`);
-        return undefined;
-      });
-      if (text === undefined) continue;
-      if (text === null) {
-        problem(shown, `file is larger than ${limits.maxFileBytes} bytes; refused`);
-        continue;
-      }
-      files.push({ path: shown, rel, text });
     }
   };
-  await walk(root, dir, '', 0);
+  try {
+    visited.add(inode(await root.stat()));
+    await walk(root, [], dir, '', 0);
+  } catch (err) {
+    // Out of descriptors or memory, say: a problem on the whole tree, so nothing is deleted on its account.
+    problem(dir, `cannot read the state directory: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  } finally {
+    await root.close();
+  }
   return { files, problems };
 }
 
-/** Reads at most `max` bytes of a regular file; null when it is larger. O_NONBLOCK so a FIFO swapped in cannot hang us. */
-async function readLimited(path: string, max: number): Promise<string | null> {
-  const fh = await open(path, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
+type Followed = { kind: 'inside'; segments: string[]; st: Stats } | { kind: 'root' } | { kind: 'outside'; to: string } | { kind: 'nowhere' } | { kind: 'loop' };
+
+/**
+ * Resolves the link `name` in the directory `linkDir` (components below the
+ * root, open as `d`) the way the kernel would, but one component at a time
+ * from the root without ever leaving it: `..` above the root, or an absolute
+ * target not below the root's real path, is outside. Returns the components
+ * of what it leads to (none of them a link when checked) and its lstat.
+ */
+async function followInside(root: Dir, rootReal: string, linkDir: string[], name: string, d: Dir): Promise<Followed> {
+  let to: string;
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
-    if (st.size > max) return null;
+    to = await readlink(d.at(name));
+  } catch {
+    return { kind: 'nowhere' };
+  }
+  const shownTarget = to;
+  let hops = 1;
+  // Components still to resolve, and the resolved directory they are relative to.
+  let pending: string[];
+  let at: string[];
+  const start = (target: string, from: string[]): boolean => {
+    if (target.startsWith('/')) {
+      if (target !== rootReal && !target.startsWith(`${rootReal}/`)) return false;
+      at = [];
+      pending = target.slice(rootReal.length).split('/');
+    } else {
+      at = [...from];
+      pending = target.split('/');
+    }
+    return true;
+  };
+  if (!start(to, linkDir)) return { kind: 'outside', to: shownTarget };
+  for (;;) {
+    const c = pending!.shift();
+    if (c === undefined) break;
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (at!.length === 0) return { kind: 'outside', to: shownTarget };
+      at!.pop();
+      continue;
+    }
+    let st: Stats | undefined;
+    let parent: Dir;
+    try {
+      parent = await openDirBeneath(root, at!);
+    } catch {
+      return { kind: 'nowhere' };
+    }
+    try {
+      st = await parent.lstat(c);
+      if (st?.isSymbolicLink()) {
+        if (++hops > MAX_LINK_HOPS) return { kind: 'loop' };
+        const next = await readlink(parent.at(c));
+        const rest = pending!;
+        if (!start(next, at!)) return { kind: 'outside', to: shownTarget };
+        pending = [...pending!, ...rest];
+        continue;
+      }
+    } catch {
+      return { kind: 'nowhere' };
+    } finally {
+      await parent.close();
+    }
+    if (!st) return { kind: 'nowhere' };
+    if (pending!.some((p) => p !== '' && p !== '.') && !st.isDirectory()) return { kind: 'nowhere' };
+    at!.push(c);
+  }
+  if (at!.length === 0) return { kind: 'root' };
+  const parent = await openDirBeneath(root, at!.slice(0, -1)).catch(() => undefined);
+  const st = await parent?.lstat(at!.at(-1)!).catch(() => undefined);
+  await parent?.close();
+  if (!st || st.isSymbolicLink()) return { kind: 'nowhere' };
+  return { kind: 'inside', segments: at!, st };
+}
+
+function inode(st: Stats): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+/** Reads at most `max` bytes of an open regular file of fstat size `size`; null when it is larger. Closes the handle. */
+async function readLimited(fh: FileHandle, size: number, max: number): Promise<string | null> {
+  try {
+    if (size > max) return null;
     // Sized by fstat, grown if the file grows while we read; never past max + 1.
-    let buf = Buffer.alloc(Math.min(st.size, max) + 1);
+    let buf = Buffer.alloc(Math.min(size, max) + 1);
     let length = 0;
     for (;;) {
       if (length === buf.length) {

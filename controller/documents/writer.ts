@@ -4,7 +4,7 @@
 // and only then write each file atomically. The loader stays the only
 // validator; this module only moves text around and reads its verdict.
 
-import { chown, lstat, mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, sep } from 'node:path';
 import { isMap, isScalar, parseAllDocuments } from 'yaml';
@@ -579,9 +579,10 @@ async function commit(stateDir: string, edits: FileEdit[]): Promise<string | und
         if ((await readFile(target, 'utf8')) !== e.before) throw new Error('it changed while this command ran; run the command again');
         if (e.after === null) await rm(target);
         else {
-          await writeFileAtomic(target, e.after, st.mode & 0o7777);
-          // Root applying into a tree the web user owns must not take its files away from it.
-          if (process.getuid?.() === 0 && (st.uid !== 0 || st.gid !== 0)) await chown(target, st.uid, st.gid);
+          // Root applying into a tree the web user owns must not take its files away from it; the owner
+          // is set on the descriptor before the rename, never by path after (a link could be there by then).
+          const keepOwner = process.getuid?.() === 0 && (st.uid !== 0 || st.gid !== 0);
+          await writeFileAtomic(target, e.after, st.mode & 0o7777, keepOwner ? { uid: st.uid, gid: st.gid } : undefined);
         }
       } else if (e.after !== null) {
         await writeFileAtomic(target, e.after);

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, openSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import { layerExists } from '../builds/layer-writer.js';
 import { BuildFailedError, collectUnusedBuilds, OverlayPipeline, referencedLowerDirs, type RemoteFingerprint, type StepRunner } from '../builds/pipeline.js';
 import { installFromSteam } from '../builds/steamcmd.js';
 import { PRODUCTION_FINGERPRINTS, PRODUCTION_STEPS } from '../builds/steps.js';
+import { removeTree } from '../fs/remove-tree.js';
 import { onHost, type ControllerConfig } from '../config.js';
 import { instancesUsing } from '../documents/dependencies.js';
 import { parseDuration } from '../documents/duration.js';
@@ -238,7 +239,7 @@ export class BuildReconciler {
       } catch (err) {
         failure = err;
         write(`build ${wanted} FAILED: ${errorMessage(err)}`);
-        await rm(this.host(tmp), { recursive: true, force: true });
+        await removeTree(this.host(tmp)).catch(() => undefined);
       }
     }
     const ready = failure ? readyBefore : wanted;

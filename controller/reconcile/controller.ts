@@ -141,8 +141,9 @@ export class Controller {
         this.enqueueAll();
       }),
     );
-    await this.janitor.sweepTemporaries();
-    await this.janitor.sweepTrash();
+    // Housekeeping never keeps the controller from starting: whatever it cannot do is a warning.
+    await this.janitor.sweepTemporaries().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'sweeping temporaries failed'));
+    await this.janitor.sweepTrash().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'emptying the trash failed'));
     await this.buildSide.loadStatus();
     await this.installHostUnits();
     await this.loadDesired();
@@ -200,6 +201,8 @@ export class Controller {
   private watchStateDir(): void {
     this.watcher = watch(this.cfg.stateDir, {
       ignoreInitial: true,
+      // A link out of the state directory must not make root watch (or stat) a tree someone else chose.
+      followSymlinks: false,
       // chokidar 5 matches no globs: watch the directory and filter here.
       ignored: (path: string) => /(^|\/)\.[^/]+$/.test(path),
       awaitWriteFinish: false,

@@ -1,14 +1,18 @@
-import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeDeepTree } from '../../test/support/deep-tree.js';
+import { removeTree } from '../fs/remove-tree.js';
 import { controllerConfig } from '../config.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { HostJanitor } from './janitor.js';
 
 const root = mkdtempSync(join(tmpdir(), 'left4me-trash-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(async () => {
+  await removeTree(root);
+});
 
 describe('trash', () => {
   it('keeps writable layers of deleted instances for the retention period, then removes them', async () => {
@@ -41,5 +45,32 @@ describe('trash', () => {
     expect(await janitor.sweepWorkshopCache()).toEqual(['1-100.vpk']);
     expect(existsSync(join(cache, '2-200.vpk'))).toBe(true);
     expect(existsSync(join(cache, '3-300.vpk'))).toBe(true); // fresh: a build may be about to link it
+  });
+});
+
+describe('trees too deep to name', () => {
+  // A script, or a server in its writable layer (moved to the trash by a reset),
+  // can leave a tree deeper than PATH_MAX; the janitor must still remove it.
+  it('empties a 2,500-level trash entry', async () => {
+    const cfg = controllerConfig({ fsRoot: root, stateDir: join(root, 'state'), trashRetentionMs: 86_400_000 });
+    const entry = join(root, cfg.trashDir, 'deep-20261101');
+    mkdirSync(entry, { recursive: true });
+    makeDeepTree(entry, 2500);
+    const old = (Date.now() - 2 * 86_400_000) / 1000;
+    utimesSync(entry, old, old);
+    const janitor = new HostJanitor(cfg, {} as SystemdAdapter, pino({ level: 'silent' }), Date.now);
+    expect(await janitor.sweepTrash()).toEqual(['deep-20261101']);
+    expect(existsSync(entry)).toBe(false);
+  });
+
+  it('removes a 2,500-level unfinished build', async () => {
+    const cfg = controllerConfig({ fsRoot: root, stateDir: join(root, 'state') });
+    const tmp = join(root, cfg.units.layout.overlaysDir, 'maps', '.tmp-0123456789ab');
+    mkdirSync(tmp, { recursive: true });
+    makeDeepTree(tmp, 2500);
+    // Listing build sandboxes fails on this adapter; that is a warning, and the sweep goes on.
+    const janitor = new HostJanitor(cfg, {} as SystemdAdapter, pino({ level: 'silent' }), Date.now);
+    await janitor.sweepTemporaries();
+    expect(existsSync(tmp)).toBe(false);
   });
 });

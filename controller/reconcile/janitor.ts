@@ -1,15 +1,19 @@
 import type { Stats } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { onHost, type ControllerConfig } from '../config.js';
+import { removeTree } from '../fs/remove-tree.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { errorMessage } from './errors.js';
 
 /**
  * Housekeeping of the host's data directory: what a killed controller left
  * half-done, the trash of deleted servers' data, unused workshop revisions.
- * Reads and removes files under the data and unit directories only.
+ * Reads and removes files under the data and unit directories only, never
+ * following a link and whatever the depth of what it removes (trees a script
+ * or a game server shaped). Never throws: what it cannot remove is logged as
+ * a warning and tried again at the next sweep.
  */
 export class HostJanitor {
   constructor(
@@ -23,7 +27,19 @@ export class HostJanitor {
     return onHost(this.cfg, path);
   }
 
-  /** Removes the entries of `dir` that `old` picks from their stat; returns their names. */
+  /** Removes one path (a tree, a file or a link) as this process reaches it; false, with a warning, when something is left. */
+  private async remove(path: string): Promise<boolean> {
+    try {
+      const { left } = await removeTree(path);
+      if (left.length === 0) return true;
+      this.log.warn({ path, left: left.slice(0, 20), count: left.length }, 'could not remove everything; trying again at the next sweep');
+    } catch (err) {
+      this.log.warn({ path, err: errorMessage(err) }, 'could not remove; trying again at the next sweep');
+    }
+    return false;
+  }
+
+  /** Removes the entries of `dir` that `old` picks from their lstat; returns the names removed completely. */
   private async removeWhere(dir: string, old: (name: string, st: Stats) => boolean, what: string): Promise<string[]> {
     let entries: string[];
     try {
@@ -33,11 +49,8 @@ export class HostJanitor {
     }
     const removed: string[] = [];
     for (const e of entries) {
-      const st = await stat(join(dir, e)).catch(() => undefined);
-      if (st && old(e, st)) {
-        await rm(join(dir, e), { recursive: true, force: true });
-        removed.push(e);
-      }
+      const st = await lstat(join(dir, e)).catch(() => undefined);
+      if (st && old(e, st) && (await this.remove(join(dir, e)))) removed.push(e);
     }
     if (removed.length > 0) this.log.info({ removed }, what);
     return removed;
@@ -73,7 +86,7 @@ export class HostJanitor {
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'cannot list build sandboxes');
     }
-    await rm(this.host(join(this.cfg.dataDir, 'build-runs')), { recursive: true, force: true });
+    await this.remove(this.host(join(this.cfg.dataDir, 'build-runs')));
     const sweep = async (dir: string, match: RegExp) => {
       let entries: string[];
       try {
@@ -81,7 +94,7 @@ export class HostJanitor {
       } catch {
         return;
       }
-      for (const e of entries) if (match.test(e)) await rm(this.host(join(dir, e)), { recursive: true, force: true });
+      for (const e of entries) if (match.test(e)) await this.remove(this.host(join(dir, e)));
     };
     await sweep(this.cfg.unitDir, /^\.[0-9a-f]{12}\.tmp$/);
     await sweep(l.statusDir, /^\.[0-9a-f]{12}\.tmp$/);
