@@ -4,11 +4,11 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { placeDemoInstallation } from '../controller/demo-server/installation.js';
+import { placeDemoInstallation } from '../controller/demo/game-server/installation.js';
 import { packageRoot } from '../controller/package-root.js';
 import { StatusStore } from '../controller/status/store.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
-import { bootPrivateHost, type PrivateHost } from '../controller/private-host/private-host.js';
+import { bootPrivateHost, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 import { BASE_DOCS, condition, instanceDoc, queryServer, waitFor } from './support/demo-host.js';
 
 let host: PrivateHost;

@@ -4,7 +4,7 @@ import { copyFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../controller/package-root.js';
-import { bootPrivateHost, type PrivateHost } from '../controller/private-host/private-host.js';
+import { bootPrivateHost, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 
 let host: PrivateHost;
 const deploy = join(packageRoot(), 'deploy');

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_INSTALLATION_PATH } from '../controller/demo-server/installation.js';
+import { DEMO_INSTALLATION_PATH } from '../controller/demo/game-server/installation.js';
 import { mountUnitName } from '../controller/systemd/units.js';
 import { BASE_DOCS, bootDemoHost, condition, instanceDoc, startController, waitFor, type DemoHost } from './support/demo-host.js';
 

@@ -5,7 +5,7 @@
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDemoInstallation } from '../controller/demo-server/installation.js';
+import { writeDemoInstallation } from '../controller/demo/game-server/installation.js';
 import { bootDemoHost, condition, queryServer, startController, waitFor, type DemoHost } from './support/demo-host.js';
 import { ACCOUNTS, STAND_IN } from './support/steamcmd-stand-in.js';
 

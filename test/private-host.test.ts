@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootPrivateHost, findHostLeaks, sweepStaleHosts, systemdVersion, withPrivateHost, type HostIdentity, type HostLeaks, type PrivateHost } from '../controller/private-host/private-host.js';
+import { bootPrivateHost, findHostLeaks, sweepStaleHosts, systemdVersion, withPrivateHost, type HostIdentity, type HostLeaks, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 
 const NO_LEAKS: HostLeaks = { processes: [], mounts: [], cgroups: [], dirs: [] };
 

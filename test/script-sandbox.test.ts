@@ -11,7 +11,7 @@ import { EgressGuard } from '../controller/builds/egress.js';
 import { buildScript, ScriptFailedError } from '../controller/builds/script.js';
 import type { BuildContext } from '../controller/builds/source.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
-import { bootPrivateHost, type PrivateHost } from '../controller/private-host/private-host.js';
+import { bootPrivateHost, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 import { waitFor } from './support/demo-host.js';
 
 let host: PrivateHost;

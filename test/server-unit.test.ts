@@ -5,10 +5,10 @@
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDemoInstallation } from '../controller/demo-server/installation.js';
+import { writeDemoInstallation } from '../controller/demo/game-server/installation.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
 import { defaultUnitConfig, instancePaths, renderInstanceMount, renderLaunchEnv, renderServerTemplate, renderSlices, type InstanceUnitSpec } from '../controller/systemd/units.js';
-import { bootPrivateHost, type PrivateHost } from '../controller/private-host/private-host.js';
+import { bootPrivateHost, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 import { queryServer, rcon, unitFacts, waitFor } from './support/demo-host.js';
 
 let host: PrivateHost;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installFromSteam, SteamInstallError, type SteamProgress } from '../controller/builds/steamcmd.js';
 import type { InstallationSpec } from '../controller/documents/kinds.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
-import { bootPrivateHost, type PrivateHost } from '../controller/private-host/private-host.js';
+import { bootPrivateHost, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 import { ACCOUNTS, STAND_IN } from './support/steamcmd-stand-in.js';
 
 let host: PrivateHost;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SystemdError, UnitJobError, type UnitState } from '../controller/systemd/adapter.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
-import { bootPrivateHost, findHostLeaks, type PrivateHost } from '../controller/private-host/private-host.js';
+import { bootPrivateHost, findHostLeaks, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 
 describe('DbusSystemdAdapter on a private host', () => {
   let host: PrivateHost;

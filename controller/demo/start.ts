@@ -6,8 +6,8 @@
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
-import { bootPrivateHost } from '../private-host/private-host.js';
-import { DEMO_INSTALLATION_ROOT, placeDemoInstallation } from '../demo-server/installation.js';
+import { bootPrivateHost } from './private-host/private-host.js';
+import { DEMO_INSTALLATION_ROOT, placeDemoInstallation } from './game-server/installation.js';
 import { packageRoot } from '../package-root.js';
 import { a2sProbe } from '../reconcile/a2s-probe.js';
 import { Controller } from '../reconcile/controller.js';

@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { GameDig } from 'gamedig';
 import { afterEach, describe, expect, it } from 'vitest';
-import { A2sResponder, type ServerInfo } from '../demo-server/a2s.js';
+import { A2sResponder, type ServerInfo } from '../demo/game-server/a2s.js';
 import { a2sProbe, parseInfo } from './a2s-probe.js';
 
 const INFO: ServerInfo = {

@@ -9,13 +9,13 @@ import { GameDig } from 'gamedig';
 import pino from 'pino';
 import RconModule from 'rcon-srcds';
 import { controllerConfig, type ControllerConfig, type ControllerConfigInput } from '../../controller/config.js';
-import { DEMO_INSTALLATION_PATH, DEMO_INSTALLATION_ROOT, placeDemoInstallation } from '../../controller/demo-server/installation.js';
+import { DEMO_INSTALLATION_PATH, DEMO_INSTALLATION_ROOT, placeDemoInstallation } from '../../controller/demo/game-server/installation.js';
 import { packageRoot } from '../../controller/package-root.js';
 import { a2sProbe } from '../../controller/reconcile/a2s-probe.js';
 import { Controller } from '../../controller/reconcile/controller.js';
 import { StatusStore, type DocumentStatus } from '../../controller/status/store.js';
 import { DbusSystemdAdapter } from '../../controller/systemd/dbus-adapter.js';
-import { bootPrivateHost, type PrivateHost } from '../../controller/private-host/private-host.js';
+import { bootPrivateHost, type PrivateHost } from '../../controller/demo/private-host/private-host.js';
 
 // rcon-srcds is CommonJS with `exports.default`; under NodeNext the class arrives on .default.
 type RconClass = new (opts: { host: string; port: number; timeout?: number }) => {

@@ -2,7 +2,7 @@
 // host, prints its identity as one JSON line, then dies the way argv[2] says
 // ('throw': an uncaught exception; 'hang': wait to be SIGKILLed), so the test
 // can check that the host dies with it.
-import { bootPrivateHost } from '../../controller/private-host/private-host.js';
+import { bootPrivateHost } from '../../controller/demo/private-host/private-host.js';
 
 async function main(): Promise<void> {
   const mode = process.argv[2];

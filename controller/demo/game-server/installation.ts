@@ -5,11 +5,10 @@
  * `Installation source: directory`.
  */
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as esbuild from 'esbuild';
-import { DEFAULT_INSTALLATION_ROOTS } from '../documents/installation-path.js';
+import { DEFAULT_INSTALLATION_ROOTS } from '../../documents/installation-path.js';
+import { packageRoot } from '../../package-root.js';
 import type { PrivateHost } from '../private-host/private-host.js';
 
 /** The custom map shipped as a `.bsp` placeholder, loadable with `+map` or `changelevel`; a constant. */
@@ -84,9 +83,9 @@ export async function writeDemoInstallation(dir: string): Promise<void> {
   await writeReadable(join(dir, 'srcds_run'), bundle, 0o755);
 }
 
-/** Bundles `controller/demo-server/srcds.ts` into one ESM file with a node shebang; reads the repository sources, writes nothing. */
+/** Bundles `controller/demo/game-server/srcds.ts` into one ESM file with a node shebang; reads the repository sources, writes nothing. */
 export async function bundleDemoServer(): Promise<string> {
-  const entry = join(repoRoot(), 'controller', 'demo-server', 'srcds.ts');
+  const entry = join(packageRoot(), 'controller', 'demo', 'game-server', 'srcds.ts');
   const result = await esbuild.build({
     entryPoints: [entry],
     bundle: true,
@@ -104,16 +103,6 @@ export async function bundleDemoServer(): Promise<string> {
   return out.text;
 }
 
-// Works from the TypeScript sources (vitest) and from dist/ alike.
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(d, 'package.json'))) return d;
-    const up = dirname(d);
-    if (up === d) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}; the demo server is built from a left4me checkout`);
-    d = up;
-  }
-}
 
 // Write-then-rename, so a concurrent reader never sees half an executable.
 async function writeReadable(path: string, data: string | Buffer, mode: number): Promise<void> {
