@@ -28,6 +28,10 @@ export interface BuildContext {
   steamApiBase: string;
   /** Largest single download, in bytes. */
   maxDownloadBytes: number;
+  /** The operator's cap on one archive's content, in bytes (a larger maxSize gets this); unset: maxSize alone. */
+  maxArchiveBytes?: number;
+  /** What the operator's cap on a whole build leaves for this step, in bytes; unset: no build cap. */
+  buildBytesLeft?: number;
 }
 
 /** A step that failed for a reason a person must fix (bad checksum, missing item, script exit code); the message says what and where. */
