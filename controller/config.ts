@@ -40,10 +40,14 @@ export interface ControllerConfig {
   dataDir: string;
   /** Base URL of the Steam Web API. */
   steamApiBase: string;
-  /** Overlay builds at once. */
+  /** Builds at once, overlays and Steam installations together (each runs at most one build sandbox at a time). */
   buildConcurrency: number;
   /** Largest single download of a build, in bytes. */
   maxDownloadBytes: number;
+  /** Cap on one archive's content, in bytes: a document's larger maxSize gets this. */
+  maxArchiveBytes: number;
+  /** Cap on one overlay build, in bytes: held while archives extract, checked after every step. */
+  maxBuildBytes: number;
 }
 
 /** Options a caller may set; the rest comes from production defaults. */
@@ -62,6 +66,8 @@ export interface ControllerConfigInput {
   steamApiBase?: string;
   buildConcurrency?: number;
   maxDownloadBytes?: number;
+  maxArchiveBytes?: number;
+  maxBuildBytes?: number;
 }
 
 /** Production defaults (DESIGN.md host layout) merged with the given options. */
@@ -86,6 +92,10 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     steamApiBase: input.steamApiBase ?? 'https://api.steampowered.com',
     buildConcurrency: input.buildConcurrency ?? 2,
     maxDownloadBytes: input.maxDownloadBytes ?? 8 * 2 ** 30,
+    // As large as the largest download: twice the schema's default maxSize, room for the biggest map packs.
+    maxArchiveBytes: input.maxArchiveBytes ?? 8 * 2 ** 30,
+    // Room for a few large map packs plus a big workshop collection in one overlay.
+    maxBuildBytes: input.maxBuildBytes ?? 20 * 2 ** 30,
   };
 }
 

@@ -26,6 +26,7 @@ commands:
   diff                              what the next controller pass would do (a dry run; changes nothing)
   controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
              [--port-range 27015-27115] [--client-port-range 26900-27000]
+             [--max-archive-bytes 8G] [--max-build-bytes 20G] [--build-concurrency 2]
                                     run the reconciler (as root); servers keep running when it stops
 
 options:
