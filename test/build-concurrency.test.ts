@@ -50,19 +50,20 @@ describe('builds at once', () => {
     })();
     await demo.write('builds.yaml', docs);
     const ctl = await startController(demo, { portRanges: PORTS, buildConcurrency: BOUND });
+    let report = '';
     try {
       await waitFor(
         'every overlay and installation built',
         async () => {
-          const done = await Promise.all([
-            ...OVERLAYS.map(async (n) => (await demo.status.read('Overlay', n))?.build?.result === 'Succeeded'),
-            ...INSTALLATIONS.map(async (n) => (await demo.status.read('Installation', n))?.build?.result === 'Succeeded'),
-          ]);
-          return done.every(Boolean);
+          const statuses = await Promise.all([...OVERLAYS.map((n) => demo.status.read('Overlay', n)), ...INSTALLATIONS.map((n) => demo.status.read('Installation', n))]);
+          report = statuses.map((st, i) => `${[...OVERLAYS, ...INSTALLATIONS][i]}: ${st?.build?.result ?? 'not started'} ${st?.lastError?.message ?? ''}`).join('; ');
+          return statuses.every((st) => st?.build?.result === 'Succeeded');
         },
         120_000,
         250,
-      );
+      ).catch((err: Error) => {
+        throw new Error(`${err.message} (${report})`);
+      });
     } finally {
       watching = false;
       unsubscribe();

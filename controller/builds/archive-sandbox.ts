@@ -230,7 +230,7 @@ export class ArchiveSandbox {
         stopTimeoutSec: this.settings.limits?.stopTimeoutSec ?? DEFAULT_SANDBOX_LIMITS.stopTimeoutSec,
       });
     } catch (err) {
-      await reader?.stop();
+      await reader?.stop().catch(() => undefined);
       throw failure ?? err;
     }
     await reader?.stop().catch((err: unknown) => fail(err as Error));

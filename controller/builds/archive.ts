@@ -19,14 +19,15 @@ export type ArchiveFormat = NonNullable<ArchiveSpec['format']>;
 
 /**
  * Runs an `archive` step: downloads `spec.url` into `ctx.tmpDir` (checked
- * against `spec.sha256`, at most the size limit and `ctx.maxDownloadBytes`),
+ * against `spec.sha256`, at most `spec.maxSize`, `ctx.maxArchiveBytes` and
+ * `ctx.maxDownloadBytes`),
  * has the build sandbox list it and refuses it whole if any entry could
  * escape or is not a plain file, directory or contained symlink, has the
  * sandbox extract it (held to the size limit while it runs), checks the
  * result again, takes it from the build account (root-owned, modes
  * normalised) and merges it into `ctx.dir/<target>` (later steps win). The
- * size limit is the smallest of `spec.maxSize`, the operator's
- * `ctx.maxArchiveBytes` and what is left of `ctx.buildBytesLeft`. Owns its
+ * size limit of the content is the smallest of `spec.maxSize`, the
+ * operator's `ctx.maxArchiveBytes` and `ctx.buildBytesLeft`. Owns its
  * download and scratch directories and removes both.
  */
 export async function buildArchive(spec: ArchiveSpec, ctx: BuildContext): Promise<void> {
@@ -43,7 +44,9 @@ export async function buildArchive(spec: ArchiveSpec, ctx: BuildContext): Promis
   let sandbox: ArchiveSandbox | undefined;
   try {
     try {
-      await download(spec.url, file, { sha256: spec.sha256, maxBytes: Math.min(limit.bytes, ctx.maxDownloadBytes), signal: ctx.signal, log: ctx.log });
+      // The file itself is scratch, not part of the build: maxSize and the archive cap bound it, the build cap does not.
+      const maxBytes = Math.min(spec.maxSize, ctx.maxArchiveBytes ?? Infinity, ctx.maxDownloadBytes);
+      await download(spec.url, file, { sha256: spec.sha256, maxBytes, signal: ctx.signal, log: ctx.log });
     } catch (err) {
       throw prefixed(err, `${stepLabel(ctx)}, archive`);
     }
