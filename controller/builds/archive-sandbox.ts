@@ -63,8 +63,9 @@ const FILE_TOO_LARGE_STATUS = 153;
 /**
  * One archive in the build sandbox: owns a per-run directory (the sandbox's
  * skeleton root, its log and listing files) and the extraction directories
- * below `ctx.tmpDir`, all removed by close(). Every run is its own transient
- * unit `left4me-build-<overlay>-<hex>-<phase>.service`.
+ * below `ctx.tmpDir`, all removed by close(). Every run (listing, link
+ * targets, extraction) is its own transient unit
+ * `left4me-build-<overlay>-<hex>-<n>.service`, described by what it does.
  */
 export class ArchiveSandbox {
   private runs = 0;
