@@ -45,7 +45,7 @@ export interface ControllerConfig {
   dataDir: string;
   /** Base URL of the Steam Web API. */
   steamApiBase: string;
-  /** Overlay builds at once. */
+  /** Builds at once, overlays and Steam installations together (each runs at most one build sandbox at a time). */
   buildConcurrency: number;
   /** Largest single download of a build, in bytes. */
   maxDownloadBytes: number;
@@ -53,6 +53,10 @@ export interface ControllerConfig {
   allowedDownloadNetworks: readonly string[];
   /** Host directories that `source: directory` installations must lie below; see installationRootProblem. */
   installationRoots: readonly string[];
+  /** Cap on one archive's content, in bytes: a document's larger maxSize gets this. */
+  maxArchiveBytes: number;
+  /** Cap on one overlay build, in bytes: held while archives extract, checked after every step. */
+  maxBuildBytes: number;
 }
 
 /** Options a caller may set; the rest comes from production defaults. */
@@ -74,6 +78,8 @@ export interface ControllerConfigInput {
   maxDownloadBytes?: number;
   allowedDownloadNetworks?: readonly string[];
   installationRoots?: readonly string[];
+  maxArchiveBytes?: number;
+  maxBuildBytes?: number;
 }
 
 /** Production defaults (DESIGN.md host layout) merged with the given options. */
@@ -101,6 +107,10 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     maxDownloadBytes: input.maxDownloadBytes ?? 8 * 2 ** 30,
     allowedDownloadNetworks: input.allowedDownloadNetworks ?? [],
     installationRoots: input.installationRoots ?? DEFAULT_INSTALLATION_ROOTS,
+    // As large as the largest download: twice the schema's default maxSize, room for the biggest map packs.
+    maxArchiveBytes: input.maxArchiveBytes ?? 8 * 2 ** 30,
+    // Room for a few large map packs plus a big workshop collection in one overlay.
+    maxBuildBytes: input.maxBuildBytes ?? 20 * 2 ** 30,
   };
 }
 

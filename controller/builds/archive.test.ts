@@ -4,16 +4,21 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, sy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { failure, scratchBuildContext } from '../../test/support/build-context.js';
+import { handTar, handZip } from '../../test/support/archive-fixtures.js';
+import { failure, hostBuildContext } from '../../test/support/build-context.js';
 import { startFixtureServer, type FixtureRoute, type FixtureServer } from '../../test/support/http-fixture.js';
+import { bootPrivateHost, type PrivateHost } from '../demo/private-host/private-host.js';
+import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { buildArchive, guessArchiveFormat, inspectTree, type ArchiveFormat, type ArchiveSpec } from './archive.js';
 import { BuildStepError, type BuildContext } from './source.js';
 
 const exec = promisify(execFile);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+// Listing and extraction run in the build sandbox: one private host serves every case.
+let host: PrivateHost;
+let systemd: DbusSystemdAdapter;
 let work: string;
 let server: FixtureServer;
 const routes = new Map<string, FixtureRoute>();
@@ -23,79 +28,6 @@ const archives = new Map<string, Buffer>();
 function serve(name: string, body: Buffer, extra: Partial<ArchiveSpec> = {}): ArchiveSpec {
   routes.set(`/${name}`, { body });
   return { url: server.url(`/${name}`), sha256: sha(body), stripComponents: 0, maxSize: 1 << 20, ...extra };
-}
-
-/** One ustar header block; enough to write entries real tools refuse to create. */
-function tarHeader(name: string, type: string, opts: { link?: string; size?: number; mode?: number } = {}): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100);
-  h.write(`${(opts.mode ?? 0o644).toString(8).padStart(7, '0')}\0`, 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(`${(opts.size ?? 0).toString(8).padStart(11, '0')}\0`, 124);
-  h.write('00000000000\0', 136);
-  h.write('        ', 148);
-  h.write(type, 156);
-  h.write(opts.link ?? '', 157, 100);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return h;
-}
-
-/** A tar built by hand: `entries` of [name, type, link?]; type 0 entries get a few bytes of data. */
-function handTar(entries: [string, string, string?][]): Buffer {
-  const parts: Buffer[] = [];
-  for (const [name, type, link] of entries) {
-    if (type === '0') {
-      parts.push(tarHeader(name, type, { size: 3 }), Buffer.from('hi\n'.padEnd(512, '\0')));
-    } else {
-      parts.push(tarHeader(name, type, link === undefined ? {} : { link }));
-    }
-  }
-  parts.push(Buffer.alloc(1024));
-  return Buffer.concat(parts);
-}
-
-/** A stored (uncompressed) zip built by hand, for names zip tools refuse to write. */
-function handZip(files: [string, string][]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const [name, text] of files) {
-    const data = Buffer.from(text);
-    const nameBytes = Buffer.from(name);
-    const crc = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(nameBytes.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, nameBytes, data);
-    centrals.push(central, nameBytes);
-    offset += local.length + nameBytes.length + data.length;
-  }
-  const dir = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(files.length, 8);
-  end.writeUInt16LE(files.length, 10);
-  end.writeUInt32LE(dir.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, dir, end]);
 }
 
 /** Packs `dir/top` into `name` with the real tools, the way map packs are made. */
@@ -111,6 +43,8 @@ async function pack(src: string, format: ArchiveFormat, name: string): Promise<B
 }
 
 beforeAll(async () => {
+  host = await bootPrivateHost();
+  systemd = new DbusSystemdAdapter({ address: host.busAddress });
   work = await mkdtemp(join(tmpdir(), 'l4m-archive-fixtures-'));
   server = await startFixtureServer(routes);
   // A small map pack: a vpk, a cfg that was private, a set-uid script and an in-tree link.
@@ -139,18 +73,19 @@ beforeAll(async () => {
   await symlink('/etc/passwd', join(evil, 'top/passwd'));
   archives.set('evil-link.zip', await pack(evil, 'zip', 'evil-link.zip'));
   archives.set('evil-link.7z', await pack(evil, '7z', 'evil-link.7z'));
-});
+}, 60_000);
 afterAll(async () => {
-  await server.close();
+  await server?.close();
+  await systemd?.close();
+  await host?.stop();
   await rm(work, { recursive: true, force: true });
 });
 
-let base: string;
 let ctx: BuildContext;
 let lines: string[];
 let cleanup: () => Promise<void>;
 beforeEach(async () => {
-  ({ ctx, lines, base, cleanup } = await scratchBuildContext({ overlay: 'maps', step: 1, steamApiBase: server.url('/steam'), maxDownloadBytes: 1 << 24, allowDownloadNetworks: ['127.0.0.1/32'] }));
+  ({ ctx, lines, cleanup } = await hostBuildContext(host, systemd, { overlay: 'maps', step: 1, steamApiBase: server.url('/steam'), maxDownloadBytes: 1 << 24, allowDownloadNetworks: ['127.0.0.1/32'] }));
 });
 afterEach(() => cleanup());
 
@@ -208,10 +143,11 @@ describe('buildArchive extracts', () => {
   });
 
   it('refuses to merge into a target under a symlink an earlier step left', async () => {
-    await symlink(base, join(ctx.dir, 'left4dead2'));
+    const outside = await mkdtemp(join(work, 'outside-'));
+    await symlink(outside, join(ctx.dir, 'left4dead2'));
     const err = await failure(buildArchive(serve('sym.tar', archives.get('tar')!, { target: 'left4dead2/addons' }), ctx));
     expect(err.message).toMatch(/left4dead2 is a symlink/);
-    expect((await readdir(base)).sort()).toEqual(['build', 'tmp']);
+    expect(await readdir(outside)).toEqual([]);
   });
 });
 
@@ -327,7 +263,7 @@ describe('buildArchive refuses', () => {
 
 describe('inspectTree (the second check, after extraction)', () => {
   async function tree(): Promise<string> {
-    const root = join(base, 'tree');
+    const root = join(ctx.tmpDir, 'tree');
     await mkdir(join(root, 'maps'), { recursive: true });
     await writeFile(join(root, 'maps/a.vpk'), 'vpk');
     return root;

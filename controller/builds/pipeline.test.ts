@@ -7,7 +7,7 @@ import type { SystemdAdapter } from '../systemd/adapter.js';
 import { EgressGuard } from './egress.js';
 import { PRODUCTION_STEPS } from './steps.js';
 import { BuildFailedError, OverlayPipeline, referencedLowerDirs } from './pipeline.js';
-import { BuildStepError } from './source.js';
+import { BuildStepError, type BuildContext } from './source.js';
 
 const root = mkdtempSync(join(tmpdir(), 'left4me-pipeline-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -15,17 +15,18 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 function overlay(name: string, sources: OverlaySource[], generation: string, refresh?: string): Document<'Overlay'> {
   return { apiVersion: 'left4me/v1', kind: 'Overlay', metadata: { name, owner: 'system' }, spec: { sources, ...(refresh ? { refresh } : {}) }, generation, source: { file: 'x', line: 1, col: 1 } };
 }
-const files = (content: string): OverlaySource => ({ files: [{ path: 'left4dead2/cfg/a.cfg', content, mode: '0644' }] });
+const files = (content: string, path = 'left4dead2/cfg/a.cfg'): OverlaySource => ({ files: [{ path, content, mode: '0644' }] });
+const archive: OverlaySource = { archive: { url: 'http://x/a.zip', sha256: 'a'.repeat(64), stripComponents: 0, maxSize: 1 } };
 const failing: OverlaySource = { script: { run: 'exit 3', timeout: '1h' } };
 
 let clock = Date.parse('2026-11-21T00:00:00Z');
-function pipeline(dir: string, extra: Record<string, (s: OverlaySource) => Promise<void>> = {}) {
+function pipeline(dir: string, extra: Record<string, (s: OverlaySource, ctx: BuildContext) => Promise<void>> = {}, limits: { maxArchiveBytes?: number; maxBuildBytes?: number } = {}) {
   mkdirSync(dir, { recursive: true });
   return new OverlayPipeline(
     { overlaysDir: join(dir, 'overlays'), overlaysHostDir: '/var/lib/left4me/overlays', cacheDir: join(dir, 'cache'), logsDir: join(dir, 'logs') },
-    { files: PRODUCTION_STEPS.files!, ...Object.fromEntries(Object.entries(extra).map(([k, f]) => [k, (s: OverlaySource, ctx: { log(l: string): void }) => (ctx.log('running'), f(s))])) },
+    { files: PRODUCTION_STEPS.files!, ...Object.fromEntries(Object.entries(extra).map(([k, f]) => [k, (s: OverlaySource, ctx: BuildContext) => (ctx.log('running'), f(s, ctx))])) },
     {},
-    { systemd: {} as SystemdAdapter, steamApiBase: 'http://127.0.0.1:1', maxDownloadBytes: 1 << 20, egress: new EgressGuard(), now: () => clock },
+    { systemd: {} as SystemdAdapter, steamApiBase: 'http://127.0.0.1:1', maxDownloadBytes: 1 << 20, maxArchiveBytes: limits.maxArchiveBytes ?? 1 << 30, maxBuildBytes: limits.maxBuildBytes ?? 1 << 30, egress: new EgressGuard(), now: () => clock },
   );
 }
 
@@ -83,5 +84,23 @@ describe('OverlayPipeline', () => {
     expect(removed.sort()).toEqual(['b1', 'b3']);
     expect(existsSync(join(dir, 'overlays/o/b2'))).toBe(true);
     expect(existsSync(join(dir, 'overlays/o/b4'))).toBe(true);
+  });
+
+  it("hands each step the operator's archive cap and what is left of the build cap", async () => {
+    const seen: [number | undefined, number | undefined][] = [];
+    const p = pipeline(join(root, 'caps'), { archive: async (_s, ctx) => void seen.push([ctx.maxArchiveBytes, ctx.buildBytesLeft]) }, { maxArchiveBytes: 5000, maxBuildBytes: 10_000 });
+    await p.ensure(overlay('caps', [archive, files('x'.repeat(3000)), archive, files('y'.repeat(500), 'b.cfg'), archive], 'g1'), 'g1');
+    expect(seen).toEqual([[5000, 10_000], [5000, 7000], [5000, 6500]]);
+  });
+
+  it('fails a build whose steps together pass --max-build-bytes, naming the step, and keeps nothing of it', async () => {
+    const dir = join(root, 'too-big');
+    const p = pipeline(dir, {}, { maxBuildBytes: 2500 });
+    const err = await p.ensure(overlay('big', [files('x'.repeat(2000)), files('y'.repeat(1000), 'b.cfg')], 'g1'), 'g1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BuildFailedError);
+    expect((err as BuildFailedError).message).toBe(
+      "overlay big: the build holds 3000 bytes after source 1 (files), more than the controller's limit for a whole build (2500 bytes, --max-build-bytes); make the overlay smaller or split it into several overlays, or ask the operator to raise --max-build-bytes",
+    );
+    expect(readdirSync(join(dir, 'overlays/big'))).toEqual([]);
   });
 });

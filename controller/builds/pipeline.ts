@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, opendir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { removeTree } from '../fs/remove-tree.js';
@@ -54,12 +54,27 @@ export class BuildFailedError extends Error {
 
 const LOG_TAIL_LINES = 20;
 
+/** What every build of the pipeline gets: systemd, the Steam Web API, the operator's size limits (bytes) and the clock. */
+export interface PipelineEnv {
+  systemd: SystemdAdapter;
+  steamApiBase: string;
+  maxDownloadBytes: number;
+  /** Cap on one archive's content (a larger maxSize gets this). */
+  maxArchiveBytes: number;
+  /** Cap on a whole build: checked after every step, and held while an archive extracts. */
+  maxBuildBytes: number;
+  /** Which addresses downloads and the Steam Web API may reach. */
+  egress: EgressGuard;
+  now: () => number;
+}
+
 /**
  * Builds overlays into `<overlaysDir>/<name>/<build>`: a build id from the
  * spec (plus the refresh epoch for scripts and the remote fingerprint for
  * workshop items), every step into a temp dir, one rename when all
  * succeeded. A build that exists is never touched again. Owns the build
- * queue (bounded concurrency) and the build logs.
+ * logs; builds run in `slots` (a queue of bounded concurrency, which the
+ * caller may share with its other kinds of build).
  */
 export class OverlayPipeline {
   private readonly queue: PQueue;
@@ -69,10 +84,10 @@ export class OverlayPipeline {
     private readonly paths: PipelinePaths,
     private readonly steps: Partial<Record<string, StepRunner>>,
     private readonly fingerprints: Partial<Record<string, RemoteFingerprint>>,
-    private readonly env: { systemd: SystemdAdapter; steamApiBase: string; maxDownloadBytes: number; egress: EgressGuard; now: () => number },
-    concurrency = 2,
+    private readonly env: PipelineEnv,
+    slots: PQueue | number = 2,
   ) {
-    this.queue = new PQueue({ concurrency });
+    this.queue = typeof slots === 'number' ? new PQueue({ concurrency: slots }) : slots;
   }
 
   /**
@@ -139,6 +154,7 @@ export class OverlayPipeline {
       const write = (line: string) => appendFileSync(log, `${new Date(this.env.now()).toISOString()} ${line}\n`);
       write(`build ${build} of overlay ${name} (spec ${overlay.generation}) started`);
       const controller = new AbortController();
+      let bytes = 0;
       try {
         for (const [step, source] of overlay.spec.sources.entries()) {
           const kind = Object.keys(source)[0]!;
@@ -158,7 +174,16 @@ export class OverlayPipeline {
             steamApiBase: this.env.steamApiBase,
             maxDownloadBytes: this.env.maxDownloadBytes,
             egress: this.env.egress,
+            maxArchiveBytes: this.env.maxArchiveBytes,
+            buildBytesLeft: this.env.maxBuildBytes - bytes,
           });
+          // Steps that cannot be held to the cap while they run (scripts, workshop items) are held to it here.
+          bytes = await treeBytes(tmp);
+          if (bytes > this.env.maxBuildBytes) {
+            throw new BuildStepError(
+              `overlay ${name}: the build holds ${bytes} bytes after source ${step} (${kind}), more than the controller's limit for a whole build (${this.env.maxBuildBytes} bytes, --max-build-bytes); make the overlay smaller or split it into several overlays, or ask the operator to raise --max-build-bytes`,
+            );
+          }
         }
         await chmod(tmp, 0o755);
         await rename(tmp, final);
@@ -214,6 +239,21 @@ export async function collectUnusedBuilds(local: string, hostDir: string, keep: 
   }
   if (left.length > 0) throw new Error(`could not remove all of ${left.slice(0, 5).join(', ')}${left.length > 5 ? ` and ${left.length - 5} more` : ''}; tried again at the next pass`);
   return removed;
+}
+
+/** The apparent size of the regular files below `root`, in bytes; walks with lstat and follows no link. */
+export async function treeBytes(root: string): Promise<number> {
+  let total = 0;
+  const stack = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    for await (const e of await opendir(dir)) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) stack.push(path);
+      else if (e.isFile()) total += (await lstat(path)).size;
+    }
+  }
+  return total;
 }
 
 async function exists(path: string): Promise<boolean> {

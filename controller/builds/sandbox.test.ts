@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { UnitProperty } from '../systemd/adapter.js';
 import { defaultUnitConfig } from '../systemd/units.js';
 import {
+  archiveUnitProperties,
   DENIED_NETWORKS,
   SANDBOX_LOGIN_FILE,
   SandboxConfigError,
@@ -46,7 +47,7 @@ const SIGNATURES: Record<string, string> = {
   RestrictSUIDSGID: 'b', RestrictRealtime: 'b', LockPersonality: 'b', RemoveIPC: 'b', KeyringMode: 's', UMask: 'u',
   SystemCallFilter: '(bas)', SystemCallErrorNumber: 'i', SystemCallArchitectures: 'as', RestrictAddressFamilies: '(bas)',
   IPAddressDeny: 'a(iayu)', MemoryMax: 't', MemorySwapMax: 't', TasksMax: 't', CPUQuotaPerSecUSec: 't',
-  MemoryDenyWriteExecute: 'b', StandardInput: 's',
+  MemoryDenyWriteExecute: 'b', StandardInput: 's', PrivateNetwork: 'b', LimitFSIZE: 't', LimitFSIZESoft: 't',
 };
 
 describe('scriptUnitProperties', () => {
@@ -187,5 +188,32 @@ describe('helpers', () => {
 
   it('forbids the config dir, the data dir and the layout trees', () => {
     expect(forbiddenPaths(defaultUnitConfig().layout)).toEqual(expect.arrayContaining(['/etc/left4me', '/var/lib/left4me', '/var/lib/left4me/status']));
+  });
+});
+
+describe('archiveUnitProperties', () => {
+  const base = { ...script, argv: ['/bin/bash', '-c', 'tar -t -f /archive'], archiveFile: '/var/lib/left4me/overlays/maps/.tmp-abc-scratch/archive-1', maxFileBytes: 1024n };
+
+  it('uses systemd 252 signatures, has no network at all and caps every file it writes', () => {
+    const props = archiveUnitProperties({ ...base, outputDir: '/var/lib/left4me/overlays/maps/.tmp-abc-scratch/extract/raw' });
+    for (const [name, sig] of props) expect(sig, name).toBe(SIGNATURES[name]);
+    expect(one(props, 'PrivateNetwork')[2]).toBe(true);
+    expect(one(props, 'RestrictAddressFamilies')[2]).toEqual([true, ['AF_UNIX']]);
+    expect(one(props, 'LimitFSIZE')[2]).toBe(1024n);
+    expect(one(props, 'User')[2]).toBe('left4me-build');
+    expect(one(props, 'BindPaths')[2]).toEqual([['/var/lib/left4me/overlays/maps/.tmp-abc-scratch/extract/raw', '/output', false, 0n]]);
+    expect((one(props, 'BindReadOnlyPaths')[2] as unknown[]).at(-1)).toEqual([base.archiveFile, '/archive', false, 0n]);
+  });
+
+  it('sets no BindPaths without an output dir: an empty one would reset the read-only binds too', () => {
+    const props = archiveUnitProperties({ ...base, stdoutFile: '/var/lib/left4me/build-runs/u/listing' });
+    expect(all(props, 'BindPaths')).toEqual([]);
+    expect(one(props, 'StandardOutputFileToAppend')[2]).toBe('/var/lib/left4me/build-runs/u/listing');
+    expect(one(props, 'StandardErrorFileToAppend')[2]).toBe(script.logFile);
+  });
+
+  it('refuses a relative program path and a zero file size limit', () => {
+    expect(() => archiveUnitProperties({ ...base, argv: ['tar'] })).toThrow(SandboxConfigError);
+    expect(() => archiveUnitProperties({ ...base, maxFileBytes: 0n })).toThrow(/maxFileBytes/);
   });
 });

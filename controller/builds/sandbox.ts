@@ -1,6 +1,6 @@
 /**
- * The transient-unit property lists of the two build sandboxes: overlay
- * `script` steps and steamcmd installation runs. Pure: options in, systemd
+ * The transient-unit property lists of the build sandboxes: overlay
+ * `script` steps, steamcmd installation runs and archive listing/extraction. Pure: options in, systemd
  * D-Bus properties (name, signature, value) out, checked against systemd 252's
  * `org.freedesktop.systemd1.Service` interface.
  *
@@ -33,6 +33,12 @@ export const SANDBOX_OVERLAY_DIR = '/overlay';
 export const SANDBOX_INSTALL_DIR = '/installation';
 /** Where steamcmd sees its own home (its files, logs and login tokens); also its $HOME. */
 export const SANDBOX_STEAM_HOME = '/steam';
+/** Where an archive run finds the downloaded archive (read-only). */
+export const SANDBOX_ARCHIVE_FILE = '/archive';
+/** Where an archive extraction writes the extracted tree (its only writable path besides a private /tmp). */
+export const SANDBOX_OUTPUT_DIR = '/output';
+/** Where an archive run finds a list of entry names it is asked for (read-only). */
+export const SANDBOX_NAMES_FILE = '/names';
 /** Where steamcmd finds the runscript with its `login` line (`+runscript`). */
 export const SANDBOX_LOGIN_FILE = '/run/left4me/steam-login';
 
@@ -85,6 +91,8 @@ export interface SandboxBaseOptions {
   resolvConf: string;
   /** Output and errors are appended here (opened by systemd as root before the sandbox is set up). */
   logFile: string;
+  /** Standard output goes here instead of logFile, when set (e.g. a listing to be read as data). */
+  stdoutFile?: string;
   /** Killed after this long (Result=timeout). */
   timeoutSec: number;
   /** Default `left4me-build`: never the game servers' account. */
@@ -117,6 +125,20 @@ export interface SteamcmdUnitOptions extends SandboxBaseOptions {
   loginFile: string;
   /** One steamcmd command line per run, in order (sandbox paths); each must succeed. */
   commands: readonly (readonly string[])[];
+}
+
+/** Options of an archive run (listing, reading link targets, or extraction). */
+export interface ArchiveUnitOptions extends SandboxBaseOptions {
+  /** The downloaded archive, bound read-only at SANDBOX_ARCHIVE_FILE. */
+  archiveFile: string;
+  /** An empty directory owned by the build user, bound read-write at SANDBOX_OUTPUT_DIR (extraction only). */
+  outputDir?: string;
+  /** A file of entry names, bound read-only at SANDBOX_NAMES_FILE. */
+  namesFile?: string;
+  /** The command line (sandbox paths); the first word is an absolute path. */
+  argv: readonly string[];
+  /** LimitFSIZE=: no file the run writes, its output included, may grow past this many bytes. */
+  maxFileBytes: bigint;
 }
 
 /** An invalid sandbox option; the message names the option and what to change. */
@@ -196,6 +218,40 @@ export function steamcmdUnitProperties(opts: SteamcmdUnitOptions): UnitProperty[
   ];
 }
 
+/**
+ * The properties of one archive tool run: the archive format parsers (tar,
+ * gzip, xz, bzip2, 7z) meet attacker-supplied bytes here instead of in the
+ * controller. No network at all (`PrivateNetwork=`, AF_UNIX only): nothing
+ * in a listing or an extraction needs one. Every file the run writes is
+ * capped by RLIMIT_FSIZE, so a single entry cannot outgrow the limit even
+ * when the archive's headers understate it.
+ */
+export function archiveUnitProperties(opts: ArchiveUnitOptions): UnitProperty[] {
+  checkAbsolute('archiveFile', opts.archiveFile);
+  if (opts.outputDir !== undefined) checkAbsolute('outputDir', opts.outputDir);
+  if (opts.namesFile !== undefined) checkAbsolute('namesFile', opts.namesFile);
+  if (opts.stdoutFile !== undefined) checkAbsolute('stdoutFile', opts.stdoutFile);
+  const [path] = opts.argv;
+  if (path === undefined || !path.startsWith('/')) throw new SandboxConfigError('argv: the first word must be the absolute path of a program inside the sandbox');
+  if (opts.maxFileBytes < 1n) throw new SandboxConfigError(`maxFileBytes ${opts.maxFileBytes} must be at least 1`);
+  return [
+    ...baseProperties(opts, {
+      writable: opts.outputDir === undefined ? [] : [[opts.outputDir, SANDBOX_OUTPUT_DIR]],
+      readOnly: [[opts.archiveFile, SANDBOX_ARCHIVE_FILE], ...(opts.namesFile === undefined ? [] : [[opts.namesFile, SANDBOX_NAMES_FILE] as const])],
+      home: '/tmp',
+      procSubset: 'pid',
+      network: false,
+    }),
+    ['ExecStartEx', 'a(sasas)', [[path, [...opts.argv], ['no-env-expand']]]],
+    ['WorkingDirectory', 's', '/tmp'],
+    ['StandardInput', 's', 'null'],
+    ['LimitFSIZE', 't', opts.maxFileBytes],
+    ['LimitFSIZESoft', 't', opts.maxFileBytes],
+    ['MemoryDenyWriteExecute', 'b', true],
+    ['SystemCallArchitectures', 'as', ['native']],
+  ];
+}
+
 /** Host paths a sandbox may never bind: the configuration dir (state, secrets), the data dir and every layout tree. */
 export function forbiddenPaths(layout: HostLayout): string[] {
   const dataDir = layout.instancesDir.replace(/\/[^/]+$/, '') || '/';
@@ -237,6 +293,8 @@ interface SandboxShape {
   readOnly: readonly (readonly [source: string, target: string, optional?: boolean])[];
   home: string;
   procSubset: 'pid' | 'all';
+  /** false: a private network namespace and AF_UNIX only (default true: public internet). */
+  network?: boolean;
 }
 
 function baseProperties(opts: SandboxBaseOptions, shape: SandboxShape): UnitProperty[] {
@@ -273,7 +331,7 @@ function baseProperties(opts: SandboxBaseOptions, shape: SandboxShape): UnitProp
     // ignores RuntimeMaxSec= for Type=oneshot (it logs so); an overrun ends with Result=timeout.
     ['TimeoutStartUSec', 't', timeoutUsec],
     ['TimeoutStopUSec', 't', BigInt(limits.stopTimeoutSec) * 1_000_000n],
-    ['StandardOutputFileToAppend', 's', opts.logFile],
+    ['StandardOutputFileToAppend', 's', opts.stdoutFile ?? opts.logFile],
     ['StandardErrorFileToAppend', 's', opts.logFile],
     ['LimitCORE', 't', 0n],
     ['LimitCORESoft', 't', 0n],
@@ -289,7 +347,8 @@ function baseProperties(opts: SandboxBaseOptions, shape: SandboxShape): UnitProp
         ...shape.readOnly.map(([source, target, optional]) => [source, target, optional ?? false, BIND_FLAGS]),
       ],
     ],
-    ['BindPaths', 'a(ssbt)', writable.map(([source, target]) => [source, target, false, BIND_FLAGS])],
+    // Only when there is one: an empty BindPaths= resets every bind, the read-only ones above included.
+    ...(writable.length > 0 ? [['BindPaths', 'a(ssbt)', writable.map(([source, target]) => [source, target, false, BIND_FLAGS])] as const] : []),
     ['ProtectSystem', 's', 'strict'],
     ['ProtectHome', 's', 'yes'],
     ['PrivateTmp', 'b', true],
@@ -319,7 +378,8 @@ function baseProperties(opts: SandboxBaseOptions, shape: SandboxShape): UnitProp
     ['SystemCallFilter', '(bas)', [true, ['@system-service']]],
     ['SystemCallFilter', '(bas)', [false, ['@clock', '@cpu-emulation', '@debug', '@module', '@mount', '@obsolete', '@privileged', '@raw-io', '@reboot', '@resources', '@swap']]],
     ['SystemCallErrorNumber', 'i', EPERM],
-    ['RestrictAddressFamilies', '(bas)', [true, ['AF_INET', 'AF_INET6', 'AF_UNIX']]],
+    ['RestrictAddressFamilies', '(bas)', [true, shape.network === false ? ['AF_UNIX'] : ['AF_INET', 'AF_INET6', 'AF_UNIX']]],
+    ...(shape.network === false ? [['PrivateNetwork', 'b', true] as const] : []),
     ['IPAddressDeny', 'a(iayu)', ipAddressEntries(denied)],
 
     ['MemoryMax', 't', limits.memoryMax],

@@ -538,7 +538,8 @@ export function onHost(fsRoot: string, path: string): string {
   return fsRoot === '/' ? path : join(fsRoot, path);
 }
 
-function inferFsRoot(ctx: BuildContext): string {
+/** This process's view of the host's `/`, from a build context's two views of its build dir. */
+export function inferFsRoot(ctx: Pick<BuildContext, 'overlay' | 'dir' | 'hostDir'>): string {
   if (ctx.dir === ctx.hostDir) return '/';
   if (ctx.dir.endsWith(ctx.hostDir)) return ctx.dir.slice(0, -ctx.hostDir.length) || '/';
   throw new BuildStepError(`overlay ${ctx.overlay}: the build dir ${ctx.dir} is not ${ctx.hostDir} seen through a root prefix; pass fsRoot to buildScript`);

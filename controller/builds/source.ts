@@ -31,6 +31,10 @@ export interface BuildContext {
   maxDownloadBytes: number;
   /** Which addresses downloads and the Steam Web API may reach (public ones plus the operator's allowed networks). */
   egress: EgressGuard;
+  /** The operator's cap on one archive's content, in bytes (a larger maxSize gets this); unset: maxSize alone. */
+  maxArchiveBytes?: number;
+  /** What the operator's cap on a whole build leaves for this step, in bytes; unset: no build cap. */
+  buildBytesLeft?: number;
 }
 
 /** A step that failed for a reason a person must fix (bad checksum, missing item, script exit code); the message says what and where. */

@@ -17,6 +17,9 @@ export const HOST_OPTIONS = {
   'client-port-range': { type: 'string' },
   'allow-download-network': { type: 'string', multiple: true },
   'uid-range': { type: 'string' },
+  'max-archive-bytes': { type: 'string' },
+  'max-build-bytes': { type: 'string' },
+  'build-concurrency': { type: 'string' },
 } as const;
 
 type HostValues = {
@@ -33,6 +36,30 @@ type HostValues = {
   'allow-download-network'?: string[];
   'uid-range'?: string;
 };
+/** The operator's limits on builds; documents only ask within them. */
+type LimitValues = { 'max-archive-bytes'?: string; 'max-build-bytes'?: string; 'build-concurrency'?: string };
+
+const BINARY_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/** Parses a size such as `8G`, `512MiB` or `1048576` (binary units) into bytes, at least 1. */
+export function parseBytes(flag: string, text: string): number {
+  const m = /^(\d{1,15})([kmgt]?)(?:i?b)?$/i.exec(text);
+  const bytes = m ? Number(m[1]) * BINARY_UNITS[m[2]!.toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new UsageError(`${flag} must be a size in bytes such as 8G, 512M or 1048576 (at least 1)`);
+  return bytes;
+}
+
+function limitsFrom(values: LimitValues): ControllerConfigInput {
+  const out: ControllerConfigInput = {};
+  if (values['max-archive-bytes'] !== undefined) out.maxArchiveBytes = parseBytes('--max-archive-bytes', values['max-archive-bytes']);
+  if (values['max-build-bytes'] !== undefined) out.maxBuildBytes = parseBytes('--max-build-bytes', values['max-build-bytes']);
+  const builds = values['build-concurrency'];
+  if (builds !== undefined) {
+    if (!/^\d{1,2}$/.test(builds) || Number(builds) < 1 || Number(builds) > 64) throw new UsageError('--build-concurrency must be a whole number from 1 to 64');
+    out.buildConcurrency = Number(builds);
+  }
+  return out;
+}
 
 /** Parses `27015-27115` into an inclusive range of unprivileged ports. */
 export function parseRange(flag: string, text: string): { min: number; max: number } {
@@ -64,7 +91,7 @@ function parseUidRange(text: string | undefined, game: { min: number; max: numbe
 }
 
 /** The controller configuration the host options (and --demo) describe. */
-export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}): ControllerConfig {
+export function hostConfig(values: HostValues & LimitValues, extra: ControllerConfigInput = {}): ControllerConfig {
   const target = resolveTarget(values);
   const demo = target.demo;
   const game = parseRange('--port-range', values['port-range'] ?? '27015-27115');
@@ -87,6 +114,7 @@ export function hostConfig(values: HostValues, extra: ControllerConfigInput = {}
     allowedDownloadNetworks: (values['allow-download-network'] ?? []).map(allowedNetwork),
     ...(uids ? { uidRange: uids } : {}),
     ...(roots !== undefined ? { installationRoots: roots } : {}),
+    ...limitsFrom(values),
     ...extra,
   });
   const unsafe = installationRootProblem(cfg.installationRoots, keptDirectories(cfg));

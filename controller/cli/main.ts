@@ -31,6 +31,7 @@ commands:
   controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
              [--port-range 27015-27115] [--client-port-range 26900-27000]
              [--uid-range 1879048192-1879113727] [--allow-download-network CIDR]...
+             [--max-archive-bytes 8G] [--max-build-bytes 20G] [--build-concurrency 2]
                                     run the reconciler (as root); servers keep running when it stops
 
 options:

@@ -4,6 +4,7 @@ import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { EgressGuard } from '../builds/egress.js';
 import { layerExists } from '../builds/layer-writer.js';
@@ -51,6 +52,8 @@ export interface BuildReconcilerDeps {
  */
 export class BuildReconciler {
   private readonly pipeline: OverlayPipeline;
+  /** Builds at once, overlays and Steam installations together: one bound for every build sandbox. */
+  private readonly slots: PQueue;
   /** Ready build and last build failure per overlay (mirrors the overlay statuses). */
   private readonly builds = new Map<string, { ready?: string; failure?: string }>();
   /** The same for Steam installations. */
@@ -66,12 +69,13 @@ export class BuildReconciler {
     this.store = deps.store;
     this.now = deps.now;
     const l = this.cfg.units.layout;
+    this.slots = new PQueue({ concurrency: this.cfg.buildConcurrency });
     this.pipeline = new OverlayPipeline(
       { overlaysDir: this.host(l.overlaysDir), overlaysHostDir: l.overlaysDir, cacheDir: this.host(l.cacheDir), logsDir: this.host(join(this.cfg.dataDir, 'logs', 'overlays')) },
       { ...PRODUCTION_STEPS, ...deps.steps },
       { ...PRODUCTION_FINGERPRINTS, ...deps.fingerprints },
-      { systemd: deps.systemd, steamApiBase: this.cfg.steamApiBase, maxDownloadBytes: this.cfg.maxDownloadBytes, egress: new EgressGuard(this.cfg.allowedDownloadNetworks), now: this.now },
-      this.cfg.buildConcurrency,
+      { systemd: deps.systemd, steamApiBase: this.cfg.steamApiBase, maxDownloadBytes: this.cfg.maxDownloadBytes, maxArchiveBytes: this.cfg.maxArchiveBytes, maxBuildBytes: this.cfg.maxBuildBytes, egress: new EgressGuard(this.cfg.allowedDownloadNetworks), now: this.now },
+      this.slots,
     );
   }
 
@@ -220,7 +224,7 @@ export class BuildReconciler {
         }
         status = { ...status, progress: { pass: 0, passes: 0, platform: '', state: 'starting', percent: 0 } };
         await this.store.write(applyConditions(status, doc.generation, [...updates, { type: C.Installed, status: readyBefore ? 'True' : 'False', reason: Reason.Installing, message: `steamcmd is installing build ${wanted}` }], new Date(now)), prev);
-        await installFromSteam(doc, {
+        await this.slots.add(() => installFromSteam(doc, {
           systemd: this.deps.systemd,
           fsRoot: this.cfg.fsRoot,
           layout,
@@ -233,7 +237,7 @@ export class BuildReconciler {
             status = { ...status, progress: { pass: p.pass, passes: p.passes, platform: p.platform, state: p.state, percent: p.percent } };
             void this.store.write(status).catch(() => undefined);
           },
-        });
+        }));
         await rename(this.host(tmp), this.host(join(base, wanted)));
         write(`build ${wanted} installed`);
       } catch (err) {
