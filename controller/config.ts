@@ -85,13 +85,13 @@ export interface ControllerConfigInput {
 /** Production defaults (DESIGN.md host layout) merged with the given options. */
 export function controllerConfig(input: ControllerConfigInput = {}): ControllerConfig {
   const units = resolveUnitConfig(input.units ?? {});
-  const dataDir = units.layout.instancesDir.replace(/\/instances$/, '');
+  const { dataDir, secretsDir, trashDir } = units.layout;
   return {
     stateDir: input.stateDir ?? '/etc/left4me/state',
     units,
     unitDir: input.unitDir ?? '/etc/systemd/system',
-    secretsDir: join(dataDir, 'secrets'),
-    trashDir: join(dataDir, 'trash'),
+    secretsDir,
+    trashDir,
     portRanges: input.portRanges ?? DEFAULT_PORT_RANGES,
     uidRange: input.uidRange ?? DEFAULT_UID_RANGE,
     ...(input.node !== undefined ? { node: input.node } : {}),

@@ -2,6 +2,7 @@
 // sandbox from inside (what it can write, reach and read), a failing and an
 // overrunning script end as they should, and systemd-analyze measures the
 // sandbox's exposure while a script runs.
+import { hostLayout } from '../controller/host/layout.js';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, connect, type Server } from 'node:net';
@@ -51,6 +52,7 @@ async function buildContext(overlay: string, signal = new AbortController().sign
     steamApiBase: 'http://127.0.0.1:9',
     maxDownloadBytes: 1024,
     egress: new EgressGuard(),
+    layout: hostLayout(),
   };
   return { ctx, dir, lines };
 }

@@ -21,7 +21,7 @@ import { MAX_ARCHIVE_SYMLINKS, MAX_SYMLINK_TARGET, type SizeLimit } from './arch
 import { archiveUnitProperties, DEFAULT_SANDBOX_LIMITS, SANDBOX_ARCHIVE_FILE, SANDBOX_NAMES_FILE, SANDBOX_OUTPUT_DIR } from './sandbox.js';
 import { createRunDir, inferFsRoot, lookupAccount, removeRunDir, runSandboxedUnit, sandboxEnvironment, type Account, type RunDir, type SandboxRunSettings } from './script.js';
 import { BuildStepError, type BuildContext } from './source.js';
-import { defaultUnitConfig, type HostLayout } from '../systemd/units.js';
+import type { HostLayout } from '../host/layout.js';
 
 /** How long one listing or extraction may take before systemd kills it. */
 export const ARCHIVE_TIMEOUT_SEC = 3600;
@@ -85,11 +85,11 @@ export class ArchiveSandbox {
   /** Prepares a sandbox for the archive at `file` (as this process reaches it, below ctx.tmpDir); makes the file world-readable, never writable. */
   static async open(ctx: BuildContext, file: string, settings: SandboxRunSettings = {}): Promise<ArchiveSandbox> {
     const fsRoot = settings.fsRoot ?? inferFsRoot(ctx);
-    const layout = settings.layout ?? defaultUnitConfig().layout;
+    const layout = settings.layout ?? ctx.layout;
     const account = await lookupAccount(fsRoot, layout.buildUser, layout.buildGroup);
     const name = `left4me-build-${ctx.overlay}-${randomBytes(4).toString('hex')}`;
     await chmod(file, 0o644);
-    const run = await createRunDir(fsRoot, settings, name);
+    const run = await createRunDir(fsRoot, layout, settings, name);
     try {
       // Bind targets, so systemd need not create them.
       await writeFile(join(run.localDir, 'root', SANDBOX_ARCHIVE_FILE), '');

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { hostLayout } from '../host/layout.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,7 +27,7 @@ function pipeline(dir: string, extra: Record<string, (s: OverlaySource, ctx: Bui
     { overlaysDir: join(dir, 'overlays'), overlaysHostDir: '/var/lib/left4me/overlays', cacheDir: join(dir, 'cache'), logsDir: join(dir, 'logs') },
     { files: PRODUCTION_STEPS.files!, ...Object.fromEntries(Object.entries(extra).map(([k, f]) => [k, (s: OverlaySource, ctx: BuildContext) => (ctx.log('running'), f(s, ctx))])) },
     {},
-    { systemd: {} as SystemdAdapter, steamApiBase: 'http://127.0.0.1:1', maxDownloadBytes: 1 << 20, maxArchiveBytes: limits.maxArchiveBytes ?? 1 << 30, maxBuildBytes: limits.maxBuildBytes ?? 1 << 30, egress: new EgressGuard(), now: () => clock },
+    { systemd: {} as SystemdAdapter, steamApiBase: 'http://127.0.0.1:1', maxDownloadBytes: 1 << 20, maxArchiveBytes: limits.maxArchiveBytes ?? 1 << 30, maxBuildBytes: limits.maxBuildBytes ?? 1 << 30, egress: new EgressGuard(), layout: hostLayout(), now: () => clock },
   );
 }
 

@@ -4,6 +4,7 @@ import { chmod, lstat, mkdir, opendir, readdir, readFile, rename, rm, stat } fro
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { removeTree } from '../fs/remove-tree.js';
+import type { HostLayout } from '../host/layout.js';
 import { specHash } from '../documents/hash.js';
 import { parseDuration } from '../documents/duration.js';
 import type { Document, OverlaySource } from '../documents/kinds.js';
@@ -65,6 +66,8 @@ export interface PipelineEnv {
   maxBuildBytes: number;
   /** Which addresses downloads and the Steam Web API may reach. */
   egress: EgressGuard;
+  /** The host layout build steps run in. */
+  layout: HostLayout;
   now: () => number;
 }
 
@@ -174,6 +177,7 @@ export class OverlayPipeline {
             steamApiBase: this.env.steamApiBase,
             maxDownloadBytes: this.env.maxDownloadBytes,
             egress: this.env.egress,
+            layout: this.env.layout,
             maxArchiveBytes: this.env.maxArchiveBytes,
             buildBytesLeft: this.env.maxBuildBytes - bytes,
           });

@@ -24,7 +24,8 @@
  */
 import { isIP } from 'node:net';
 import type { UnitProperty } from '../systemd/adapter.js';
-import { BUILD_SLICE_UNIT, defaultUnitConfig, GLIBC_ETC, type HostLayout } from '../systemd/units.js';
+import type { HostLayout } from '../host/layout.js';
+import { BUILD_SLICE_UNIT, defaultUnitConfig, GLIBC_ETC } from '../systemd/units.js';
 import { DENIED_NETWORKS } from './networks.js';
 
 /** Where a script sees its overlay build directory (read-write, its only writable path besides a private /tmp). */

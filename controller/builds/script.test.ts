@@ -1,11 +1,13 @@
+import { statSync } from 'node:fs';
 import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { hostLayout } from '../host/layout.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { EgressGuard } from './egress.js';
-import { buildScript, dataDir, handTreeTo, reclaimTree, removeRunDir } from './script.js';
+import { buildScript, createRunDir, handTreeTo, reclaimTree, removeRunDir } from './script.js';
 import { BuildStepError, type BuildContext } from './source.js';
 import { defaultUnitConfig } from '../systemd/units.js';
 
@@ -132,13 +134,21 @@ describe('buildScript', () => {
     const systemd = new Proxy({}, { get: () => () => Promise.reject(new Error('systemd must not be called')) }) as SystemdAdapter;
     const ctx: BuildContext = {
       overlay: 'maps', step: 2, dir: base, hostDir: base, cacheDir: base, tmpDir: base, log: () => undefined,
-      signal: new AbortController().signal, systemd, steamApiBase: '', maxDownloadBytes: 0, egress: new EgressGuard(),
+      signal: new AbortController().signal, systemd, steamApiBase: '', maxDownloadBytes: 0, egress: new EgressGuard(), layout: hostLayout(),
     };
     await expect(buildScript({ run: 'true', timeout: '7h' }, ctx)).rejects.toThrow(BuildStepError);
     await expect(buildScript({ run: 'true', timeout: '7h' }, ctx)).rejects.toThrow(/script of overlay maps \(step 2\): timeout 7h is outside 1s to 6h; set spec\.sources\[2\]\.script\.timeout/);
   });
 
-  it('keeps its run directories in the data dir, not on /run', () => {
-    expect(dataDir(defaultUnitConfig().layout)).toBe('/var/lib/left4me');
+  it('keeps its run directories in the build-runs directory of the layout it is given (--data-dir moves them)', async () => {
+    const layout = hostLayout(join(base, 'data'));
+    const run = await createRunDir('/', layout, {}, 'left4me-build-x.service');
+    try {
+      expect(run.hostDir).toBe(join(base, 'data', 'build-runs', 'left4me-build-x.service'));
+      expect(statSync(run.localDir).isDirectory()).toBe(true);
+    } finally {
+      await removeRunDir(run.localDir);
+    }
+    expect(hostLayout().buildRunsDir).toBe('/var/lib/left4me/build-runs'); // not on /run: a reboot must not lose a run's evidence
   });
 });

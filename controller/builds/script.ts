@@ -22,7 +22,7 @@ import { parseDuration } from '../documents/duration.js';
 import { UnsafePathError } from '../fs/beneath.js';
 import { walkBeneath } from '../fs/walk.js';
 import { SystemdError, UnitJobError, type SystemdAdapter, type UnitProperty } from '../systemd/adapter.js';
-import { defaultUnitConfig, type HostLayout } from '../systemd/units.js';
+import type { HostLayout } from '../host/layout.js';
 import { DEFAULT_SANDBOX_LIMITS, PUBLIC_RESOLVERS, SANDBOX_ETC, sandboxResolvConf, scriptUnitProperties, type SandboxBaseOptions, type SandboxLimits } from './sandbox.js';
 import { BuildStepError, type BuildContext } from './source.js';
 
@@ -87,10 +87,10 @@ export async function buildScript(spec: ScriptSpec, ctx: BuildContext, opts: Scr
     throw new BuildStepError(`${where}: timeout ${spec.timeout} is outside 1s to 6h; set spec.sources[${ctx.step}].script.timeout within that range`);
   }
   const fsRoot = opts.fsRoot ?? inferFsRoot(ctx);
-  const layout = opts.layout ?? defaultUnitConfig().layout;
+  const layout = opts.layout ?? ctx.layout;
   const unit = `left4me-build-${ctx.overlay}-${randomBytes(4).toString('hex')}.service`;
   const account = await lookupAccount(fsRoot, layout.buildUser, layout.buildGroup);
-  const run = await createRunDir(fsRoot, opts, unit);
+  const run = await createRunDir(fsRoot, layout, opts, unit);
   try {
     const scriptFile = join(run.hostDir, 'script.sh');
     await writeFile(join(run.localDir, 'script.sh'), spec.run, { mode: 0o644 });
@@ -381,9 +381,9 @@ export function sandboxEnvironment(run: RunDir, layout: HostLayout, settings: Sa
   };
 }
 
-export async function createRunDir(fsRoot: string, settings: SandboxRunSettings, unit: string): Promise<RunDir> {
-  const layout = settings.layout ?? defaultUnitConfig().layout;
-  const runRoot = settings.runDir ?? `${dataDir(layout)}/build-runs`;
+/** Makes a sandbox's run directory (and its empty root skeleton) below `settings.runDir` or the layout's build-runs directory. */
+export async function createRunDir(fsRoot: string, layout: HostLayout, settings: SandboxRunSettings, unit: string): Promise<RunDir> {
+  const runRoot = settings.runDir ?? layout.buildRunsDir;
   const hostDir = `${runRoot}/${unit}`;
   const localDir = onHost(fsRoot, hostDir);
   await mkdir(onHost(fsRoot, runRoot), { recursive: true, mode: 0o700 });
@@ -526,11 +526,6 @@ export function hostAddresses(): string[] {
     for (const a of list ?? []) out.add(a.address.replace(/%.*$/, ''));
   }
   return [...out].sort();
-}
-
-/** The layout's data directory (parent of the instances dir), as the controller config derives it. */
-export function dataDir(layout: HostLayout): string {
-  return layout.instancesDir.replace(/\/[^/]+$/, '') || '/';
 }
 
 /** Maps a host path to this process's view of it. */

@@ -1,3 +1,4 @@
+import type { HostLayout } from '../host/layout.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import type { EgressGuard } from './egress.js';
 
@@ -23,8 +24,10 @@ export interface BuildContext {
   log(line: string): void;
   /** Aborted when the build is cancelled or times out. */
   signal: AbortSignal;
-  /** systemd, for steps that run in a sandbox (scripts). */
+  /** systemd, for steps that run in a sandbox (scripts, archives). */
   systemd: SystemdAdapter;
+  /** The host layout (data dir, build account, trees a sandbox must never see), as the controller was configured. */
+  layout: HostLayout;
   /** Base URL of the Steam Web API (tests point it at a local stand-in). */
   steamApiBase: string;
   /** Largest single download, in bytes. */

@@ -19,7 +19,7 @@ import type { InstallationSpec, Metadata } from '../documents/kinds.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { defaultUnitConfig } from '../systemd/units.js';
 import { SANDBOX_INSTALL_DIR, SANDBOX_LOGIN_FILE, SANDBOX_STEAM_HOME, steamcmdUnitProperties } from './sandbox.js';
-import { createRunDir, dataDir, handTreeTo, lookupAccount, onHost, reclaimTree, removeRunDir, runSandboxedUnit, sandboxEnvironment, type SandboxRunSettings } from './script.js';
+import { createRunDir, handTreeTo, lookupAccount, onHost, reclaimTree, removeRunDir, runSandboxedUnit, sandboxEnvironment, type SandboxRunSettings } from './script.js';
 import { BuildStepError } from './source.js';
 
 /** Steam app id of the Left 4 Dead 2 dedicated server. */
@@ -104,12 +104,12 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
   const fsRoot = opts.fsRoot ?? '/';
   const layout = opts.layout ?? defaultUnitConfig().layout;
   const installDir = opts.installDir ?? layout.installationDir;
-  const steamHome = opts.steamHome ?? `${dataDir(layout)}/steam`;
+  const steamHome = opts.steamHome ?? layout.steamHome;
   const steamcmd = opts.steamcmd ?? `${steamHome}/steamcmd/steamcmd.sh`;
   if (!steamcmd.startsWith(`${steamHome}/`)) {
     throw new SteamInstallError(`installation ${name}: steamcmd ${steamcmd} must lie inside the steam home ${steamHome} (its self-update writes there)`, 'exit', []);
   }
-  const secretsFile = opts.secretsFile ?? `${layout.configDir}/secrets/steam.json`;
+  const secretsFile = opts.secretsFile ?? layout.steamLoginFile;
   const login = await readSteamLogin(onHost(fsRoot, secretsFile), secretsFile, steam.login);
   const account = await lookupAccount(fsRoot, layout.buildUser, layout.buildGroup);
   const log = opts.log ?? (() => undefined);
@@ -120,7 +120,7 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
   await handTreeTo(onHost(fsRoot, steamHome), account.uid, account.gid);
 
   const unit = `left4me-steamcmd-${name}-${randomBytes(4).toString('hex')}.service`;
-  const run = await createRunDir(fsRoot, opts, unit);
+  const run = await createRunDir(fsRoot, layout, opts, unit);
   try {
     const loginLocal = join(run.localDir, 'steam-login');
     await writeFile(loginLocal, steamLoginScript(login), { mode: 0o400 });

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { hostLayout } from '../host/layout.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -40,6 +41,7 @@ async function ctx(name: string, extra: Partial<BuildContext> = {}): Promise<Bui
     maxDownloadBytes: 1 << 20,
     // The stand-in (API and file host) listens on loopback: allowed explicitly, as an operator would.
     egress: new EgressGuard(['127.0.0.1/32']),
+    layout: hostLayout(),
     ...extra,
   };
 }

@@ -2,6 +2,7 @@ import { parseNetwork } from '../builds/networks.js';
 import { controllerConfig, installationRootProblem, keptDirectories, type ControllerConfig, type ControllerConfigInput } from '../config.js';
 import { DEFAULT_INSTALLATION_ROOTS } from '../documents/installation-path.js';
 import type { LoadOptions } from '../documents/loader.js';
+import { DEFAULT_DATA_DIR, hostLayout } from '../host/layout.js';
 import { uidRangeProblem } from '../systemd/server-accounts.js';
 import { defaultUnitConfig } from '../systemd/units.js';
 import { UsageError } from './args.js';
@@ -108,7 +109,7 @@ export function hostConfig(values: HostValues & LimitValues, extra: ControllerCo
     ...(bus ? { busAddress: bus } : {}),
     ...(values.node !== undefined ? { node: values.node } : {}),
     ...(dataDir !== undefined
-      ? { units: { layout: { instancesDir: `${dataDir}/instances`, overlaysDir: `${dataDir}/overlays`, runtimeDir: `${dataDir}/runtime`, statusDir: `${dataDir}/status`, cacheDir: `${dataDir}/cache`, installationDir: `${dataDir}/installation` } } }
+      ? { units: { layout: hostLayout(dataDir) } }
       : {}),
     portRanges: { game, client },
     allowedDownloadNetworks: (values['allow-download-network'] ?? []).map(allowedNetwork),
@@ -134,7 +135,7 @@ export function documentOptions(values: HostValues): LoadOptions {
   const installationRoots = values['installation-root'] ?? demo?.installationRoots ?? DEFAULT_INSTALLATION_ROOTS;
   const unsafe = installationRootProblem(installationRoots, [
     ['the state directory', target.stateDir],
-    ['the data directory', values['data-dir'] ?? demo?.dataDir ?? '/var/lib/left4me'],
+    ['the data directory', values['data-dir'] ?? demo?.dataDir ?? DEFAULT_DATA_DIR],
     ['the configuration directory', defaultUnitConfig().layout.configDir],
     ['the unit directory', demo?.unitDir ?? '/etc/systemd/system'],
   ]);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { DEFAULT_DATA_DIR } from '../host/layout.js';
 import { join } from 'node:path';
 import { onHost } from '../config.js';
 import { packageRoot } from '../package-root.js';
@@ -49,6 +50,6 @@ export function resolveTarget(values: { state?: string; demo?: boolean; 'data-di
       demo,
     };
   }
-  const dataDir = values['data-dir'] ?? '/var/lib/left4me';
+  const dataDir = values['data-dir'] ?? DEFAULT_DATA_DIR;
   return { stateDir: values.state ?? DEFAULT_STATE_DIR, statusDir: join(dataDir, 'status') };
 }

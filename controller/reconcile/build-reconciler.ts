@@ -71,10 +71,10 @@ export class BuildReconciler {
     const l = this.cfg.units.layout;
     this.slots = new PQueue({ concurrency: this.cfg.buildConcurrency });
     this.pipeline = new OverlayPipeline(
-      { overlaysDir: this.host(l.overlaysDir), overlaysHostDir: l.overlaysDir, cacheDir: this.host(l.cacheDir), logsDir: this.host(join(this.cfg.dataDir, 'logs', 'overlays')) },
+      { overlaysDir: this.host(l.overlaysDir), overlaysHostDir: l.overlaysDir, cacheDir: this.host(l.cacheDir), logsDir: this.host(join(l.logsDir, 'overlays')) },
       { ...PRODUCTION_STEPS, ...deps.steps },
       { ...PRODUCTION_FINGERPRINTS, ...deps.fingerprints },
-      { systemd: deps.systemd, steamApiBase: this.cfg.steamApiBase, maxDownloadBytes: this.cfg.maxDownloadBytes, maxArchiveBytes: this.cfg.maxArchiveBytes, maxBuildBytes: this.cfg.maxBuildBytes, egress: new EgressGuard(this.cfg.allowedDownloadNetworks), now: this.now },
+      { systemd: deps.systemd, steamApiBase: this.cfg.steamApiBase, maxDownloadBytes: this.cfg.maxDownloadBytes, maxArchiveBytes: this.cfg.maxArchiveBytes, maxBuildBytes: this.cfg.maxBuildBytes, egress: new EgressGuard(this.cfg.allowedDownloadNetworks), layout: l, now: this.now },
       this.slots,
     );
   }
@@ -199,7 +199,7 @@ export class BuildReconciler {
     const wanted = refreshMs ? specHash([doc.generation, Math.floor(now / refreshMs)]) : doc.generation;
     const base = join(layout.installationDir, name);
     const relLog = join('logs', 'installations', name, `${wanted}.log`);
-    const log = this.host(join(this.cfg.dataDir, relLog));
+    const log = this.host(join(this.cfg.units.layout.dataDir, relLog));
     const readyBefore = prev?.build?.ready;
     let failure: unknown;
     if (!(await layerExists(this.host(join(base, wanted))))) {
@@ -207,7 +207,7 @@ export class BuildReconciler {
       const tmpName = `.tmp-${randomBytes(6).toString('hex')}`;
       const tmp = join(base, tmpName);
       // steamcmd prints the Steam account name: these logs are root's alone, directory and file.
-      const logsDir = this.host(join(this.cfg.dataDir, 'logs', 'installations'));
+      const logsDir = this.host(join(this.cfg.units.layout.logsDir, 'installations'));
       for (const dir of [logsDir, dirname(log)]) {
         await mkdir(dir, { recursive: true, mode: 0o700 });
         await chmod(dir, 0o700);
@@ -216,6 +216,8 @@ export class BuildReconciler {
       await chmod(log, 0o600);
       const write = (line: string) => appendFileSync(log, `${new Date(this.now()).toISOString()} ${line}\n`);
       let lastProgress = 0;
+      // Progress writes go one after another, and all land before the final status (never after it).
+      let progressWrites: Promise<unknown> = Promise.resolve();
       try {
         await mkdir(this.host(base), { recursive: true, mode: 0o755 });
         if (readyBefore && (await layerExists(this.host(join(base, readyBefore))))) {
@@ -235,13 +237,16 @@ export class BuildReconciler {
             if (this.now() - lastProgress < 1000) return;
             lastProgress = this.now();
             status = { ...status, progress: { pass: p.pass, passes: p.passes, platform: p.platform, state: p.state, percent: p.percent } };
-            void this.store.write(status).catch(() => undefined);
+            const snapshot = status;
+            progressWrites = progressWrites.then(() => this.store.write(snapshot)).catch(() => undefined);
           },
         }));
+        await progressWrites;
         await rename(this.host(tmp), this.host(join(base, wanted)));
         write(`build ${wanted} installed`);
       } catch (err) {
         failure = err;
+        await progressWrites;
         write(`build ${wanted} FAILED: ${errorMessage(err)}`);
         await removeTree(this.host(tmp)).catch(() => undefined);
       }

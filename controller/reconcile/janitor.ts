@@ -86,7 +86,7 @@ export class HostJanitor {
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'cannot list build sandboxes');
     }
-    await this.remove(this.host(join(this.cfg.dataDir, 'build-runs')));
+    await this.remove(this.host(this.cfg.units.layout.buildRunsDir));
     const sweep = async (dir: string, match: RegExp) => {
       let entries: string[];
       try {

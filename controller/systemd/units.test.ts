@@ -3,6 +3,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hostLayout } from '../host/layout.js';
 import { escapeUnitPath } from './escape.js';
 import {
   type InstanceUnitSpec,
@@ -164,6 +165,13 @@ function argvFromLaunchEnv(text: string): string[] {
 // ---------------------------------------------------------------------------
 
 describe('the server template', () => {
+  it('hides every tree of a moved data directory from game servers, secrets and logs included', () => {
+    const cfg = resolveUnitConfig({ layout: hostLayout('/srv/l4m') });
+    const line = renderServerTemplate(cfg).split('\n').find((l) => l.startsWith('InaccessiblePaths='))!;
+    for (const dir of ['status', 'cache', 'instances', 'overlays', 'installation', 'secrets', 'trash', 'logs', 'build-runs', 'steam']) expect(line).toContain(` -/srv/l4m/${dir}`);
+    expect(line).toContain(' -/etc/left4me');
+  });
+
   it('renders the reviewed text', () => {
     expect(renderServerTemplate()).toMatchInlineSnapshot(`
       "# Managed by left4me — edits are overwritten
@@ -240,7 +248,7 @@ describe('the server template', () => {
       TemporaryFileSystem=/etc:ro /var:ro /opt:ro /srv:ro /mnt:ro /media:ro /run:ro /dev/shm:mode=1777
       BindReadOnlyPaths=-/etc/alternatives -/etc/ca-certificates -/etc/gai.conf -/etc/group -/etc/host.conf -/etc/hosts -/etc/ld.so.cache -/etc/ld.so.conf -/etc/ld.so.conf.d -/etc/localtime -/etc/machine-id -/etc/nsswitch.conf -/etc/os-release -/etc/passwd -/etc/protocols -/etc/resolv.conf -/etc/services -/etc/ssl
       BindPaths=/var/lib/left4me/runtime/%i
-      InaccessiblePaths=-/dev/mqueue -/etc/left4me -/var/lib/left4me/status -/var/lib/left4me/cache -/var/lib/left4me/instances -/var/lib/left4me/overlays -/var/lib/left4me/installation
+      InaccessiblePaths=-/dev/mqueue -/etc/left4me -/var/lib/left4me/status -/var/lib/left4me/cache -/var/lib/left4me/instances -/var/lib/left4me/overlays -/var/lib/left4me/installation -/var/lib/left4me/secrets -/var/lib/left4me/trash -/var/lib/left4me/logs -/var/lib/left4me/build-runs -/var/lib/left4me/steam
 
       [Install]
       WantedBy=multi-user.target

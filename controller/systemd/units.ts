@@ -14,6 +14,7 @@
  * server keeps the old mount (checked on systemd 252).
  */
 import { isIP } from 'node:net';
+import { hostLayout, type HostLayout } from '../host/layout.js';
 import { EscapeError, escapeUnitPath } from './escape.js';
 
 /** First line of every file we render, so people know their edits will not survive. */
@@ -58,36 +59,6 @@ export class UnitRenderError extends Error {
   ) {
     super(`${field}: ${message}`);
   }
-}
-
-/** Where things live on the host and who owns them; every path absolute. Read by all renderers. */
-export interface HostLayout {
-  /** Base game tree, the bottom layer of every instance unless the instance names another. */
-  installationDir: string;
-  /** Overlay builds: `<overlaysDir>/<overlay>/<build>`. */
-  overlaysDir: string;
-  /** Per instance: `<instancesDir>/<name>/{upper,work,config/<build>,launch.env}`. */
-  instancesDir: string;
-  /** Overlay mount points, one per instance: `<runtimeDir>/<name>`. */
-  runtimeDir: string;
-  /** Controller status store; hidden from game servers. */
-  statusDir: string;
-  /** Workshop download cache; hidden from game servers. */
-  cacheDir: string;
-  /** `/etc/left4me`: desired state and secrets; hidden from game servers. */
-  configDir: string;
-  /**
-   * Unprivileged account the template names; each instance's drop-in replaces
-   * it with the instance's own leased uid. `group` is every server's primary group.
-   */
-  user: string;
-  group: string;
-  /**
-   * Account build sandboxes (scripts, steamcmd) run as: not the game servers'
-   * account, so a build script cannot signal or read a running server.
-   */
-  buildUser: string;
-  buildGroup: string;
 }
 
 /** Resource limits and restart policy of every game server. */
@@ -158,19 +129,7 @@ export interface InstanceUnitSpec {
 /** Production defaults (DESIGN.md host layout, previous deployment's limits); a fresh object each call. */
 export function defaultUnitConfig(): UnitConfig {
   return {
-    layout: {
-      installationDir: '/var/lib/left4me/installation',
-      overlaysDir: '/var/lib/left4me/overlays',
-      instancesDir: '/var/lib/left4me/instances',
-      runtimeDir: '/var/lib/left4me/runtime',
-      statusDir: '/var/lib/left4me/status',
-      cacheDir: '/var/lib/left4me/cache',
-      configDir: '/etc/left4me',
-      user: 'left4me',
-      group: 'left4me',
-      buildUser: 'left4me-build',
-      buildGroup: 'left4me-build',
-    },
+    layout: hostLayout(),
     server: {
       memoryHigh: '1536M',
       memoryMax: '2G',
@@ -235,7 +194,7 @@ const MOUNT_OPTIONS_MAX = 4095;
 // ProtectHome=, PrivateTmp= and the API file systems put their own mounts here, so nothing below them can be bound into the sandbox.
 const SANDBOX_REPLACED = ['/dev', '/home', '/proc', '/root', '/run/user', '/sys', '/tmp', '/var/tmp'];
 // Layout trees a game server must not see except through its own merged overlay.
-const hiddenLayoutKeys = ['configDir', 'statusDir', 'cacheDir', 'instancesDir', 'overlaysDir', 'installationDir'] as const;
+const hiddenLayoutKeys = ['configDir', 'statusDir', 'cacheDir', 'instancesDir', 'overlaysDir', 'installationDir', 'secretsDir', 'trashDir', 'logsDir', 'buildRunsDir', 'steamHome'] as const;
 
 function checkPath(field: string, value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('/')) {
@@ -280,7 +239,7 @@ function validateSlice(field: string, s: SliceSettings): void {
 /** Checks every field of a UnitConfig; throws UnitRenderError naming the first bad one. Pure. */
 export function validateConfig(cfg: UnitConfig): void {
   const l = cfg.layout;
-  for (const key of ['installationDir', 'overlaysDir', 'instancesDir', 'runtimeDir', 'statusDir', 'cacheDir', 'configDir'] as const) {
+  for (const key of ['dataDir', 'installationDir', 'overlaysDir', 'instancesDir', 'runtimeDir', 'statusDir', 'cacheDir', 'configDir', 'secretsDir', 'trashDir', 'logsDir', 'buildRunsDir', 'steamHome'] as const) {
     checkPath(`layout.${key}`, l[key]);
   }
   checkPattern('layout.user', l.user, ACCOUNT_RE, 'a user name');

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hostLayout } from '../../controller/host/layout.js';
 import { EgressGuard } from '../../controller/builds/egress.js';
 import type { BuildContext } from '../../controller/builds/source.js';
 import type { SystemdAdapter } from '../../controller/systemd/adapter.js';
@@ -31,6 +32,7 @@ export async function scratchBuildContext(o: { overlay: string; step: number; st
     steamApiBase: o.steamApiBase,
     maxDownloadBytes: o.maxDownloadBytes,
     egress: new EgressGuard(o.allowDownloadNetworks),
+    layout: hostLayout(),
   };
   return { ctx, lines, base, cleanup: () => rm(base, { recursive: true, force: true }) };
 }
@@ -77,6 +79,7 @@ export async function hostBuildContext(
     steamApiBase: o.steamApiBase,
     maxDownloadBytes: o.maxDownloadBytes,
     egress: new EgressGuard(o.allowDownloadNetworks ?? []),
+    layout: hostLayout(),
   };
   const cleanup = async () => {
     await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,74 @@
+/**
+ * The host layout: where everything left4me keeps on a host lives, built
+ * from one data directory and one configuration directory, and who owns it.
+ * Every room that touches the disk takes its paths from a HostLayout carried
+ * in its context (the controller's config, a build context), so `--data-dir`
+ * moves all of it at once. Pure data; reads and writes nothing.
+ */
+
+/** Where things live on the host and who owns them; every path absolute. */
+export interface HostLayout {
+  /** `/var/lib/left4me`: everything below is the controller's. */
+  dataDir: string;
+  /** `/etc/left4me`: desired state and the Steam login; hidden from game servers. */
+  configDir: string;
+  /** Base game tree, the bottom layer of every instance unless the instance names another. */
+  installationDir: string;
+  /** Overlay builds: `<overlaysDir>/<overlay>/<build>`. */
+  overlaysDir: string;
+  /** Per instance: `<instancesDir>/<name>/{upper,work,config/<build>,launch.env}`. */
+  instancesDir: string;
+  /** Overlay mount points, one per instance: `<runtimeDir>/<name>`. */
+  runtimeDir: string;
+  /** Controller status store and leases; hidden from game servers. */
+  statusDir: string;
+  /** Workshop download cache; hidden from game servers. */
+  cacheDir: string;
+  /** Root-only RCON passwords. */
+  secretsDir: string;
+  /** Writable layers of deleted or reset instances, kept for a while instead of destroyed. */
+  trashDir: string;
+  /** Build and steamcmd logs: `<logsDir>/{overlays,installations}/<name>/<build>.log`. */
+  logsDir: string;
+  /** Scratch directories of running build sandboxes. */
+  buildRunsDir: string;
+  /** steamcmd's own home (its files, logs and login tokens). */
+  steamHome: string;
+  /** Root-only Steam logins: `{ "<login>": { "username", "password" } }`. */
+  steamLoginFile: string;
+  /** Unprivileged account whose group reads the config layers; servers run as their own leased uids. */
+  user: string;
+  group: string;
+  /** Account build sandboxes (scripts, archives, steamcmd) run as: no game server's. */
+  buildUser: string;
+  buildGroup: string;
+}
+
+/** Production data directory (DESIGN.md host layout). */
+export const DEFAULT_DATA_DIR = '/var/lib/left4me';
+/** Production configuration directory. */
+export const DEFAULT_CONFIG_DIR = '/etc/left4me';
+
+/** Every path of the layout, below one data directory and one configuration directory; a fresh object each call. */
+export function hostLayout(dataDir: string = DEFAULT_DATA_DIR, configDir: string = DEFAULT_CONFIG_DIR): HostLayout {
+  return {
+    dataDir,
+    configDir,
+    installationDir: `${dataDir}/installation`,
+    overlaysDir: `${dataDir}/overlays`,
+    instancesDir: `${dataDir}/instances`,
+    runtimeDir: `${dataDir}/runtime`,
+    statusDir: `${dataDir}/status`,
+    cacheDir: `${dataDir}/cache`,
+    secretsDir: `${dataDir}/secrets`,
+    trashDir: `${dataDir}/trash`,
+    logsDir: `${dataDir}/logs`,
+    buildRunsDir: `${dataDir}/build-runs`,
+    steamHome: `${dataDir}/steam`,
+    steamLoginFile: `${configDir}/secrets/steam.json`,
+    user: 'left4me',
+    group: 'left4me',
+    buildUser: 'left4me-build',
+    buildGroup: 'left4me-build',
+  };
+}
