@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDocumentName, jsonEntries } from './documents/names.js';
-import { writeFileAtomic } from './status/atomic.js';
+import { writeFileAtomic } from './fs/atomic.js';
 
 /**
  * What a kept password may look like: what `get` generates, or longer. It is

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import type { ArchiveFormat } from './archive.js';
 import { MAX_ARCHIVE_SYMLINKS, MAX_SYMLINK_TARGET, type SizeLimit } from './archive-listing.js';
 import { archiveUnitProperties, DEFAULT_SANDBOX_LIMITS, SANDBOX_ARCHIVE_FILE, SANDBOX_NAMES_FILE, SANDBOX_OUTPUT_DIR } from './sandbox.js';
-import { createRunDir, inferFsRoot, lookupAccount, removeRunDir, runSandboxedUnit, sandboxEnvironment, type Account, type RunDir, type SandboxRunSettings } from './script.js';
+import { createRunDir, inferFsRoot, lookupAccount, removeRunDir, runSandboxedUnit, sandboxEnvironment, type Account, type RunDir, type SandboxRunSettings } from './sandbox-run.js';
 import { BuildStepError, type BuildContext } from './source.js';
 import type { HostLayout } from '../host/layout.js';
 

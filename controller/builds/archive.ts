@@ -6,7 +6,7 @@ import { ArchiveSandbox } from './archive-sandbox.js';
 import { assignLinkTargets, checkEntries, escapesRoot, linksToRead, MAX_ARCHIVE_ENTRIES, maxSizeLimit, SevenZipListing, TarListing, type ArchiveEntry, type SizeLimit } from './archive-listing.js';
 import { download } from './download.js';
 import { ensureLayerDir, layerPathSegments, prefixed, stepLabel } from './files.js';
-import { reclaimTree } from './script.js';
+import { reclaimTree } from './sandbox-run.js';
 import { BuildStepError, type BuildContext } from './source.js';
 
 export { MAX_ARCHIVE_ENTRIES } from './archive-listing.js';

@@ -1,4 +1,6 @@
 /**
+ * One concern: what a build sandbox may do, as systemd properties.
+ *
  * The transient-unit property lists of the build sandboxes: overlay
  * `script` steps, steamcmd installation runs and archive listing/extraction. Pure: options in, systemd
  * D-Bus properties (name, signature, value) out, checked against systemd 252's

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { EgressGuard } from './egress.js';
-import { buildScript, createRunDir, handTreeTo, reclaimTree, removeRunDir } from './script.js';
+import { buildScript } from './script.js';
+import { createRunDir, handTreeTo, reclaimTree, removeRunDir } from './sandbox-run.js';
 import { BuildStepError, type BuildContext } from './source.js';
 import { defaultUnitConfig } from '../systemd/units.js';
 

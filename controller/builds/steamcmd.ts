@@ -1,4 +1,6 @@
 /**
+ * One concern: running steamcmd for an installation.
+ *
  * Installing and updating the game (Steam app 222860) with steamcmd in the
  * build sandbox: a transient oneshot unit in the build slice with public
  * internet only, logging in from the root-only secrets file, optionally the
@@ -19,7 +21,7 @@ import type { InstallationSpec, Metadata } from '../documents/kinds.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { defaultUnitConfig } from '../systemd/units.js';
 import { SANDBOX_INSTALL_DIR, SANDBOX_LOGIN_FILE, SANDBOX_STEAM_HOME, steamcmdUnitProperties } from './sandbox.js';
-import { createRunDir, handTreeTo, lookupAccount, onHost, reclaimTree, removeRunDir, runSandboxedUnit, sandboxEnvironment, type SandboxRunSettings } from './script.js';
+import { createRunDir, handTreeTo, lookupAccount, onHost, reclaimTree, removeRunDir, runSandboxedUnit, sandboxEnvironment, type SandboxRunSettings } from './sandbox-run.js';
 import { BuildStepError } from './source.js';
 
 /** Steam app id of the Left 4 Dead 2 dedicated server. */

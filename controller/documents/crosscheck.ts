@@ -1,7 +1,7 @@
 import type { Document, Kind } from './kinds.js';
 import { consoleCommandProblem } from './console-commands.js';
 import { closest } from './suggest.js';
-import { RESERVED_LAUNCH_ARGS } from '../systemd/units.js';
+import { RESERVED_LAUNCH_ARGS } from './launch-args.js';
 
 /** Port ranges the controller leases from; explicit ports must fall inside them. */
 export interface PortRanges {

@@ -1,3 +1,5 @@
+// One concern: changing the state tree safely (apply and delete).
+//
 // Changing documents in a state tree so that the controller never sees a
 // half-written file or a change that breaks the tree: plan the new file texts
 // (pure), check the planned tree on a private copy with the loader itself,
@@ -8,7 +10,7 @@ import { lstat, mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from '
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, sep } from 'node:path';
 import { isMap, isScalar, parseAllDocuments } from 'yaml';
-import { writeFileAtomic } from '../status/atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { canonicalJson } from './hash.js';
 import { KINDS, kindKey, type Document, type Kind } from './kinds.js';
 import { documentsOf, loadState, type DesiredState, type LoadOptions } from './loader.js';

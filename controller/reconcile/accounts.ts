@@ -1,7 +1,7 @@
 import { chmod, lchown, lstat, mkdir, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onHost, type ControllerConfig } from '../config.js';
-import { writeFileAtomic } from '../status/atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { UidLeases, type UidLeaseConflict } from '../status/uid-leases.js';
 import { nssReadsUserdb, renderUserRecord, serverAccountName, uidOfRecordFile, uidRangeClashes, uidRangeProblem, USERDB_DIR } from '../systemd/server-accounts.js';
 import { instancePaths } from '../systemd/units.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isDocumentName, jsonEntries } from '../documents/names.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 
 /** The ports one instance holds. */
 export interface Lease {

@@ -3,7 +3,7 @@ import { readSmallFile } from '../fs/small-file.js';
 import { join } from 'node:path';
 import type { Kind } from '../documents/kinds.js';
 import { isDocumentName } from '../documents/names.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import type { Condition } from './conditions.js';
 
 /** An event: recorded only on transitions. */

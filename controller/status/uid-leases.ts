@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 
 /** Inclusive range of uids game servers are leased from. */
 export interface UidRange {

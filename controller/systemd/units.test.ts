@@ -3,13 +3,13 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RESERVED_LAUNCH_ARGS } from '../documents/launch-args.js';
 import { hostLayout } from '../host/layout.js';
 import { escapeUnitPath } from './escape.js';
 import {
   type InstanceUnitSpec,
   LAUNCH_ARGS_VAR,
   MANAGED_HEADER,
-  RESERVED_LAUNCH_ARGS,
   SERVER_TEMPLATE_UNIT,
   UnitRenderError,
   defaultUnitConfig,

@@ -1,4 +1,7 @@
 /**
+ * One concern: the unit files of the game servers (their config, its
+ * validation and the rendering are one contract with systemd 252).
+ *
  * Unit files for the host, rendered from plain data: the game-server
  * template, one overlayfs `.mount` per instance, the slices, and each
  * instance's `launch.env`. Every function here is pure (config in, text out);
@@ -14,6 +17,7 @@
  * server keeps the old mount (checked on systemd 252).
  */
 import { isIP } from 'node:net';
+import { RESERVED_LAUNCH_ARGS } from '../documents/launch-args.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
 import { EscapeError, escapeUnitPath } from './escape.js';
 
@@ -36,19 +40,6 @@ export const GAME_SLICE_UNIT = 'l4d2-game.slice';
 export const BUILD_SLICE_UNIT = 'l4d2-build.slice';
 /** Variable in launch.env that the template's ExecStart= splits into srcds_run's arguments. */
 export const LAUNCH_ARGS_VAR = 'LEFT4ME_ARGS';
-
-/**
- * Launch arguments an extra arg may not repeat (compared case-insensitively):
- * the ones left4me sets itself, and srcds_run wrapper options that would run
- * another program (-binary, -gdb, -debug, -autoupdate), put Steam credentials
- * on the command line, or make the server ignore the SIGINT systemd stops it with.
- */
-export const RESERVED_LAUNCH_ARGS: readonly string[] = [
-  '-game', '-port', '+port', '+clientport', '-clientport', '-ip', '+ip', '+map', '-map',
-  '-tickrate', '-strictportbind', '-norestart', '+maxplayers', '-maxplayers',
-  '-binary', '-gdb', '-debug', '-debuglog', '-autoupdate', '-steamuser', '-steampass',
-  '-ignoresigint', '-notrap', '-pidfile',
-];
 
 /** A configuration or instance value that cannot be rendered safely; `field` names it, the message says what to do. */
 export class UnitRenderError extends Error {

@@ -1,3 +1,5 @@
+// One concern: the README's document reference, generated from the schemas.
+//
 // Renders the document reference in README.md from schemas/*.schema.json, so
 // the prose people read can never drift from the contract ajv enforces.
 import { realpathSync } from 'node:fs';

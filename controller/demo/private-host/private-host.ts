@@ -1,3 +1,5 @@
+// One concern: booting, driving and tearing down one private systemd host.
+//
 // A private test host: a real systemd as PID 1 of its own PID, mount, UTS and
 // cgroup namespaces, with a real system D-Bus, reachable from the test
 // process through /proc/PID/root. See shared SYSTEMD-SANDBOX.md for the recipe

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { onHost, type ControllerConfig } from '../../config.js';
 import type { RconSecrets } from '../../secrets.js';
-import { writeFileAtomic } from '../../status/atomic.js';
+import { writeFileAtomic } from '../../fs/atomic.js';
 import type { PortLeases } from '../../status/leases.js';
 import type { StatusStore } from '../../status/store.js';
 import type { SystemdAdapter } from '../../systemd/adapter.js';
