@@ -1,3 +1,9 @@
+// The builds room: overlay layers built as content-addressed, immutable
+// directories (a temp dir renamed into place), one step per source —
+// files, archive (parsed only in the build sandbox), workshop (cached once per
+// item revision, hard-linked), script (sandbox) — and Steam installations
+// through steamcmd. Every root-side touch of a build tree goes through
+// fs/beneath.ts; every download through egress.ts. This file runs the steps.
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { chmod, lstat, mkdir, opendir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';

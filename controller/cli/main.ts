@@ -1,3 +1,6 @@
+// The cli room: the `left4me` command. Each verb is a file; only this one
+// (through the launcher in bin/) exits the process. Everything a verb prints
+// that a server, a build or a document controls goes through printable.ts.
 import { applyCommand } from './apply.js';
 import { UsageError } from './args.js';
 import { controllerCommand } from './controller-cmd.js';

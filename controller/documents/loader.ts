@@ -1,3 +1,9 @@
+// The documents room: the API people write. Strict YAML, JSON Schemas from
+// schemas/, cross-document checks and the spec hash turn a state directory
+// into a DesiredState of valid documents plus every problem with
+// file:line:col and JSON pointer; writer.ts changes the tree only through the
+// same loader; dependencies.ts answers what uses what. Nothing here knows
+// systemd, builds or the reconciler (test/architecture.test.ts).
 import { crossCheck, DEFAULT_PORT_RANGES, type PortRanges } from './crosscheck.js';
 import { parseDuration } from './duration.js';
 import { specHash } from './hash.js';

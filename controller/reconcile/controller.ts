@@ -1,3 +1,11 @@
+// The reconcile room: documents → desired → observe → plan (pure) → execute →
+// status. This file is the daemon around it: triggers (state-directory
+// watch, systemd's unit signals, jittered resync, SIGHUP) enqueue keys such
+// as `instance/versus-1`; a deduplicating work queue (queue.ts) runs each key
+// alone through its kind's reconciler — instance/ for servers, build-
+// reconciler.ts for overlays, installations and blueprints — each one
+// skeleton of small steps that end in an outcome (outcome.ts) and write
+// status once. plan.ts is pure; executors are a table (instance/executors.ts).
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';

@@ -1,3 +1,7 @@
+// The status room: what the controller knows about each document (never
+// written into the documents), the sticky port and uid leases, and the
+// condition vocabulary (conditions.ts). Files written atomically; read by the
+// CLI and, later, the web API.
 import { readdir, rm } from 'node:fs/promises';
 import { readSmallFile } from '../fs/small-file.js';
 import { join } from 'node:path';
