@@ -144,6 +144,23 @@ describe('reconciler in a private systemd host', () => {
     for (const n of ['w', 'v']) await waitFor(`${n} deleted`, async () => (await demo.status.read('Instance', n)) === undefined);
   }, 120_000);
 
+  it('an invalid overlay gets a status of its own: Valid False, Stalled, file:line', async () => {
+    await demo.write('extra.yaml', 'apiVersion: left4me/v1\nkind: Overlay\nmetadata: {name: extra}\nspec:\n  sources: [{files: [{path: a.cfg, content: x, mode: "0666"}]}]\n');
+    try {
+      const st = await waitFor('extra Stalled', async () => {
+        const s = await demo.status.read('Overlay', 'extra');
+        return condition(s, 'Stalled') === 'True' ? s : undefined;
+      });
+      expect(condition(st, 'Valid')).toBe('False');
+      expect(st.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Invalid' });
+      expect(st.lastError).toMatchObject({ file: join(demo.stateDir, 'extra.yaml'), line: 5 });
+      const listed = await cli('get', 'overlays', '--state', demo.stateDir, '--data-dir', demo.host.dirs.varLib);
+      expect(listed.out).toMatch(/^extra\s+False \(Invalid\)/m);
+    } finally {
+      await rm(join(demo.stateDir, 'extra.yaml'));
+    }
+  });
+
   it('a port another program holds stalls the instance with a clear message until it is freed', async () => {
     const { createServer } = await import('node:net');
     const squatter = createServer();

@@ -16,15 +16,17 @@ import { onHost, type ControllerConfig } from '../config.js';
 import { instancesUsing } from '../documents/dependencies.js';
 import { parseDuration } from '../documents/duration.js';
 import { specHash } from '../documents/hash.js';
-import type { Kind } from '../documents/kinds.js';
-import type { DesiredState } from '../documents/loader.js';
+import type { Document } from '../documents/kinds.js';
+import { documentsOf, type DesiredState } from '../documents/loader.js';
+import { formatProblem } from '../documents/problems.js';
 import { ConditionType as C, Reason } from '../status/conditions.js';
 import type { DocumentStatus, StatusStore } from '../status/store.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { errorMessage } from './errors.js';
-import { applyConditions, emptyStatus, type ConditionUpdate } from './instance-status.js';
+import { resultOf, Stalled } from './outcome.js';
 import type { ReconcileResult } from './queue.js';
 import type { ReadyBuilds } from './resolve.js';
+import { StatusBuilder } from './status-builder.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -92,14 +94,45 @@ export class BuildReconciler {
     }
   }
 
-  /** Blueprints: Valid and Ready, from the documents alone. */
-  async reconcileBlueprint(name: string, state: DesiredState): Promise<void> {
-    const kind: Kind = 'Blueprint';
-    const doc = state.blueprints.get(name);
+  /** Blueprints: Valid (and so Ready), from the documents alone. */
+  reconcileBlueprint(name: string, state: DesiredState): Promise<ReconcileResult> {
+    return this.skeleton('Blueprint', name, state, async () => undefined);
+  }
+
+  /**
+   * The build side's one skeleton: read the status, the invalid-document
+   * branch (Valid=False and Stalled with file:line; the builds instances use
+   * are left alone), the kind's own steps, and the status written once, in
+   * `finally`. A deleted document has nothing to write: its builds go at the
+   * next collection pass.
+   */
+  private async skeleton<K extends 'Overlay' | 'Installation' | 'Blueprint'>(
+    kind: K,
+    name: string,
+    state: DesiredState,
+    steps: (doc: Document<K>, status: StatusBuilder) => Promise<ReconcileResult>,
+  ): Promise<ReconcileResult> {
+    const doc = documentsOf(state, kind).get(name);
+    const invalid = state.invalid.get(`${kind.toLowerCase()}/${name}`);
+    if (!doc && !invalid) return;
     const prev = await this.store.read(kind, name);
-    if (!doc) return;
-    const next = applyConditions(prev ?? emptyStatus(kind, name), doc.generation, [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }], new Date(this.now()));
-    await this.store.write(next, prev);
+    const status = new StatusBuilder(prev, kind, name, new Date(this.now()));
+    try {
+      if (!doc) {
+        const problems = state.problems.filter((p) => p.kind === kind && p.name === name);
+        const message = problems.map(formatProblem).join('; ') || `${invalid!.file}:${invalid!.line}: invalid`;
+        status.set({ type: C.Valid, status: 'False', reason: Reason.Invalid, message });
+        throw new Stalled(Reason.Invalid, `${message}; the builds in use are left as they are`, undefined, { file: invalid!.file, line: problems[0]?.line ?? invalid!.line });
+      }
+      status.generation = doc.generation;
+      status.set({ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }).notStalled();
+      return await steps(doc, status);
+    } catch (err) {
+      if (err instanceof Stalled) status.stalled(err);
+      return resultOf(err);
+    } finally {
+      await this.store.write(status.build(), prev);
+    }
   }
 
   /**
@@ -107,16 +140,17 @@ export class BuildReconciler {
    * exists. A failed build leaves the previous ready build in use. Sets Valid
    * and OverlaysReady; a new ready build re-enqueues the instances stacking it.
    */
-  async reconcileOverlay(name: string, state: DesiredState): Promise<ReconcileResult> {
-    const doc = state.overlays.get(name);
-    if (!doc) return;
-    const prev = await this.store.read('Overlay', name);
-    const now = this.now();
+  reconcileOverlay(name: string, state: DesiredState): Promise<ReconcileResult> {
+    return this.skeleton('Overlay', name, state, (doc, status) => this.ensureOverlayBuild(doc, state, status));
+  }
+
+  /** OverlaysReady: the wanted build exists (built now or reused); False (BuildFailed) naming the build instances keep. */
+  private async ensureOverlayBuild(doc: Document<'Overlay'>, state: DesiredState, status: StatusBuilder): Promise<ReconcileResult> {
+    const name = doc.metadata.name;
+    const now = status.now.getTime();
     const refreshMs = doc.spec.refresh ? parseDuration(doc.spec.refresh) : undefined;
-    const cached = prev?.build;
+    const cached = status.prev?.build;
     const due = !cached || cached.generation !== doc.generation || (refreshMs !== undefined && now - Date.parse(cached.checkedAt) >= refreshMs);
-    const updates: ConditionUpdate[] = [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }];
-    let status: DocumentStatus = prev ?? emptyStatus('Overlay', name);
     let failure: unknown;
     let wanted = cached?.wanted;
     let checkedAt = cached?.checkedAt ?? new Date(now).toISOString();
@@ -127,21 +161,18 @@ export class BuildReconciler {
       }
       const outcome = await this.pipeline.ensure(doc, wanted);
       const relLog = join('logs', 'overlays', name, `${wanted}.log`);
-      status = { ...status, build: { ready: wanted, wanted, generation: doc.generation, checkedAt, result: 'Succeeded', log: relLog } };
-      updates.push({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `build ${wanted} is ready${outcome.reused ? '' : ' (built now)'}` });
-      const { lastError: _e, ...rest } = status;
-      status = rest;
+      status.patch({ build: { ready: wanted, wanted, generation: doc.generation, checkedAt, result: 'Succeeded', log: relLog }, lastError: undefined });
+      status.set({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `build ${wanted} is ready${outcome.reused ? '' : ' (built now)'}` });
     } catch (err) {
       failure = err;
       const ready = cached?.ready;
       const relLog = join('logs', 'overlays', name, `${wanted ?? 'unknown'}.log`);
       const tail = err instanceof BuildFailedError ? err.tail : undefined;
-      status = {
-        ...status,
+      status.patch({
         build: { ...(ready ? { ready } : {}), wanted: wanted ?? 'unknown', generation: doc.generation, checkedAt, result: 'Failed', log: relLog, ...(tail ? { tail } : {}) },
         lastError: { message: errorMessage(err), time: new Date(now).toISOString() },
-      };
-      updates.push({
+      });
+      status.set({
         type: C.OverlaysReady,
         // Not ready: the newest build failed, even while instances keep a previous one (the message says which).
         status: 'False',
@@ -150,14 +181,14 @@ export class BuildReconciler {
       });
     }
     const before = this.builds.get(name)?.ready;
-    const ready = status.build?.ready;
+    const ready = status.current.build?.ready;
     this.builds.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: errorMessage(failure) } : {}) });
-    await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
     if (ready !== before || failure) {
       for (const inst of instancesUsing(state, { kind: 'overlay', name })) this.deps.enqueue(`instance/${inst}`);
     }
     if (failure) throw failure;
     if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, Date.parse(checkedAt) + refreshMs - now) };
+    return undefined;
   }
 
   /** The ready builds instances resolve against. */
@@ -176,24 +207,28 @@ export class BuildReconciler {
    * when done; a mounted build is never updated in place. A failed install
    * keeps the ready build; a new ready build re-enqueues the instances on it.
    */
-  async reconcileInstallation(name: string, state: DesiredState): Promise<ReconcileResult> {
-    const doc = state.installations.get(name);
-    if (!doc) return;
-    const prev = await this.store.read('Installation', name);
-    const now = this.now();
-    const updates: ConditionUpdate[] = [{ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }];
-    let status: DocumentStatus = prev ?? emptyStatus('Installation', name);
-    if (doc.spec.source === 'directory') {
-      const ok = await stat(this.host(join(doc.spec.path!, 'srcds_run'))).then(() => true, () => false);
-      updates.push(
-        ok
-          ? { type: C.Installed, status: 'True', reason: Reason.Succeeded, message: `uses the tree at ${doc.spec.path}` }
-          : { type: C.Installed, status: 'False', reason: Reason.NotFound, message: `${doc.spec.path}/srcds_run does not exist: install the game there or fix spec.path` },
-      );
-      await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
-      return ok ? undefined : { requeueAfterMs: MISSING_INSTALLATION_POLL_MS };
-    }
+  reconcileInstallation(name: string, state: DesiredState): Promise<ReconcileResult> {
+    return this.skeleton('Installation', name, state, (doc, status) =>
+      doc.spec.source === 'directory' ? this.checkDirectoryInstallation(doc, status) : this.ensureSteamInstallation(doc, state, status),
+    );
+  }
 
+  /** Installed: the directory holds srcds_run; looked at again while it does not. */
+  private async checkDirectoryInstallation(doc: Document<'Installation'>, status: StatusBuilder): Promise<ReconcileResult> {
+    const ok = await stat(this.host(join(doc.spec.path!, 'srcds_run'))).then(() => true, () => false);
+    status.set(
+      ok
+        ? { type: C.Installed, status: 'True', reason: Reason.Succeeded, message: `uses the tree at ${doc.spec.path}` }
+        : { type: C.Installed, status: 'False', reason: Reason.NotFound, message: `${doc.spec.path}/srcds_run does not exist: install the game there or fix spec.path` },
+    );
+    return ok ? undefined : { requeueAfterMs: MISSING_INSTALLATION_POLL_MS };
+  }
+
+  /** Installed: the wanted Steam build exists (steamcmd ran into a copy of the ready one); progress is written while it runs. */
+  private async ensureSteamInstallation(doc: Document<'Installation'>, state: DesiredState, status: StatusBuilder): Promise<ReconcileResult> {
+    const name = doc.metadata.name;
+    const now = status.now.getTime();
+    const prev = status.prev;
     const layout = this.cfg.units.layout;
     const refreshMs = doc.spec.refresh ? parseDuration(doc.spec.refresh) : undefined;
     const wanted = refreshMs ? specHash([doc.generation, Math.floor(now / refreshMs)]) : doc.generation;
@@ -224,8 +259,10 @@ export class BuildReconciler {
           write(`copying build ${readyBefore} so steamcmd only fetches what changed`);
           await execFileAsync('cp', ['-a', '--reflink=auto', '--', this.host(join(base, readyBefore)), this.host(tmp)]);
         }
-        status = { ...status, progress: { pass: 0, passes: 0, platform: '', state: 'starting', percent: 0 } };
-        await this.store.write(applyConditions(status, doc.generation, [...updates, { type: C.Installed, status: readyBefore ? 'True' : 'False', reason: Reason.Installing, message: `steamcmd is installing build ${wanted}` }], new Date(now)), prev);
+        // While steamcmd runs, the status shows it (and its progress below): written now, not only at the end.
+        status.patch({ progress: { pass: 0, passes: 0, platform: '', state: 'starting', percent: 0 } });
+        status.set({ type: C.Installed, status: readyBefore ? 'True' : 'False', reason: Reason.Installing, message: `steamcmd is installing build ${wanted}` });
+        await this.store.write(status.build(), prev);
         await this.slots.add(() => installFromSteam(doc, {
           systemd: this.deps.systemd,
           fsRoot: this.cfg.fsRoot,
@@ -236,8 +273,8 @@ export class BuildReconciler {
             // Progress is status, written at most once a second.
             if (this.now() - lastProgress < 1000) return;
             lastProgress = this.now();
-            status = { ...status, progress: { pass: p.pass, passes: p.passes, platform: p.platform, state: p.state, percent: p.percent } };
-            const snapshot = status;
+            status.patch({ progress: { pass: p.pass, passes: p.passes, platform: p.platform, state: p.state, percent: p.percent } });
+            const snapshot = status.build();
             progressWrites = progressWrites.then(() => this.store.write(snapshot)).catch(() => undefined);
           },
         }));
@@ -252,26 +289,24 @@ export class BuildReconciler {
       }
     }
     const ready = failure ? readyBefore : wanted;
-    const { progress: _p, ...rest } = status;
     this.installing.delete(wanted);
-    status = {
-      ...rest,
+    status.patch({
+      progress: undefined,
       build: { ...(ready ? { ready } : {}), wanted, generation: doc.generation, checkedAt: new Date(now).toISOString(), result: failure ? 'Failed' : 'Succeeded', log: relLog },
-      ...(failure ? { lastError: { message: errorMessage(failure), time: new Date(now).toISOString() } } : {}),
-    };
-    if (!failure) delete status.lastError;
-    updates.push(
+      lastError: failure ? { message: errorMessage(failure), time: new Date(now).toISOString() } : undefined,
+    });
+    status.set(
       failure
         ? { type: C.Installed, status: 'False', reason: Reason.BuildFailed, message: `${errorMessage(failure)}${ready ? `; instances keep build ${ready}` : ''} (left4me logs installation ${name})` }
         : { type: C.Installed, status: 'True', reason: Reason.Succeeded, message: `build ${wanted} is installed` },
     );
     this.installs.set(name, { ...(ready ? { ready } : {}), ...(failure ? { failure: errorMessage(failure) } : {}) });
-    await this.store.write(applyConditions(status, doc.generation, updates, new Date(now)), prev);
     if (ready !== readyBefore || failure) {
       for (const inst of instancesUsing(state, { kind: 'installation', name })) this.deps.enqueue(`instance/${inst}`);
     }
     if (failure) throw failure;
     if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, (Math.floor(now / refreshMs) + 1) * refreshMs - now) };
+    return undefined;
   }
 
   /**
