@@ -12,7 +12,7 @@ import { KINDS, type Document, type Kind, type OverlaySource } from './kinds.js'
 import { compareProblems, type Problem } from './problems.js';
 import { DEFAULT_LIMITS, scanStateDir, type ScanLimits } from './scan.js';
 import { loadSchemas, type SchemaSet } from './schema.js';
-import { parseYamlFile, type RawDocument } from './yaml-source.js';
+import { parseYamlFile, type ParsedFile, type RawDocument } from './yaml-source.js';
 
 /** How to load a state tree. */
 export interface LoadOptions {
@@ -66,6 +66,9 @@ const MAX_SCRIPT_TIMEOUT_MS = 6 * 3_600_000;
 /** Shortest `refresh`: re-checking Steam and downloads more often than this only hammers them (and re-runs scripts). */
 const MIN_REFRESH_MS = 3_600_000;
 
+/** The YAML parses of the last load, by file path: a load re-parses only files whose text changed. */
+let lastParses = new Map<string, { text: string; parsed: ParsedFile }>();
+
 /**
  * Reads a state directory into validated, typed desired state. Never throws on
  * bad input: every problem is returned with file:line:col, the document's
@@ -81,13 +84,18 @@ export async function loadState(dir: string, opts: LoadOptions = {}): Promise<De
   const known: Record<Kind, Set<string>> = { Installation: new Set(), Overlay: new Set(), Blueprint: new Set(), Instance: new Set() };
   const raws = new Map<Document, RawDocument>();
 
+  const parses = new Map<string, { text: string; parsed: ParsedFile }>();
   for (const file of scan.files) {
-    const parsed = parseYamlFile(file.path, file.text);
+    // A resync or an edit re-reads every file; only the ones whose text changed are parsed again.
+    const hit = lastParses.get(file.path);
+    const parsed = hit?.text === file.text ? hit.parsed : parseYamlFile(file.path, file.text);
+    parses.set(file.path, { text: file.text, parsed });
     problems.push(...parsed.problems);
     if (parsed.problems.length > 0) unreadable.add(file.path);
 
     for (const raw of parsed.documents) {
-      const data = raw.data;
+      // A copy: validation and normalize() change it, and the parse is kept for the next load.
+      const data = structuredClone(raw.data);
       const located = (pointer: string, message: string, kind?: Kind, name?: string, atKey = true): Problem => ({
         file: file.path,
         ...raw.locate(pointer, { key: atKey }),
@@ -155,6 +163,8 @@ export async function loadState(dir: string, opts: LoadOptions = {}): Promise<De
       (valid[k] as Document[]).push(doc);
     }
   }
+
+  lastParses = parses;
 
   // Cross-document checks; a document with such a problem is invalid too.
   const portRanges = opts.portRanges ?? DEFAULT_PORT_RANGES;

@@ -70,6 +70,12 @@ export async function scanStateDir(dir: string, limits: ScanLimits = DEFAULT_LIM
       problem(shown, `more than ${limits.maxFiles} YAML files in the state directory; the rest are not read`);
       return 'stop';
     }
+    // The common case, synchronously; anything unusual takes the careful path below, which says what it was.
+    const quick = parent.readFileSync(name, limits.maxFileBytes);
+    if (typeof quick === 'string') {
+      files.push({ path: shown, rel, text: quick });
+      return;
+    }
     let fh: FileHandle;
     let size: number;
     try {

@@ -8,7 +8,7 @@
 // nothing; a link found in the way is an error naming it, never followed.
 // Links inside the root path itself (an operator's choice, or /proc/PID/root
 // of a test host) are followed when the root is opened.
-import { constants as C, type Dirent, type Stats } from 'node:fs';
+import { closeSync, constants as C, fstatSync, openSync, readSync, type Dirent, type Stats } from 'node:fs';
 import { link, lstat, mkdir, open, opendir, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 
@@ -145,6 +145,41 @@ export class Dir {
   }
 
   /** readFile, with the fstat that proved it a regular file. */
+  /**
+   * Reads the regular file `name` whole, synchronously, or undefined when it
+   * cannot be read that way (then openFile says why). For small files read in
+   * bulk, such as a state tree: the promise API costs about 25 times the CPU
+   * for files this size. O_NOFOLLOW refuses a link, O_NONBLOCK keeps a FIFO
+   * from blocking, and fstat refuses anything but a regular file. `null`:
+   * larger than `max` bytes (nothing past max + 1 is read).
+   */
+  readFileSync(name: string, max: number): string | null | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.at(name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+    } catch {
+      return undefined;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) return undefined;
+      const buf = Buffer.allocUnsafe(Math.min(st.size, max) + 1);
+      let length = 0;
+      for (;;) {
+        const n = readSync(fd, buf, length, buf.length - length, length);
+        if (n === 0) break;
+        length += n;
+        if (length > max) return null;
+        if (length === buf.length) return undefined; // grew while being read: the careful path decides
+      }
+      return buf.toString('utf8', 0, length);
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   async openFile(name: string): Promise<{ fh: FileHandle; st: Stats }> {
     let fh: FileHandle;
     try {
