@@ -39,6 +39,23 @@ describe('a2sProbe', () => {
     expect(ours).toEqual({ name: 'Versus «1»', map: 'c2m1_highway', players: 4, maxPlayers: 8 });
   });
 
+  it('answers many servers at once through one socket, and two queries of one server one after the other', async () => {
+    const servers = await Promise.all(Array.from({ length: 20 }, (_, i) => server({ ...INFO, name: `server ${i}` })));
+    const probe = a2sProbe();
+    const answers = await Promise.all([...servers.map((s) => probe(s.port)), probe(servers[0]!.port)]);
+    expect(answers.map((a) => a?.name)).toEqual([...servers.map((_, i) => `server ${i}`), 'server 0']);
+  });
+
+  it('sends the last challenge again: one round trip per query once the server handed one out', async () => {
+    const s = await server(INFO);
+    const probe = a2sProbe();
+    expect(await probe(s.port)).toBeDefined();
+    const afterFirst = s.received();
+    expect(afterFirst).toBe(2); // request, then request with the challenge
+    expect(await probe(s.port)).toBeDefined();
+    expect(s.received() - afterFirst).toBe(1);
+  });
+
   it('is undefined when nothing answers, and when the server stays silent', async () => {
     const silent = await server(null);
     expect(await a2sProbe('127.0.0.1', 300)(silent.port)).toBeUndefined();

@@ -1,7 +1,7 @@
 /**
  * The controller's A2S_INFO client: asks one game server how it is (name,
  * map, players), with the challenge handshake servers have required since
- * December 2020. Deliberately small — one datagram socket per query, one
+ * December 2020. Deliberately small — one shared datagram socket, one
  * request, at most one challenge round — because a resync asks every server,
  * and a general query library (gamedig) cost more CPU and memory than the
  * rest of a pass. The tests check it against the demo server and gamedig.
@@ -9,7 +9,7 @@
  * Everything a server answers is a compromised server's to choose: parsing is
  * bounded by the datagram, strings are cut at their NUL, counts are bytes.
  */
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 
 /** What an A2S query said about a server. */
 export interface ServerProbe {
@@ -57,32 +57,69 @@ function challengeOf(msg: Buffer): Buffer | undefined {
   return msg.length >= 9 && msg.readUInt32LE(0) === HEADER && msg[4] === CHALLENGE ? msg.subarray(5, 9) : undefined;
 }
 
-/** A2S on loopback: servers bind 0.0.0.0, and the controller runs on their host. */
+/**
+ * A2S on loopback: servers bind 0.0.0.0, and the controller runs on their
+ * host. One datagram socket serves every query (bound on first use, closed
+ * when no query is waiting): a socket per query cost a bind and a port
+ * search each, most of a resync's A2S CPU. Replies are matched to the query
+ * by the server's port; one query per port at a time (a key never runs
+ * twice at once), a second waits for the first.
+ */
 export function a2sProbe(host = '127.0.0.1', timeoutMs = 1500): Probe {
-  return (port) =>
+  let socket: Socket | undefined;
+  const waiting = new Map<number, (msg: Buffer) => void>();
+  const queued = new Map<number, Promise<unknown>>();
+  const open = (): Socket => {
+    if (socket) return socket;
+    const s = createSocket('udp4');
+    s.on('message', (msg, from) => {
+      if (from.address === host) waiting.get(from.port)?.(msg);
+    });
+    s.on('error', () => undefined); // a send error fails only its query, by timeout
+    s.unref();
+    socket = s;
+    return s;
+  };
+  const closeIfIdle = () => {
+    if (waiting.size > 0 || !socket) return;
+    socket.close();
+    socket = undefined;
+  };
+  // A server's challenge stays good for a while: sending the last one saves the handshake's round trip.
+  const challenges = new Map<number, Buffer>();
+  const query = (port: number): Promise<ServerProbe | undefined> =>
     new Promise((resolve) => {
-      const socket = createSocket('udp4');
+      const s = open();
       let challenged = false;
       const done = (result: ServerProbe | undefined) => {
         clearTimeout(timer);
-        socket.close();
+        waiting.delete(port);
+        closeIfIdle();
         resolve(result);
       };
       const timer = setTimeout(() => done(undefined), timeoutMs);
-      socket.on('error', () => done(undefined));
-      socket.on('message', (msg, from) => {
-        if (from.port !== port) return; // only the server asked
+      waiting.set(port, (msg) => {
         const challenge = challengeOf(msg);
         if (challenge && !challenged) {
           challenged = true;
-          socket.send(infoRequest(challenge), port, host);
+          challenges.set(port, Buffer.from(challenge));
+          s.send(infoRequest(challenge), port, host);
           return;
         }
         const info = parseInfo(msg);
         if (info) done(info);
       });
-      socket.send(infoRequest(), port, host, (err) => {
+      s.send(infoRequest(challenges.get(port)), port, host, (err) => {
         if (err) done(undefined);
       });
     });
+  return (port) => {
+    const run = (queued.get(port) ?? Promise.resolve()).then(() => query(port));
+    const settled = run.catch(() => undefined);
+    queued.set(port, settled);
+    void settled.then(() => {
+      if (queued.get(port) === settled) queued.delete(port);
+    });
+    return run;
+  };
 }
