@@ -129,10 +129,11 @@ export async function startController(demo: DemoHost, extra: ControllerConfigInp
 
 /** Runs `left4me controller` as its own process against a demo host (so a test can kill -9 it). */
 export function spawnController(demo: DemoHost, args: string[] = []): ChildProcess {
+  // The launcher itself, so its shebang's node flags apply as they do on a host.
   const bin = join(packageRoot(), 'controller', 'bin', 'left4me.js');
   return spawn(
-    process.execPath,
-    [bin, 'controller', '--state', demo.stateDir, '--fs-root', demo.host.root, '--bus', demo.host.busAddress, '--unit-dir', UNIT_DIR, '--installation-root', DEMO_INSTALLATION_ROOT, '--log-level', 'warn', ...args],
+    bin,
+    ['controller', '--state', demo.stateDir, '--fs-root', demo.host.root, '--bus', demo.host.busAddress, '--unit-dir', UNIT_DIR, '--installation-root', DEMO_INSTALLATION_ROOT, '--log-level', 'warn', ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
 }
