@@ -24,7 +24,7 @@ const types = (p: ReturnType<typeof planInstance>) => p.actions.map((a) => a.typ
 describe('planInstance', () => {
   const table: Array<[string, Partial<InstanceIntent>, Partial<InstanceObservation>, string[], Record<string, unknown>?]> = [
     // create
-    ['new instance: layers, enable, files, start', {}, { service: undefined, mounted: false, enabled: false, files: MISSING, layersPresent: false }, ['writeLayers', 'enable', 'writeFiles', 'start']],
+    ['new instance: layers, files, start, then enable (a start never waits for it)', {}, { service: undefined, mounted: false, enabled: false, files: MISSING, layersPresent: false }, ['writeLayers', 'writeFiles', 'start', 'enable']],
     ['running but not enabled (disabled by hand): enable, nothing else', {}, { enabled: false }, ['enable']],
     ['desired stopped while enabled: disable, stop, unmount', { state: 'stopped' }, {}, ['disable', 'stop', 'unmount']],
     ['in sync and running: nothing to do', {}, {}, []],

@@ -111,9 +111,24 @@ export function planInstance(intent: InstanceIntent, obs: InstanceObservation, n
     return { actions, ...handled };
   }
   // Desired running: enabled too, so a reboot brings the server back before the controller is up.
-  if (!obs.enabled) actions.push({ type: 'enable' });
+  // Enabling comes last: it is for the next boot, and a start must not wait for it.
+  const plan = planRunning(intent, obs, now, actions, state, upToDate, resetRequested, restartRequested, handled);
+  return obs.enabled ? plan : { ...plan, actions: [...plan.actions, { type: 'enable' }] };
+}
 
-  // Desired running, server not running: bring it up with the current files.
+/** Plans an instance that should run (enabling aside). */
+function planRunning(
+  intent: InstanceIntent,
+  obs: InstanceObservation,
+  now: number,
+  actions: Action[],
+  state: string,
+  upToDate: boolean,
+  resetRequested: boolean,
+  restartRequested: boolean,
+  handled: Pick<InstancePlan, 'handled'>,
+): InstancePlan {
+  // Server not running: bring it up with the current files.
   if (!ACTIVE.has(state)) {
     if (obs.mounted && (!upToDate || resetRequested)) actions.push({ type: 'unmount' });
     if (resetRequested) actions.push({ type: 'wipeWritableLayer' });
