@@ -58,6 +58,14 @@ describe('UidLeases', () => {
     expect(l.get('c')).toBe(1879048195);
   });
 
+  it('a hand-edited file holds uids only for instance names ("__proto__" and "Bad_Name" hold nothing)', async () => {
+    const file = join(dir, 'hostile.json');
+    writeFileSync(file, '{"uids": {"__proto__": 1879048192, "Bad_Name": 1879048193, "ok": 1879048194}}');
+    const l = await open(file);
+    expect([...l.all()]).toEqual([['ok', 1879048194]]);
+    expect(({} as Record<string, unknown>).constructor).toBe(Object);
+  });
+
   it('preview changes nothing', async () => {
     const file = join(dir, 'preview.json');
     const l = await open(file);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { isDocumentName } from '../documents/names.js';
 
 /** Inclusive range of uids game servers are leased from. */
 export interface UidRange {
@@ -39,7 +40,8 @@ export class UidLeases {
     const l = new UidLeases(file, range);
     try {
       const data = JSON.parse(await readFile(file, 'utf8')) as { uids?: Record<string, unknown> };
-      for (const [name, uid] of Object.entries(data.uids ?? {})) if (Number.isInteger(uid)) l.leases.set(name, uid as number);
+      // Only an instance name holds a uid (as in leases.json): a "__proto__" or malformed entry holds nothing.
+      for (const [name, uid] of Object.entries(data.uids ?? {})) if (isDocumentName(name) && Number.isInteger(uid)) l.leases.set(name, uid as number);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
