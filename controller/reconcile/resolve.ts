@@ -132,19 +132,22 @@ export function resolveInstance(
     tickrate: blueprint.spec.tickrate === 30 ? null : blueprint.spec.tickrate,
     extraArgs: blueprint.spec.launchArgs ?? [],
   };
-  // Before waiting for builds: a stack that can never be mounted is reported now, not after every overlay is built.
-  const preview = renderUnits(
-    {
-      name: doc.metadata.name,
-      overlays: overlays.map((o) => ({ overlay: o.metadata.name, build: PLACEHOLDER_BUILD })),
-      configBuild: PLACEHOLDER_BUILD,
-      installationDir: installation.spec.source === 'directory' ? installation.spec.path! : join(cfg.units.layout.installationDir, installation.metadata.name, PLACEHOLDER_BUILD),
-      launch,
-    },
-    blueprint,
-    cfg,
-  );
-  if ('blocked' in preview) return preview;
+  // A stack that can never be mounted is reported before waiting for builds, not after every overlay is built;
+  // when every build is ready, the real render below finds it (one render per pass, not two).
+  const unbuilt = (): Blocked | undefined => {
+    const preview = renderUnits(
+      {
+        name: doc.metadata.name,
+        overlays: overlays.map((o) => ({ overlay: o.metadata.name, build: PLACEHOLDER_BUILD })),
+        configBuild: PLACEHOLDER_BUILD,
+        installationDir: installation.spec.source === 'directory' ? installation.spec.path! : join(cfg.units.layout.installationDir, installation.metadata.name, PLACEHOLDER_BUILD),
+        launch,
+      },
+      blueprint,
+      cfg,
+    );
+    return 'blocked' in preview ? preview : undefined;
+  };
   const refs: OverlayBuildRef[] = [];
   for (const o of overlays) {
     const ready = builds.ready(o.metadata.name);
@@ -153,12 +156,15 @@ export function resolveInstance(
       continue;
     }
     const failed = builds.failure(o.metadata.name);
-    return failed
-      ? { blocked: true, reason: 'BuildFailed', message: `overlay ${o.metadata.name} has no build yet: ${failed}` }
-      : { blocked: true, reason: 'Building', message: `waiting for the first build of overlay ${o.metadata.name}` };
+    return (
+      unbuilt() ??
+      (failed
+        ? { blocked: true, reason: 'BuildFailed', message: `overlay ${o.metadata.name} has no build yet: ${failed}` }
+        : { blocked: true, reason: 'Building', message: `waiting for the first build of overlay ${o.metadata.name}` })
+    );
   }
   const dir = installationDir(installation, cfg, builds);
-  if (typeof dir !== 'string') return dir;
+  if (typeof dir !== 'string') return unbuilt() ?? dir;
   const configLayer = renderConfigLayer({ instance: doc, blueprint, overlays, rconPassword });
   const unitSpec: InstanceUnitSpec = {
     name: doc.metadata.name,
