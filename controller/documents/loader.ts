@@ -69,6 +69,11 @@ const MIN_REFRESH_MS = 3_600_000;
 /** The YAML parses of the last load, by file path: a load re-parses only files whose text changed. */
 let lastParses = new Map<string, { text: string; parsed: ParsedFile }>();
 
+/** Forgets the kept parses, so the next load parses every file (benchmarks of a cold load). */
+export function forgetParses(): void {
+  lastParses = new Map();
+}
+
 /**
  * Reads a state directory into validated, typed desired state. Never throws on
  * bad input: every problem is returned with file:line:col, the document's
