@@ -75,6 +75,9 @@ const MAX_EVENTS = 20;
  * file such as `__proto__.json` is nobody's status. The only writer is the controller; the CLI, API and dashboard read.
  */
 export class StatusStore {
+  /** The text last read or written per file: a write of the same text is skipped without serialising the old status again. */
+  private readonly texts = new Map<string, string>();
+
   constructor(readonly dir: string) {}
 
   private path(kind: Kind, name: string): string {
@@ -85,8 +88,11 @@ export class StatusStore {
   async read(kind: Kind, name: string): Promise<DocumentStatus | undefined> {
     if (!isDocumentName(name)) return undefined;
     try {
-      const text = readSmallFile(this.path(kind, name));
-      return text === undefined ? undefined : (JSON.parse(text) as DocumentStatus);
+      const path = this.path(kind, name);
+      const text = readSmallFile(path);
+      if (text === undefined) return undefined;
+      this.texts.set(path, text);
+      return JSON.parse(text) as DocumentStatus;
     } catch (err) {
       if (err instanceof SyntaxError) return undefined; // a torn file cannot happen (atomic writes), but never crash on one
       throw err;
@@ -111,13 +117,18 @@ export class StatusStore {
     if (!isDocumentName(status.name)) throw new Error(`cannot keep a status for "${status.name}": not a document name`);
     status.events = status.events.slice(-MAX_EVENTS);
     const text = `${JSON.stringify(status, null, 2)}\n`;
-    if (previous && `${JSON.stringify(previous, null, 2)}\n` === text) return false;
-    await writeFileAtomic(this.path(status.kind, status.name), text);
+    const path = this.path(status.kind, status.name);
+    const before = this.texts.get(path) ?? (previous ? `${JSON.stringify(previous, null, 2)}\n` : undefined);
+    if (before === text) return false;
+    await writeFileAtomic(path, text);
+    this.texts.set(path, text);
     return true;
   }
 
   /** Removes a status (its document and everything it owned are gone). */
   async remove(kind: Kind, name: string): Promise<void> {
-    if (isDocumentName(name)) await rm(this.path(kind, name), { force: true });
+    if (!isDocumentName(name)) return;
+    this.texts.delete(this.path(kind, name));
+    await rm(this.path(kind, name), { force: true });
   }
 }
