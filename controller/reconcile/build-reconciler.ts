@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, openSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import PQueue from 'p-queue';
@@ -12,6 +12,7 @@ import { BuildFailedError, collectUnusedBuilds, OverlayPipeline, referencedLower
 import { installFromSteam } from '../builds/steamcmd.js';
 import { PRODUCTION_FINGERPRINTS, PRODUCTION_STEPS } from '../builds/steps.js';
 import { removeTree } from '../fs/remove-tree.js';
+import { readSmallFile } from '../fs/small-file.js';
 import { onHost, type ControllerConfig } from '../config.js';
 import { instancesUsing } from '../documents/dependencies.js';
 import { parseDuration } from '../documents/duration.js';
@@ -341,7 +342,7 @@ export class BuildReconciler {
     const texts: string[] = [];
     try {
       for (const f of await readdir(this.host(this.cfg.unitDir))) {
-        if (f.endsWith('.mount')) texts.push(await readFile(this.host(join(this.cfg.unitDir, f)), 'utf8').catch(() => ''));
+        if (f.endsWith('.mount')) texts.push(readSmallFile(this.host(join(this.cfg.unitDir, f))) ?? '');
       }
     } catch {
       // no unit directory yet
