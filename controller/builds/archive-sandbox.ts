@@ -14,12 +14,12 @@
  * its sizes never gets to fill the disk before the check afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArchiveFormat } from './archive.js';
 import { MAX_ARCHIVE_SYMLINKS, MAX_SYMLINK_TARGET, type SizeLimit } from './archive-listing.js';
 import { archiveUnitProperties, DEFAULT_SANDBOX_LIMITS, SANDBOX_ARCHIVE_FILE, SANDBOX_NAMES_FILE, SANDBOX_OUTPUT_DIR } from './sandbox.js';
-import { createRunDir, inferFsRoot, lookupAccount, removeRunDir, runSandboxedUnit, sandboxEnvironment, type Account, type RunDir, type SandboxRunSettings } from './sandbox-run.js';
+import { createRunDir, inferFsRoot, lookupAccount, readAppended, removeRunDir, runSandboxedUnit, sandboxEnvironment, type Account, type ReadCursor, type RunDir, type SandboxRunSettings } from './sandbox-run.js';
 import { BuildStepError, type BuildContext } from './source.js';
 import type { HostLayout } from '../host/layout.js';
 
@@ -283,8 +283,7 @@ function hostPath(fsRoot: string, local: string): string {
  * MAX_LISTING_LINE, which no entry's description is, goes to `fail`.
  */
 class LineReader {
-  private offset = 0;
-  private partial = '';
+  private readonly cursor: ReadCursor = { offset: 0, partial: '' };
   private timer?: NodeJS.Timeout;
   private reading: Promise<void> = Promise.resolve();
   private error: Error | undefined;
@@ -306,31 +305,17 @@ class LineReader {
     clearInterval(this.timer);
     await this.reading;
     await this.read();
-    if (this.partial !== '' && !this.error) this.onLine(this.partial);
-    this.partial = '';
+    if (this.cursor.partial !== '' && !this.error) this.onLine(this.cursor.partial);
+    this.cursor.partial = '';
   }
 
   private async read(): Promise<void> {
     if (this.error) return;
-    const fh = await open(this.path, 'r').catch(() => undefined);
-    if (!fh) return;
-    try {
-      const buf = Buffer.alloc(1 << 16);
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
-        if (bytesRead === 0) return;
-        this.offset += bytesRead;
-        const lines = (this.partial + buf.subarray(0, bytesRead).toString('utf8')).split('\n');
-        this.partial = lines.pop() ?? '';
-        for (const line of lines) this.onLine(line);
-        if (this.partial.length > MAX_LISTING_LINE) {
-          this.error = new BuildStepError(`${this.where}: the archive listing has a line longer than ${MAX_LISTING_LINE} bytes; repackage the archive`);
-          this.fail(this.error);
-          return;
-        }
-      }
-    } finally {
-      await fh.close();
-    }
+    // A listing line longer than any real entry name fails the step.
+    await readAppended(this.path, this.cursor, this.onLine, MAX_LISTING_LINE, () => {
+      this.error = new BuildStepError(`${this.where}: the archive listing has a line longer than ${MAX_LISTING_LINE} bytes; repackage the archive`);
+      this.fail(this.error);
+      return false;
+    });
   }
 }

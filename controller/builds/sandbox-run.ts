@@ -188,8 +188,7 @@ export function stopTimeout(opts: SandboxRunSettings): number {
  * the last TAIL_LINES for error messages.
  */
 class LogFollower {
-  private offset = 0;
-  private partial = '';
+  private readonly cursor: ReadCursor = { offset: 0, partial: '' };
   private forwarded = 0;
   private readonly last: string[] = [];
   private timer?: NodeJS.Timeout;
@@ -215,8 +214,8 @@ class LogFollower {
     clearInterval(this.timer);
     await this.reading;
     await this.read();
-    if (this.partial !== '') this.emit(this.partial);
-    this.partial = '';
+    if (this.cursor.partial !== '') this.emit(this.cursor.partial);
+    this.cursor.partial = '';
   }
 
   private poll(): void {
@@ -224,29 +223,11 @@ class LogFollower {
   }
 
   private async read(): Promise<void> {
-    let fh;
-    try {
-      fh = await open(this.path, 'r');
-    } catch {
-      return;
-    }
-    try {
-      const buf = Buffer.alloc(1 << 16);
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
-        if (bytesRead === 0) break;
-        this.offset += bytesRead;
-        const lines = (this.partial + buf.subarray(0, bytesRead).toString('utf8')).split('\n');
-        this.partial = lines.pop() ?? '';
-        for (const line of lines) this.emit(line);
-        if (this.partial.length > MAX_LINE) {
-          this.emit(this.partial);
-          this.partial = '';
-        }
-      }
-    } finally {
-      await fh.close();
-    }
+    // A line longer than MAX_LINE is forwarded cut, and reading goes on.
+    await readAppended(this.path, this.cursor, (line) => this.emit(line), MAX_LINE, (long) => {
+      this.emit(long);
+      return true;
+    });
   }
 
   private emit(raw: string): void {
@@ -261,6 +242,41 @@ class LogFollower {
 
 const MAX_LINE = 4096;
 const MAX_LINES = 20_000;
+
+/** How far a follower has read a growing file: the byte offset and the unfinished last line. */
+export interface ReadCursor {
+  offset: number;
+  partial: string;
+}
+
+/**
+ * Reads what was appended to `path` since the cursor, one complete line at a
+ * time. An unfinished line longer than `maxLine` goes to `onLong` (and is
+ * dropped), which says whether to read on. A file not there yet is nothing to
+ * read. Shared by the build-log follower and the archive-listing reader.
+ */
+export async function readAppended(path: string, cursor: ReadCursor, onLine: (line: string) => void, maxLine: number, onLong: (partial: string) => boolean): Promise<void> {
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (!fh) return;
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, cursor.offset);
+      if (bytesRead === 0) return;
+      cursor.offset += bytesRead;
+      const lines = (cursor.partial + buf.subarray(0, bytesRead).toString('utf8')).split('\n');
+      cursor.partial = lines.pop() ?? '';
+      for (const line of lines) onLine(line);
+      if (cursor.partial.length > maxLine) {
+        const goOn = onLong(cursor.partial);
+        cursor.partial = '';
+        if (!goOn) return;
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+}
 
 // ---------------------------------------------------------------------------
 // The per-run directory and the sandbox root.
