@@ -235,21 +235,19 @@ export class Dir {
   }
 
   /** Hard-links the trusted file `existing` (a path outside any hostile tree, e.g. the download cache) as `name`, replacing what is there. */
-  async linkFrom(existing: string, name: string): Promise<void> {
-    const tmp = this.tempName();
-    await link(existing, this.at(tmp));
-    try {
-      await this.replace(tmp, name);
-    } catch (err) {
-      await unlink(this.at(tmp)).catch(() => undefined);
-      throw err;
-    }
+  linkFrom(existing: string, name: string): Promise<void> {
+    return this.placeAs(name, (tmp) => link(existing, tmp));
   }
 
   /** Makes `name` a symlink to `target`, replacing a file or link there (never a directory). */
-  async symlink(target: string, name: string): Promise<void> {
+  symlink(target: string, name: string): Promise<void> {
+    return this.placeAs(name, (tmp) => symlink(target, tmp));
+  }
+
+  /** Makes a new entry under a temp name with `make`, then renames it over `name` (the temp entry goes if that fails). */
+  private async placeAs(name: string, make: (tmpPath: string) => Promise<void>): Promise<void> {
     const tmp = this.tempName();
-    await symlink(target, this.at(tmp));
+    await make(this.at(tmp));
     try {
       await this.replace(tmp, name);
     } catch (err) {
