@@ -1,4 +1,3 @@
-import type { Lease } from '../status/leases.js';
 import { ConditionType as C, Reason, setCondition, type Condition, type ConditionType } from '../status/conditions.js';
 import type { DocumentStatus, StatusEvent } from '../status/store.js';
 
@@ -51,10 +50,4 @@ function readyFrom(conditions: Condition[], needs: readonly ConditionType[]): Co
 /** A fresh status for a document seen for the first time. */
 export function emptyStatus(kind: DocumentStatus['kind'], name: string): DocumentStatus {
   return { kind, name, conditions: [], events: [] };
-}
-
-/** The lease fields of a status. */
-export function withLease(status: DocumentStatus, lease: Lease | undefined): DocumentStatus {
-  const { port: _p, clientPort: _c, ...rest } = status;
-  return lease ? { ...rest, port: lease.port, clientPort: lease.clientPort } : rest;
 }
