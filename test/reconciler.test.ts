@@ -144,6 +144,25 @@ describe('reconciler in a private systemd host', () => {
     for (const n of ['w', 'v']) await waitFor(`${n} deleted`, async () => (await demo.status.read('Instance', n)) === undefined);
   }, 120_000);
 
+  it('a port change waits for players asked on the port the server still runs on', async () => {
+    await demo.write('instances/p.yaml', instanceDoc('p', ['port: 27113']));
+    await waitFor('p Ready', () => ready('p'), 30_000);
+    const password = await demo.rconPassword('p');
+    await rcon(27113, password, 'demo_players 1');
+    await waitFor('A2S shows a player', async () => (await queryServer(27113)).numplayers === 1);
+    await demo.write('instances/p.yaml', instanceDoc('p', ['port: 27114']));
+    const pending = await waitFor('p RestartPending', async () => {
+      const s = await demo.status.read('Instance', 'p');
+      return s?.conditions.find((c) => c.type === 'RestartPending' && c.status === 'True');
+    });
+    // Asked on the new port it would not know (no A2S answer there) and wait out maxUpdateDelay.
+    expect(pending.message).toMatch(/^1 player connected; restarting when the server is empty/);
+    await rcon(27113, password, 'demo_players 0');
+    await waitFor('p answers on its new port', async () => (await queryServer(27114).catch(() => undefined)) !== undefined, 30_000);
+    await rm(join(demo.stateDir, 'instances/p.yaml'));
+    await waitFor('p deleted', async () => (await demo.status.read('Instance', 'p')) === undefined);
+  }, 90_000);
+
   it('an invalid overlay gets a status of its own: Valid False, Stalled, file:line', async () => {
     await demo.write('extra.yaml', 'apiVersion: left4me/v1\nkind: Overlay\nmetadata: {name: extra}\nspec:\n  sources: [{files: [{path: a.cfg, content: x, mode: "0666"}]}]\n');
     try {

@@ -23,6 +23,7 @@ import {
   renderServerTemplate,
   renderSlices,
   renderUnitFiles,
+  launchEnvPort,
   resolveUnitConfig,
   serverUnitName,
 } from './units.js';
@@ -163,6 +164,15 @@ function argvFromLaunchEnv(text: string): string[] {
 }
 
 // ---------------------------------------------------------------------------
+
+describe('launchEnvPort', () => {
+  it('reads the game port a rendered launch.env starts srcds on, and nothing from other text', () => {
+    const text = renderLaunchEnv({ name: 'a', launch: { port: 27020, clientPort: 26901, map: 'c1m1_hotel', maxPlayers: 8 } });
+    expect(launchEnvPort(text)).toBe(27020);
+    expect(launchEnvPort(undefined)).toBeUndefined();
+    expect(launchEnvPort('# hand-edited\nFOO="-port 1"\n')).toBeUndefined();
+  });
+});
 
 describe('the server template', () => {
   it('hides every tree of a moved data directory from game servers, secrets and logs included', () => {

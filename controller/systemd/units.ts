@@ -650,6 +650,17 @@ export function renderLaunchEnv(instance: Pick<InstanceUnitSpec, 'name' | 'launc
   return `${MANAGED_HEADER}\n${LAUNCH_ARGS_VAR}=${quoteEnvValue(words)}\n`;
 }
 
+/**
+ * The game port a rendered launch.env starts srcds on (`-port N`), or
+ * undefined for text that is not one. A running server's launch.env on disk
+ * is what it was started with, so this is the port to ask while a changed
+ * port waits for the restart. Pure.
+ */
+export function launchEnvPort(text: string | undefined): number | undefined {
+  const m = text === undefined ? null : /^LEFT4ME_ARGS="[^\n]*?(?:^|\s)-port (\d{1,5})(?:\s|")/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
 // ---------------------------------------------------------------------------
 // The whole host.
 

@@ -14,7 +14,7 @@ import type { DesiredState } from '../../documents/loader.js';
 import { formatProblem } from '../../documents/problems.js';
 import { ConditionType as C, Reason } from '../../status/conditions.js';
 import type { Lease } from '../../status/leases.js';
-import { serverUnitName } from '../../systemd/units.js';
+import { instancePaths, launchEnvPort, serverUnitName } from '../../systemd/units.js';
 import type { ServerProbe } from '../a2s-probe.js';
 import { errorMessage } from '../errors.js';
 import { isOutcome, resultOf, Stalled, Waiting } from '../outcome.js';
@@ -187,7 +187,9 @@ const resolveDependencies: Step = async (x, pass, status) => {
 const observeHost: Step = async (x, pass, status) => {
   pass.obs = await observeInstance(x, pass.resolved!, status.current);
   if (pass.obs.service?.activeState === 'active') {
-    pass.probe = await x.probe(pass.lease!.port);
+    // Ask the port the server runs on: after a port change it keeps the old one until its restart.
+    const running = launchEnvPort(pass.obs.files.get(instancePaths(pass.name, x.cfg.units.layout).launchEnv));
+    pass.probe = await x.probe(running ?? pass.lease!.port);
     if (pass.probe) pass.obs.players = pass.probe.players;
   }
 };
