@@ -12,6 +12,7 @@ import { reconcileCommand } from './reconcile.js';
 import { getCommand } from './get.js';
 import { processIo, type Io } from './io.js';
 import { printableIo } from './printable.js';
+import { tokenCommand, userCommand } from './user.js';
 import { validateCommand } from './validate.js';
 
 const USAGE = `usage: left4me <command> [options]
@@ -36,6 +37,10 @@ commands:
              [--uid-range 1879048192-1879113727] [--allow-download-network CIDR]...
              [--max-archive-bytes 8G] [--max-build-bytes 20G] [--build-concurrency 2]
                                     run the reconciler (as root); servers keep running when it stops
+  user add NAME [--admin] [--password-stdin] | list | passwd NAME [--password-stdin] | remove NAME
+                                    the web service's accounts (scrypt hashes in --web-data-dir,
+                                    default /var/lib/left4me-web); without --password-stdin one is made
+  token create NAME                 a Bearer token for automation, printed once (only its hash is kept)
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
@@ -59,6 +64,8 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   diff: diffCommand,
   logs: logsCommand,
   reconcile: reconcileCommand,
+  user: userCommand,
+  token: tokenCommand,
 } satisfies Record<string, Command>));
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */
