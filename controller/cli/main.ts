@@ -12,6 +12,7 @@ import { reconcileCommand } from './reconcile.js';
 import { getCommand } from './get.js';
 import { processIo, type Io } from './io.js';
 import { printableIo } from './printable.js';
+import { webCommand } from './web.js';
 import { tokenCommand, userCommand } from './user.js';
 import { validateCommand } from './validate.js';
 
@@ -41,6 +42,8 @@ commands:
                                     the web service's accounts (scrypt hashes in --web-data-dir,
                                     default /var/lib/left4me-web); without --password-stdin one is made
   token create NAME                 a Bearer token for automation, printed once (only its hash is kept)
+  web [--listen 127.0.0.1:8000] [--web-data-dir DIR]
+                                    the HTTP API (as the web account): /healthz, /api/v1/instances so far
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
@@ -65,6 +68,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   logs: logsCommand,
   reconcile: reconcileCommand,
   user: userCommand,
+  web: webCommand,
   token: tokenCommand,
 } satisfies Record<string, Command>));
 

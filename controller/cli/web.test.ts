@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../package-root.js';
+import { parseListen } from './web.js';
+
+const root = mkdtempSync(join(tmpdir(), 'left4me-webcli-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('left4me web', () => {
+  it('parses --listen, IPv6 in brackets, and refuses the rest', () => {
+    expect(parseListen('127.0.0.1:8000')).toEqual({ host: '127.0.0.1', port: 8000 });
+    expect(parseListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    for (const bad of ['8000', 'example.com:80', '127.0.0.1:99999', '127.0.0.1:']) expect(() => parseListen(bad)).toThrow(/--listen must look like/);
+  });
+
+  it('runs as a process: prints its URL, answers /healthz, and stops on SIGTERM', async () => {
+    const child = spawn(join(packageRoot(), 'controller', 'bin', 'left4me.js'), ['web', '--listen', '127.0.0.1:0', '--web-data-dir', join(root, 'web'), '--state', join(packageRoot(), 'state.example', 'demo'), '--data-dir', join(root, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`left4me web exited (${code}) before listening`)));
+      });
+      const r = await fetch(`${url}/healthz`);
+      expect(r.status).toBe(200);
+      expect((await fetch(`${url}/api/v1/instances`)).status).toBe(401);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+});

@@ -1,0 +1,38 @@
+import { buildWebApp } from '../web/server.js';
+import { DEFAULT_WEB_DATA_DIR } from '../web/users.js';
+import { parse, UsageError } from './args.js';
+import { documentOptions } from './host-options.js';
+import type { Io } from './io.js';
+import { resolveTarget } from './target.js';
+
+/** Parses `ADDR:PORT` (IPv6 in brackets); port 0 asks the kernel for a free one. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) throw new UsageError(`--listen must look like 127.0.0.1:8000 or [::1]:8000 (got "${text}")`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * `left4me web [--listen ADDR:PORT] [--web-data-dir DIR]`: the HTTP API, as
+ * the unprivileged web account; runs until SIGINT/SIGTERM. Prints its URL.
+ */
+export async function webCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    listen: { type: 'string', default: '127.0.0.1:8000' },
+    'web-data-dir': { type: 'string', default: DEFAULT_WEB_DATA_DIR },
+    'installation-root': { type: 'string', multiple: true },
+  });
+  if (positionals.length > 0) throw new UsageError('web takes no arguments');
+  const { host, port } = parseListen(values.listen as string);
+  const target = resolveTarget(values);
+  const app = buildWebApp({ stateDir: target.stateDir, statusDir: target.statusDir, webDataDir: values['web-data-dir'] as string, load: documentOptions(values) });
+  const address = await app.listen({ host, port });
+  io.out(`left4me web listening on ${address}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await app.close();
+  return 0;
+}
