@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { onHostPath } from './host/layout.js';
 import { DEFAULT_PORT_RANGES, type PortRanges } from './documents/crosscheck.js';
 import { DEFAULT_UID_RANGE, type UidRange } from './status/uid-leases.js';
 import { DEFAULT_INSTALLATION_ROOTS, isInsideDir } from './documents/installation-path.js';
@@ -153,5 +153,5 @@ export function documentLoadOptions(cfg: ControllerConfig): Pick<LoadOptions, 'p
 
 /** Maps a host path to where this process can reach it. */
 export function onHost(cfg: Pick<ControllerConfig, 'fsRoot'>, path: string): string {
-  return cfg.fsRoot === '/' ? path : join(cfg.fsRoot, path);
+  return onHostPath(cfg.fsRoot, path);
 }

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { UnsafePathError } from '../fs/beneath.js';
 import { walkBeneath } from '../fs/walk.js';
 import { SystemdError, UnitJobError, type SystemdAdapter, type UnitProperty } from '../systemd/adapter.js';
-import type { HostLayout } from '../host/layout.js';
+import { onHostPath, type HostLayout } from '../host/layout.js';
 import { DEFAULT_SANDBOX_LIMITS, PUBLIC_RESOLVERS, SANDBOX_ETC, sandboxResolvConf, type SandboxBaseOptions, type SandboxLimits } from './sandbox.js';
 import { BuildStepError, type BuildContext } from './source.js';
 
@@ -313,9 +313,9 @@ export function sandboxEnvironment(run: RunDir, layout: HostLayout, settings: Sa
 export async function createRunDir(fsRoot: string, layout: HostLayout, settings: SandboxRunSettings, unit: string): Promise<RunDir> {
   const runRoot = settings.runDir ?? layout.buildRunsDir;
   const hostDir = `${runRoot}/${unit}`;
-  const localDir = onHost(fsRoot, hostDir);
-  await mkdir(onHost(fsRoot, runRoot), { recursive: true, mode: 0o700 });
-  await chmod(onHost(fsRoot, runRoot), 0o700);
+  const localDir = onHostPath(fsRoot, hostDir);
+  await mkdir(onHostPath(fsRoot, runRoot), { recursive: true, mode: 0o700 });
+  await chmod(onHostPath(fsRoot, runRoot), 0o700);
   await mkdir(localDir, { mode: 0o700 });
   const root = join(localDir, 'root');
   await mkdir(root, { mode: 0o755 });
@@ -326,9 +326,9 @@ export async function createRunDir(fsRoot: string, layout: HostLayout, settings:
   // Top-level dirs such as /bin are symlinks into /usr on merged-/usr systems
   // and real dirs elsewhere; mirror whichever this host has.
   for (const name of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
-    const st = await lstat(onHost(fsRoot, `/${name}`)).catch(() => null);
+    const st = await lstat(onHostPath(fsRoot, `/${name}`)).catch(() => null);
     if (!st) continue;
-    if (st.isSymbolicLink()) await symlink(await readlink(onHost(fsRoot, `/${name}`)), join(root, name));
+    if (st.isSymbolicLink()) await symlink(await readlink(onHostPath(fsRoot, `/${name}`)), join(root, name));
     else if (st.isDirectory()) {
       await mkdir(join(root, name), { mode: 0o755 });
       readOnlyPaths.push(`/${name}`);
@@ -438,7 +438,7 @@ export interface Account {
 /** Reads `<fsRoot>/etc/passwd` and `/etc/group`; the build user's ids (the host's files, since a test host's /etc differs from this process's). */
 export async function lookupAccount(fsRoot: string, user: string, group: string): Promise<Account> {
   const find = async (file: string, name: string): Promise<number> => {
-    const text = await readFile(onHost(fsRoot, file), 'utf8').catch(() => '');
+    const text = await readFile(onHostPath(fsRoot, file), 'utf8').catch(() => '');
     const row = text.split('\n').find((l) => l.split(':')[0] === name);
     const id = row?.split(':')[2];
     if (id === undefined || !/^\d+$/.test(id)) throw new BuildStepError(`the build user ${name} is missing from ${file}; create the system account (see the install instructions) and retry`);
@@ -454,11 +454,6 @@ export function hostAddresses(): string[] {
     for (const a of list ?? []) out.add(a.address.replace(/%.*$/, ''));
   }
   return [...out].sort();
-}
-
-/** Maps a host path to this process's view of it. */
-export function onHost(fsRoot: string, path: string): string {
-  return fsRoot === '/' ? path : join(fsRoot, path);
 }
 
 /** This process's view of the host's `/`, from a build context's two views of its build dir. */

@@ -12,6 +12,7 @@
  * run logs in. The password reaches steamcmd through a runscript file
  * (`+runscript`), never its command line.
  */
+import { onHostPath } from '../host/layout.js';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, readlink, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
@@ -21,7 +22,7 @@ import type { InstallationSpec, Metadata } from '../documents/kinds.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { defaultUnitConfig } from '../systemd/units.js';
 import { SANDBOX_INSTALL_DIR, SANDBOX_LOGIN_FILE, SANDBOX_STEAM_HOME, steamcmdUnitProperties } from './sandbox.js';
-import { createRunDir, handTreeTo, lookupAccount, onHost, reclaimTree, removeRunDir, runSandboxedUnit, sandboxEnvironment, type SandboxRunSettings } from './sandbox-run.js';
+import { createRunDir, handTreeTo, lookupAccount, reclaimTree, removeRunDir, runSandboxedUnit, sandboxEnvironment, type SandboxRunSettings } from './sandbox-run.js';
 import { BuildStepError } from './source.js';
 
 /** Steam app id of the Left 4 Dead 2 dedicated server. */
@@ -112,14 +113,14 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
     throw new SteamInstallError(`installation ${name}: steamcmd ${steamcmd} must lie inside the steam home ${steamHome} (its self-update writes there)`, 'exit', []);
   }
   const secretsFile = opts.secretsFile ?? layout.steamLoginFile;
-  const login = await readSteamLogin(onHost(fsRoot, secretsFile), secretsFile, steam.login);
+  const login = await readSteamLogin(onHostPath(fsRoot, secretsFile), secretsFile, steam.login);
   const account = await lookupAccount(fsRoot, layout.buildUser, layout.buildGroup);
   const log = opts.log ?? (() => undefined);
 
-  await mkdir(onHost(fsRoot, installDir), { recursive: true, mode: 0o755 });
-  await mkdir(onHost(fsRoot, steamHome), { recursive: true, mode: 0o700 });
-  await chmod(onHost(fsRoot, steamHome), 0o700);
-  await handTreeTo(onHost(fsRoot, steamHome), account.uid, account.gid);
+  await mkdir(onHostPath(fsRoot, installDir), { recursive: true, mode: 0o755 });
+  await mkdir(onHostPath(fsRoot, steamHome), { recursive: true, mode: 0o700 });
+  await chmod(onHostPath(fsRoot, steamHome), 0o700);
+  await handTreeTo(onHostPath(fsRoot, steamHome), account.uid, account.gid);
 
   const unit = `left4me-steamcmd-${name}-${randomBytes(4).toString('hex')}.service`;
   const run = await createRunDir(fsRoot, layout, opts, unit);
@@ -130,7 +131,7 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
     await chmod(loginLocal, 0o400);
     const commands = steamcmdCommands(steam, `${SANDBOX_STEAM_HOME}/${steamcmd.slice(steamHome.length + 1)}`);
     const tracker = new ProgressTracker(steam, opts.onProgress);
-    await handTreeTo(onHost(fsRoot, installDir), account.uid, account.gid);
+    await handTreeTo(onHostPath(fsRoot, installDir), account.uid, account.gid);
     let outcome;
     try {
       outcome = await runSandboxedUnit({
@@ -154,7 +155,7 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
         stopTimeoutSec: opts.limits?.stopTimeoutSec ?? 10,
       });
     } finally {
-      await reclaimTree(onHost(fsRoot, installDir), log);
+      await reclaimTree(onHostPath(fsRoot, installDir), log);
     }
     const where = `installation ${name}`;
     const error = tracker.firstError();
@@ -167,7 +168,7 @@ export async function installFromSteam(installation: { metadata: Pick<Metadata, 
   } finally {
     await removeRunDir(run.localDir);
   }
-  await linkSteamSdk(onHost(fsRoot, installDir), onHost(fsRoot, dirname(steamcmd)), name, log, onHost(fsRoot, steamHome));
+  await linkSteamSdk(onHostPath(fsRoot, installDir), onHostPath(fsRoot, dirname(steamcmd)), name, log, onHostPath(fsRoot, steamHome));
 }
 
 // ---------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 // included), the secrets, the state or the whole file system. So the path
 // must lie strictly below a root the operator chose, and every component must
 // be a real directory, not a link that could lead out of the root.
+import { onHostPath } from '../host/layout.js';
 import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
 
 /** Where directory installations may live when the operator names no root (`--installation-root` replaces it). */
 export const DEFAULT_INSTALLATION_ROOTS: readonly string[] = ['/srv/left4me/installations'];
@@ -34,7 +34,7 @@ export async function installationPathProblem(path: string, roots: readonly stri
   let at = '';
   for (const part of path.split('/').slice(1)) {
     at = `${at}/${part}`;
-    const st = await lstat(fsRoot === '/' ? at : join(fsRoot, at)).catch((err: NodeJS.ErrnoException) => err);
+    const st = await lstat(onHostPath(fsRoot, at)).catch((err: NodeJS.ErrnoException) => err);
     if (st instanceof Error) {
       if ((st as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       return `"${path}" cannot be checked: ${at}: ${(st as NodeJS.ErrnoException).code ?? st.message}; make it readable by the controller`;

@@ -5,6 +5,7 @@
  * in its context (the controller's config, a build context), so `--data-dir`
  * moves all of it at once. Pure data; reads and writes nothing.
  */
+import { join } from 'node:path';
 
 /** Where things live on the host and who owns them; every path absolute. */
 export interface HostLayout {
@@ -42,6 +43,15 @@ export interface HostLayout {
   /** Account build sandboxes (scripts, archives, steamcmd) run as: no game server's. */
   buildUser: string;
   buildGroup: string;
+}
+
+/**
+ * Where this process reaches a host path: itself when it runs on the host
+ * (`fsRoot` `/`), below `/proc/PID/root` when it drives a private test host
+ * from outside.
+ */
+export function onHostPath(fsRoot: string, path: string): string {
+  return fsRoot === '/' ? path : join(fsRoot, path);
 }
 
 /** Production data directory (DESIGN.md host layout). */

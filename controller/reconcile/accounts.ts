@@ -99,8 +99,8 @@ export class ServerAccounts {
     }
   }
 
-  /** The game group's gid from the host's /etc/group: every server's primary group. */
-  private async groupId(): Promise<number> {
+  /** The game group's gid from the host's /etc/group: every server's primary group, and the group that reads config layers. */
+  async groupId(): Promise<number> {
     if (this.gid !== undefined) return this.gid;
     const name = this.cfg.units.layout.group;
     const line = (await readFile(this.host('/etc/group'), 'utf8')).split('\n').find((l) => l.startsWith(`${name}:`));

@@ -3,13 +3,13 @@
  * before it acts, so replaying a plan after a crash is harmless; none writes
  * status (the reconcile records what happened once, at its end).
  */
-import { readFile } from 'node:fs/promises';
+import { onHost } from '../../config.js';
 import { layerExists, writeLayer } from '../../builds/layer-writer.js';
 import { SystemdError } from '../../systemd/adapter.js';
 import { instancePaths, overlayBuildDir, serverUnitName } from '../../systemd/units.js';
 import type { Action } from '../plan.js';
 import type { ResolvedInstance } from '../resolve.js';
-import { onHostOf, runtimeUnits, writeIfChanged, type InstanceHost } from './host.js';
+import { runtimeUnits, writeIfChanged, type InstanceHost } from './host.js';
 import { moveToTrash } from './trash.js';
 
 /** Carries out one action for a resolved instance. */
@@ -20,16 +20,15 @@ export const EXECUTORS: { readonly [T in Action['type']]: Executor } = {
   /** The config layer (server.cfg holds the RCON password: game group only) and the writable layer's directories. */
   async writeLayers(x, r) {
     for (const ref of r.unitSpec.overlays) {
-      if (!(await layerExists(onHostOf(x, overlayBuildDir(ref, x.cfg.units.layout))))) {
+      if (!(await layerExists(onHost(x.cfg, overlayBuildDir(ref, x.cfg.units.layout))))) {
         // The ready build vanished from disk: rebuild it through the overlay's own key.
         x.enqueue(`overlay/${ref.overlay}`);
         throw new Error(`overlay ${ref.overlay} build ${ref.build} is missing on disk; rebuilding it`);
       }
     }
     const paths = instancePaths(r.intent.name, x.cfg.units.layout);
-    const game = await gameAccount(x);
     const files = new Map([...r.configLayer.files].map(([p, text]) => [p, { text, mode: 0o640 }]));
-    await writeLayer(onHostOf(x, paths.configLayerDir(r.configLayer.build)), files, { uid: 0, gid: game.gid, dirMode: 0o750, fileMode: 0o640 });
+    await writeLayer(onHost(x.cfg, paths.configLayerDir(r.configLayer.build)), files, { uid: 0, gid: await x.accounts.groupId(), dirMode: 0o750, fileMode: 0o640 });
     await x.accounts.ownWritableLayer(r.intent.name, r.uid, { createOnly: true });
   },
 
@@ -79,22 +78,6 @@ export const EXECUTORS: { readonly [T in Action['type']]: Executor } = {
     await x.accounts.ownWritableLayer(r.intent.name, r.uid);
   },
 };
-
-const accounts = new WeakMap<InstanceHost, { uid: number; gid: number }>();
-
-/** The game servers' shared account (its group reads the config layer), from the host's passwd file, read once per controller. */
-async function gameAccount(x: InstanceHost): Promise<{ uid: number; gid: number }> {
-  const known = accounts.get(x);
-  if (known) return known;
-  const user = x.cfg.units.layout.user;
-  const passwd = await readFile(onHostOf(x, '/etc/passwd'), 'utf8');
-  const line = passwd.split('\n').find((l) => l.startsWith(`${user}:`));
-  if (!line) throw new Error(`user ${user} does not exist on this host; create it (see deploy/)`);
-  const [, , uid, gid] = line.split(':');
-  const account = { uid: Number(uid), gid: Number(gid) };
-  accounts.set(x, account);
-  return account;
-}
 
 /** Lets "no such unit" pass: resetting or stopping what is not there is already done. */
 export function ignoreNoSuchUnit(err: unknown): void {

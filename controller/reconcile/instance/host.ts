@@ -39,11 +39,6 @@ export interface InstanceHost {
   portFree(port: number): Promise<boolean>;
 }
 
-/** Maps a host path to where this process reaches it. */
-export function onHostOf(x: Pick<InstanceHost, 'cfg'>, path: string): string {
-  return onHost(x.cfg, path);
-}
-
 /** Writes a file atomically unless it already holds exactly `text`; says whether it wrote. */
 export async function writeIfChanged(x: Pick<InstanceHost, 'cfg'>, path: string, text: string, mode = 0o644): Promise<boolean> {
   if (readSmallFile(onHost(x.cfg, path)) === text) return false;

@@ -3,12 +3,13 @@
  * listed them, the current text of its unit files, whether its layers exist,
  * and what the last pass recorded (a pending restart, annotations acted on).
  */
+import { onHost } from '../../config.js';
 import { isDirectory, readSmallFile } from '../../fs/small-file.js';
 import type { DocumentStatus } from '../../status/store.js';
 import { instancePaths, overlayBuildDir, serverUnitName } from '../../systemd/units.js';
 import type { InstanceObservation } from '../plan.js';
 import type { ResolvedInstance } from '../resolve.js';
-import { isEnabled, onHostOf, type InstanceHost } from './host.js';
+import { isEnabled, type InstanceHost } from './host.js';
 
 /** Reads the observation plan() compares the intent with. */
 export async function observeInstance(x: InstanceHost, r: ResolvedInstance, status: DocumentStatus | undefined): Promise<InstanceObservation> {
@@ -16,7 +17,7 @@ export async function observeInstance(x: InstanceHost, r: ResolvedInstance, stat
   const service = units.get(serverUnitName(r.intent.name));
   const mount = units.get(r.mountUnit);
   const files = new Map<string, string | undefined>();
-  for (const path of r.intent.files.keys()) files.set(path, readSmallFile(onHostOf(x, path)));
+  for (const path of r.intent.files.keys()) files.set(path, readSmallFile(onHost(x.cfg, path)));
   const paths = instancePaths(r.intent.name, x.cfg.units.layout);
   const dirs = [paths.configLayerDir(r.configLayer.build), paths.upperDir, paths.workDir, ...r.unitSpec.overlays.map((o) => overlayBuildDir(o, x.cfg.units.layout))];
   return {
@@ -24,7 +25,7 @@ export async function observeInstance(x: InstanceHost, r: ResolvedInstance, stat
     mounted: mount?.activeState === 'active',
     enabled: isEnabled(x, r.intent.name),
     files,
-    layersPresent: dirs.every((d) => isDirectory(onHostOf(x, d))),
+    layersPresent: dirs.every((d) => isDirectory(onHost(x.cfg, d))),
     ...(status?.restartPendingSince ? { pendingSince: Date.parse(status.restartPendingSince) } : {}),
     ...(status?.handledRestartAt ? { handledRestartAt: status.handledRestartAt } : {}),
     ...(status?.handledResetAt ? { handledResetAt: status.handledResetAt } : {}),

@@ -3,18 +3,19 @@
  * kept for a while (the janitor empties it after the retention time), so a
  * mistaken reset or delete can still be undone by hand.
  */
+import { onHost } from '../../config.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { onHostOf, type InstanceHost } from './host.js';
+import { type InstanceHost } from './host.js';
 
 /** Moves an instance's directories into a new, timestamped trash entry; missing ones are skipped. */
 export async function moveToTrash(x: Pick<InstanceHost, 'cfg' | 'now'>, name: string, dirs: string[]): Promise<void> {
   const entry = `${name}-${new Date(x.now()).toISOString().replace(/[:.]/g, '')}-${randomBytes(3).toString('hex')}`;
-  const dest = onHostOf(x, join(x.cfg.trashDir, entry));
+  const dest = onHost(x.cfg, join(x.cfg.trashDir, entry));
   await mkdir(dest, { recursive: true, mode: 0o700 });
   for (const d of dirs) {
-    const from = onHostOf(x, d);
+    const from = onHost(x.cfg, d);
     if (await stat(from).then(() => true, () => false)) await rename(from, join(dest, d.split('/').pop()!));
   }
 }
