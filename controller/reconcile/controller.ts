@@ -295,7 +295,8 @@ export class Controller {
   /** Instances this host has anything of: leases, status, units, directories. */
   private async existingInstances(): Promise<Set<string>> {
     const names = new Set<string>([...(this.leases?.all().keys() ?? []), ...this.accounts.all().keys()]);
-    for (const s of await this.store.list('Instance')) names.add(s.name);
+    // Names only: a full pass reads each instance's status in its own reconcile anyway.
+    for (const n of await this.store.names('Instance')) names.add(n);
     try {
       for (const unit of (await this.units.snapshot()).keys()) {
         const name = this.instanceOfUnit(unit);

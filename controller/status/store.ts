@@ -99,16 +99,21 @@ export class StatusStore {
     }
   }
 
-  /** Reads every status of a kind. */
-  async list(kind: Kind): Promise<DocumentStatus[]> {
+  /** The document names of a kind that have a status, sorted; reads the directory only. */
+  async names(kind: Kind): Promise<string[]> {
     let files: string[];
     try {
-      files = (await readdir(join(this.dir, kind.toLowerCase()))).filter((f) => f.endsWith('.json'));
+      files = await readdir(join(this.dir, kind.toLowerCase()));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    const all = await Promise.all(files.sort().map((f) => this.read(kind, f.slice(0, -5))));
+    return files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter(isDocumentName).sort();
+  }
+
+  /** Reads every status of a kind. */
+  async list(kind: Kind): Promise<DocumentStatus[]> {
+    const all = await Promise.all((await this.names(kind)).map((n) => this.read(kind, n)));
     return all.filter((s): s is DocumentStatus => s !== undefined);
   }
 
