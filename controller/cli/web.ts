@@ -1,4 +1,5 @@
-import { buildWebApp } from '../web/server.js';
+import { dirname } from 'node:path';
+import { buildWebApp } from '../web/app.js';
 import { DEFAULT_WEB_DATA_DIR } from '../web/users.js';
 import { parse, UsageError } from './args.js';
 import { documentOptions } from './host-options.js';
@@ -26,7 +27,7 @@ export async function webCommand(args: string[], io: Io): Promise<number> {
   if (positionals.length > 0) throw new UsageError('web takes no arguments');
   const { host, port } = parseListen(values.listen as string);
   const target = resolveTarget(values);
-  const app = buildWebApp({ stateDir: target.stateDir, statusDir: target.statusDir, webDataDir: values['web-data-dir'] as string, load: documentOptions(values) });
+  const app = await buildWebApp({ stateDir: target.stateDir, dataDir: dirname(target.statusDir), webDataDir: values['web-data-dir'] as string, load: documentOptions(values) });
   const address = await app.listen({ host, port });
   io.out(`left4me web listening on ${address}\n`);
   await new Promise<void>((resolve) => {

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../package-root.js';
 import { StatusStore } from '../status/store.js';
-import { buildWebApp } from './server.js';
+import { buildWebApp } from './app.js';
 import { UserStore } from './users.js';
 
 // The API over real HTTP: a listening server on loopback, asked with fetch.
 const root = mkdtempSync(join(tmpdir(), 'left4me-web-'));
 const stateDir = join(root, 'state');
-const app = buildWebApp({ stateDir, statusDir: join(root, 'data', 'status'), webDataDir: join(root, 'web') });
+let app: Awaited<ReturnType<typeof buildWebApp>>;
 let base = '';
 const tokens: Record<'admin' | 'alice' | 'bob', string> = { admin: '', alice: '', bob: '' };
 
@@ -36,6 +36,7 @@ beforeAll(async () => {
   await users.add('alice', 'alice password 1', 'user');
   await users.add('bob', 'bobs password 12', 'user');
   for (const who of ['admin', 'alice', 'bob'] as const) tokens[who] = await users.createToken(who);
+  app = await buildWebApp({ stateDir, dataDir: join(root, 'data'), webDataDir: join(root, 'web') });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 
