@@ -43,6 +43,9 @@ export interface HostLayout {
   /** Account build sandboxes (scripts, archives, steamcmd) run as: no game server's. */
   buildUser: string;
   buildGroup: string;
+  /** The web service's account; its group is given read access to what the web serves (RCON passwords, server logs, writable layers). */
+  webUser: string;
+  webGroup: string;
 }
 
 /**
@@ -80,5 +83,7 @@ export function hostLayout(dataDir: string = DEFAULT_DATA_DIR, configDir: string
     group: 'left4me',
     buildUser: 'left4me-build',
     buildGroup: 'left4me-build',
+    webUser: 'left4me-web',
+    webGroup: 'left4me-web',
   };
 }

@@ -1,7 +1,7 @@
 // The private host's /etc is an overlay, so its account files can differ from
 // the machine's: they gain the unprivileged `left4me` system user and group
-// that game-server units name in `User=`, and `left4me-build` that build
-// sandboxes run as, without touching the machine's files.
+// that game-server units name in `User=`, `left4me-build` that build
+// sandboxes run as, and `left4me-web` that the web service runs as, without touching the machine's files.
 import { readFileSync, statSync } from 'node:fs';
 
 /** The system account the product's units run as. */

@@ -144,7 +144,8 @@ export async function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHo
     }
     const account = planServiceAccount();
     const buildAccount = planServiceAccount('left4me-build', '/var/lib/left4me', [account]);
-    for (const f of accountFiles(account, buildAccount)) {
+    const webAccount = planServiceAccount('left4me-web', '/var/lib/left4me-web', [account, buildAccount]);
+    for (const f of accountFiles(account, buildAccount, webAccount)) {
       const path = join(base, 'etc.upper', f.name);
       writeFileSync(path, f.content, { mode: f.mode });
       chownSync(path, f.uid, f.gid);
