@@ -1,10 +1,13 @@
 import { renderReport, type BenchResult } from './report.js';
 import { benchValidate } from './validate.js';
 import { benchReconcile } from './reconcile.js';
+import { benchWeb } from './web.js';
 
 // `npm run bench`: every figure is reported as a ratio against a baseline
 // measured in the same run, because these machines are shared and noisy.
 const results: BenchResult[] = [];
-results.push(...(await benchValidate()));
-if (process.env.LEFT4ME_BENCH_ONLY !== 'validate') results.push(...(await benchReconcile()));
+const only = process.env.LEFT4ME_BENCH_ONLY;
+if (!only || only === 'validate') results.push(...(await benchValidate()));
+if (!only || only === 'reconcile') results.push(...(await benchReconcile()));
+if (!only || only === 'web') results.push(...(await benchWeb()));
 process.stdout.write(renderReport(results));
