@@ -42,7 +42,7 @@ commands:
                                     the web service's accounts (scrypt hashes in --web-data-dir,
                                     default /var/lib/left4me-web); without --password-stdin one is made
   token create NAME                 a Bearer token for automation, printed once (only its hash is kept)
-  web [--listen 127.0.0.1:8000] [--web-data-dir DIR]
+  web [--listen 127.0.0.1:8000] [--web-data-dir DIR] [--secure-cookies]
                                     the HTTP API (as the web account): /healthz, /api/v1/instances so far
 
 options:
