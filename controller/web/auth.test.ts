@@ -196,6 +196,19 @@ describe('login limits', () => {
     expect(right.status).toBe(429);
     expect(((await right.json()) as { error: string }).error).toMatch(/too many failed logins; try again in \d+ seconds/);
   });
+
+  it('limits guesses sent all at once as well: no more than 10 reach the password check', async () => {
+    const limited = await start();
+    const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => new Browser(limited).login('alice', `wrong password ${i}`).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(10);
+  });
+
+  it('does not count a right password against the limit', async () => {
+    const limited = await start();
+    for (let i = 0; i < 12; i++) expect((await new Browser(limited).login('bob', PASSWORDS.bob)).status).toBe(200);
+    expect((await new Browser(limited).login('bob', 'wrong password')).status).toBe(401);
+  });
 });
 
 describe('body limit', () => {

@@ -23,6 +23,21 @@ describe('FailureLimiter', () => {
     expect(limits.byName.retryAfter('alice')).toBe(0);
   });
 
+  it('takes back a failure counted ahead, never below zero', () => {
+    const l = new FailureLimiter({ max: 2, windowMs: 1000, maxKeys: 10 }, () => 0);
+    l.fail('k');
+    l.fail('k');
+    expect(l.retryAfter('k')).toBe(1);
+    l.forgive('k');
+    expect(l.retryAfter('k')).toBe(0);
+    l.forgive('k');
+    l.forgive('k');
+    l.fail('k');
+    expect(l.retryAfter('k')).toBe(0);
+    l.forgive('unknown');
+    expect(l.size).toBe(1);
+  });
+
   it('says at least one second while limited, never 0', () => {
     let now = 0;
     const l = new FailureLimiter({ max: 1, windowMs: 1500, maxKeys: 10 }, () => now);

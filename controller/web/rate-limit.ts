@@ -55,6 +55,17 @@ export class FailureLimiter {
     this.windows.set(key, { start: this.now(), failures: 1 });
   }
 
+  /**
+   * Takes back one failure counted ahead: a login counts its attempt before
+   * checking the password (which takes a while), so that many guesses sent
+   * at once cannot all pass the check before the first is counted; the
+   * attempt that turns out right is taken back.
+   */
+  forgive(key: string): void {
+    const w = this.live(key);
+    if (w && w.failures > 0) w.failures--;
+  }
+
   /** How many keys are remembered. */
   get size(): number {
     return this.windows.size;

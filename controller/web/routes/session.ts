@@ -28,9 +28,21 @@ function refuseWhenLimited(ctx: WebContext, req: FastifyRequest, reply: FastifyR
   return true;
 }
 
-function countFailure(ctx: WebContext, req: FastifyRequest, name: string): void {
-  ctx.loginLimits.byAddress.fail(addressKey(req.ip));
+/**
+ * Checks a password as a login: counted as a failure before scrypt runs, so
+ * that guesses sent all at once are limited too, and taken back when right.
+ */
+async function checkPassword(ctx: WebContext, req: FastifyRequest, name: string, password: string): Promise<WebUser | undefined> {
+  const address = addressKey(req.ip);
+  ctx.loginLimits.byAddress.fail(address);
   ctx.loginLimits.byName.fail(name);
+  // verify() costs one scrypt whether or not the name exists; the answer never says which part was wrong.
+  const user = await ctx.users.verify(name, password);
+  if (user) {
+    ctx.loginLimits.byAddress.forgive(address);
+    ctx.loginLimits.byName.forgive(name);
+  }
+  return user;
 }
 
 /** Starts a session (ending the one the browser came with) and sets its cookie. */
@@ -57,12 +69,8 @@ export function sessionRoutes(app: FastifyInstance, ctx: WebContext): void {
     async (req, reply) => {
       const { name, password } = req.body;
       if (refuseWhenLimited(ctx, req, reply, name)) return reply;
-      // verify() costs one scrypt whether or not the name exists; the answer never says which part was wrong.
-      const user = await ctx.users.verify(name, password);
-      if (!user) {
-        countFailure(ctx, req, name);
-        throw new ApiError(401, 'wrong name or password');
-      }
+      const user = await checkPassword(ctx, req, name, password);
+      if (!user) throw new ApiError(401, 'wrong name or password');
       return startSession(ctx, req, reply, user);
     },
   );
@@ -96,10 +104,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: WebContext): void {
       const me = userOf(req);
       // The current password is a login of its own: a stolen session must not become a password oracle.
       if (refuseWhenLimited(ctx, req, reply, me.name)) return reply;
-      if (!(await ctx.users.verify(me.name, req.body.currentPassword))) {
-        countFailure(ctx, req, me.name);
-        throw new ApiError(403, 'the current password is wrong');
-      }
+      if (!(await checkPassword(ctx, req, me.name, req.body.currentPassword))) throw new ApiError(403, 'the current password is wrong');
       await userErrors(() => ctx.users.setPassword(me.name, req.body.newPassword));
       // Every session of the account ends (another browser may be the reason for the change); this one gets a new id.
       ctx.sessions.endAllOf(me.name);
