@@ -42,8 +42,9 @@ commands:
                                     the web service's accounts (scrypt hashes in --web-data-dir,
                                     default /var/lib/left4me-web); without --password-stdin one is made
   token create NAME                 a Bearer token for automation, printed once (only its hash is kept)
-  web [--listen 127.0.0.1:8000] [--web-data-dir DIR]
-                                    the HTTP API (as the web account): /healthz, /api/v1/instances so far
+  web [--listen 127.0.0.1:8000] [--web-data-dir DIR] [--secure-cookies]
+                                    the HTTP API (as the web account); --secure-cookies when served over TLS
+                                    or behind a TLS proxy (Secure cookies, HSTS)
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)

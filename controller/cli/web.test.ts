@@ -16,8 +16,8 @@ describe('left4me web', () => {
     for (const bad of ['8000', 'example.com:80', '127.0.0.1:99999', '127.0.0.1:']) expect(() => parseListen(bad)).toThrow(/--listen must look like/);
   });
 
-  it('runs as a process: prints its URL, answers /healthz, and stops on SIGTERM', async () => {
-    const child = spawn(join(packageRoot(), 'controller', 'bin', 'left4me.js'), ['web', '--listen', '127.0.0.1:0', '--web-data-dir', join(root, 'web'), '--state', join(packageRoot(), 'state.example', 'demo'), '--data-dir', join(root, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  it('runs as a process: prints its URL, answers /healthz (HSTS with --secure-cookies), and stops on SIGTERM', async () => {
+    const child = spawn(join(packageRoot(), 'controller', 'bin', 'left4me.js'), ['web', '--listen', '127.0.0.1:0', '--web-data-dir', join(root, 'web'), '--state', join(packageRoot(), 'state.example', 'demo'), '--data-dir', join(root, 'data'), '--secure-cookies'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const url = await new Promise<string>((resolve, reject) => {
@@ -31,6 +31,7 @@ describe('left4me web', () => {
       });
       const r = await fetch(`${url}/healthz`);
       expect(r.status).toBe(200);
+      expect(r.headers.get('strict-transport-security')).toBe('max-age=31536000');
       expect((await fetch(`${url}/api/v1/instances`)).status).toBe(401);
     } finally {
       child.kill('SIGTERM');

@@ -15,19 +15,22 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 /**
- * `left4me web [--listen ADDR:PORT] [--web-data-dir DIR]`: the HTTP API, as
- * the unprivileged web account; runs until SIGINT/SIGTERM. Prints its URL.
+ * `left4me web [--listen ADDR:PORT] [--web-data-dir DIR] [--secure-cookies]`:
+ * the HTTP API, as the unprivileged web account; runs until SIGINT/SIGTERM.
+ * Prints its URL. `--secure-cookies`: served over TLS or behind a TLS proxy
+ * (Secure session cookies, HSTS).
  */
 export async function webCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     listen: { type: 'string', default: '127.0.0.1:8000' },
     'web-data-dir': { type: 'string', default: DEFAULT_WEB_DATA_DIR },
     'installation-root': { type: 'string', multiple: true },
+    'secure-cookies': { type: 'boolean', default: false },
   });
   if (positionals.length > 0) throw new UsageError('web takes no arguments');
   const { host, port } = parseListen(values.listen as string);
   const target = resolveTarget(values);
-  const app = await buildWebApp({ stateDir: target.stateDir, dataDir: dirname(target.statusDir), webDataDir: values['web-data-dir'] as string, load: documentOptions(values) });
+  const app = await buildWebApp({ stateDir: target.stateDir, dataDir: dirname(target.statusDir), webDataDir: values['web-data-dir'] as string, load: documentOptions(values), secureCookies: values['secure-cookies'] === true });
   const address = await app.listen({ host, port });
   io.out(`left4me web listening on ${address}\n`);
   await new Promise<void>((resolve) => {

@@ -13,6 +13,8 @@ import { ApiError } from './errors.js';
 import { authPlugin } from './plugins/auth.js';
 import { documentsPlugin } from './plugins/documents.js';
 import { healthPlugin } from './plugins/health.js';
+import { securityPlugin } from './plugins/security.js';
+import { usersPlugin } from './plugins/users.js';
 import { WEB_SCHEMAS } from './schemas.js';
 
 export type { WebOptions } from './context.js';
@@ -22,17 +24,19 @@ export { visibleTo } from './access.js';
 export type WebPlugin = (app: FastifyInstance, ctx: WebContext) => Promise<void> | void;
 
 /** The capabilities, in order. Each lives in plugins/<name>.ts. */
-const PLUGINS: WebPlugin[] = [healthPlugin, documentsPlugin];
+const PLUGINS: WebPlugin[] = [healthPlugin, documentsPlugin, usersPlugin];
 
 /** Builds the app (not listening): `app.listen()` or `app.inject()` is the caller's; `app.close()` stops what it follows. */
 export async function buildWebApp(opts: WebOptions): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: opts.bodyLimit ?? 1 << 20, logger: false, trustProxy: false });
+  const bodyLimit = opts.bodyLimit ?? 1 << 20;
+  const app = Fastify({ bodyLimit, logger: false, trustProxy: false });
   const ctx = webContext(opts);
   app.decorate('l4m', ctx);
   for (const schema of WEB_SCHEMAS) app.addSchema(schema);
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.message, ...err.extra });
     const code = err.statusCode ?? 500;
+    if (code === 413) return reply.code(413).send({ error: `the request body is larger than this service accepts (${bodyLimit} bytes)` });
     if (code >= 500) {
       req.log.error({ err }, 'request failed');
       return reply.code(500).send({ error: 'internal error; the service log has the details' });
@@ -41,7 +45,9 @@ export async function buildWebApp(opts: WebOptions): Promise<FastifyInstance> {
   });
   await ctx.state.follow();
   app.addHook('onClose', async () => ctx.state.close());
-  // Authentication is installed on the root so that it guards every plugin's routes.
+  app.addHook('onClose', async () => ctx.sessions.flush());
+  // Headers and authentication are installed on the root so that they cover every plugin's routes.
+  await securityPlugin(app, ctx);
   await authPlugin(app, ctx);
   for (const plugin of PLUGINS) await app.register(async (child) => plugin(child, ctx));
   return app;

@@ -7,6 +7,8 @@
 import type { LoadOptions } from '../documents/loader.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
 import { StatusStore } from '../status/store.js';
+import { loginLimiters, type LimitOptions, type LoginLimiters } from './rate-limit.js';
+import { DEFAULT_SESSION_LIMITS, SessionStore, type SessionLimits } from './sessions.js';
 import { StateView } from './state-view.js';
 import { UserStore } from './users.js';
 
@@ -26,6 +28,10 @@ export interface WebOptions {
   secureCookies?: boolean;
   /** Where game ports are reached (default 127.0.0.1). */
   gameHost?: string;
+  /** Session lifetimes (default: 8 h idle, 7 days at most). */
+  sessionLimits?: SessionLimits;
+  /** Failed-login limits per address and per name (default: 10 per 15 minutes each). */
+  loginLimits?: LimitOptions;
 }
 
 /** The shared services of one web app. */
@@ -37,16 +43,23 @@ export interface WebContext {
   status: StatusStore;
   /** The desired state, reloaded when the state directory changes. */
   state: StateView;
+  /** Browser sessions (cookie logins). */
+  sessions: SessionStore;
+  /** Failed logins, by address and by name. */
+  loginLimits: LoginLimiters;
 }
 
 export function webContext(opts: WebOptions): WebContext {
   const layout = hostLayout(opts.dataDir, opts.configDir);
+  const users = new UserStore(opts.webDataDir);
   return {
     opts,
     layout,
-    users: new UserStore(opts.webDataDir),
+    users,
     status: new StatusStore(layout.statusDir),
     state: new StateView(opts.stateDir, opts.load ?? {}),
+    sessions: new SessionStore(opts.webDataDir, users, opts.sessionLimits ?? DEFAULT_SESSION_LIMITS),
+    loginLimits: loginLimiters(opts.loginLimits),
   };
 }
 

@@ -30,4 +30,34 @@ export const ERROR = {
   properties: { error: { type: 'string' } },
 } as const;
 
-export const WEB_SCHEMAS: object[] = [INSTANCE_ITEM, ERROR];
+/** An account as the API shows it: never its hash. */
+export const USER = {
+  $id: 'left4me-web/user',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'role', 'created'],
+  properties: { name: { type: 'string' }, role: { type: 'string', enum: ['admin', 'user'] }, created: { type: 'string' } },
+} as const;
+
+/** Who is logged in, and the token every change must carry in X-CSRF-Token. Never the session id. */
+export const SESSION = {
+  $id: 'left4me-web/session',
+  type: 'object',
+  additionalProperties: false,
+  required: ['user'],
+  properties: { user: { $ref: 'left4me-web/user#' }, csrfToken: { type: 'string' } },
+} as const;
+
+/** A Bearer token as the API lists it: never its secret or hash. */
+export const TOKEN_INFO = {
+  $id: 'left4me-web/token-info',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'user', 'created'],
+  properties: { id: { type: 'string' }, user: { type: 'string' }, created: { type: 'string' } },
+} as const;
+
+/** A password as a body field: the store's own rules (12-1024 characters) give the message. */
+export const PASSWORD = { $id: 'left4me-web/password', type: 'string', minLength: 1, maxLength: 1024 } as const;
+
+export const WEB_SCHEMAS: object[] = [INSTANCE_ITEM, ERROR, USER, SESSION, TOKEN_INFO, PASSWORD];

@@ -128,6 +128,21 @@ export class UserStore {
     return [...this.load().users].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, u]) => ({ name, role: u.role, created: u.created }));
   }
 
+  /**
+   * One account and its credential stamp: a digest of its password hash that
+   * changes whenever the password does. Sessions keep the stamp and die when
+   * it moves; the hash itself never leaves this file.
+   */
+  account(name: string): { user: WebUser; stamp: string } | undefined {
+    const u = this.load().users.get(name);
+    return u ? { user: { name, role: u.role, created: u.created }, stamp: createHash('sha256').update(`${u.role}\0${u.hash}`).digest('base64url') } : undefined;
+  }
+
+  /** The credential stamp of an account (see account()), or undefined when there is no such account. */
+  stamp(name: string): string | undefined {
+    return this.account(name)?.stamp;
+  }
+
   /** Tokens, optionally of one user. */
   tokens(user?: string): TokenInfo[] {
     return [...this.load().tokens].filter(([, t]) => user === undefined || t.user === user).map(([id, t]) => ({ id, user: t.user, created: t.created }));
