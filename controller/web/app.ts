@@ -13,6 +13,8 @@ import { ApiError } from './errors.js';
 import { authPlugin } from './plugins/auth.js';
 import { documentsPlugin } from './plugins/documents.js';
 import { healthPlugin } from './plugins/health.js';
+import { historyPlugin } from './plugins/history.js';
+import { installRequestMetrics, metricsPlugin } from './plugins/metrics.js';
 import { WEB_SCHEMAS } from './schemas.js';
 
 export type { WebOptions } from './context.js';
@@ -22,7 +24,7 @@ export { visibleTo } from './access.js';
 export type WebPlugin = (app: FastifyInstance, ctx: WebContext) => Promise<void> | void;
 
 /** The capabilities, in order. Each lives in plugins/<name>.ts. */
-const PLUGINS: WebPlugin[] = [healthPlugin, documentsPlugin];
+const PLUGINS: WebPlugin[] = [healthPlugin, documentsPlugin, historyPlugin, metricsPlugin];
 
 /** Builds the app (not listening): `app.listen()` or `app.inject()` is the caller's; `app.close()` stops what it follows. */
 export async function buildWebApp(opts: WebOptions): Promise<FastifyInstance> {
@@ -41,6 +43,8 @@ export async function buildWebApp(opts: WebOptions): Promise<FastifyInstance> {
   });
   await ctx.state.follow();
   app.addHook('onClose', async () => ctx.state.close());
+  // Request metrics are counted on the root too, so that every route's answers are seen.
+  installRequestMetrics(app, ctx);
   // Authentication is installed on the root so that it guards every plugin's routes.
   await authPlugin(app, ctx);
   for (const plugin of PLUGINS) await app.register(async (child) => plugin(child, ctx));

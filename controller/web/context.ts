@@ -26,6 +26,8 @@ export interface WebOptions {
   secureCookies?: boolean;
   /** Where game ports are reached (default 127.0.0.1). */
   gameHost?: string;
+  /** A file holding the bearer token a Prometheus scraper sends to /metrics (not world-readable; ≥ 32 characters). */
+  metricsTokenFile?: string;
 }
 
 /** The shared services of one web app. */
