@@ -10,6 +10,7 @@ import { diffCommand } from './diff.js';
 import { logsCommand } from './logs.js';
 import { reconcileCommand } from './reconcile.js';
 import { getCommand } from './get.js';
+import { topCommand } from './top.js';
 import { processIo, type Io } from './io.js';
 import { printableIo } from './printable.js';
 import { webCommand } from './web.js';
@@ -42,8 +43,10 @@ commands:
                                     the web service's accounts (scrypt hashes in --web-data-dir,
                                     default /var/lib/left4me-web); without --password-stdin one is made
   token create NAME                 a Bearer token for automation, printed once (only its hash is kept)
-  web [--listen 127.0.0.1:8000] [--web-data-dir DIR]
-                                    the HTTP API (as the web account): /healthz, /api/v1/instances so far
+  web [--listen 127.0.0.1:8000] [--web-data-dir DIR] [--metrics-token-file FILE]
+                                    the HTTP API (as the web account): /healthz, /api/v1/instances so far;
+                                    /metrics for an admin or the scraper token in FILE (not world-readable)
+  top [--once]                      a live table of instances: state, ready, players, CPU, memory, port
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
@@ -70,6 +73,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   user: userCommand,
   web: webCommand,
   token: tokenCommand,
+  top: topCommand,
 } satisfies Record<string, Command>));
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */
