@@ -128,6 +128,19 @@ describe('history and metrics of a running server', () => {
     expect(text).toMatch(/^left4me_controller_passes_total [1-9]/m);
   });
 
+  it('left4me top --once shows the server with its players, memory and port', async () => {
+    const { main } = await import('../controller/cli/main.js');
+    let out = '';
+    const code = await main(['top', '--once', '--state', demo.stateDir, '--data-dir', dataDir], { out: (t) => void (out += t), err: (t) => void (out += t) });
+    expect(code).toBe(0);
+    const row = out.split('\n').find((l) => l.startsWith('hist-1'))!.split(/\s{3,}/);
+    const port = (await demo.status.read('Instance', 'hist-1'))!.port!;
+    expect(row.slice(0, 3)).toEqual(['hist-1', 'running', 'True']);
+    expect(row[3]).toMatch(/^1\/\d+$/);
+    expect(row[5]).toMatch(/^\d+\.\d (KiB|MiB|GiB)$/);
+    expect(row[6]).toBe(String(port));
+  });
+
   it('the history of a deleted instance goes with it', async () => {
     const ring = join(dataDir, 'history', 'hist-1.ring');
     expect(existsSync(ring)).toBe(true);
