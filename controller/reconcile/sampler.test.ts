@@ -38,7 +38,10 @@ describe('sampler', () => {
     expect((await history.read('up-1', t)).samples).toEqual([{ t, cpuNs: 5_000_000n, memory: 4096, players: 2, maxPlayers: 8 }]);
     expect((await history.read('quiet-1', t)).samples).toEqual([{ t }]);
     expect(await history.names()).toEqual(['quiet-1', 'up-1']);
-    // stop() writes the counters one last time.
+    // stop() writes the counters one last time (once started).
+    await sampler.stop();
+    expect(readCounters(join(root, 'status', 'metrics.json'))).toBeUndefined();
+    sampler.start();
     await sampler.stop();
     expect(readCounters(join(root, 'status', 'metrics.json'))).toMatchObject({ passes: 0 });
   });

@@ -32,18 +32,23 @@ export class Sampler {
   private countersTimer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private started = false;
 
   constructor(private readonly deps: SamplerDeps) {}
 
   start(): void {
     this.stopped = false;
+    this.started = true;
     this.scheduleSample();
     this.countersTimer = setInterval(() => void this.flushCounters(), COUNTERS_FLUSH_MS);
     this.countersTimer.unref?.();
   }
 
+  /** Stops both clocks and writes the counters a last time; a sampler never started (diff, a dry run) writes nothing. */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (!this.started) return;
+    this.started = false;
     clearTimeout(this.historyTimer);
     clearInterval(this.countersTimer);
     await this.running;
