@@ -41,6 +41,8 @@ export interface ControllerConfig {
   emptyPollMs: number;
   /** How long writable layers of deleted or reset instances stay in the trash. */
   trashRetentionMs: number;
+  /** How often each running server's players, CPU and memory are sampled into its history (default a minute). */
+  historyIntervalMs: number;
   /** `/var/lib/left4me`: builds, logs, status, secrets live below it. */
   dataDir: string;
   /** Base URL of the Steam Web API. */
@@ -73,6 +75,7 @@ export interface ControllerConfigInput {
   concurrency?: number;
   emptyPollMs?: number;
   trashRetentionMs?: number;
+  historyIntervalMs?: number;
   steamApiBase?: string;
   buildConcurrency?: number;
   maxDownloadBytes?: number;
@@ -101,6 +104,7 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     concurrency: input.concurrency ?? 32,
     emptyPollMs: input.emptyPollMs ?? 15_000,
     trashRetentionMs: input.trashRetentionMs ?? 7 * 86_400_000,
+    historyIntervalMs: input.historyIntervalMs ?? 60_000,
     dataDir,
     steamApiBase: input.steamApiBase ?? 'https://api.steampowered.com',
     buildConcurrency: input.buildConcurrency ?? 2,

@@ -10,6 +10,7 @@ import { diffCommand } from './diff.js';
 import { logsCommand } from './logs.js';
 import { reconcileCommand } from './reconcile.js';
 import { getCommand } from './get.js';
+import { topCommand } from './top.js';
 import { processIo, type Io } from './io.js';
 import { printableIo } from './printable.js';
 import { webCommand } from './web.js';
@@ -42,9 +43,11 @@ commands:
                                     the web service's accounts (scrypt hashes in --web-data-dir,
                                     default /var/lib/left4me-web); without --password-stdin one is made
   token create NAME                 a Bearer token for automation, printed once (only its hash is kept)
-  web [--listen 127.0.0.1:8000] [--web-data-dir DIR] [--secure-cookies]
+  web [--listen 127.0.0.1:8000] [--web-data-dir DIR] [--secure-cookies] [--metrics-token-file FILE]
                                     the HTTP API (as the web account); --secure-cookies when served over TLS
-                                    or behind a TLS proxy (Secure cookies, HSTS)
+                                    or behind a TLS proxy (Secure cookies, HSTS); /metrics for an admin or
+                                    the scraper token in FILE (not world-readable)
+  top [--once]                      a live table of instances: state, ready, players, CPU, memory, port
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
@@ -71,6 +74,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   user: userCommand,
   web: webCommand,
   token: tokenCommand,
+  top: topCommand,
 } satisfies Record<string, Command>));
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */

@@ -26,11 +26,19 @@ export async function webCommand(args: string[], io: Io): Promise<number> {
     'web-data-dir': { type: 'string', default: DEFAULT_WEB_DATA_DIR },
     'installation-root': { type: 'string', multiple: true },
     'secure-cookies': { type: 'boolean', default: false },
+    'metrics-token-file': { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError('web takes no arguments');
   const { host, port } = parseListen(values.listen as string);
   const target = resolveTarget(values);
-  const app = await buildWebApp({ stateDir: target.stateDir, dataDir: dirname(target.statusDir), webDataDir: values['web-data-dir'] as string, load: documentOptions(values), secureCookies: values['secure-cookies'] === true });
+  const app = await buildWebApp({
+    stateDir: target.stateDir,
+    dataDir: dirname(target.statusDir),
+    webDataDir: values['web-data-dir'] as string,
+    load: documentOptions(values),
+    secureCookies: values['secure-cookies'] === true,
+    ...(values['metrics-token-file'] ? { metricsTokenFile: values['metrics-token-file'] as string } : {}),
+  });
   const address = await app.listen({ host, port });
   io.out(`left4me web listening on ${address}\n`);
   await new Promise<void>((resolve) => {

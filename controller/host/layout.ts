@@ -29,6 +29,8 @@ export interface HostLayout {
   secretsDir: string;
   /** Writable layers of deleted or reset instances, kept for a while instead of destroyed. */
   trashDir: string;
+  /** Per-instance history rings (players, CPU, memory): `<historyDir>/<name>.ring`; not secret, read by the web account. */
+  historyDir: string;
   /** Build and steamcmd logs: `<logsDir>/{overlays,installations}/<name>/<build>.log`. */
   logsDir: string;
   /** Scratch directories of running build sandboxes. */
@@ -76,6 +78,7 @@ export function hostLayout(dataDir: string = DEFAULT_DATA_DIR, configDir: string
     secretsDir: `${dataDir}/secrets`,
     trashDir: `${dataDir}/trash`,
     logsDir: `${dataDir}/logs`,
+    historyDir: `${dataDir}/history`,
     buildRunsDir: `${dataDir}/build-runs`,
     steamHome: `${dataDir}/steam`,
     steamLoginFile: `${configDir}/secrets/steam.json`,

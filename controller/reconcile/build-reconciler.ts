@@ -45,6 +45,8 @@ export interface BuildReconcilerDeps {
   enqueue: (key: string) => void;
   steps?: Partial<Record<string, StepRunner>>;
   fingerprints?: Partial<Record<string, RemoteFingerprint>>;
+  /** Told when a build ran to its end (not when an existing one was reused): for the controller's counters. */
+  built?: (kind: 'overlay' | 'installation', ok: boolean, seconds: number) => void;
 }
 
 /**
@@ -160,7 +162,12 @@ export class BuildReconciler {
         wanted = await this.pipeline.buildId(doc, AbortSignal.timeout(60_000));
         checkedAt = new Date(now).toISOString();
       }
-      const outcome = await this.pipeline.ensure(doc, wanted);
+      const buildStarted = performance.now();
+      const outcome = await this.pipeline.ensure(doc, wanted).catch((err: unknown) => {
+        this.deps.built?.('overlay', false, (performance.now() - buildStarted) / 1000);
+        throw err;
+      });
+      if (!outcome.reused) this.deps.built?.('overlay', true, (performance.now() - buildStarted) / 1000);
       const relLog = join('logs', 'overlays', name, `${wanted}.log`);
       status.patch({ build: { ready: wanted, wanted, generation: doc.generation, checkedAt, result: 'Succeeded', log: relLog }, lastError: undefined });
       status.set({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `build ${wanted} is ready${outcome.reused ? '' : ' (built now)'}` });
@@ -240,6 +247,7 @@ export class BuildReconciler {
     let failure: unknown;
     if (!(await layerExists(this.host(join(base, wanted))))) {
       this.installing.add(wanted);
+      const buildStarted = performance.now();
       const tmpName = `.tmp-${randomBytes(6).toString('hex')}`;
       const tmp = join(base, tmpName);
       // steamcmd prints the Steam account name: these logs are root's alone, directory and file.
@@ -282,8 +290,10 @@ export class BuildReconciler {
         await progressWrites;
         await rename(this.host(tmp), this.host(join(base, wanted)));
         write(`build ${wanted} installed`);
+        this.deps.built?.('installation', true, (performance.now() - buildStarted) / 1000);
       } catch (err) {
         failure = err;
+        this.deps.built?.('installation', false, (performance.now() - buildStarted) / 1000);
         await progressWrites;
         write(`build ${wanted} FAILED: ${errorMessage(err)}`);
         await removeTree(this.host(tmp)).catch(() => undefined);

@@ -17,6 +17,9 @@ import { formatProblem } from '../documents/problems.js';
 import { RconSecrets } from '../secrets.js';
 import { PortLeases, portFreeOnHost } from '../status/leases.js';
 import { StatusStore } from '../status/store.js';
+import { ControllerCounters } from '../status/counters.js';
+import { HistoryStore } from '../status/history.js';
+import { Sampler } from './sampler.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { escapeUnitPath } from '../systemd/escape.js';
 import { renderServerTemplate, renderSlices, SERVER_TEMPLATE_UNIT } from '../systemd/units.js';
@@ -77,6 +80,9 @@ export class Controller {
   private loading?: Promise<void>;
   private readonly now: () => number;
   private readonly instances: InstanceReconciler;
+  /** Counts for /metrics (written to the status directory) and the history sampler. */
+  readonly metrics: ControllerCounters;
+  private readonly sampler: Sampler;
 
   constructor(
     readonly cfg: ControllerConfig,
@@ -87,6 +93,9 @@ export class Controller {
     this.now = deps.now ?? Date.now;
     this.store = new StatusStore(this.host(cfg.units.layout.statusDir));
     this.secrets = new RconSecrets(this.host(cfg.secretsDir));
+    this.metrics = new ControllerCounters(join(this.host(cfg.units.layout.statusDir), 'metrics.json'), this.now);
+    const history = new HistoryStore(this.host(cfg.units.layout.historyDir), { stepMs: cfg.historyIntervalMs });
+    this.sampler = new Sampler({ systemd: deps.systemd, probe: deps.probe, store: this.store, history, counters: this.metrics, log: deps.log, now: this.now });
     const runtimePrefix = escapeUnitPath(cfg.units.layout.runtimeDir);
     this.units = new UnitCache(deps.systemd, ['left4me-server@*.service', `${runtimePrefix}-*.mount`], cfg.resyncMs);
     this.reloader = new Reloader(() => deps.systemd.reload());
@@ -97,6 +106,7 @@ export class Controller {
       store: this.store,
       now: this.now,
       enqueue: (key) => this.queue.add(key),
+      built: (kind, ok, seconds) => this.metrics.built(kind, ok, seconds),
       ...(deps.steps ? { steps: deps.steps } : {}),
       ...(deps.fingerprints ? { fingerprints: deps.fingerprints } : {}),
     });
@@ -119,7 +129,7 @@ export class Controller {
       portFree: (port) => (deps.portFree ?? portFreeOnHost)(port),
     };
     this.instances = new InstanceReconciler(instanceHost);
-    this.queue = new WorkQueue((key) => this.reconcileKey(key), {
+    this.queue = new WorkQueue((key) => this.countedReconcile(key), {
       concurrency: cfg.concurrency,
       onError: (key, err, retry) => deps.log.warn({ key, err: errorMessage(err), retryInMs: retry }, 'reconcile failed; will retry'),
     });
@@ -156,6 +166,7 @@ export class Controller {
     await this.installHostUnits();
     await this.loadDesired();
     if (opts.watch !== false) this.watchStateDir();
+    if (opts.watch !== false) this.sampler.start();
     if (opts.resync !== false) {
       this.stopResync = startResync(() => {
         this.units.invalidate();
@@ -175,6 +186,7 @@ export class Controller {
     this.stopResync?.();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     for (const u of this.unsubscribe) u();
+    await this.sampler.stop();
     await this.watcher?.close();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.queue.stop(), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
@@ -282,6 +294,7 @@ export class Controller {
   private async enqueueAll(): Promise<void> {
     const state = this.desired;
     if (!state) return;
+    this.metrics.pass();
     const names = new Set<string>(state.instances.keys());
     for (const key of state.invalid.keys()) if (key.startsWith('instance/')) names.add(key.slice('instance/'.length));
     for (const name of await this.existingInstances()) names.add(name);
@@ -336,6 +349,13 @@ export class Controller {
   }
 
   // --- reconcile ----------------------------------------------------------------
+
+  /** A reconcile, timed and counted by kind for /metrics. */
+  private countedReconcile(key: string): Promise<ReconcileResult> {
+    const started = performance.now();
+    const done = (ok: boolean) => this.metrics.reconciled(key.slice(0, key.indexOf('/')), ok, (performance.now() - started) / 1000);
+    return this.reconcileKey(key).then((r) => (done(true), r), (err: unknown) => (done(false), Promise.reject(err)));
+  }
 
   private async reconcileKey(key: string): Promise<ReconcileResult> {
     const [kind, name] = key.split('/') as [string, string];

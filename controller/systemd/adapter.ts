@@ -21,6 +21,14 @@ export interface UnitState {
   job?: { id: number; type: string };
 }
 
+/** A service's cgroup accounting as systemd reports it; a field is absent when systemd does not account it. */
+export interface UnitAccounting {
+  /** CPU time of the unit's cgroup since it started, ns (CPUUsageNSec). */
+  cpuNs?: bigint;
+  /** Memory of the unit's cgroup now, bytes (MemoryCurrent). */
+  memoryBytes?: number;
+}
+
 /** How a job request treats conflicting queued jobs (systemd's job mode). */
 export type JobMode = 'replace' | 'fail' | 'isolate' | 'ignore-dependencies' | 'ignore-requirements';
 
@@ -101,6 +109,8 @@ export interface SystemdAdapter {
   listUnits(patterns: string[]): Promise<UnitState[]>;
   /** Reads one unit, loading it from disk if needed; `loadState` is `not-found` when there is no such unit. */
   getUnit(name: string): Promise<UnitState>;
+  /** Reads CPUUsageNSec and MemoryCurrent of services, all requests sent at once; a unit whose read fails is absent from the answer. */
+  accounting(names: string[]): Promise<Map<string, UnitAccounting>>;
   /** Starts a unit; resolves when its job is `done`, rejects with UnitJobError otherwise. */
   start(name: string, opts?: JobOptions): Promise<void>;
   /** Stops a unit; resolves when its job is `done`, rejects with UnitJobError otherwise. */

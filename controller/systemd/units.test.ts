@@ -216,6 +216,9 @@ describe('the server template', () => {
       MemoryMax=2G
       TasksMax=256
       LimitNOFILE=65536
+      # The history's CPU and memory (CPUUsageNSec, MemoryCurrent): explicit, since the defaults differ by cgroup version.
+      CPUAccounting=yes
+      MemoryAccounting=yes
       # A crash loop must not fill the upper layer with core files.
       LimitCORE=0
       # What a server writes is its own uid's alone; no other server runs as that uid.

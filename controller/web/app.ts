@@ -15,6 +15,8 @@ import { documentsPlugin } from './plugins/documents.js';
 import { healthPlugin } from './plugins/health.js';
 import { securityPlugin } from './plugins/security.js';
 import { usersPlugin } from './plugins/users.js';
+import { historyPlugin } from './plugins/history.js';
+import { installRequestMetrics, metricsPlugin } from './plugins/metrics.js';
 import { WEB_SCHEMAS } from './schemas.js';
 
 export type { WebOptions } from './context.js';
@@ -24,7 +26,7 @@ export { visibleTo } from './access.js';
 export type WebPlugin = (app: FastifyInstance, ctx: WebContext) => Promise<void> | void;
 
 /** The capabilities, in order. Each lives in plugins/<name>.ts. */
-const PLUGINS: WebPlugin[] = [healthPlugin, documentsPlugin, usersPlugin];
+const PLUGINS: WebPlugin[] = [healthPlugin, documentsPlugin, usersPlugin, historyPlugin, metricsPlugin];
 
 /** Builds the app (not listening): `app.listen()` or `app.inject()` is the caller's; `app.close()` stops what it follows. */
 export async function buildWebApp(opts: WebOptions): Promise<FastifyInstance> {
@@ -48,6 +50,9 @@ export async function buildWebApp(opts: WebOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => ctx.sessions.flush());
   // Headers and authentication are installed on the root so that they cover every plugin's routes.
   await securityPlugin(app, ctx);
+  // Request metrics are counted on the root too, so that every route's answers are seen.
+  installRequestMetrics(app, ctx);
+  // Authentication is installed on the root so that it guards every plugin's routes.
   await authPlugin(app, ctx);
   for (const plugin of PLUGINS) await app.register(async (child) => plugin(child, ctx));
   return app;

@@ -32,6 +32,8 @@ export interface WebOptions {
   sessionLimits?: SessionLimits;
   /** Failed-login limits per address and per name (default: 10 per 15 minutes each). */
   loginLimits?: LimitOptions;
+  /** A file holding the bearer token a Prometheus scraper sends to /metrics (not world-readable; ≥ 32 characters). */
+  metricsTokenFile?: string;
 }
 
 /** The shared services of one web app. */

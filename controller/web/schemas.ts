@@ -60,4 +60,30 @@ export const TOKEN_INFO = {
 /** A password as a body field: the store's own rules (12-1024 characters) give the message. */
 export const PASSWORD = { $id: 'left4me-web/password', type: 'string', minLength: 1, maxLength: 1024 } as const;
 
-export const WEB_SCHEMAS: object[] = [INSTANCE_ITEM, ERROR, USER, SESSION, TOKEN_INFO, PASSWORD];
+const HISTORY_POINT = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['t', 'players', 'cpu', 'memory'],
+  properties: {
+    t: { type: 'integer', description: 'start of the bucket, ms since the epoch' },
+    players: { type: ['integer', 'null'], description: 'most players seen in the bucket; null when the server never answered' },
+    cpu: { type: ['number', 'null'], description: 'mean CPU use in cores (1 = one core busy)' },
+    memory: { type: ['integer', 'null'], description: 'mean memory of the server, bytes' },
+  },
+} as const;
+
+export const HISTORY_ANSWER = {
+  $id: 'left4me-web/history',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'since', 'step', 'sampleStep', 'points'],
+  properties: {
+    name: { type: 'string' },
+    since: { type: 'integer', description: 'ms since the epoch' },
+    step: { type: 'integer', description: 'bucket width, ms (the asked step, rounded up to whole samples and coarsened to at most 1440 points)' },
+    sampleStep: { type: 'integer', description: 'how often the controller samples, ms' },
+    points: { type: 'array', items: HISTORY_POINT },
+  },
+} as const;
+
+export const WEB_SCHEMAS: object[] = [INSTANCE_ITEM, ERROR, USER, SESSION, TOKEN_INFO, PASSWORD, HISTORY_ANSWER];
