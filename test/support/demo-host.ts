@@ -15,7 +15,7 @@ import { a2sProbe } from '../../controller/reconcile/a2s-probe.js';
 import { Controller } from '../../controller/reconcile/controller.js';
 import { StatusStore, type DocumentStatus } from '../../controller/status/store.js';
 import { DbusSystemdAdapter } from '../../controller/systemd/dbus-adapter.js';
-import { bootPrivateHost, type PrivateHost } from '../../controller/demo/private-host/private-host.js';
+import { bootPrivateHost, type BootOptions, type PrivateHost } from '../../controller/demo/private-host/private-host.js';
 
 // rcon-srcds is CommonJS with `exports.default`; under NodeNext the class arrives on .default.
 type RconClass = new (opts: { host: string; port: number; timeout?: number }) => {
@@ -30,7 +30,8 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  * the same time must lease different ports: the in-process controller suite
  * uses the defaults (27015-27115 / 26900-27000), the crash suite 28015-28115 /
  * 29015-29115, the unit suite 28990-28991 / 29990-29991, the document
- * hardening suite 28600-28699 / 29600-29699.
+ * hardening suite 28600-28699 / 29600-29699, the web unit suite (deploy-web)
+ * web port 28800. Suites on bootWebHost (web-host.ts) pass a web port of their own.
  */
 /** Where unit files go on a test host (a tmpfs inside it). */
 export const UNIT_DIR = '/run/systemd/system';
@@ -54,8 +55,8 @@ export interface DemoHost {
 }
 
 /** Boots a host with the demo installation at DEMO_INSTALLATION_PATH (/srv/left4me/installations/demo). */
-export async function bootDemoHost(): Promise<DemoHost> {
-  const host = await bootPrivateHost();
+export async function bootDemoHost(opts: BootOptions = {}): Promise<DemoHost> {
+  const host = await bootPrivateHost(opts);
   try {
     await placeDemoInstallation(host);
     const stateDir = join(host.dirs.etc, 'state');
