@@ -4,6 +4,8 @@
 // from this process. Checks who the process is, what it may write and what it
 // can never read, and systemd's own exposure score of the unit.
 import { readFile, stat, writeFile, chmod, chown, mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootPrivateHost, type PrivateHost } from '../controller/demo/private-host/private-host.js';
@@ -13,6 +15,8 @@ import { addWebUser, APP_DIR, createWebToken, hostCli, installWebUnit, runInWebS
 // The web port of this suite (see the port list in test/support/demo-host.ts).
 const PORT = 28800;
 const BASE = `http://127.0.0.1:${PORT}`;
+// A listener of this process that the sandbox tries to reach (on every address).
+const PROBE_PORT = 28801;
 let host: PrivateHost;
 let token: string;
 let web: { uid: number; gid: number };
@@ -145,6 +149,26 @@ describe('deploy/left4me-web.service in a private host', () => {
     for (const f of ['server.log', 'private.txt']) await chown(join(dir, f), serverUid, host.account.gid);
     const r = await runInWebSandbox(host, 'cd /var/lib/left4me/instances/w1/upper && cat server.log && stat -c %U private.txt && (cat private.txt || echo no-private)');
     expect(r.stdout.split('\n').filter(Boolean), r.stderr).toEqual(['hello from w1', 'nobody', 'no-private']);
+  });
+
+  it('reaches loopback and no other address', async () => {
+    const server = createServer((sock) => sock.end('hello\n'));
+    await new Promise<void>((resolve) => server.listen(PROBE_PORT, '0.0.0.0', resolve));
+    try {
+      const outside = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+      expect(outside, 'this machine has no non-loopback IPv4 address to try').toBeDefined();
+      const connect = (addr: string) => `/usr/bin/node -e "require('net').connect(${PROBE_PORT}, '${addr}').on('data', (d) => console.log('${addr}', String(d).trim())).on('error', (e) => console.log('${addr}', e.code)).setTimeout(5000, function () { console.log('${addr}', 'timeout'); this.destroy() })"`;
+      // Outside the sandbox the address answers at once: the unit's IP firewall is what stops it
+      // (it drops the packets, so the connection times out rather than failing).
+      const plain = await host.exec('systemd-run', ['--quiet', '--wait', '--pipe', '--collect', '/bin/sh', '-c', connect(outside!)]);
+      expect(plain.stdout.trim(), plain.stderr).toBe(`${outside} hello`);
+      const r = await runInWebSandbox(host, `${connect('127.0.0.1')}; ${connect(outside!)}`);
+      const lines = r.stdout.split('\n').filter(Boolean);
+      expect(lines[0], r.stderr).toBe('127.0.0.1 hello');
+      expect(lines[1]).toMatch(new RegExp(`^${outside!.replace(/\./g, '\\.')} (timeout|EPERM)$`));
+    } finally {
+      server.close();
+    }
   });
 
   it('node cannot run under MemoryDenyWriteExecute= (why the unit leaves it out)', async () => {

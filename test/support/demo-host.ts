@@ -31,7 +31,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  * uses the defaults (27015-27115 / 26900-27000), the crash suite 28015-28115 /
  * 29015-29115, the unit suite 28990-28991 / 29990-29991, the document
  * hardening suite 28600-28699 / 29600-29699, the web unit suite (deploy-web)
- * web port 28800, the web harness suite (web-host) web port 28810 and
+ * web ports 28800-28801, the web harness suite (web-host) web port 28810 and
  * 28720-28729 / 29720-29729. Suites on bootWebHost pass a web port of their
  * own; `npm start` serves the web on 8000 (or a free port when 8000 is taken).
  */
