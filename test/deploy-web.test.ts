@@ -185,4 +185,12 @@ describe('deploy/left4me-web.service in a private host', () => {
     console.log(`systemd-analyze security ${WEB_UNIT}: ${m![1]}`);
     expect(Number(m![1])).toBeLessThanOrEqual(2.0);
   });
+
+  it('stops cleanly on systemctl stop (SIGTERM): exit 0, inactive, not failed', async () => {
+    const stop = await host.exec('systemctl', ['stop', WEB_UNIT]);
+    expect(stop.code, stop.stderr).toBe(0);
+    const show = await host.exec('systemctl', ['show', WEB_UNIT, '-p', 'ActiveState,Result,ExecMainStatus']);
+    expect(show.stdout.trim().split('\n').sort()).toEqual(['ActiveState=inactive', 'ExecMainStatus=0', 'Result=success']);
+    await expect(fetch(`${BASE}/healthz`)).rejects.toThrow();
+  });
 });
