@@ -107,6 +107,26 @@ describe('deploy/left4me-web.service in a private host', () => {
     expect(await modeOf('/etc/left4me/state/instances/probe.yaml')).toEqual([0o600, web.uid, web.gid]);
   });
 
+  it('shares documents with root: each rewrites the other\'s files with the same writer, the web\'s stay its own', async () => {
+    const file = join(host.dirs.etc, 'state', 'instances', 'w2.yaml');
+    const doc = (hostname: string) => instanceDoc('w2', [`cvars: {hostname: "${hostname}"}`]);
+    const apply = `/usr/bin/node ${APP_DIR}/controller/bin/left4me.js apply -f - --state /etc/left4me/state`;
+    // Root (`left4me apply` at a shell) creates it: group left4me-web through the setgid directory.
+    const root1 = await hostCli(host, ['apply', '-f', '-', '--state', '/etc/left4me/state'], doc('by root'));
+    expect(root1.code, root1.stderr).toBe(0);
+    expect(await modeOf('/etc/left4me/state/instances/w2.yaml')).toEqual([0o644, 0, web.gid]);
+    // The web account rewrites root's file (it may replace it in the group-writable directory).
+    const byWeb = await runInWebSandbox(host, `printf '%s' '${doc('by web')}' | ${apply}`);
+    expect(byWeb.code, byWeb.stdout + byWeb.stderr).toBe(0);
+    expect(await readFile(file, 'utf8')).toContain('by web');
+    expect(await modeOf('/etc/left4me/state/instances/w2.yaml')).toEqual([0o600, web.uid, web.gid]);
+    // Root rewrites the web's file and leaves it the web's.
+    const root2 = await hostCli(host, ['apply', '-f', '-', '--state', '/etc/left4me/state'], doc('by root again'));
+    expect(root2.code, root2.stderr).toBe(0);
+    expect(await readFile(file, 'utf8')).toContain('by root again');
+    expect(await modeOf('/etc/left4me/state/instances/w2.yaml')).toEqual([0o600, web.uid, web.gid]);
+  });
+
   it('keeps its accounts file as the web account, under the syscall filter (no chown)', async () => {
     const r = await runInWebSandbox(host, `echo 'a long enough password' | /usr/bin/node ${APP_DIR}/controller/bin/left4me.js user add bob --password-stdin --web-data-dir ${WEB_DATA_DIR}`);
     expect(r.code, r.stdout + r.stderr).toBe(0);
