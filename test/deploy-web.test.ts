@@ -194,6 +194,9 @@ describe('deploy/left4me-web.service in a private host', () => {
   it('node cannot run under MemoryDenyWriteExecute= (why the unit leaves it out)', async () => {
     const r = await host.exec('systemd-run', ['--quiet', '--wait', '--pipe', '--collect', '-p', 'MemoryDenyWriteExecute=yes', '/usr/bin/node', '-e', 'console.log(JSON.stringify([1,2].map((x) => x * 2)))']);
     expect(r.code).not.toBe(0);
+    expect(r.stdout).not.toContain('[2,4]');
+    // V8 itself dies (its code space cannot be made executable), not something around it.
+    expect(r.stderr).toMatch(/v8::internal::/);
   });
 
   it('passes systemd-analyze verify and scores at most 2.0 in systemd-analyze security', async () => {
