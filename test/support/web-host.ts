@@ -2,6 +2,7 @@
 // controller/demo/web-unit.ts), with a demo host's controller running in this
 // process: what the web's acceptance tests boot. They reach it over HTTP from
 // the test process (private hosts share the machine's network namespace).
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ControllerConfigInput } from '../../controller/config.js';
@@ -47,7 +48,7 @@ export async function bootWebHost(opts: WebHostOptions): Promise<WebHost> {
   try {
     await installWebUnit(demo.host, opts.port);
     controller = await startController(demo, opts.controller ?? {});
-    const adminPassword = `admin-${Math.random().toString(36).slice(2)}-pw`;
+    const adminPassword = randomBytes(15).toString('base64url');
     await addWebUser(demo.host, 'admin', adminPassword, true);
     const adminToken = await createWebToken(demo.host, 'admin');
     await startWebUnit(demo.host, opts.port);
