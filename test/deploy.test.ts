@@ -1,5 +1,5 @@
 // deploy/ is what a real host installs: the accounts, the directories and the
-// controller unit. Checked with systemd's own tools in a private host.
+// controller unit (the web unit: test/deploy-web.test.ts). Checked with systemd's own tools in a private host.
 import { copyFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,13 +21,18 @@ afterAll(async () => {
 });
 
 describe('deploy/', () => {
-  it('sysusers declares both accounts, and systemd-sysusers accepts the file', async () => {
+  it('sysusers declares the three accounts, and systemd-sysusers accepts the file', async () => {
     const r = await host.exec('systemd-sysusers', ['--dry-run', '/run/left4me.sysusers.conf']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/error|invalid|failed/i);
+    // Against an empty root (the host already has the accounts), it says what a fresh host gets.
+    await host.exec('mkdir', ['-p', '/run/empty-root/etc']);
+    const fresh = await host.exec('systemd-sysusers', ['--dry-run', '--root=/run/empty-root', '/run/left4me.sysusers.conf']);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    for (const name of ['left4me', 'left4me-build', 'left4me-web']) expect(fresh.stdout + fresh.stderr).toContain(`Creating user '${name}'`);
   });
 
-  it('tmpfiles creates the tree with root-only secrets and a state dir the left4me group may write', async () => {
+  it('tmpfiles creates the tree with root-only secrets and a state dir the left4me-web group may write', async () => {
     const r = await host.exec('systemd-tmpfiles', ['--create', '/run/left4me.tmpfiles.conf']);
     expect(r.code, r.stderr).toBe(0);
     const mode = async (p: string) => {
@@ -38,7 +43,11 @@ describe('deploy/', () => {
     expect(await mode('/var/lib/left4me/secrets')).toEqual([0o700, 0, 0]);
     expect(await mode('/var/lib/left4me/trash')).toEqual([0o700, 0, 0]);
     expect(await mode('/var/lib/left4me/logs/installations')).toEqual([0o700, 0, 0]);
-    expect(await mode('/etc/left4me/state')).toEqual([0o775, 0, host.account.gid]);
+    // The web service's group, setgid; not left4me, the game servers' group.
+    const web = Number((await host.exec('getent', ['group', 'left4me-web'])).stdout.split(':')[2]);
+    expect(web).not.toBe(host.account.gid);
+    expect(await mode('/etc/left4me/state')).toEqual([0o2775, 0, web]);
+    expect(await mode('/etc/left4me/state/instances')).toEqual([0o2775, 0, web]);
     expect(await mode('/var/lib/left4me/overlays')).toEqual([0o755, 0, 0]);
     expect(await mode('/etc/userdb')).toEqual([0o755, 0, 0]);
   });

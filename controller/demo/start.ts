@@ -2,8 +2,12 @@
 // mount namespace: nothing touches this machine's units or mounts), installs
 // the demo game server as the installation and state.example/demo as the
 // desired state, runs the controller against it (with the options after
-// `npm start --`, see options.ts), and tears everything down on Ctrl-C.
+// `npm start --`, see options.ts) and the web service as its hardened unit
+// inside the host (deploy/left4me-web.service, as in production) on loopback,
+// with an `admin` account, and tears everything down on Ctrl-C.
+import { randomBytes } from 'node:crypto';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
 import { bootPrivateHost } from './private-host/private-host.js';
@@ -17,9 +21,26 @@ import { UsageError } from '../cli/args.js';
 import { demoDescriptorPath, type DemoDescriptor } from '../cli/target.js';
 import { DEMO_USAGE, demoControllerConfig } from './options.js';
 import { printableJsonLines } from '../cli/printable.js';
+import { addWebUser, installWebUnit, startWebUnit, webBinds, WEB_DATA_DIR, WEB_UNIT, webMainPid } from './web-unit.js';
 
 const UNIT_DIR = '/run/systemd/system';
 const DATA_DIR = '/var/lib/left4me';
+// The production unit's port; another free one when something here has it.
+const WEB_PORT = 8000;
+
+/** `port` on 127.0.0.1 if it is free, else one the kernel picks. */
+function loopbackPort(port: number): Promise<number> {
+  const tryListen = (p: number) =>
+    new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(p, '127.0.0.1', () => {
+        const got = (server.address() as { port: number }).port;
+        server.close(() => resolve(got));
+      });
+    });
+  return tryListen(port).catch(() => tryListen(0));
+}
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
@@ -40,23 +61,30 @@ async function main(): Promise<number> {
   }
   const log = pino({ level: process.env.LEFT4ME_LOG_LEVEL ?? 'info', base: { component: 'controller' } }, printableJsonLines(pino.destination({ fd: 2, sync: true })));
   process.stdout.write('Booting a private systemd host...\n');
-  const host = await bootPrivateHost();
+  // The checkout is bound read-only into the host: the web unit runs the CLI from it.
+  const host = await bootPrivateHost({ binds: webBinds() });
   let controller: Controller | undefined;
+  let webPid: number | null = null;
   let systemd: DbusSystemdAdapter | undefined;
   const descriptor = demoDescriptorPath();
   let stopping: Promise<void> | undefined;
   const teardown = () =>
     (stopping ??= (async () => {
       process.stdout.write('\nStopping the demo host...\n');
+      await host.exec('systemctl', ['stop', WEB_UNIT]).catch(() => undefined);
       await controller?.stop().catch(() => undefined);
       await systemd?.close().catch(() => undefined);
       await rm(descriptor, { force: true });
       await host.stop();
+      if (webPid !== null && isRunning(webPid)) throw new Error(`the web service (pid ${webPid}) is still running`);
       process.stdout.write('Demo host stopped: no process and no mount left.\n');
     })());
 
   try {
     const stateDir = join(host.dirs.etc, 'state');
+    // Accounts and directories as deploy/ makes them (the state tree group-writable by the web) before any document lands.
+    const webPort = await loopbackPort(WEB_PORT);
+    await installWebUnit(host, webPort);
     await placeDemoInstallation(host);
     await mkdir(stateDir, { recursive: true });
     await cp(join(packageRoot(), 'state.example', 'demo'), stateDir, { recursive: true });
@@ -76,6 +104,11 @@ async function main(): Promise<number> {
 
     await controller.start();
     await controller.idle();
+    const adminPassword = randomBytes(15).toString('base64url');
+    await addWebUser(host, 'admin', adminPassword, true);
+    await startWebUnit(host, webPort);
+    webPid = await webMainPid(host);
+    const webUrl = `http://127.0.0.1:${webPort}`;
     const store = new StatusStore(join(host.root, DATA_DIR, 'status'));
     const servers = await store.list('Instance');
     process.stdout.write(
@@ -84,14 +117,20 @@ async function main(): Promise<number> {
         `left4me demo host is up (private systemd, pid ${host.pid}, booted in ${host.bootMs} ms).`,
         ...servers.map((s) => `  ${s.name.padEnd(10)} game port ${s.port}  ${s.unit?.activeState ?? '?'}`),
         '',
+        `Web service: ${webUrl} (${WEB_UNIT} inside the host, pid ${webPid ?? '?'})`,
+        `  user admin, password ${adminPassword}`,
+        '  (shown once; only its scrypt hash is kept)',
+        `  curl ${webUrl}/healthz`,
+        `  a token for scripts: npx left4me token create admin --web-data-dir ${host.root}${WEB_DATA_DIR}`,
+        '',
         'Watch and steer it from another terminal:',
         '  npx left4me get instances --demo',
         '  npx left4me describe instance demo-1 --demo',
         `  edit the documents in ${stateDir} (the controller converges on save)`,
         '  npx left4me apply --demo -f my-instance.yaml',
-        `  journalctl: nsenter --target ${host.pid} --mount --pid journalctl -u 'left4me-server@*' -f`,
+        `  journalctl: nsenter --target ${host.pid} --mount --pid journalctl -u 'left4me-server@*' -u ${WEB_UNIT} -f`,
         '',
-        'Ctrl-C stops the controller and the host, leaving no process and no mount behind.',
+        'Ctrl-C stops the web service, the controller and the host, leaving no process and no mount behind.',
         '',
       ].join('\n'),
     );
@@ -101,6 +140,15 @@ async function main(): Promise<number> {
     process.stderr.write(`demo failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     await teardown().catch(() => undefined);
     return 1;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

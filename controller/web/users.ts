@@ -118,7 +118,9 @@ export class UserStore {
     // Root runs `left4me user`, the web account reads the file: it keeps the data directory's owner.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const { uid, gid } = statSync(this.dir);
-    const write = this.writing.then(() => writeFileAtomic(this.file, text, 0o600, { uid, gid }));
+    // Only root needs (or may: the web unit's syscall filter refuses chown) to hand the file over.
+    const owner = process.getuid?.() === 0 ? { uid, gid } : undefined;
+    const write = this.writing.then(() => writeFileAtomic(this.file, text, 0o600, owner));
     this.writing = write.catch(() => undefined);
     await write;
   }

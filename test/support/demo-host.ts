@@ -15,7 +15,7 @@ import { a2sProbe } from '../../controller/reconcile/a2s-probe.js';
 import { Controller } from '../../controller/reconcile/controller.js';
 import { StatusStore, type DocumentStatus } from '../../controller/status/store.js';
 import { DbusSystemdAdapter } from '../../controller/systemd/dbus-adapter.js';
-import { bootPrivateHost, type PrivateHost } from '../../controller/demo/private-host/private-host.js';
+import { bootPrivateHost, type BootOptions, type PrivateHost } from '../../controller/demo/private-host/private-host.js';
 
 // rcon-srcds is CommonJS with `exports.default`; under NodeNext the class arrives on .default.
 type RconClass = new (opts: { host: string; port: number; timeout?: number }) => {
@@ -27,11 +27,21 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
 
 /**
  * Private hosts share the machine's network namespace, so suites that run at
- * the same time must lease different ports: the in-process controller suite
- * uses the defaults (27015-27115 / 26900-27000), the crash suite 28015-28115 /
- * 29015-29115, the unit suite 28990-28991 / 29990-29991, the document
- * hardening suite 28600-28699 / 29600-29699, the web history suite
- * 28700-28799 / 29700-29799.
+ * the same time must lease different ports (game / client ranges):
+ *   reconciler (in process)   27015-27115 / 26900-27000 (the defaults)
+ *   crash-recovery            28015-28115 / 29015-29115
+ *   web-host (harness)        28200-28209 / 29200-29209, web 28810
+ *   web-game                  28300-28309 / 29300-29309
+ *   web-api (acceptance)      28310-28319 / 29310-29319, web 28811
+ *   deploy-controller         28400-28499 / 29400-29499
+ *   server-isolation          28500-28599 / 29500-29599
+ *   document-hardening        28600-28699 / 29600-29699
+ *   web-history               28700-28799 / 29700-29799
+ *   deploy-web                web 28800-28801
+ *   web-files                 28850-28899 / 29850-29899
+ *   server-unit               28990-28991 / 29990-29991
+ * Suites on bootWebHost pass a web port of their own; `npm start` serves the
+ * web on 8000 (or a free port when 8000 is taken).
  */
 /** Where unit files go on a test host (a tmpfs inside it). */
 export const UNIT_DIR = '/run/systemd/system';
@@ -55,8 +65,8 @@ export interface DemoHost {
 }
 
 /** Boots a host with the demo installation at DEMO_INSTALLATION_PATH (/srv/left4me/installations/demo). */
-export async function bootDemoHost(): Promise<DemoHost> {
-  const host = await bootPrivateHost();
+export async function bootDemoHost(opts: BootOptions = {}): Promise<DemoHost> {
+  const host = await bootPrivateHost(opts);
   try {
     await placeDemoInstallation(host);
     const stateDir = join(host.dirs.etc, 'state');
