@@ -20,7 +20,7 @@ import { StatusStore } from '../status/store.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { escapeUnitPath } from '../systemd/escape.js';
 import { renderServerTemplate, renderSlices, SERVER_TEMPLATE_UNIT } from '../systemd/units.js';
-import type { Probe } from './a2s-probe.js';
+import type { Probe } from '../game/a2s.js';
 import { ServerAccounts } from './accounts.js';
 import { BuildReconciler } from './build-reconciler.js';
 import { changedKeys } from './changed-keys.js';
