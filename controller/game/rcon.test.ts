@@ -103,7 +103,7 @@ describe('rconCommand', () => {
       b.writeInt32LE(1 << 30);
       s.write(b);
     });
-    const err = await rconCommand({ port: huge, password: PASSWORD }, 'status').catch((e: RconError) => e);
+    const err = (await rconCommand({ port: huge, password: PASSWORD }, 'status').catch((e: unknown) => e)) as RconError;
     expect([err.reason, err.message]).toEqual(['protocol', `the server sent a packet of size ${1 << 30} (allowed 10..8192)`]);
 
     const hangup = await rawServer((s) => s.end());

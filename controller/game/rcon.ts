@@ -81,7 +81,7 @@ interface Packet {
 
 /** Cuts a TCP stream into packets; owns the partial packet. Throws RconError on a size out of bounds. */
 class Framer {
-  private pending = Buffer.alloc(0);
+  private pending: Buffer = Buffer.alloc(0);
 
   push(chunk: Buffer): Packet[] {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
