@@ -8,6 +8,7 @@ import { deleteCommand } from './delete.js';
 import { describeCommand } from './describe.js';
 import { diffCommand } from './diff.js';
 import { logsCommand } from './logs.js';
+import { rconCommandCli } from './rcon.js';
 import { reconcileCommand } from './reconcile.js';
 import { getCommand } from './get.js';
 import { processIo, type Io } from './io.js';
@@ -42,8 +43,11 @@ commands:
                                     the web service's accounts (scrypt hashes in --web-data-dir,
                                     default /var/lib/left4me-web); without --password-stdin one is made
   token create NAME                 a Bearer token for automation, printed once (only its hash is kept)
-  web [--listen 127.0.0.1:8000] [--web-data-dir DIR]
-                                    the HTTP API (as the web account): /healthz, /api/v1/instances so far
+  web [--listen 127.0.0.1:8000] [--web-data-dir DIR] [--steam-web-api-key-file FILE] [--steam-api-base URL]
+                                    the HTTP API (as the web account): /healthz, /api/v1/instances so far;
+                                    the key file's Steam Web API key adds persona names to player lists
+  rcon NAME COMMAND... [--timeout SECONDS]
+                                    one console command on an instance's server (as root), its output
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
@@ -67,6 +71,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   diff: diffCommand,
   logs: logsCommand,
   reconcile: reconcileCommand,
+  rcon: rconCommandCli,
   user: userCommand,
   web: webCommand,
   token: tokenCommand,

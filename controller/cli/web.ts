@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { buildWebApp } from '../web/app.js';
 import { DEFAULT_WEB_DATA_DIR } from '../web/users.js';
@@ -15,7 +16,23 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 /**
- * `left4me web [--listen ADDR:PORT] [--web-data-dir DIR]`: the HTTP API, as
+ * The Steam Web API key from its file, read once at start: one line of
+ * letters and digits. Errors name the file, never its content.
+ */
+export async function readSteamKey(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read the Steam Web API key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+  const key = text.trim();
+  if (!/^[A-Za-z0-9]{16,128}$/.test(key)) throw new UsageError(`${file} must hold one Steam Web API key (letters and digits, as steamcommunity.com/dev/apikey shows it) and nothing else`);
+  return key;
+}
+
+/**
+ * `left4me web [--listen ADDR:PORT] [--web-data-dir DIR] [--steam-web-api-key-file FILE]`: the HTTP API, as
  * the unprivileged web account; runs until SIGINT/SIGTERM. Prints its URL.
  */
 export async function webCommand(args: string[], io: Io): Promise<number> {
@@ -23,11 +40,23 @@ export async function webCommand(args: string[], io: Io): Promise<number> {
     listen: { type: 'string', default: '127.0.0.1:8000' },
     'web-data-dir': { type: 'string', default: DEFAULT_WEB_DATA_DIR },
     'installation-root': { type: 'string', multiple: true },
+    'steam-web-api-key-file': { type: 'string' },
+    'steam-api-base': { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError('web takes no arguments');
   const { host, port } = parseListen(values.listen as string);
   const target = resolveTarget(values);
-  const app = await buildWebApp({ stateDir: target.stateDir, dataDir: dirname(target.statusDir), webDataDir: values['web-data-dir'] as string, load: documentOptions(values) });
+  const keyFile = values['steam-web-api-key-file'] as string | undefined;
+  const steamApiBase = values['steam-api-base'] as string | undefined;
+  if (steamApiBase !== undefined && !/^https?:\/\/[^\s]+$/.test(steamApiBase)) throw new UsageError(`--steam-api-base must be an http(s) URL (got "${steamApiBase}")`);
+  const app = await buildWebApp({
+    stateDir: target.stateDir,
+    dataDir: dirname(target.statusDir),
+    webDataDir: values['web-data-dir'] as string,
+    load: documentOptions(values),
+    ...(keyFile !== undefined ? { steamWebApiKey: await readSteamKey(keyFile) } : {}),
+    ...(steamApiBase !== undefined ? { steamApiBase } : {}),
+  });
   const address = await app.listen({ host, port });
   io.out(`left4me web listening on ${address}\n`);
   await new Promise<void>((resolve) => {

@@ -1,14 +1,11 @@
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../test/support/http-fixture.js';
-import { A2sResponder } from '../demo/game-server/a2s.js';
-import { GameConsole } from '../demo/game-server/console.js';
-import { serveRcon, type RconListener } from '../demo/game-server/rcon.js';
+import { startDemoGame, type DemoGame } from '../../test/support/demo-game.js';
 import { packageRoot } from '../package-root.js';
 import { StatusStore } from '../status/store.js';
 import { buildWebApp } from './app.js';
@@ -26,60 +23,12 @@ const webDataDir = join(root, 'web');
 let app: Awaited<ReturnType<typeof buildWebApp>>;
 let base = '';
 let steam: FixtureServer;
-let game: { port: number; close(): Promise<void> };
+let game: DemoGame;
 let releaseSteam: () => void = () => undefined;
 const steamQueries: URLSearchParams[] = [];
 const audit: string[] = [];
 const answers: string[] = [];
 const tokens: Record<'admin' | 'alice' | 'bob', string> = { admin: '', alice: '', bob: '' };
-
-/** The demo server's console behind RCON (TCP) and A2S (UDP) on one free loopback port. */
-async function demoGame(): Promise<{ port: number; close(): Promise<void> }> {
-  const console = new GameConsole({ root, game: 'left4dead2', ip: '127.0.0.1', port: 0 });
-  console.execute(`hostname "alice's «server»"; rcon_password ${PASSWORD}`);
-  for (;;) {
-    const tcp: Server = createServer();
-    const rcon: RconListener = serveRcon(tcp, {
-      password: () => console.cvar('rcon_password') ?? '',
-      execute: (command) => {
-        const lines = console.execute(command);
-        return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-      },
-      log: () => undefined,
-    });
-    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
-    const port = (tcp.address() as AddressInfo).port;
-    const udp: UdpSocket = createSocket('udp4');
-    const free = await new Promise<boolean>((r) => {
-      udp.once('error', () => r(false));
-      udp.bind(port, '127.0.0.1', () => r(true));
-    });
-    if (!free) {
-      await new Promise((r) => tcp.close(r));
-      continue;
-    }
-    const responder = new A2sResponder({
-      info: () => ({
-        protocol: 17, name: console.cvar('hostname') ?? '', map: 'c1m1_hotel', folder: 'left4dead2', game: 'Left 4 Dead 2', appId: 550,
-        players: console.connectedPlayers().length, maxPlayers: 8, bots: 0, serverType: 'd', environment: 'l', visibility: 0, vac: 1,
-        version: '2.2.4.3', port, steamId: 1n, keywords: '', gameId: 550n,
-      }),
-      players: () => console.connectedPlayers().map((p) => ({ name: p.name, score: 7, durationSeconds: (Date.now() - p.joinedAt) / 1000 })),
-      rules: () => [],
-    });
-    udp.on('message', (msg, from) => {
-      for (const reply of responder.respond(msg, from.address)) udp.send(reply, from.port, from.address);
-    });
-    return {
-      port,
-      close: async () => {
-        udp.close();
-        await rcon.closeAll(100);
-        await new Promise((r) => tcp.close(r));
-      },
-    };
-  }
-}
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -102,7 +51,7 @@ beforeAll(async () => {
   for (const name of ['alice-1', 'alice-2', 'alice-3']) {
     writeFileSync(join(stateDir, 'instances', `${name}.yaml`), `apiVersion: left4me/v1\nkind: Instance\nmetadata: {name: ${name}, owner: alice}\nspec: {blueprint: demo-coop}\n`);
   }
-  game = await demoGame();
+  game = await startDemoGame(root, `hostname "alice's «server»"; rcon_password ${PASSWORD}`);
   const store = new StatusStore(join(dataDir, 'status'));
   await running(store, 'alice-1', game.port);
   await running(store, 'alice-2', await closedPort()); // alice-3 has no status: not running yet
