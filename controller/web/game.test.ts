@@ -113,7 +113,8 @@ describe('POST /api/v1/instances/NAME/rcon', () => {
 
   it('answers 404 to another user, 403 on a system instance the user sees, 409 without a port, 502 when the server is down', async () => {
     expect((await rcon('bob', 'alice-1', 'status')).status).toBe(404);
-    expect((await rcon('bob', 'nobody', 'status')).status).toBe(404);
+    for (const odd of ['nobody', '__proto__', 'constructor', '..%2Fsecrets']) expect((await rcon('bob', odd, 'status')).status, odd).toBe(404);
+    expect((await call('alice', '/api/v1/instances/alice-1/rcon', `{"command": "${'x'.repeat(2 << 20)}"}`)).status).toBe(413);
     expect((await rcon('alice', 'demo-1', 'status')).status).toBe(403);
     const notRunning = await rcon('alice', 'alice-3', 'status');
     expect([notRunning.status, notRunning.json.error]).toEqual([409, 'instance "alice-3" has no game port yet; it is not running']);
