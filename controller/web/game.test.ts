@@ -168,14 +168,18 @@ describe('POST /api/v1/instances/NAME/rcon', () => {
   });
 
   it('audits every command with user, instance and outcome, never its output or a password', async () => {
+    expect((await rcon('alice', 'alice-1', 'sv_password join-me-secret')).status).toBe(200);
     const lines = audit.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.audit === 'rcon');
     expect(lines).toContainEqual(expect.objectContaining({ user: 'alice', instance: 'alice-1', command: 'status', ok: true, msg: 'rcon command' }));
     expect(lines).toContainEqual(expect.objectContaining({ user: 'alice', instance: 'alice-2', command: 'status', ok: false, error: expect.stringContaining('ECONNREFUSED') }));
+    expect(lines).toContainEqual(expect.objectContaining({ user: 'alice', instance: 'alice-3', command: 'status', ok: false, error: expect.stringContaining('no game port') }));
+    expect(lines).toContainEqual(expect.objectContaining({ user: 'alice', instance: 'alice-1', command: 'sv_password [redacted]', ok: true }));
     expect(lines.some((l) => String(l.output ?? '').length > 0)).toBe(false);
     const file = readFileSync(join(webDataDir, 'rcon-audit.log'), 'utf8');
     expect(file).toContain('"user":"alice","instance":"alice-1","command":"status","ok":true');
     for (const text of [...audit, file]) {
       expect(text).not.toContain(PASSWORD);
+      expect(text).not.toContain('join-me-secret');
       expect(text).not.toContain('alice\'s «server»'); // output stays out
     }
   });

@@ -71,9 +71,10 @@ export function rconRoutes(app: FastifyInstance, ctx: WebContext, game: GameServ
         throw err;
       }
       const name = doc.metadata.name;
-      const target = await game.target(doc);
+      let target: Awaited<ReturnType<GameServices['target']>>;
       let password: string;
       try {
+        target = await game.target(doc);
         password = await game.password(name);
       } catch (err) {
         game.audit({ user: user.name, instance: name, command: auditable(command, '\0'), ok: false, error: (err as Error).message });
