@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RconSecrets } from './secrets.js';
+import { RconSecrets, readRconPassword } from './secrets.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'left4me-secrets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,6 +56,55 @@ describe('RconSecrets reading a hostile rcon.json', () => {
       await expect(new RconSecrets(broken).get('demo-1')).rejects.toThrow(`${join(broken, 'rcon.json')} is not a JSON object`);
     } finally {
       rmSync(broken, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('who reads rcon.json', () => {
+  const uid = process.getuid!();
+  const mode = (p: string) => statSync(p).mode & 0o7777;
+
+  it('gives the reader group read access to the file and passage through the directory, on an existing host and for new passwords', async () => {
+    const top = mkdtempSync(join(tmpdir(), 'left4me-secrets-group-'));
+    try {
+      const dir = join(top, 'secrets');
+      // A host set up before the web service: root-only directory and file.
+      const before = new RconSecrets(dir);
+      const old = await before.get('demo-1');
+      chmodSync(dir, 0o700);
+      expect(mode(join(dir, 'rcon.json'))).toBe(0o600);
+      const readerGid = 4242;
+      const s = new RconSecrets(dir);
+      await s.protect(readerGid);
+      expect([mode(dir), statSync(dir).uid, statSync(dir).gid]).toEqual([0o710, uid, readerGid]);
+      expect([mode(join(dir, 'rcon.json')), statSync(join(dir, 'rcon.json')).gid]).toEqual([0o640, readerGid]);
+      // A password created later keeps the file readable by the group.
+      const created = await s.get('demo-2');
+      expect([mode(join(dir, 'rcon.json')), statSync(join(dir, 'rcon.json')).uid, statSync(join(dir, 'rcon.json')).gid]).toEqual([0o640, uid, readerGid]);
+      expect(await readRconPassword(dir, 'demo-1')).toBe(old);
+      expect(await readRconPassword(dir, 'demo-2')).toBe(created);
+      expect(await readRconPassword(dir, 'demo-3')).toBeUndefined();
+      expect(await readRconPassword(dir, '__proto__')).toBeUndefined();
+      // Without the group (the web account was removed): root-only again.
+      const alone = new RconSecrets(dir);
+      await alone.protect(undefined);
+      expect([mode(dir), mode(join(dir, 'rcon.json')), statSync(join(dir, 'rcon.json')).gid]).toEqual([0o700, 0o600, process.getgid!()]);
+      await alone.get('demo-4');
+      expect(mode(join(dir, 'rcon.json'))).toBe(0o600);
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
+  });
+
+  it('creates the directory on a fresh host, and reads no file when there is none', async () => {
+    const top = mkdtempSync(join(tmpdir(), 'left4me-secrets-fresh-'));
+    try {
+      const dir = join(top, 'secrets');
+      await new RconSecrets(dir).protect(4343);
+      expect([mode(dir), statSync(dir).gid]).toEqual([0o710, 4343]);
+      expect(await readRconPassword(dir, 'demo-1')).toBeUndefined();
+    } finally {
+      rmSync(top, { recursive: true, force: true });
     }
   });
 });

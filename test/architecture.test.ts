@@ -44,6 +44,7 @@ const RULES: Array<[string, (f: string) => boolean, (imported: string) => boolea
   ['status (conditions, stores, leases) knows no reconciler, builds, systemd or cli', under('controller/status'), (i) => ['reconcile', 'builds', 'systemd', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
   ['systemd (adapter, unit rendering) knows no reconciler, builds or cli', under('controller/systemd'), (i) => ['reconcile', 'builds', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
   ['builds know no reconciler and no cli', under('controller/builds'), (i) => ['reconcile', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
+  ['the game protocols (A2S, RCON) stand alone: only the fs helpers, the host layout and document names', under('controller/game'), (i) => !i.startsWith('controller/game/') && !i.startsWith('controller/fs/') && !i.startsWith('controller/host/') && i !== 'controller/documents/names.ts'],
   ['the reconciler never imports the cli', under('controller/reconcile'), under('controller/cli')],
   ['the web service reaches the host only through documents and status: no reconciler, builds, systemd or cli', under('controller/web'), (i) => ['reconcile', 'builds', 'systemd', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
   ['plan() is pure: it imports no executor, no host access and no systemd', (f) => f === 'controller/reconcile/plan.ts', (i) => i.startsWith('controller/reconcile/instance/') || i.startsWith('controller/systemd/') || i.startsWith('controller/builds/')],

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { a2sProbe } from '../controller/reconcile/a2s-probe.js';
+import { a2sProbe } from '../controller/game/a2s.js';
 import { Controller } from '../controller/reconcile/controller.js';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
 import { makeDeepTree } from './support/deep-tree.js';

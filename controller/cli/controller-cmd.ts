@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pino from 'pino';
-import { a2sProbe } from '../reconcile/a2s-probe.js';
+import { a2sProbe } from '../game/a2s.js';
 import { Controller } from '../reconcile/controller.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { parse, UsageError } from './args.js';

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { a2sProbe } from '../reconcile/a2s-probe.js';
+import { a2sProbe } from '../game/a2s.js';
 import { Controller } from '../reconcile/controller.js';
 import type { Prepared } from '../reconcile/instance/reconciler.js';
 import { Stalled, Waiting } from '../reconcile/outcome.js';

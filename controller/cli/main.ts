@@ -8,6 +8,7 @@ import { deleteCommand } from './delete.js';
 import { describeCommand } from './describe.js';
 import { diffCommand } from './diff.js';
 import { logsCommand } from './logs.js';
+import { rconCommandCli } from './rcon.js';
 import { reconcileCommand } from './reconcile.js';
 import { getCommand } from './get.js';
 import { topCommand } from './top.js';
@@ -44,10 +45,14 @@ commands:
                                     default /var/lib/left4me-web); without --password-stdin one is made
   token create NAME                 a Bearer token for automation, printed once (only its hash is kept)
   web [--listen 127.0.0.1:8000] [--web-data-dir DIR] [--secure-cookies] [--metrics-token-file FILE]
+      [--steam-web-api-key-file FILE] [--steam-api-base URL]
                                     the HTTP API (as the web account); --secure-cookies when served over TLS
                                     or behind a TLS proxy (Secure cookies, HSTS); /metrics for an admin or
-                                    the scraper token in FILE (not world-readable)
+                                    the scraper token in FILE (not world-readable); the Steam Web API key
+                                    file adds persona names to player lists
   top [--once]                      a live table of instances: state, ready, players, CPU, memory, port
+  rcon NAME COMMAND... [--timeout SECONDS]
+                                    one console command on an instance's server (as root), its output
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
@@ -71,6 +76,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   diff: diffCommand,
   logs: logsCommand,
   reconcile: reconcileCommand,
+  rcon: rconCommandCli,
   user: userCommand,
   web: webCommand,
   token: tokenCommand,

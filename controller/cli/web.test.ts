@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../package-root.js';
-import { parseListen } from './web.js';
+import { parseListen, readSteamKey } from './web.js';
 
 const root = mkdtempSync(join(tmpdir(), 'left4me-webcli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -14,6 +14,17 @@ describe('left4me web', () => {
     expect(parseListen('127.0.0.1:8000')).toEqual({ host: '127.0.0.1', port: 8000 });
     expect(parseListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
     for (const bad of ['8000', 'example.com:80', '127.0.0.1:99999', '127.0.0.1:']) expect(() => parseListen(bad)).toThrow(/--listen must look like/);
+  });
+
+  it('reads the Steam Web API key file, and names the file, never its content, when it is wrong', async () => {
+    const good = join(root, 'steam.key');
+    writeFileSync(good, 'ABCDEF0123456789ABCDEF0123456789\n');
+    expect(await readSteamKey(good)).toBe('ABCDEF0123456789ABCDEF0123456789');
+    const bad = join(root, 'bad.key');
+    writeFileSync(bad, 'secret key with spaces 0123456789\n');
+    const err = await readSteamKey(bad).catch((e: Error) => e);
+    expect((err as Error).message).toBe(`${bad} must hold one Steam Web API key (letters and digits, as steamcommunity.com/dev/apikey shows it) and nothing else`);
+    await expect(readSteamKey(join(root, 'missing.key'))).rejects.toThrow(/cannot read the Steam Web API key file .*missing\.key: ENOENT$/);
   });
 
   it('runs as a process: prints its URL, answers /healthz (HSTS with --secure-cookies), and stops on SIGTERM', async () => {

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { buildWebApp } from '../web/app.js';
 import { DEFAULT_WEB_DATA_DIR } from '../web/users.js';
@@ -15,6 +16,21 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 /**
+ * The Steam Web API key from its file, read once at start: one line of
+ * letters and digits. Errors name the file, never its content.
+ */
+export async function readSteamKey(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read the Steam Web API key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+  const key = text.trim();
+  if (!/^[A-Za-z0-9]{16,128}$/.test(key)) throw new UsageError(`${file} must hold one Steam Web API key (letters and digits, as steamcommunity.com/dev/apikey shows it) and nothing else`);
+  return key;
+}
+
  * `left4me web [--listen ADDR:PORT] [--web-data-dir DIR] [--secure-cookies]`:
  * the HTTP API, as the unprivileged web account; runs until SIGINT/SIGTERM.
  * Prints its URL. `--secure-cookies`: served over TLS or behind a TLS proxy
@@ -27,10 +43,15 @@ export async function webCommand(args: string[], io: Io): Promise<number> {
     'installation-root': { type: 'string', multiple: true },
     'secure-cookies': { type: 'boolean', default: false },
     'metrics-token-file': { type: 'string' },
+    'steam-web-api-key-file': { type: 'string' },
+    'steam-api-base': { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError('web takes no arguments');
   const { host, port } = parseListen(values.listen as string);
   const target = resolveTarget(values);
+  const keyFile = values['steam-web-api-key-file'] as string | undefined;
+  const steamApiBase = values['steam-api-base'] as string | undefined;
+  if (steamApiBase !== undefined && !/^https?:\/\/[^\s]+$/.test(steamApiBase)) throw new UsageError(`--steam-api-base must be an http(s) URL (got "${steamApiBase}")`);
   const app = await buildWebApp({
     stateDir: target.stateDir,
     dataDir: dirname(target.statusDir),
@@ -38,6 +59,8 @@ export async function webCommand(args: string[], io: Io): Promise<number> {
     load: documentOptions(values),
     secureCookies: values['secure-cookies'] === true,
     ...(values['metrics-token-file'] ? { metricsTokenFile: values['metrics-token-file'] as string } : {}),
+    ...(keyFile !== undefined ? { steamWebApiKey: await readSteamKey(keyFile) } : {}),
+    ...(steamApiBase !== undefined ? { steamApiBase } : {}),
   });
   const address = await app.listen({ host, port });
   io.out(`left4me web listening on ${address}\n`);

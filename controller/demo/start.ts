@@ -13,7 +13,7 @@ import pino from 'pino';
 import { bootPrivateHost } from './private-host/private-host.js';
 import { DEMO_INSTALLATION_ROOT, placeDemoInstallation } from './game-server/installation.js';
 import { packageRoot } from '../package-root.js';
-import { a2sProbe } from '../reconcile/a2s-probe.js';
+import { a2sProbe } from '../game/a2s.js';
 import { Controller } from '../reconcile/controller.js';
 import { StatusStore } from '../status/store.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';

@@ -6,7 +6,7 @@
 // reconciler.ts for overlays, installations and blueprints — each one
 // skeleton of small steps that end in an outcome (outcome.ts) and write
 // status once. plan.ts is pure; executors are a table (instance/executors.ts).
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
@@ -23,7 +23,7 @@ import { Sampler } from './sampler.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { escapeUnitPath } from '../systemd/escape.js';
 import { renderServerTemplate, renderSlices, SERVER_TEMPLATE_UNIT } from '../systemd/units.js';
-import type { Probe } from './a2s-probe.js';
+import type { Probe } from '../game/a2s.js';
 import { ServerAccounts } from './accounts.js';
 import { BuildReconciler } from './build-reconciler.js';
 import { changedKeys } from './changed-keys.js';
@@ -139,6 +139,21 @@ export class Controller {
     return onHost(this.cfg, path);
   }
 
+  /**
+   * RCON passwords readable by root and the web account's group (the web's
+   * console and player list), root-only on a host without that group. Every
+   * start, so a host set up before the web service gets it, and one that
+   * dropped the account loses it.
+   */
+  private async protectSecrets(): Promise<void> {
+    const name = this.cfg.units.layout.webGroup;
+    const groups = await readFile(this.host('/etc/group'), 'utf8').catch(() => '');
+    const id = groups.split('\n').find((l) => l.split(':')[0] === name)?.split(':')[2];
+    const gid = id !== undefined && /^\d+$/.test(id) ? Number(id) : undefined;
+    if (gid === undefined) this.deps.log.warn({ group: name }, 'the web account\'s group does not exist; RCON passwords stay readable by root only');
+    await this.secrets.protect(gid);
+  }
+
   /** D-Bus list calls and reloads made so far (for the benchmark). */
   get counters(): { unitLists: number; reloads: number } {
     return { unitLists: this.units.refreshes, reloads: this.reloader.count };
@@ -148,6 +163,7 @@ export class Controller {
   async start(opts: { watch?: boolean; resync?: boolean } = {}): Promise<void> {
     this.leases = await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client, this.deps.portFree ?? portFreeOnHost);
     await this.accounts.open();
+    await this.protectSecrets();
     this.unsubscribe.push(
       this.deps.systemd.onUnitChanged((unit) => {
         this.units.invalidate();

@@ -4,6 +4,7 @@
  * decorated on it as `app.l4m`; plugins take what they need from here and
  * keep nothing global.
  */
+import type { Logger } from 'pino';
 import type { LoadOptions } from '../documents/loader.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
 import { StatusStore } from '../status/store.js';
@@ -34,6 +35,14 @@ export interface WebOptions {
   loginLimits?: LimitOptions;
   /** A file holding the bearer token a Prometheus scraper sends to /metrics (not world-readable; ≥ 32 characters). */
   metricsTokenFile?: string;
+  /** Steam Web API key for persona names in player lists (read from --steam-web-api-key-file at start); never logged or answered. */
+  steamWebApiKey?: string;
+  /** Base URL of the Steam Web API (default https://api.steampowered.com/; tests point it at a fixture). */
+  steamApiBase?: string;
+  /** RCON commands one user may send per window (default 10 per 10 s). */
+  rconRate?: { max: number; windowMs: number };
+  /** The audit log (RCON commands); default JSON lines on stdout, the service's journal. */
+  auditLog?: Logger;
 }
 
 /** The shared services of one web app. */

@@ -11,7 +11,7 @@ import RconModule from 'rcon-srcds';
 import { controllerConfig, type ControllerConfig, type ControllerConfigInput } from '../../controller/config.js';
 import { DEMO_INSTALLATION_PATH, DEMO_INSTALLATION_ROOT, placeDemoInstallation } from '../../controller/demo/game-server/installation.js';
 import { packageRoot } from '../../controller/package-root.js';
-import { a2sProbe } from '../../controller/reconcile/a2s-probe.js';
+import { a2sProbe } from '../../controller/game/a2s.js';
 import { Controller } from '../../controller/reconcile/controller.js';
 import { StatusStore, type DocumentStatus } from '../../controller/status/store.js';
 import { DbusSystemdAdapter } from '../../controller/systemd/dbus-adapter.js';

@@ -14,7 +14,7 @@ import type { PortLeases } from '../../status/leases.js';
 import type { StatusStore } from '../../status/store.js';
 import type { SystemdAdapter } from '../../systemd/adapter.js';
 import { serverUnitName } from '../../systemd/units.js';
-import type { Probe } from '../a2s-probe.js';
+import type { Probe } from '../../game/a2s.js';
 import type { ServerAccounts } from '../accounts.js';
 import type { Reloader } from '../reloader.js';
 import type { ReadyBuilds } from '../resolve.js';

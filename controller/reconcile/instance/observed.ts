@@ -5,7 +5,7 @@
  */
 import { ConditionType as C, Reason } from '../../status/conditions.js';
 import type { UnitState } from '../../systemd/adapter.js';
-import type { ServerProbe } from '../a2s-probe.js';
+import type { ServerProbe } from '../../game/a2s.js';
 import { errorMessage } from '../errors.js';
 import type { ConditionUpdate } from '../instance-status.js';
 

@@ -15,7 +15,7 @@ import { formatProblem } from '../../documents/problems.js';
 import { ConditionType as C, Reason } from '../../status/conditions.js';
 import type { Lease } from '../../status/leases.js';
 import { instancePaths, launchEnvPort, serverUnitName } from '../../systemd/units.js';
-import type { ServerProbe } from '../a2s-probe.js';
+import type { ServerProbe } from '../../game/a2s.js';
 import { errorMessage } from '../errors.js';
 import { isOutcome, resultOf, Stalled, Waiting } from '../outcome.js';
 import { planInstance, type InstanceObservation, type InstancePlan } from '../plan.js';

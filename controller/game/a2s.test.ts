@@ -1,8 +1,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { GameDig } from 'gamedig';
 import { afterEach, describe, expect, it } from 'vitest';
-import { A2sResponder, type ServerInfo } from '../demo/game-server/a2s.js';
-import { a2sProbe, parseInfo } from './a2s-probe.js';
+import { A2sResponder, encodePlayers, type PlayerEntry, type ServerInfo } from '../demo/game-server/a2s.js';
+import { a2sProbe, parseInfo, parsePlayers, queryPlayers } from './a2s.js';
 
 const INFO: ServerInfo = {
   protocol: 17, name: 'Versus «1»', map: 'c2m1_highway', folder: 'left4dead2', game: 'Left 4 Dead 2', appId: 550,
@@ -16,8 +16,8 @@ afterEach(() => {
 });
 
 /** A UDP server answering A2S like srcds (challenge required), counting the datagrams it got. */
-async function server(info: ServerInfo | null): Promise<{ port: number; received: () => number }> {
-  const responder = new A2sResponder({ info: () => info, players: () => [], rules: () => [] });
+async function server(info: ServerInfo | null, players: PlayerEntry[] = []): Promise<{ port: number; received: () => number }> {
+  const responder = new A2sResponder({ info: () => info, players: () => players, rules: () => [] });
   const socket = createSocket('udp4');
   sockets.push(socket);
   let received = 0;
@@ -67,5 +67,33 @@ describe('a2sProbe', () => {
     expect(parseInfo(Buffer.from('\xff\xff\xff\xffI\x11a\0b\0c\0d\0\x26', 'latin1'))).toBeUndefined();
     expect(parseInfo(Buffer.from('\xff\xff\xff\xfeI\x11a\0b\0c\0d\0\x26\x02\x05\x08\x00', 'latin1'))).toBeUndefined();
     expect(parseInfo(Buffer.from('\xff\xff\xff\xffI\x11a\0b\0c\0d\0\x26\x02\x05\x08\x00', 'latin1'))).toEqual({ name: 'a', map: 'b', players: 5, maxPlayers: 8 });
+  });
+});
+
+describe('queryPlayers', () => {
+  it('lists the players through the challenge, with score and whole seconds connected', async () => {
+    const s = await server(INFO, [{ name: 'Ellis «1»', score: 3, durationSeconds: 61.7 }, { name: 'Rochelle', score: -1, durationSeconds: 0.2 }]);
+    expect(await queryPlayers(s.port)).toEqual([{ name: 'Ellis «1»', score: 3, durationSeconds: 61 }, { name: 'Rochelle', score: -1, durationSeconds: 0 }]);
+    const empty = await server(INFO, []);
+    expect(await queryPlayers(empty.port)).toEqual([]);
+  });
+
+  it('reassembles a reply split over several datagrams', async () => {
+    const many = Array.from({ length: 64 }, (_, i) => ({ name: `a long player name number ${i} ${'x'.repeat(40)}`, score: i, durationSeconds: i }));
+    expect(encodePlayers(many).length).toBeGreaterThan(1400 * 2);
+    const s = await server(INFO, many);
+    expect(await queryPlayers(s.port)).toEqual(many);
+  });
+
+  it('is undefined when the server stays silent', async () => {
+    const silent = await server(null);
+    expect(await queryPlayers(silent.port, '127.0.0.1', 300)).toBeUndefined();
+  });
+
+  it('reads nothing from a truncated reply', () => {
+    const reply = encodePlayers([{ name: 'Nick', score: 1, durationSeconds: 5 }]);
+    expect(parsePlayers(reply)).toEqual([{ name: 'Nick', score: 1, durationSeconds: 5 }]);
+    expect(parsePlayers(reply.subarray(0, reply.length - 1))).toBeUndefined();
+    expect(parsePlayers(Buffer.from('\xff\xff\xff\xffD\x05', 'latin1'))).toBeUndefined();
   });
 });

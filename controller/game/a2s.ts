@@ -1,10 +1,14 @@
 /**
- * The controller's A2S_INFO client: asks one game server how it is (name,
- * map, players), with the challenge handshake servers have required since
+ * The A2S clients, shared by the controller and the web service. A2S_INFO
+ * (the reconciler's probe): asks one game server how it is (name, map,
+ * players), with the challenge handshake servers have required since
  * December 2020. Deliberately small — one shared datagram socket, one
  * request, at most one challenge round — because a resync asks every server,
  * and a general query library (gamedig) cost more CPU and memory than the
  * rest of a pass. The tests check it against the demo server and gamedig.
+ *
+ * A2S_PLAYER (the web's player list): one query on its own socket, split
+ * replies reassembled.
  *
  * Everything a server answers is a compromised server's to choose: parsing is
  * bounded by the datagram, strings are cut at their NUL, counts are bytes.
@@ -122,4 +126,103 @@ export function a2sProbe(host = '127.0.0.1', timeoutMs = 1500): Probe {
     });
     return run;
   };
+}
+
+/** One A2S_PLAYER entry: a connected client as the server lists it (name as the player set it). */
+export interface A2sPlayer {
+  name: string;
+  score: number;
+  durationSeconds: number;
+}
+
+const PLAYER_REQUEST = 0x55;
+const PLAYER_REPLY = 0x44;
+const SPLIT = 0xfffffffe;
+// Source split header: -2, id, total, number, max packet size.
+const SPLIT_HEADER = 12;
+// 64 players with 128-byte names fit in 8 datagrams; a server sending more is not answering a player query.
+const MAX_SPLIT_PACKETS = 16;
+
+/** Reads an A2S_PLAYER reply (reassembled); undefined for anything else. Pure. */
+export function parsePlayers(msg: Buffer): A2sPlayer[] | undefined {
+  if (msg.length < 6 || msg.readUInt32LE(0) !== HEADER || msg[4] !== PLAYER_REPLY) return undefined;
+  const count = msg[5]!;
+  const players: A2sPlayer[] = [];
+  let at = 6;
+  for (let i = 0; i < count; i++) {
+    at += 1; // index
+    const end = msg.indexOf(0, at);
+    if (end < 0 || end + 9 > msg.length) return undefined;
+    const name = msg.toString('utf8', at, end);
+    const score = msg.readInt32LE(end + 1);
+    const duration = msg.readFloatLE(end + 5);
+    at = end + 9;
+    players.push({ name, score, durationSeconds: Number.isFinite(duration) ? Math.max(0, Math.floor(duration)) : 0 });
+  }
+  return players;
+}
+
+/**
+ * Collects Source split packets into one reply; owns the parts of one
+ * answer. A single-packet reply passes as it is.
+ */
+class SplitCollector {
+  private id?: number;
+  private readonly parts = new Map<number, Buffer>();
+  private total = 0;
+
+  /** The whole reply once every part arrived; undefined while parts are missing or for a malformed datagram. */
+  push(msg: Buffer): Buffer | undefined {
+    if (msg.length >= 4 && msg.readUInt32LE(0) === HEADER) return msg;
+    if (msg.length < SPLIT_HEADER || msg.readUInt32LE(0) !== SPLIT) return undefined;
+    const id = msg.readUInt32LE(4);
+    const total = msg[8]!;
+    const n = msg[9]!;
+    if ((id & 0x80000000) !== 0 || total === 0 || total > MAX_SPLIT_PACKETS || n >= total) return undefined; // bzip2 or nonsense
+    if (this.id !== id) {
+      this.id = id;
+      this.parts.clear();
+      this.total = total;
+    }
+    if (total !== this.total) return undefined;
+    this.parts.set(n, Buffer.from(msg.subarray(SPLIT_HEADER)));
+    if (this.parts.size < total) return undefined;
+    return Buffer.concat(Array.from({ length: total }, (_, i) => this.parts.get(i)!));
+  }
+}
+
+/** The A2S_PLAYER request with a challenge (`FF FF FF FF` asks for one). */
+function playerRequest(challenge?: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, PLAYER_REQUEST]), challenge ?? Buffer.from([0xff, 0xff, 0xff, 0xff])]);
+}
+
+/** Asks one server for its players (A2S_PLAYER, challenge included); undefined when it does not answer in time. */
+export function queryPlayers(port: number, host = '127.0.0.1', timeoutMs = 1500): Promise<A2sPlayer[] | undefined> {
+  return new Promise((resolve) => {
+    const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    const collector = new SplitCollector();
+    let challenges = 0;
+    const done = (result: A2sPlayer[] | undefined) => {
+      clearTimeout(timer);
+      s.close();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    s.on('error', () => done(undefined));
+    s.on('message', (msg, from) => {
+      if (from.port !== port || from.address !== host) return;
+      const challenge = challengeOf(msg);
+      if (challenge) {
+        // A server may hand out a fresh challenge once; one that keeps doing so never answers.
+        if (challenges++ < 2) s.send(playerRequest(challenge), port, host);
+        return;
+      }
+      const whole = collector.push(msg);
+      const players = whole && parsePlayers(whole);
+      if (players) done(players);
+    });
+    s.send(playerRequest(), port, host, (err) => {
+      if (err) done(undefined);
+    });
+  });
 }
