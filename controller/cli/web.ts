@@ -31,10 +31,12 @@ export async function readSteamKey(file: string): Promise<string> {
   return key;
 }
 
- * `left4me web [--listen ADDR:PORT] [--web-data-dir DIR] [--secure-cookies]`:
- * the HTTP API, as the unprivileged web account; runs until SIGINT/SIGTERM.
- * Prints its URL. `--secure-cookies`: served over TLS or behind a TLS proxy
- * (Secure session cookies, HSTS).
+/**
+ * `left4me web [--listen ADDR:PORT] [--web-data-dir DIR] [--secure-cookies]
+ * [--metrics-token-file FILE] [--steam-web-api-key-file FILE]`: the HTTP API,
+ * as the unprivileged web account; runs until SIGINT/SIGTERM. Prints its URL.
+ * `--secure-cookies`: served over TLS or behind a TLS proxy (Secure session
+ * cookies, HSTS).
  */
 export async function webCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {

@@ -10,7 +10,7 @@ import { ControllerCounters } from '../status/counters.js';
 import { HistoryStore } from '../status/history.js';
 import type { StatusStore } from '../status/store.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
-import type { Probe } from './a2s-probe.js';
+import type { Probe } from '../game/a2s.js';
 import { errorMessage } from './errors.js';
 
 /** How often the counters file is brought up to date (when anything changed). */
