@@ -3,7 +3,7 @@
 // running as that account against the host's data directory, lists and
 // downloads it. A demo server writes a file with its unit's UMask into its
 // upper dir (setgid, group left4me-web); the kernel then judges who may read it.
-import { chmod, chown, mkdir, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,7 +95,6 @@ describe('the web account reads writable layers; game servers do not read each o
   });
 
   it("the API, running as left4me-web on the host, lists and downloads the server's file and the overlay build", async () => {
-    await running('a');
     const dir = join(demo.host.root, WEB_DATA);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chown(dir, web.uid, web.gid);
@@ -115,7 +114,17 @@ describe('the web account reads writable layers; game servers do not read each o
       await app.close();
       console.log(JSON.stringify({ uid: process.getuid(), out }));
     `;
-    const paths = { list: '/api/v1/instances/a/files', get: '/api/v1/instances/a/files/notes.txt', overlay: '/api/v1/overlays/maps/files/left4dead2/addons/maps.vpk' };
+    // A file the server kept to itself (as a layer migrated from UMask=0077 holds them): a clear 403, not a 500.
+    const a = await running('a');
+    const kept = join(demo.host.root, `${DATA}/instances/a/upper/kept.txt`);
+    await writeFile(kept, 'mode 0600', { mode: 0o600 });
+    await chown(kept, a.uid, web.gid);
+    const paths = {
+      list: '/api/v1/instances/a/files',
+      get: '/api/v1/instances/a/files/notes.txt',
+      overlay: '/api/v1/overlays/maps/files/left4dead2/addons/maps.vpk',
+      kept: '/api/v1/instances/a/files/kept.txt',
+    };
     const r = await as('left4me-web', [process.execPath, '--input-type=module', '-e', script], {
       APP: pathToFileURL(join(packageRoot(), 'dist', 'controller', 'web', 'app.js')).href,
       STATE: '/etc/left4me/state',
@@ -129,6 +138,8 @@ describe('the web account reads writable layers; game servers do not read each o
     expect((JSON.parse(got.out.list.body) as { entries: Array<{ name: string; type: string }> }).entries).toContainEqual(expect.objectContaining({ name: 'notes.txt', type: 'file', size: 20 }));
     expect(got.out.get).toEqual({ status: 200, body: 'written by server a\n' });
     expect(got.out.overlay).toEqual({ status: 200, body: 'vpk' });
+    expect(got.out.kept.status).toBe(403);
+    expect(JSON.parse(got.out.kept.body)).toEqual({ error: 'the web service may not read kept.txt (its permissions do not let the left4me-web group read it)' });
   });
 });
 

@@ -101,6 +101,8 @@ export class ServerAccounts {
       { d: paths.upperDir, gid: webGid, mode: 0o2751 },
       { d: paths.workDir, gid: gameGid, mode: 0o750 },
     ];
+    // The instance's own directory stays searchable: the web account passes through it to upper/.
+    await mkdir(this.host(paths.dir), { recursive: true, mode: 0o755 });
     for (const { d, gid, mode } of layers) {
       const dir = this.host(d);
       const created = await mkdir(dir, { recursive: true, mode: 0o750 });
