@@ -31,6 +31,7 @@ function overlayStatus(name: string, ready?: string): DocumentStatus {
 beforeAll(async () => {
   cpSync(join(packageRoot(), 'state.example', 'demo'), stateDir, { recursive: true });
   writeFileSync(join(stateDir, 'instances', 'alice-1.yaml'), 'apiVersion: left4me/v1\nkind: Instance\nmetadata: {name: alice-1, owner: alice}\nspec: {blueprint: demo-coop}\n');
+  writeFileSync(join(stateDir, 'instances', 'alice-2.yaml'), 'apiVersion: left4me/v1\nkind: Instance\nmetadata: {name: alice-2, owner: alice}\nspec: {blueprint: demo-coop}\n');
   writeFileSync(join(stateDir, 'overlays', 'alice-maps.yaml'), 'apiVersion: left4me/v1\nkind: Overlay\nmetadata: {name: alice-maps, owner: alice}\nspec: {sources: [{files: [{path: left4dead2/addons/a.vpk, content: x}]}]}\n');
 
   // Outside every tree: what no answer may ever contain.
@@ -59,6 +60,9 @@ beforeAll(async () => {
   // An overlayfs whiteout: the server deleted the installation's motd.txt.
   execFileSync('mknod', [join(upper, 'left4dead2', 'motd.txt'), 'c', '0', '0']);
   symlinkSync('/etc/shadow', join(upper, 'left4dead2', 'shadow'));
+  // A tree root that is itself a link (no one but root could make it; still never followed).
+  mkdirSync(join(data, 'instances', 'alice-2'), { recursive: true });
+  symlinkSync(join(data, 'secrets'), join(data, 'instances', 'alice-2', 'upper'));
   mkdirSync(join(data, 'overlays', 'alice-maps', 'b-2', 'left4dead2', 'addons'), { recursive: true });
   writeFileSync(join(data, 'overlays', 'alice-maps', 'b-2', 'left4dead2', 'addons', 'a.vpk'), 'x');
 
@@ -242,8 +246,21 @@ describe("files of an instance's writable layer", () => {
     for (const path of ['/api/v1/instances/alice-1/files', '/api/v1/instances/alice-1/files/left4dead2/cfg/banned_user.cfg']) {
       expect(await json(path, 'bob'), path).toEqual({ status: 404, body: { error: 'instance "alice-1" not found' } });
     }
+    for (const path of ['/api/v1/instances/%2e%2e/files', '/api/v1/instances/..%2Fsecrets/files', '/api/v1/overlays/%2e%2e/files/secrets/rcon.json']) {
+      const r = await raw(path);
+      expect(r.status, path).toBe(404);
+      expect(r.body.toString(), path).not.toContain(SECRET);
+    }
     const system = await json('/api/v1/instances/demo-1/files', 'bob');
     expect(system.status).toBe(403);
     expect(await json('/api/v1/instances/demo-1/files', 'admin')).toEqual({ status: 404, body: { error: 'instance "demo-1" has no writable layer yet (it has not been started)' } });
+  });
+
+  it('never follows a link where the layer itself should be', async () => {
+    for (const path of ['/api/v1/instances/alice-2/files', '/api/v1/instances/alice-2/files/rcon.json']) {
+      const r = await raw(path, 'alice');
+      expect(r.status, path).toBe(500);
+      expect(JSON.parse(r.body.toString()), path).toEqual({ error: 'a link stands where a tree should be; the controller must repair the data directory' });
+    }
   });
 });
