@@ -7,7 +7,7 @@
  * followed; links inside a listed directory are shown as links. Owns nothing
  * after it returns but the file handle it hands to the caller.
  */
-import { opendir } from 'node:fs/promises';
+import { lstat, opendir } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { Dir, UnsafePathError, openDirBeneath } from '../fs/beneath.js';
@@ -124,27 +124,30 @@ async function openIn(dir: Dir, segments: readonly string[]): Promise<Dir> {
 
 /** Up to `max` entries of `dir`, sorted by name, each lstat'ed (never followed). */
 async function list(dir: Dir, path: string, max: number): Promise<Listing> {
-  const names: string[] = [];
+  const names: Buffer[] = [];
   let truncated = false;
-  // Read the directory lazily: a huge one costs `max` names, not all of them.
-  const handle = await opendir(`/proc/self/fd/${dir.fd}`).catch(denied(path));
+  // Read the directory lazily: a huge one costs `max` names, not all of them. Names
+  // as bytes: one that is not UTF-8 is still listed (lossily), not silently lost.
+  // (Node's opendir takes 'buffer' at run time; its types list only text encodings.)
+  const handle = await opendir(`/proc/self/fd/${dir.fd}`, { encoding: 'buffer' as BufferEncoding }).catch(denied(path));
   try {
     for (let e = await handle.read(); e !== null; e = await handle.read()) {
       if (names.length === max) {
         truncated = true;
         break;
       }
-      names.push(e.name);
+      names.push(e.name as unknown as Buffer);
     }
   } finally {
     await handle.close().catch(() => undefined);
   }
-  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  names.sort(Buffer.compare);
+  const prefix = Buffer.from(`/proc/self/fd/${dir.fd}/`);
   const entries: FileEntry[] = [];
-  for (const name of names) {
-    const st = await dir.lstat(name).catch(() => undefined);
+  for (const raw of names) {
+    const st = await lstat(Buffer.concat([prefix, raw])).catch(() => undefined);
     if (!st) continue; // gone since it was read
-    entries.push({ name, type: entryType(st), size: st.isFile() ? st.size : 0, mtime: st.mtime.toISOString() });
+    entries.push({ name: raw.toString('utf8'), type: entryType(st), size: st.isFile() ? st.size : 0, mtime: st.mtime.toISOString() });
   }
   return { path, entries, truncated };
 }

@@ -42,6 +42,8 @@ beforeAll(async () => {
   writeFileSync(join(build, 'left4dead2', 'motd.txt'), 'Welcome to the left4me demo.\n');
   writeFileSync(join(build, 'left4dead2', 'cfg', 'demo.cfg'), 'sv_tags "demo"\n');
   writeFileSync(join(build, 'empty.txt'), '');
+  // A name that is not UTF-8 (Linux names are bytes).
+  writeFileSync(Buffer.concat([Buffer.from(`${build}/latin1-`), Buffer.from([0xe9]), Buffer.from('.txt')]), 'latin1');
   writeFileSync(join(build, 'odd "name"\r\nX-Injected: 1.txt'), 'odd');
   symlinkSync(join(data, 'secrets', 'rcon.json'), join(build, 'abs-link'));
   symlinkSync('../../secrets/rcon.json', join(build, 'rel-link'));
@@ -118,6 +120,7 @@ describe('files of an overlay build', () => {
     expect(byName['dir-link']).toMatchObject({ type: 'link' });
     expect(byName['fifo']).toMatchObject({ type: 'other' });
     expect(byName['big.bin']).toMatchObject({ type: 'file', size: MAX_FILE_BYTES + 1 });
+    expect(byName['latin1-\ufffd.txt']).toMatchObject({ type: 'file', size: 6 });
     expect(Number.isNaN(Date.parse(byName['left4dead2']!.mtime))).toBe(false);
     expect(r.body.entries.map((e) => e.name)).toEqual([...r.body.entries.map((e) => e.name)].sort());
     // Trailing slash, and a nested directory.
