@@ -107,10 +107,12 @@ describe('one game server cannot touch another', () => {
   it('upper/ is owned by the instance uid after start and after a reset', async () => {
     const a = await running('a');
     expect(a.uid).not.toBe(demo.host.account.uid);
-    for (const d of [upper('a'), join(upper('a'), '../work')]) {
-      const st = await stat(d);
-      expect([st.uid, st.gid, st.mode & 0o777]).toEqual([a.uid, demo.host.account.gid, 0o750]);
-    }
+    // upper/: setgid in the web service's group, which reads what the server writes (test/web-files.test.ts).
+    const webGid = Number((await demo.host.exec('getent', ['group', 'left4me-web'])).stdout.split(':')[2]);
+    const up = await stat(upper('a'));
+    expect([up.uid, up.gid, up.mode & 0o7777]).toEqual([a.uid, webGid, 0o2751]);
+    const work = await stat(join(upper('a'), '../work'));
+    expect([work.uid, work.gid, work.mode & 0o7777]).toEqual([a.uid, demo.host.account.gid, 0o750]);
     await writeFile(join(upper('a'), 'marker'), 'before the reset');
     await demo.write('instances/a.yaml', instanceDoc('a', ['updatePolicy: immediate']).replace('metadata: {name: a}', 'metadata: {name: a, annotations: {left4me/resetAt: "2030-01-01T00:00:00Z"}}'));
     await waitFor('a reset and running again', async () => {
@@ -120,7 +122,7 @@ describe('one game server cannot touch another', () => {
     }, 30_000);
     await expect(stat(join(upper('a'), 'marker'))).rejects.toMatchObject({ code: 'ENOENT' });
     const st = await stat(upper('a'));
-    expect([st.uid, st.gid]).toEqual([(await running('a')).uid, demo.host.account.gid]);
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([(await running('a')).uid, webGid, 0o2751]);
     expect((await running('a')).uid).toBe(a.uid);
   });
 
@@ -143,6 +145,10 @@ describe('one game server cannot touch another', () => {
     for (const p of ['upper', 'upper/left4dead2', 'upper/left4dead2/cfg', 'upper/left4dead2/cfg/mine.cfg', 'upper/link', 'work']) {
       expect((await lstat(join(dir, p))).uid, p).toBe(m.uid);
     }
+    // What the server wrote joins the web service's group with it; the work dir keeps the game group.
+    const webGid = Number((await demo.host.exec('getent', ['group', 'left4me-web'])).stdout.split(':')[2]);
+    expect((await lstat(join(dir, 'upper/left4dead2/cfg/mine.cfg'))).gid).toBe(webGid);
+    expect((await lstat(join(dir, 'work'))).gid).toBe(game.gid);
     expect((await stat(join(dir, 'upper/left4dead2/rootfile'))).uid).toBe(0);
     expect((await stat(outside)).uid).toBe(0);
   });

@@ -16,6 +16,7 @@ import { instancePaths } from '../systemd/units.js';
 export class ServerAccounts {
   private leases?: UidLeases;
   private gid?: number;
+  private webGid?: number;
 
   constructor(private readonly cfg: ControllerConfig) {}
 
@@ -75,28 +76,54 @@ export class ServerAccounts {
   }
 
   /**
-   * Makes upper/ and work/ exist and belong to the uid: created 0750, or, when
-   * the top belongs to someone else (today's shared `left4me` account, or an
-   * earlier lease), re-owned depth first, top last, so a crash midway is
-   * finished by the next start. Entries root owns (copied-up lower files) stay
-   * root's. No link is followed (lchown, lstat). With `createOnly`, an
-   * existing layer is left as it is: its server may be running.
+   * Makes upper/ and work/ exist and belong to the uid: upper/ `2751
+   * <uid>:<web group>` (setgid, so what the server writes inherits the web
+   * group: with the server's UMask=0027 the web service reads it, and other
+   * servers, outside that group, do not), work/ `0750 <uid>:<game group>`.
+   * upper/ is the merged root, where systemd resolves ExecStart= as root in
+   * the unit's user namespace (PrivateUsers=), and that root has no
+   * DAC override over a directory of an unmapped group (the web group is
+   * not mapped there): hence o+x, search without listing, on that one
+   * directory. Created so, or, when the top belongs to someone else (today's
+   * shared `left4me` account, or an earlier lease), re-owned depth first,
+   * top last, so a crash midway is finished by the next start. Entries root
+   * owns (copied-up lower files) stay root's. No link is followed (lchown,
+   * lstat). With `createOnly`, an existing layer is left as it is: its
+   * server may be running. A host without the web group keeps upper/ in the
+   * game group.
    * TODO(issue 8 item 2): walk with the shared no-follow tree helper.
    */
   async ownWritableLayer(instance: string, uid: number, opts: { createOnly?: boolean } = {}): Promise<void> {
-    const gid = await this.groupId();
+    const gameGid = await this.groupId();
+    const webGid = (await this.webGroupId()) ?? gameGid;
     const paths = instancePaths(instance, this.cfg.units.layout);
-    for (const d of [paths.upperDir, paths.workDir]) {
+    const layers = [
+      { d: paths.upperDir, gid: webGid, mode: 0o2751 },
+      { d: paths.workDir, gid: gameGid, mode: 0o750 },
+    ];
+    // The instance's own directory stays searchable: the web account passes through it to upper/.
+    await mkdir(this.host(paths.dir), { recursive: true, mode: 0o755 });
+    for (const { d, gid, mode } of layers) {
       const dir = this.host(d);
       const created = await mkdir(dir, { recursive: true, mode: 0o750 });
       if (opts.createOnly && created === undefined) continue;
       const st = await lstat(dir);
       if (!st.isDirectory()) throw new Error(`${d} is not a directory; move it away and the controller recreates it`);
-      if (st.uid === uid && st.gid === gid && (st.mode & 0o7777) === 0o750) continue;
+      if (st.uid === uid && st.gid === gid && (st.mode & 0o7777) === mode) continue;
       if (st.uid !== uid) await reownTree(dir, uid, gid);
       await lchown(dir, uid, gid);
-      await chmod(dir, 0o750);
+      // After the chown: the mode (with its setgid bit) is what the directory keeps.
+      await chmod(dir, mode);
     }
+  }
+
+  /** The web group's gid from the host's /etc/group (it reads writable layers), or undefined on a host without the web service. */
+  async webGroupId(): Promise<number | undefined> {
+    if (this.webGid !== undefined) return this.webGid;
+    const name = this.cfg.units.layout.webGroup;
+    const line = (await readFile(this.host('/etc/group'), 'utf8')).split('\n').find((l) => l.startsWith(`${name}:`));
+    // Not remembered when missing: the web service may be installed while the controller runs.
+    return line ? (this.webGid = Number(line.split(':')[2])) : undefined;
   }
 
   /** The game group's gid from the host's /etc/group: every server's primary group, and the group that reads config layers. */

@@ -221,8 +221,9 @@ describe('the server template', () => {
       MemoryAccounting=yes
       # A crash loop must not fill the upper layer with core files.
       LimitCORE=0
-      # What a server writes is its own uid's alone; no other server runs as that uid.
-      UMask=0077
+      # What a server writes is its own uid's, readable by the group of its writable layer: the web group
+      # (upper/ is setgid left4me-web), never the game group other servers share.
+      UMask=0027
       NoNewPrivileges=yes
       CapabilityBoundingSet=
       AmbientCapabilities=
@@ -633,6 +634,7 @@ describe('systemd-analyze on the rendered files', () => {
       'RestrictAddressFamilies=~AF_UNIX',
       'RootDirectory=/RootImage=',
       'SystemCallArchitectures=',
+      'UMask=', // 0027: group-readable, and the group of a writable layer is the web service's (setgid upper/)
     ]);
   });
 });

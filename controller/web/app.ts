@@ -13,6 +13,7 @@ import { ApiError } from './errors.js';
 import { authPlugin } from './plugins/auth.js';
 import { documentsPlugin } from './plugins/documents.js';
 import { gamePlugin } from './plugins/game.js';
+import { filesPlugin } from './plugins/files.js';
 import { healthPlugin } from './plugins/health.js';
 import { securityPlugin } from './plugins/security.js';
 import { usersPlugin } from './plugins/users.js';
@@ -27,7 +28,7 @@ export { visibleTo } from './access.js';
 export type WebPlugin = (app: FastifyInstance, ctx: WebContext) => Promise<void> | void;
 
 /** The capabilities, in order. Each lives in plugins/<name>.ts. */
-const PLUGINS: WebPlugin[] = [healthPlugin, documentsPlugin, usersPlugin, historyPlugin, metricsPlugin, gamePlugin];
+const PLUGINS: WebPlugin[] = [healthPlugin, documentsPlugin, usersPlugin, historyPlugin, metricsPlugin, gamePlugin, filesPlugin];
 
 /** Builds the app (not listening): `app.listen()` or `app.inject()` is the caller's; `app.close()` stops what it follows. */
 export async function buildWebApp(opts: WebOptions): Promise<FastifyInstance> {

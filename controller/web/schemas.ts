@@ -86,4 +86,30 @@ export const HISTORY_ANSWER = {
   },
 } as const;
 
-export const WEB_SCHEMAS: object[] = [INSTANCE_ITEM, ERROR, USER, SESSION, TOKEN_INFO, PASSWORD, HISTORY_ANSWER];
+/** A directory of an overlay build or a writable layer (routes/files.ts). */
+export const FILE_LISTING = {
+  $id: 'left4me-web/file-listing',
+  type: 'object',
+  additionalProperties: false,
+  required: ['path', 'entries', 'truncated'],
+  properties: {
+    path: { type: 'string', description: "relative to the tree's root; '' for the root" },
+    entries: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'type', 'size', 'mtime'],
+        properties: {
+          name: { type: 'string' },
+          type: { enum: ['file', 'dir', 'link', 'deleted', 'other'], description: 'deleted: an overlayfs whiteout; links are listed, never followed' },
+          size: { type: 'integer', description: 'bytes, for files; 0 otherwise' },
+          mtime: { type: 'string' },
+        },
+      },
+    },
+    truncated: { type: 'boolean', description: 'the directory has more entries than one listing returns' },
+  },
+} as const;
+
+export const WEB_SCHEMAS: object[] = [INSTANCE_ITEM, ERROR, USER, SESSION, TOKEN_INFO, PASSWORD, HISTORY_ANSWER, FILE_LISTING];

@@ -194,3 +194,21 @@ describe('console commands', () => {
     expect(logged).toContain('Console: round starts');
   });
 });
+
+describe('demo_write', () => {
+  it('writes one file in the working directory with the mode the umask leaves, and refuses a path', async () => {
+    const { readFileSync, statSync } = await import('node:fs');
+    const c = makeConsole();
+    const old = process.umask(0o027);
+    try {
+      expect(c.execute('demo_write notes.txt hello from the server')).toEqual(['demo_write: wrote notes.txt (22 bytes)']);
+    } finally {
+      process.umask(old);
+    }
+    expect(readFileSync(join(root, 'notes.txt'), 'utf8')).toBe('hello from the server\n');
+    expect(statSync(join(root, 'notes.txt')).mode & 0o777).toBe(0o640);
+    for (const bad of ['../x', 'a/b', '.hidden', '']) {
+      expect(c.execute(`demo_write "${bad}" x`)[0], bad).toMatch(/^demo_write <name> <text>/);
+    }
+  });
+});

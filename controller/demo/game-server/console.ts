@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { cvarValue, splitCommands, tokenizeCommand, type ConsoleCommand } from './cfg.js';
 import { hasSourceMod, isValidMap, listAddons } from './maps.js';
@@ -195,8 +195,33 @@ export class GameConsole {
       case 'demo_cfg':
         for (const [k, v] of this.serverCfgCvars) out.push(`${k} "${v}"`);
         return;
+      case 'demo_write':
+        this.demoWrite(cmd, out);
+        return;
       default:
         this.cvarCommand(name, cmd, out);
+    }
+  }
+
+  /**
+   * `demo_write NAME TEXT…`: writes TEXT as the file NAME in the working
+   * directory, created 0666 so the process umask decides its mode, as srcds's
+   * own files (console.log with -condebug, logs, banned_user.cfg) are. Stands
+   * in for them in tests of what a server leaves in its writable layer; NAME
+   * is one plain file name.
+   */
+  private demoWrite(cmd: ConsoleCommand, out: string[]): void {
+    const [name, ...words] = cmd.args;
+    if (name === undefined || !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/.test(name)) {
+      out.push('demo_write <name> <text>: name is one file name (letters, digits, . _ -) in the working directory');
+      return;
+    }
+    const text = `${words.join(' ')}\n`;
+    try {
+      writeFileSync(join(this.opts.root, name), text, { mode: 0o666 });
+      out.push(`demo_write: wrote ${name} (${Buffer.byteLength(text)} bytes)`);
+    } catch (err) {
+      out.push(`demo_write: cannot write ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
 
