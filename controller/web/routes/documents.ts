@@ -1,0 +1,183 @@
+/**
+ * `/api/v1/{installations,overlays,blueprints,instances}`: list (with a
+ * status summary), get (document, status, ETag), create, replace and delete.
+ * Writes are the same as `left4me apply` and `left4me delete`; replace and
+ * delete need `If-Match` with the ETag of the version the client read, so an
+ * edit made on a stale copy is refused (409, with the current version).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KINDS, type Document, type Kind } from '../../documents/kinds.js';
+import { documentsOf } from '../../documents/loader.js';
+import type { DocumentStatus } from '../../status/store.js';
+import { ownedBy, userOf, visibleDocument, visibleTo } from '../access.js';
+import { assertNotManaged, authorBody, documentView, etagOf, ifMatches, pathOf } from '../authoring.js';
+import type { WebContext } from '../context.js';
+import type { DocumentWrites } from '../document-writes.js';
+import { ApiError, forbidden } from '../errors.js';
+
+export const NAME_PARAMS = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } },
+} as const;
+
+const ERRORS = {
+  400: { $ref: 'left4me-web/documents/write-error#' },
+  403: { $ref: 'left4me-web/documents/write-error#' },
+  404: { $ref: 'left4me-web/documents/write-error#' },
+  409: { $ref: 'left4me-web/documents/write-error#' },
+  415: { $ref: 'left4me-web/documents/write-error#' },
+  422: { $ref: 'left4me-web/documents/write-error#' },
+  428: { $ref: 'left4me-web/documents/write-error#' },
+} as const;
+
+const ANSWER = { $ref: 'left4me-web/documents/answer#' } as const;
+
+/** The body as text: YAML and JSON bodies reach the documents routes unparsed (see plugins/documents.ts). */
+export function bodyText(req: FastifyRequest): string {
+  if (typeof req.body !== 'string' || req.body.trim() === '') {
+    throw new ApiError(415, 'send the documents as the body: Content-Type application/yaml or application/json');
+  }
+  return req.body;
+}
+
+/** The If-Match header a replace, delete or action must carry. */
+export function requireIfMatch(req: FastifyRequest): string {
+  const tag = req.headers['if-match'];
+  if (typeof tag !== 'string' || tag.trim() === '') {
+    throw new ApiError(428, 'If-Match is required: send the ETag of the version you read (GET it first), so that an edit of a stale copy is refused');
+  }
+  return tag;
+}
+
+/** 409 with the current version when the client's ETag is not the current one. */
+export function checkFresh(doc: Document, tag: string): void {
+  const etag = etagOf(doc);
+  if (!ifMatches(tag, etag)) {
+    throw new ApiError(409, `${doc.kind.toLowerCase()} "${doc.metadata.name}" changed since you read it: here is the current version; apply your change to it`, {
+      current: documentView(doc),
+      etag,
+    });
+  }
+}
+
+/** A document the caller may see and change (404 not visible, 403 a system document for a user, or managed elsewhere). */
+export async function editableDocument(ctx: WebContext, req: FastifyRequest, kind: Kind, name: string): Promise<Document> {
+  const doc = await visibleDocument(ctx, req, kind, name);
+  if (!ownedBy(userOf(req), doc)) throw forbidden(`${kind.toLowerCase()} "${name}" is a system document: only an admin may change it`);
+  assertNotManaged(doc);
+  return doc;
+}
+
+export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: DocumentWrites): void {
+  for (const kind of KINDS) {
+    const base = `/api/v1/${pathOf(kind)}`;
+    const items = kind === 'Instance' ? { $ref: 'left4me-web/instance-item#' } : { $ref: 'left4me-web/documents/item#' };
+
+    app.get(base, { schema: { response: { 200: { type: 'object', additionalProperties: false, properties: { items: { type: 'array', items } } } } } }, async (req) => {
+      const user = userOf(req);
+      const docs = [...documentsOf(await ctx.state.get(), kind).values()].filter((d) => visibleTo(user, d)).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+      return { items: await Promise.all(docs.map(async (d) => listItem(d, await ctx.status.read(kind, d.metadata.name)))) };
+    });
+
+    app.get<{ Params: { name: string } }>(`${base}/:name`, { schema: { params: NAME_PARAMS, response: { 200: ANSWER, ...ERRORS } } }, async (req, reply) => {
+      const doc = await visibleDocument(ctx, req, kind, req.params.name);
+      return answer(reply, doc, await ctx.status.read(kind, doc.metadata.name));
+    });
+
+    app.post(base, { schema: { response: { 201: ANSWER, ...ERRORS } } }, async (req, reply) => {
+      const user = userOf(req);
+      const text = bodyText(req);
+      return writes.serial(async () => {
+        const state = await ctx.state.get();
+        const body = await authorBody(text, user, state);
+        const [one, ...more] = body.docs;
+        if (!one || more.length > 0 || one.kind !== kind) throw new ApiError(400, `POST ${base} creates one ${kind}: send exactly one document of kind ${kind} (more at once: POST /api/v1/validate, then one by one)`);
+        if (documentsOf(state, kind).has(one.name) || state.invalid.has(`${kind.toLowerCase()}/${one.name}`)) {
+          throw new ApiError(409, `${kind.toLowerCase()} "${one.name}" already exists: replace it with PUT ${base}/${one.name}`);
+        }
+        await writes.apply(user, body);
+        const doc = documentsOf(await ctx.state.get(), kind).get(one.name);
+        if (!doc) throw new Error(`${kind} ${one.name} was written but does not load`);
+        reply.code(201).header('location', `${base}/${one.name}`);
+        return answer(reply, doc, undefined, 'created');
+      });
+    });
+
+    app.put<{ Params: { name: string } }>(`${base}/:name`, { schema: { params: NAME_PARAMS, response: { 200: ANSWER, ...ERRORS } } }, async (req, reply) => {
+      const user = userOf(req);
+      const text = bodyText(req);
+      const tag = requireIfMatch(req);
+      return writes.serial(async () => {
+        const current = await editableDocument(ctx, req, kind, req.params.name);
+        checkFresh(current, tag);
+        const body = await authorBody(text, user, await ctx.state.get());
+        const [one, ...more] = body.docs;
+        if (!one || more.length > 0 || one.kind !== kind || one.name !== req.params.name) {
+          throw new ApiError(400, `PUT ${base}/${req.params.name} replaces that ${kind}: send exactly one document of kind ${kind} named "${req.params.name}"`);
+        }
+        const result = await writes.apply(user, body);
+        const doc = documentsOf(await ctx.state.get(), kind).get(one.name);
+        if (!doc) throw new Error(`${kind} ${one.name} was written but does not load`);
+        return answer(reply, doc, await ctx.status.read(kind, one.name), result.outcomes[0]?.outcome);
+      });
+    });
+
+    app.delete<{ Params: { name: string } }>(`${base}/:name`, { schema: { params: NAME_PARAMS, response: { 204: { type: 'null' }, ...ERRORS } } }, async (req, reply) => {
+      const user = userOf(req);
+      const tag = requireIfMatch(req);
+      await writes.serial(async () => {
+        const current = await editableDocument(ctx, req, kind, req.params.name);
+        checkFresh(current, tag);
+        await writes.delete(user, kind, current.metadata.name);
+      });
+      return reply.code(204).send();
+    });
+  }
+}
+
+/** A document with its ETag (also as the header) and status. */
+function answer(reply: FastifyReply, doc: Document, st: DocumentStatus | undefined, outcome?: string) {
+  const etag = etagOf(doc);
+  reply.header('etag', etag);
+  return { ...(outcome ? { outcome } : {}), document: documentView(doc), etag, status: statusView(doc, st) };
+}
+
+/** The status fields a client may see (no uid, PID or error text: those stay with the controller and the operator). */
+export function statusView(doc: Document, st: DocumentStatus | undefined) {
+  const ready = st?.conditions.find((c) => c.type === 'Ready');
+  return {
+    ready: ready?.status ?? 'Unknown',
+    ...(ready ? { reason: ready.reason, message: ready.message } : {}),
+    ...(st?.observedGeneration !== undefined ? { observedGeneration: st.observedGeneration, upToDate: st.observedGeneration === doc.generation } : { upToDate: false }),
+    conditions: st?.conditions ?? [],
+    events: st?.events ?? [],
+    ...(st?.port !== undefined ? { port: st.port } : {}),
+    ...(st?.clientPort !== undefined ? { clientPort: st.clientPort } : {}),
+    ...(st?.players !== undefined ? { players: st.players } : {}),
+    ...(st?.maxPlayers !== undefined ? { maxPlayers: st.maxPlayers } : {}),
+    ...(st?.unit ? { unit: st.unit } : {}),
+    ...(st?.build ? { build: st.build } : {}),
+  };
+}
+
+function listItem(doc: Document, st: DocumentStatus | undefined) {
+  const ready = st?.conditions.find((c) => c.type === 'Ready');
+  const summary = {
+    name: doc.metadata.name,
+    owner: doc.metadata.owner,
+    ready: ready?.status ?? 'Unknown',
+    ...(ready ? { reason: ready.reason, message: ready.message } : {}),
+  };
+  if (doc.kind !== 'Instance') return summary;
+  const inst = doc as Document<'Instance'>;
+  return {
+    ...summary,
+    blueprint: inst.spec.blueprint,
+    state: inst.spec.state,
+    ...(st?.port !== undefined ? { port: st.port } : {}),
+    ...(st?.players !== undefined ? { players: st.players, maxPlayers: st.maxPlayers } : {}),
+    ...(st?.unit ? { unit: st.unit.activeState } : {}),
+  };
+}
