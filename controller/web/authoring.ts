@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isMap, isPair, isScalar, parseAllDocuments, type Document as YamlDocument, type YAMLMap } from 'yaml';
-import { consoleTextCommands } from '../documents/console-commands.js';
+import { consoleCommandProblem, consoleTextCommands } from '../documents/console-commands.js';
 import { specHash } from '../documents/hash.js';
 import { KINDS, kindKey, type Document, type Kind } from '../documents/kinds.js';
 import { documentsOf, type DesiredState } from '../documents/loader.js';
@@ -196,7 +196,7 @@ function ownerInsertion(ydoc: YamlDocument, text: string, owner: string): Insert
   return { offset: lineStart, text: `${indent}${pair}\n`, newline: true };
 }
 
-/** Console text a user wrote (server.cfg fragments, alias bodies) that runs commands, as problems at the field. */
+/** Console text a user wrote (server.cfg fragments, alias bodies, `+command` launch arguments) that runs commands, as problems at the field. */
 function consoleTextProblems(ydoc: YamlDocument, text: string, spec: Record<string, unknown> | undefined, kind: Kind, name: string | undefined): Problem[] {
   const texts: Array<[string, unknown]> = [['/spec/serverCfg', spec?.serverCfg]];
   const aliases = spec?.aliases;
@@ -204,6 +204,15 @@ function consoleTextProblems(ydoc: YamlDocument, text: string, spec: Record<stri
     for (const [alias, body] of Object.entries(aliases)) texts.push([`/spec/aliases/${alias.replace(/~/g, '~0').replace(/\//g, '~1')}`, body]);
   }
   const out: Problem[] = [];
+  // `+command` launch arguments run at start as console commands do.
+  const args = kind === 'Blueprint' && Array.isArray(spec?.launchArgs) ? (spec.launchArgs as unknown[]) : [];
+  args.forEach((arg, i) => {
+    if (typeof arg !== 'string' || !arg.startsWith('+')) return;
+    const why = consoleCommandProblem(arg.slice(1));
+    if (!why) return;
+    const pointer = `/spec/launchArgs/${i}`;
+    out.push({ file: BODY, ...locate(ydoc, text, pointer), kind, ...(name ? { name } : {}), pointer, message: `"${arg}" runs "${arg.slice(1)}" at start: ${why.replace(/, not a console variable$/, '')}; only an admin may write that` });
+  });
   for (const [pointer, console] of texts) {
     if (typeof console !== 'string') continue;
     for (const c of consoleTextCommands(console)) {

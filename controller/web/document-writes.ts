@@ -24,10 +24,17 @@ export class DocumentWrites {
    * Runs `fn` after every write this service started before it. An If-Match
    * check and the write it guards run inside one turn, so two requests of
    * this service cannot both pass a check against the same version; the
-   * writer itself refuses to overwrite a file changed by anyone else since it read it.
+   * writer itself refuses to overwrite a file changed by anyone else since it
+   * read it (the window left is between that read and this check's load).
    */
   serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
+    // Checks inside read the tree as it is now, not as the watcher last saw it: an edit by
+    // `left4me apply` or an editor a moment ago must make an old If-Match stale at once.
+    const fresh = () => {
+      this.ctx.state.invalidate();
+      return fn();
+    };
+    const run = this.tail.then(fresh, fresh);
     this.tail = run.catch(() => undefined);
     return run;
   }

@@ -144,7 +144,7 @@ describe('documents API: writing', () => {
     expect(file('overlays/alice-maps.yaml')).toContain('metadata: {"owner": "alice", name: alice-maps}');
   });
 
-  it('refuses console text that runs commands from a user (exec, plugin_load, …), not from an admin', async () => {
+  it('refuses console text and +command launch arguments that run commands from a user (exec, plugin_load, …), not from an admin', async () => {
     const bp = (name: string) => `apiVersion: left4me/v1\nkind: Blueprint\nmetadata:\n  name: ${name}\nspec:\n  installation: demo\n  overlays: [demo-base]\n  serverCfg: |\n    sv_cheats 0\n    hostname "x"; exec evil.cfg // hidden\n`;
     const r = await call('POST', '/api/v1/blueprints', 'alice', { body: bp('alice-cfg') });
     expect(r.status).toBe(422);
@@ -155,6 +155,10 @@ describe('documents API: writing', () => {
     const a = await call('POST', '/api/v1/overlays', 'alice', { body: aliases });
     expect(a.status).toBe(422);
     expect(a.json.problems[0]).toMatchObject({ line: 7, pointer: '/spec/aliases/boom' });
+    const launch = 'apiVersion: left4me/v1\nkind: Blueprint\nmetadata: {name: alice-launch}\nspec:\n  installation: demo\n  overlays: [demo-base]\n  launchArgs: ["-nohltv", "+exec", "evil.cfg"]\n';
+    const l = await call('POST', '/api/v1/blueprints', 'alice', { body: launch });
+    expect(l.status).toBe(422);
+    expect(l.json.problems.map((p: { line: number; pointer: string }) => [p.line, p.pointer])).toEqual([[7, '/spec/launchArgs/1']]);
     expect((await call('POST', '/api/v1/blueprints', 'admin', { body: bp('admin-cfg') })).status).toBe(201);
   });
 
@@ -195,6 +199,12 @@ describe('documents API: writing', () => {
     expect(file('instances/alice-1.yaml')).toContain(`cvars: {hostname: "alice's"}`);
     // The old ETag is stale now.
     expect((await call('PUT', path, 'alice', { body: edited, ifMatch: read.etag! })).status).toBe(409);
+    // So is one read before an edit made outside the API (an editor, left4me apply), at once.
+    const fresh = await call('GET', path, 'alice');
+    writeFileSync(join(stateDir, 'instances', 'alice-1.yaml'), file('instances/alice-1.yaml').replace(`"alice's"`, '"edited by hand"'));
+    const behind = await call('PUT', path, 'alice', { body: edited, ifMatch: fresh.etag! });
+    expect(behind.status).toBe(409);
+    expect(behind.json.current.spec.cvars).toEqual({ hostname: 'edited by hand' });
   });
 
   it("refuses a user's edit of a system document (403) and of another user's (404)", async () => {
