@@ -162,16 +162,32 @@ export async function authorBody(text: string, user: WebUser, state: DesiredStat
 async function existingOwner(state: DesiredState, kind: Kind, name: string): Promise<string | undefined> {
   const doc = documentsOf(state, kind).get(name);
   if (doc) return doc.metadata.owner;
+  return (await writtenDocument(state, kind, name))?.owner;
+}
+
+/** An invalid document as written: its data and the owner it names (`?` when that cannot be read). */
+export interface WrittenDocument {
+  data: Record<string, unknown>;
+  owner: string;
+}
+
+/**
+ * An invalid document as its file holds it, read again (the loader keeps only
+ * where it is): an invalid document keeps its owner, so a user's broken
+ * document stays theirs to see and fix. Undefined when no invalid document of
+ * that kind and name is written.
+ */
+export async function writtenDocument(state: DesiredState, kind: Kind, name: string): Promise<WrittenDocument | undefined> {
   const inv = state.invalid.get(`${kindKey(kind)}/${name}`);
   if (!inv) return undefined;
-  // An invalid document keeps its owner: read it from its file, so a user's broken document stays theirs to fix.
   try {
     const parsed = parseYamlFile(inv.file, await readFile(inv.file, 'utf8'));
-    const raw = parsed.documents.find((d) => d.line === inv.line)?.data as { metadata?: { owner?: unknown } } | undefined;
-    const owner = raw?.metadata?.owner;
-    return owner === undefined ? 'system' : typeof owner === 'string' ? owner : '?';
+    const raw = parsed.documents.find((d) => d.line === inv.line)?.data;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { data: {}, owner: '?' };
+    const owner = (raw as { metadata?: { owner?: unknown } }).metadata?.owner;
+    return { data: raw as Record<string, unknown>, owner: owner === undefined ? 'system' : typeof owner === 'string' ? owner : '?' };
   } catch {
-    return '?';
+    return { data: {}, owner: '?' };
   }
 }
 
@@ -251,14 +267,15 @@ export function lineAt(text: string, offset: number): number {
  * Problems about other documents it cannot see become one line; hints that
  * list names (`did you mean`, `defined: …`) are dropped, and a reference to
  * another user's document reads as a reference to a missing one, as a GET of
- * it would answer 404.
+ * it would answer 404. `alsoVisible` names (`kind/name`) invalid documents the user may see.
  */
-export function problemsFor(user: WebUser, state: DesiredState, problems: Problem[]): Problem[] {
+export function problemsFor(user: WebUser, state: DesiredState, problems: Problem[], alsoVisible: ReadonlySet<string> = new Set()): Problem[] {
   if (user.role === 'admin') return problems;
   const out: Problem[] = [];
   let hidden = 0;
   for (const p of problems) {
-    const seen = p.file === BODY || (p.kind && p.name && [...documentsOf(state, p.kind).values()].some((d) => d.metadata.name === p.name && visibleTo(user, d)));
+    const valid = p.kind && p.name ? documentsOf(state, p.kind).get(p.name) : undefined;
+    const seen = p.file === BODY || (valid && visibleTo(user, valid)) || (p.kind && p.name && alsoVisible.has(`${kindKey(p.kind)}/${p.name}`));
     if (!seen) {
       hidden++;
       continue;

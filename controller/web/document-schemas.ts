@@ -2,9 +2,10 @@
  * JSON Schemas of the documents API's answers (added by the documents
  * plugin). Objects list their fields and allow no others, so status fields
  * such as uids, PIDs and error texts never leave. A document's `spec` is
- * passed whole: it is what its author wrote, and the loader refuses secrets
- * in documents (rcon_password), so there is nothing in it to hide from
- * whoever may see the document.
+ * passed whole, and so is an invalid document as written: it is what its
+ * author wrote, and documents hold no secrets (the loader refuses
+ * rcon_password; RCON passwords live in root-only files), so there is
+ * nothing in it to hide from whoever may see the document.
  */
 const str = { type: 'string' } as const;
 const int = { type: 'integer' } as const;
@@ -89,10 +90,13 @@ export const DOCUMENT_ANSWER = {
   $id: 'left4me-web/documents/answer',
   type: 'object',
   additionalProperties: false,
-  required: ['document', 'etag'],
+  required: ['valid', 'etag'],
   properties: {
     outcome: { type: 'string', description: 'created, configured or unchanged (writes only)' },
+    valid: { type: 'boolean', description: 'false: the document is written but invalid; `written` and `problems` say what and why' },
     document: { $ref: 'left4me-web/documents/document#' },
+    written: { type: 'object', additionalProperties: true, description: 'An invalid document as written' },
+    problems: { type: 'array', items: { $ref: 'left4me-web/documents/problem#' } },
     etag: str,
     status: { $ref: 'left4me-web/documents/status#' },
   },
@@ -108,6 +112,7 @@ export const WRITE_ERROR = {
     error: str,
     problems: { type: 'array', items: { $ref: 'left4me-web/documents/problem#' } },
     current: { $ref: 'left4me-web/documents/document#' },
+    written: { type: 'object', additionalProperties: true, description: 'The current version, when it is an invalid document' },
     etag: str,
   },
 } as const;

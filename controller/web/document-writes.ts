@@ -68,7 +68,7 @@ export class DocumentWrites {
    * tree's relative to the state directory (the host's paths are not the
    * client's business), and for users only what they may see.
    */
-  problems(user: WebUser, state: DesiredState, problems: Problem[], body?: AuthoredBody): Problem[] {
+  problems(user: WebUser, state: DesiredState, problems: Problem[], body?: AuthoredBody, alsoVisible?: ReadonlySet<string>): Problem[] {
     const stateDir = this.ctx.opts.stateDir;
     const shown = problems.map((p) => {
       const message = p.message.split(stateDir + sep).join('');
@@ -76,6 +76,6 @@ export class DocumentWrites {
       const rel = relative(stateDir, p.file);
       return { ...p, file: rel === '' || rel.startsWith('..') ? '-' : rel, message };
     });
-    return problemsFor(user, state, shown);
+    return problemsFor(user, state, shown, alsoVisible);
   }
 }

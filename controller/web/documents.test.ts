@@ -229,6 +229,43 @@ describe('documents API: writing', () => {
   });
 });
 
+/** Polls until `check` holds (the service follows the tree with a watcher), to a generous deadline. */
+async function until<T>(what: string, read: () => Promise<T>, check: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const v = await read();
+    if (check(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('documents API: invalid documents stay their owners\' to see and fix', () => {
+  it('lists, gets, fixes and deletes an invalid document of its owner; others get 404', async () => {
+    writeFileSync(join(stateDir, 'instances', 'alice-broken.yaml'), instance('alice-broken', 'port: "x"').replace('  name: alice-broken\n', '  name: alice-broken\n  owner: alice\n'));
+    writeFileSync(join(stateDir, 'instances', 'bob-broken.yaml'), instance('bob-broken', 'port: "x"').replace('  name: bob-broken\n', '  name: bob-broken\n  owner: bob\n'));
+    const list = await until('the broken documents to be seen', () => call('GET', '/api/v1/instances', 'alice'), (r) => names(r).includes('alice-broken'));
+    expect(list.json.items.find((i: { name: string }) => i.name === 'alice-broken')).toEqual({ name: 'alice-broken', owner: 'alice', blueprint: 'demo-coop', state: 'running', ready: 'False', reason: 'Invalid', message: 'the document is invalid and is not used; GET it for its problems' });
+    expect(names(list)).not.toContain('bob-broken');
+    expect(names(await call('GET', '/api/v1/instances', 'admin'))).toEqual(expect.arrayContaining(['alice-broken', 'bob-broken']));
+
+    const got = await call('GET', '/api/v1/instances/alice-broken', 'alice');
+    expect(got.status).toBe(200);
+    expect(got.json).toMatchObject({ valid: false, written: { spec: { port: 'x' } }, etag: got.etag });
+    expect(got.json.problems).toEqual([{ file: 'instances/alice-broken.yaml', line: 8, col: 9, kind: 'Instance', name: 'alice-broken', pointer: '/spec/port', message: 'must be an integer (got a string)' }]);
+    expect((await call('GET', '/api/v1/instances/bob-broken', 'alice')).status).toBe(404);
+    expect((await call('POST', '/api/v1/instances', 'alice', { body: instance('bob-broken') })).status).toBe(409);
+
+    const fixed = await call('PUT', '/api/v1/instances/alice-broken', 'alice', { body: instance('alice-broken', 'port: 27050'), ifMatch: got.etag! });
+    expect(fixed.status).toBe(200);
+    expect(fixed.json).toMatchObject({ valid: true, outcome: 'configured', document: { metadata: { owner: 'alice' }, spec: { port: 27050 } } });
+    const bobs = await call('GET', '/api/v1/instances/bob-broken', 'bob');
+    expect((await call('DELETE', '/api/v1/instances/bob-broken', 'alice', { ifMatch: bobs.etag! })).status).toBe(404);
+    expect((await call('DELETE', '/api/v1/instances/bob-broken', 'bob', { ifMatch: bobs.etag! })).status).toBe(204);
+    expect(existsSync(join(stateDir, 'instances', 'bob-broken.yaml'))).toBe(false);
+  });
+});
+
 describe('documents API: instance actions', () => {
   it('stop and start set spec.state in the file, keeping its comments; restart and reset set their annotations', async () => {
     const stop = await call('POST', '/api/v1/instances/alice-1/stop', 'alice');

@@ -16,7 +16,7 @@ import { assertNotManaged, etagOf } from '../authoring.js';
 import type { WebContext } from '../context.js';
 import type { DocumentWrites } from '../document-writes.js';
 import { ApiError } from '../errors.js';
-import { checkFresh, NAME_PARAMS } from './documents.js';
+import { checkFresh, NAME_PARAMS, versionOf } from './documents.js';
 
 const ACTIONS = {
   start: { path: ['spec', 'state'], value: () => 'running' },
@@ -44,7 +44,7 @@ export function actionsRoutes(app: FastifyInstance, ctx: WebContext, writes: Doc
           const doc = await ownedInstance(ctx, req, req.params.name);
           assertNotManaged(doc);
           const tag = req.headers['if-match'];
-          if (typeof tag === 'string' && tag.trim() !== '') checkFresh(doc, tag);
+          if (typeof tag === 'string' && tag.trim() !== '') checkFresh(versionOf(doc), tag);
           const text = await editedText(doc, edit.path, edit.value());
           const result = await writes.apply(user, { input: { name: `${action} ${doc.metadata.name}`, text }, docs: [{ kind: 'Instance', name: doc.metadata.name }], originalLine: (l) => l });
           const after = (await ctx.state.get()).instances.get(doc.metadata.name);

@@ -9,11 +9,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KINDS, type Document, type Kind } from '../../documents/kinds.js';
 import { documentsOf } from '../../documents/loader.js';
 import type { DocumentStatus } from '../../status/store.js';
-import { ownedBy, userOf, visibleDocument, visibleTo } from '../access.js';
-import { assertNotManaged, authorBody, documentView, etagOf, ifMatches, pathOf } from '../authoring.js';
+import { ownedBy, userOf, visibleTo } from '../access.js';
+import { assertNotManaged, authorBody, documentView, etagOf, ifMatches, pathOf, writtenDocument } from '../authoring.js';
+import { specHash } from '../../documents/hash.js';
+import { kindKey } from '../../documents/kinds.js';
 import type { WebContext } from '../context.js';
 import type { DocumentWrites } from '../document-writes.js';
-import { ApiError, forbidden } from '../errors.js';
+import { ApiError, forbidden, notFound } from '../errors.js';
 
 export const NAME_PARAMS = {
   type: 'object',
@@ -51,23 +53,51 @@ export function requireIfMatch(req: FastifyRequest): string {
   return tag;
 }
 
+/**
+ * The version of a document a client reads and edits: a valid document, or an
+ * invalid one as written (so that its owner can still see what is wrong and
+ * fix or delete it). The ETag of an invalid one hashes what is written.
+ */
+export interface Version {
+  kind: Kind;
+  name: string;
+  owner: string;
+  etag: string;
+  doc?: Document;
+  written?: Record<string, unknown>;
+}
+
+export const versionOf = (doc: Document): Version => ({ kind: doc.kind, name: doc.metadata.name, owner: doc.metadata.owner, etag: etagOf(doc), doc });
+
+/** The version the caller may see, else 404 (the same answer whether it is missing or someone else's). */
+export async function visibleVersion(ctx: WebContext, req: FastifyRequest, kind: Kind, name: string): Promise<Version> {
+  const user = userOf(req);
+  const state = await ctx.state.get();
+  const doc = documentsOf(state, kind).get(name);
+  if (doc && visibleTo(user, doc)) return versionOf(doc);
+  const written = doc ? undefined : await writtenDocument(state, kind, name);
+  if (written && (user.role === 'admin' || written.owner === 'system' || written.owner === user.name)) {
+    return { kind, name, owner: written.owner, etag: `"${specHash(written.data)}"`, written: written.data };
+  }
+  throw notFound(`${kindKey(kind)} "${name}"`);
+}
+
 /** 409 with the current version when the client's ETag is not the current one. */
-export function checkFresh(doc: Document, tag: string): void {
-  const etag = etagOf(doc);
-  if (!ifMatches(tag, etag)) {
-    throw new ApiError(409, `${doc.kind.toLowerCase()} "${doc.metadata.name}" changed since you read it: here is the current version; apply your change to it`, {
-      current: documentView(doc),
-      etag,
+export function checkFresh(v: Version, tag: string): void {
+  if (!ifMatches(tag, v.etag)) {
+    throw new ApiError(409, `${kindKey(v.kind)} "${v.name}" changed since you read it: here is the current version; apply your change to it`, {
+      ...(v.doc ? { current: documentView(v.doc) } : { written: v.written }),
+      etag: v.etag,
     });
   }
 }
 
-/** A document the caller may see and change (404 not visible, 403 a system document for a user, or managed elsewhere). */
-export async function editableDocument(ctx: WebContext, req: FastifyRequest, kind: Kind, name: string): Promise<Document> {
-  const doc = await visibleDocument(ctx, req, kind, name);
-  if (!ownedBy(userOf(req), doc)) throw forbidden(`${kind.toLowerCase()} "${name}" is a system document: only an admin may change it`);
-  assertNotManaged(doc);
-  return doc;
+/** A version the caller may see and change (404 not visible, 403 a system document for a user, or managed elsewhere). */
+export async function editableVersion(ctx: WebContext, req: FastifyRequest, kind: Kind, name: string): Promise<Version> {
+  const v = await visibleVersion(ctx, req, kind, name);
+  if (!ownedBy(userOf(req), { metadata: { name, owner: v.owner } })) throw forbidden(`${kindKey(kind)} "${name}" is a system document: only an admin may change it`);
+  assertNotManaged({ kind, metadata: { name, owner: v.owner } });
+  return v;
 }
 
 export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: DocumentWrites): void {
@@ -77,13 +107,27 @@ export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: D
 
     app.get(base, { schema: { response: { 200: { type: 'object', additionalProperties: false, properties: { items: { type: 'array', items } } } } } }, async (req) => {
       const user = userOf(req);
-      const docs = [...documentsOf(await ctx.state.get(), kind).values()].filter((d) => visibleTo(user, d)).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-      return { items: await Promise.all(docs.map(async (d) => listItem(d, await ctx.status.read(kind, d.metadata.name)))) };
+      const state = await ctx.state.get();
+      const valid = [...documentsOf(state, kind).values()].filter((d) => visibleTo(user, d));
+      const out: Array<{ name: string }> = await Promise.all(valid.map(async (d) => listItem(d, await ctx.status.read(kind, d.metadata.name))));
+      // Invalid documents are listed too (Ready False, Invalid): their owners must find them to fix them.
+      for (const inv of state.invalid.values()) {
+        if (inv.kind !== kind || documentsOf(state, kind).has(inv.name)) continue;
+        const written = await writtenDocument(state, kind, inv.name);
+        if (!written || !(user.role === 'admin' || written.owner === 'system' || written.owner === user.name)) continue;
+        out.push(invalidItem(inv.name, written.owner, written.data));
+      }
+      return { items: out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
     });
 
     app.get<{ Params: { name: string } }>(`${base}/:name`, { schema: { params: NAME_PARAMS, response: { 200: ANSWER, ...ERRORS } } }, async (req, reply) => {
-      const doc = await visibleDocument(ctx, req, kind, req.params.name);
-      return answer(reply, doc, await ctx.status.read(kind, doc.metadata.name));
+      const v = await visibleVersion(ctx, req, kind, req.params.name);
+      const st = await ctx.status.read(kind, v.name);
+      if (v.doc) return answer(reply, v.doc, st);
+      const state = await ctx.state.get();
+      const problems = writes.problems(userOf(req), state, state.problems.filter((p) => p.kind === kind && p.name === v.name), undefined, new Set([`${kindKey(kind)}/${v.name}`]));
+      reply.header('etag', v.etag);
+      return { valid: false, written: v.written, etag: v.etag, problems, status: statusView(undefined, st) };
     });
 
     app.post(base, { schema: { response: { 201: ANSWER, ...ERRORS } } }, async (req, reply) => {
@@ -110,8 +154,7 @@ export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: D
       const text = bodyText(req);
       const tag = requireIfMatch(req);
       return writes.serial(async () => {
-        const current = await editableDocument(ctx, req, kind, req.params.name);
-        checkFresh(current, tag);
+        checkFresh(await editableVersion(ctx, req, kind, req.params.name), tag);
         const body = await authorBody(text, user, await ctx.state.get());
         const [one, ...more] = body.docs;
         if (!one || more.length > 0 || one.kind !== kind || one.name !== req.params.name) {
@@ -128,9 +171,9 @@ export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: D
       const user = userOf(req);
       const tag = requireIfMatch(req);
       await writes.serial(async () => {
-        const current = await editableDocument(ctx, req, kind, req.params.name);
+        const current = await editableVersion(ctx, req, kind, req.params.name);
         checkFresh(current, tag);
-        await writes.delete(user, kind, current.metadata.name);
+        await writes.delete(user, kind, current.name);
       });
       return reply.code(204).send();
     });
@@ -141,16 +184,16 @@ export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: D
 function answer(reply: FastifyReply, doc: Document, st: DocumentStatus | undefined, outcome?: string) {
   const etag = etagOf(doc);
   reply.header('etag', etag);
-  return { ...(outcome ? { outcome } : {}), document: documentView(doc), etag, status: statusView(doc, st) };
+  return { ...(outcome ? { outcome } : {}), valid: true, document: documentView(doc), etag, status: statusView(doc, st) };
 }
 
 /** The status fields a client may see (no uid, PID or error text: those stay with the controller and the operator). */
-export function statusView(doc: Document, st: DocumentStatus | undefined) {
+export function statusView(doc: Document | undefined, st: DocumentStatus | undefined) {
   const ready = st?.conditions.find((c) => c.type === 'Ready');
   return {
     ready: ready?.status ?? 'Unknown',
     ...(ready ? { reason: ready.reason, message: ready.message } : {}),
-    ...(st?.observedGeneration !== undefined ? { observedGeneration: st.observedGeneration, upToDate: st.observedGeneration === doc.generation } : { upToDate: false }),
+    ...(st?.observedGeneration !== undefined ? { observedGeneration: st.observedGeneration, upToDate: st.observedGeneration === doc?.generation } : { upToDate: false }),
     conditions: st?.conditions ?? [],
     events: st?.events ?? [],
     ...(st?.port !== undefined ? { port: st.port } : {}),
@@ -159,6 +202,19 @@ export function statusView(doc: Document, st: DocumentStatus | undefined) {
     ...(st?.maxPlayers !== undefined ? { maxPlayers: st.maxPlayers } : {}),
     ...(st?.unit ? { unit: st.unit } : {}),
     ...(st?.build ? { build: st.build } : {}),
+  };
+}
+
+/** A list entry of an invalid document: what can be read of it, never the problems (they may name others' documents; GET it). */
+function invalidItem(name: string, owner: string, data: Record<string, unknown>) {
+  const spec = (data.spec ?? {}) as Record<string, unknown>;
+  return {
+    name,
+    owner,
+    ready: 'False',
+    reason: 'Invalid',
+    message: 'the document is invalid and is not used; GET it for its problems',
+    ...(data.kind === 'Instance' ? { blueprint: typeof spec.blueprint === 'string' ? spec.blueprint : '', state: typeof spec.state === 'string' ? spec.state : 'running' } : {}),
   };
 }
 
