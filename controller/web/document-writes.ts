@@ -39,11 +39,11 @@ export class DocumentWrites {
     return run;
   }
 
-  /** Applies (or dry-runs) an authored body; throws 422 with the problems when the writer refuses. */
-  async apply(user: WebUser, body: AuthoredBody, dryRun = false): Promise<WriteResult> {
+  /** Applies (or dry-runs) an authored body; throws 422 with the problems when the writer refuses (in a dry run only when asked to). */
+  async apply(user: WebUser, body: AuthoredBody, dryRun = false, throwRefused = !dryRun): Promise<WriteResult> {
     const result = await applyDocuments(this.ctx.opts.stateDir, [body.input], { ...this.ctx.opts.load, dryRun });
     if (!dryRun) this.ctx.state.invalidate();
-    if (result.refused && !dryRun) {
+    if (result.refused && throwRefused) {
       const state = await this.ctx.state.get();
       throw new ApiError(422, result.refused.message, { problems: this.problems(user, state, result.refused.problems, body) });
     }

@@ -240,6 +240,28 @@ async function until<T>(what: string, read: () => Promise<T>, check: (v: T) => b
   }
 }
 
+describe('documents API: hostile and odd input', () => {
+  it('answers odd names, control characters, missing or wrong bodies and huge bodies clearly, writing nothing', async () => {
+    const proto = await call('POST', '/api/v1/instances', 'alice', { body: instance('x').replace('name: x', 'name: __proto__') });
+    expect(proto.status).toBe(422);
+    expect(proto.json.problems[0]).toMatchObject({ file: 'body', line: 4, pointer: '/metadata/name' });
+    const ctl = await call('POST', '/api/v1/instances', 'alice', { body: instance('x', 'cvars: {hostname: "a\\u0007b"}') });
+    expect(ctl.status).toBe(422);
+    expect(ctl.json.problems[0]).toMatchObject({ line: 7, pointer: '/spec/cvars/hostname' });
+    const broken = await call('POST', '/api/v1/instances', 'alice', { body: 'apiVersion: left4me/v1\nkind: Instance\nspec: [\n' });
+    expect(broken.status).toBe(422);
+    expect(broken.json.problems[0]).toMatchObject({ file: 'body', line: 4 }); // the end of the body, where the list is still open
+    expect(broken.json.problems[0].message).toMatch(/^invalid YAML: /);
+    expect((await call('POST', '/api/v1/instances', 'alice', { body: '', type: 'application/yaml' })).status).toBe(415);
+    expect((await call('POST', '/api/v1/instances', 'alice', { body: 'a=b', type: 'application/x-www-form-urlencoded' })).status).toBe(415);
+    const wrongKind = await call('POST', '/api/v1/instances', 'alice', { body: 'apiVersion: left4me/v1\nkind: Blueprint\nmetadata: {name: x}\nspec: {}\n' });
+    expect(wrongKind.status).toBe(400);
+    const huge = await call('POST', '/api/v1/instances', 'alice', { body: `# ${'x'.repeat(2 << 20)}\n${instance('huge')}` });
+    expect(huge.status).toBe(413);
+    for (const name of ['__proto__', 'x', 'huge']) expect(existsSync(join(stateDir, 'instances', `${name}.yaml`))).toBe(false);
+  });
+});
+
 describe('documents API: invalid documents stay their owners\' to see and fix', () => {
   it('lists, gets, fixes and deletes an invalid document of its owner; others get 404', async () => {
     writeFileSync(join(stateDir, 'instances', 'alice-broken.yaml'), instance('alice-broken', 'port: "x"').replace('  name: alice-broken\n', '  name: alice-broken\n  owner: alice\n'));

@@ -10,11 +10,12 @@ import { KINDS, type Document, type Kind } from '../../documents/kinds.js';
 import { documentsOf } from '../../documents/loader.js';
 import type { DocumentStatus } from '../../status/store.js';
 import { ownedBy, userOf, visibleTo } from '../access.js';
-import { assertNotManaged, authorBody, documentView, etagOf, ifMatches, pathOf, writtenDocument } from '../authoring.js';
+import { assertNotManaged, authorBody, type AuthoredBody, documentView, etagOf, ifMatches, pathOf, writtenDocument } from '../authoring.js';
 import { specHash } from '../../documents/hash.js';
 import { kindKey } from '../../documents/kinds.js';
 import type { WebContext } from '../context.js';
 import type { DocumentWrites } from '../document-writes.js';
+import type { WebUser } from '../users.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
 
 export const NAME_PARAMS = {
@@ -136,8 +137,7 @@ export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: D
       return writes.serial(async () => {
         const state = await ctx.state.get();
         const body = await authorBody(text, user, state);
-        const [one, ...more] = body.docs;
-        if (!one || more.length > 0 || one.kind !== kind) throw new ApiError(400, `POST ${base} creates one ${kind}: send exactly one document of kind ${kind} (more at once: POST /api/v1/validate, then one by one)`);
+        const one = await oneDocument(writes, user, body, kind, undefined, `POST ${base} creates one ${kind}: send exactly one document of kind ${kind}`);
         if (documentsOf(state, kind).has(one.name) || state.invalid.has(`${kind.toLowerCase()}/${one.name}`)) {
           throw new ApiError(409, `${kind.toLowerCase()} "${one.name}" already exists: replace it with PUT ${base}/${one.name}`);
         }
@@ -156,10 +156,7 @@ export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: D
       return writes.serial(async () => {
         checkFresh(await editableVersion(ctx, req, kind, req.params.name), tag);
         const body = await authorBody(text, user, await ctx.state.get());
-        const [one, ...more] = body.docs;
-        if (!one || more.length > 0 || one.kind !== kind || one.name !== req.params.name) {
-          throw new ApiError(400, `PUT ${base}/${req.params.name} replaces that ${kind}: send exactly one document of kind ${kind} named "${req.params.name}"`);
-        }
+        const one = await oneDocument(writes, user, body, kind, req.params.name, `PUT ${base}/${req.params.name} replaces that ${kind}: send exactly one document of kind ${kind} named "${req.params.name}"`);
         const result = await writes.apply(user, body);
         const doc = documentsOf(await ctx.state.get(), kind).get(one.name);
         if (!doc) throw new Error(`${kind} ${one.name} was written but does not load`);
@@ -178,6 +175,18 @@ export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: D
       return reply.code(204).send();
     });
   }
+}
+
+/**
+ * The one document a create or replace carries. A body whose kind or name
+ * cannot be read (broken YAML, a name that is no name) is given to the
+ * writer's dry run, so the client hears what is wrong at which line (422).
+ */
+async function oneDocument(writes: DocumentWrites, user: WebUser, body: AuthoredBody, kind: Kind, name: string | undefined, usage: string): Promise<{ kind: Kind; name: string }> {
+  const [one, ...more] = body.docs;
+  if (!one) await writes.apply(user, body, true, true);
+  if (!one || more.length > 0 || one.kind !== kind || (name !== undefined && one.name !== name)) throw new ApiError(400, usage);
+  return one;
 }
 
 /** A document with its ETag (also as the header) and status. */
