@@ -282,6 +282,7 @@ export function problemsFor(user: WebUser, state: DesiredState, problems: Proble
     }
     const message = p.message
       .replace(/^\S+ \S+ \(owner \S+\) may not use (\S+) (\S+) of \S+: .*$/, (_m, kind: string, name: string) => `${kind[0]!.toUpperCase()}${kind.slice(1)} "${name}" does not exist`)
+      .replace(/^port (\d+) is also claimed by .*$/, (_m, port: string) => `port ${port} is already claimed by another server`)
       .replace(/ — did you mean "[^"]*"\?$/, '')
       .replace(/ \(defined: [^)]*\)$/, '');
     out.push({ ...p, message });

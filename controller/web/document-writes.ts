@@ -45,7 +45,8 @@ export class DocumentWrites {
     if (!dryRun) this.ctx.state.invalidate();
     if (result.refused && throwRefused) {
       const state = await this.ctx.state.get();
-      throw new ApiError(422, result.refused.message, { problems: this.problems(user, state, result.refused.problems, body) });
+      const problems = this.problems(user, state, result.refused.problems, body);
+      throw new ApiError(422, this.headline(user, result.refused.message, problems), { problems });
     }
     return result;
   }
@@ -61,6 +62,11 @@ export class DocumentWrites {
       const message = user.role === 'admin' ? result.refused.message : `${kind.toLowerCase()}/${name} is still used by other documents: change or delete those first; nothing was deleted`;
       throw new ApiError(422, message, { problems });
     }
+  }
+
+  /** The writer's headline names the documents a change would break; a user hears only how many problems it may see. */
+  headline(user: WebUser, message: string, shown: Problem[]): string {
+    return user.role === 'admin' ? message : `nothing applied: ${shown.length} problem${shown.length === 1 ? '' : 's'}`;
   }
 
   /**

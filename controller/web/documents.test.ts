@@ -166,7 +166,7 @@ describe('documents API: writing', () => {
     const body = `# a comment line\n${instance('alice-bad', 'port: 28000', 'cvars:', '    exec: evil.cfg')}`;
     const r = await call('POST', '/api/v1/instances', 'alice', { body });
     expect(r.status).toBe(422);
-    expect(r.json.error).toMatch(/^nothing applied: /);
+    expect(r.json.error).toBe('nothing applied: 2 problems');
     expect(r.json.problems.map((p: { file: string; line: number; pointer: string }) => [p.file, p.line, p.pointer])).toEqual([
       ['body', 8, '/spec/port'],
       ['body', 10, '/spec/cvars/exec'],
@@ -181,6 +181,18 @@ describe('documents API: writing', () => {
     expect(r.status).toBe(422);
     expect(r.json.problems).toEqual([{ file: 'body', line: 6, col: 3, kind: 'Instance', name: 'bob-1', pointer: '/spec/blueprint', message: 'Blueprint "alice-bp" does not exist' }]);
     for (const leak of ['owner alice', 'of alice']) expect(r.text).not.toContain(leak);
+    // A port another user's server holds: said, without naming that server.
+    const clash = await call('POST', '/api/v1/instances', 'bob', { body: instance('bob-2', 'port: 27050') });
+    expect(clash.status).toBe(201);
+    const taken = await call('POST', '/api/v1/validate', 'alice', { body: instance('alice-5', 'port: 27050') });
+    expect(taken.json.ok).toBe(false);
+    expect(taken.json.problems).toEqual([
+      { file: 'body', line: 7, col: 3, kind: 'Instance', name: 'alice-5', pointer: '/spec/port', message: 'port 27050 is already claimed by another server' },
+      { file: '-', line: 1, col: 1, pointer: '', message: 'the change conflicts with a document you cannot see (for example a port another server uses)' },
+    ]);
+    expect(taken.text).not.toContain('bob');
+    const bob2 = await call('GET', '/api/v1/instances/bob-2', 'bob');
+    expect((await call('DELETE', '/api/v1/instances/bob-2', 'bob', { ifMatch: bob2.etag! })).status).toBe(204);
   });
 
   it('replaces only with If-Match: 428 without, 409 with the current version when stale, 200 when fresh', async () => {

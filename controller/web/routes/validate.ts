@@ -26,7 +26,7 @@ export function validateRoutes(app: FastifyInstance, ctx: WebContext, writes: Do
       const body = await authorBody(bodyText(req), user, state);
       const result = await writes.apply(user, body, true);
       const problems = writes.problems(user, state, result.refused?.problems ?? [], body);
-      if (result.refused || !result.states) return { ok: false, message: result.refused?.message ?? 'nothing would be applied', outcomes: [], problems, effects: [] };
+      if (result.refused || !result.states) return { ok: false, message: writes.headline(user, result.refused?.message ?? 'nothing would be applied', problems), outcomes: [], problems, effects: [] };
       const { before, after } = result.states;
       const status = new Map<string, DocumentStatus | undefined>();
       for (const name of new Set([...before.instances.keys(), ...after.instances.keys()])) status.set(name, await ctx.status.read('Instance', name));
