@@ -323,6 +323,10 @@ describe('documents API: instance actions', () => {
     expect(file('instances/alice-1.yaml')).toMatch(/left4me\/resetAt: \d{4}-\d\d-\d\dT/);
     const now = await call('GET', '/api/v1/instances/alice-1', 'alice');
     expect(now.json.document.metadata.annotations['left4me/restartedAt']).toBe(at);
+    // A file with an editor hint and comments keeps them, once each.
+    const demo3 = file('instances/demo-3.yaml');
+    expect((await call('POST', '/api/v1/instances/demo-3/stop', 'admin')).status).toBe(202);
+    expect(file('instances/demo-3.yaml')).toBe(demo3.replace('state: running', 'state: stopped'));
     // An action with a stale If-Match is refused like any edit.
     expect((await call('POST', '/api/v1/instances/alice-1/stop', 'alice', { ifMatch: restart.etag! })).status).toBe(409);
   });
