@@ -3,8 +3,9 @@
  * writer gets them. Admins may write anything. A user writes Instances,
  * Blueprints and non-script Overlays of its own: `metadata.owner` is set from
  * the session (a body naming anyone else is refused, never trusted), console
- * text that reaches the server (serverCfg, aliases) may hold only settings,
- * and documents of others are never overwritten. The loader's reference rule
+ * text that reaches the server (serverCfg, aliases, `+command` launch
+ * arguments) may hold only settings, and documents of others are never
+ * overwritten; problems shown to a user never name documents it cannot see. The loader's reference rule
  * (documents/crosscheck.ts) keeps a user's documents to its own servers.
  * Pure over the state it is given, except for reading an invalid document's
  * file to learn its owner.
@@ -26,8 +27,7 @@ import type { WebUser } from './users.js';
 /** The name a request body's problems are shown under. */
 export const BODY = 'body';
 
-/** URL word → kind. */
-export const KIND_OF_PATH: Readonly<Record<string, Kind>> = { installations: 'Installation', overlays: 'Overlay', blueprints: 'Blueprint', instances: 'Instance' };
+/** The URL word of a kind: `instances`. */
 export const pathOf = (kind: Kind): string => `${kindKey(kind)}s`;
 
 /** The same YAML options as the loader, so positions here are the loader's positions. */
