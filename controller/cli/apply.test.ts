@@ -166,7 +166,7 @@ describe('left4me apply', () => {
   it('applies a directory and several -f, dependencies first, and reads standard input', async () => {
     const t = fresh();
     mkdirSync(join(t.dir, 'in'));
-    writeFileSync(join(t.dir, 'in', 'bp.yaml'), 'apiVersion: left4me/v1\nkind: Blueprint\nmetadata: {name: vs, owner: bob}\nspec:\n  installation: demo\n  overlays: [demo-base]\n  map: c5m1_waterfront\n  gameMode: versus\n  maxPlayers: 8\n');
+    writeFileSync(join(t.dir, 'in', 'bp.yaml'), 'apiVersion: left4me/v1\nkind: Blueprint\nmetadata: {name: vs, owner: alice}\nspec:\n  installation: demo\n  overlays: [demo-base]\n  map: c5m1_waterfront\n  gameMode: versus\n  maxPlayers: 8\n');
     writeFileSync(join(t.dir, 'in', '.hidden.yaml'), 'not: read\n');
     const r = await cli(['apply', '-f', join(t.dir, 'in'), '-f', '-', '--state', t.state], instance('v1').replace('demo-coop', 'vs'));
     expect(r).toEqual({ code: 0, out: 'blueprint/vs created\ninstance/v1 created\n', err: '' });

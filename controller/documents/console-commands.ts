@@ -48,3 +48,32 @@ export function consoleCommandProblem(name: string): string | undefined {
   const why = COMMANDS.get(lower) ?? PREFIXES.find(([p]) => lower.startsWith(p))?.[1];
   return why === undefined ? undefined : `it is a console command that ${why}, not a console variable`;
 }
+
+/** A command in console text (a server.cfg fragment, an alias body) that `consoleCommandProblem` refuses. */
+export interface ConsoleTextCommand {
+  /** 1-based line within the text. */
+  line: number;
+  command: string;
+  why: string;
+}
+
+/**
+ * The commands of console text that are not plain settings: every line, every
+ * `;`-separated part of it (split even inside quotes: stricter than srcds, so
+ * nothing it would run slips through), its first word with quotes dropped.
+ * Admins may write such text; the web API refuses it from other authors. Pure.
+ */
+export function consoleTextCommands(text: string): ConsoleTextCommand[] {
+  const out: ConsoleTextCommand[] = [];
+  text.split(/\r\n|\r|\n/).forEach((raw, i) => {
+    const comment = raw.indexOf('//');
+    const code = comment === -1 ? raw : raw.slice(0, comment);
+    for (const part of code.split(';')) {
+      const word = /^\s*"?([^\s"]*)/.exec(part)?.[1] ?? '';
+      if (word === '') continue;
+      const why = consoleCommandProblem(word);
+      if (why) out.push({ line: i + 1, command: word, why });
+    }
+  });
+  return out;
+}

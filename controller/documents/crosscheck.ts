@@ -1,4 +1,4 @@
-import type { Document, Kind } from './kinds.js';
+import { kindKey, type Document, type Kind } from './kinds.js';
 import { consoleCommandProblem } from './console-commands.js';
 import { closest } from './suggest.js';
 import { RESERVED_LAUNCH_ARGS } from './launch-args.js';
@@ -41,16 +41,44 @@ function suggest(name: string, known: Iterable<string>): string {
   return guess ? ` — did you mean "${guess}"?` : ` (defined: ${list.slice(0, 8).join(', ')}${list.length > 8 ? ', …' : ''})`;
 }
 
+/** The owner written in each document, by kind and name (undefined when it cannot be read); see ownerProblem. */
+export type Owners = Record<Kind, Map<string, string | undefined>>;
+
+/**
+ * Why `doc` may not use `kind` `name`, or undefined. A document owned by a
+ * user may use only `system` documents and its owner's own: otherwise one
+ * user's server would run another user's config (which that user can change
+ * at any time), and the web API's promise that users never see each other's
+ * documents would leak through references. `system` documents are written by
+ * admins, who may reference what they choose. An owner that cannot be read
+ * (an unreadable or duplicate document) is not judged: its own problem says why.
+ */
+export function ownerProblem(doc: Document, kind: Kind, name: string, owners: Owners | undefined): string | undefined {
+  const mine = doc.metadata.owner;
+  if (!owners || mine === 'system') return undefined;
+  const theirs = owners[kind].get(name);
+  if (theirs === undefined || theirs === 'system' || theirs === mine) return undefined;
+  return (
+    `${kindKey(doc.kind)} ${doc.metadata.name} (owner ${mine}) may not use ${kindKey(kind)} ${name} of ${theirs}: ` +
+    `a document owned by a user may use only "system" documents and that user's own`
+  );
+}
+
 /**
  * Checks what a schema cannot see across documents: duplicate names, references
- * (blueprint → installation and overlays, instance → blueprint), aliases a
- * blueprint execs, reserved launch arguments and cvars, and explicit ports
- * (inside the ranges, unique per node). `known` holds every name written in the
- * tree, valid or not, so a reference to a broken document is not reported twice.
+ * (blueprint → installation and overlays, instance → blueprint) and who owns
+ * what they reference, aliases a blueprint execs, reserved launch arguments and
+ * cvars, and explicit ports (inside the ranges, unique per node). `known` holds
+ * every name written in the tree, valid or not, so a reference to a broken
+ * document is not reported twice; `owners` the owner each of them names.
  */
-export function crossCheck(docs: Docs, known: Record<Kind, Set<string>>, ranges: PortRanges): CrossIssue[] {
+export function crossCheck(docs: Docs, known: Record<Kind, Set<string>>, ranges: PortRanges, owners?: Owners): CrossIssue[] {
   const issues: CrossIssue[] = [];
   const issue = (doc: Document, pointer: string, message: string) => issues.push({ doc, pointer, message });
+  const owned = (doc: Document, pointer: string, kind: Kind, name: string) => {
+    const why = ownerProblem(doc, kind, name, owners);
+    if (why) issue(doc, pointer, why);
+  };
 
   // Duplicates: every copy is reported and none is used, so no copy silently wins.
   for (const kind of Object.keys(docs) as Kind[]) {
@@ -72,8 +100,11 @@ export function crossCheck(docs: Docs, known: Record<Kind, Set<string>>, ranges:
     if (spec.installation !== undefined) {
       if (!known.Installation.has(spec.installation)) {
         issue(bp, '/spec/installation', `Installation "${spec.installation}" does not exist${suggest(spec.installation, known.Installation)}`);
-      }
-    } else if (known.Installation.size !== 1) {
+      } else owned(bp, '/spec/installation', 'Installation', spec.installation);
+    } else if (known.Installation.size === 1) {
+      // The only installation is used without being named: the same rule holds for it.
+      owned(bp, '/spec', 'Installation', [...known.Installation][0]!);
+    } else {
       issue(
         bp,
         '/spec',
@@ -84,6 +115,7 @@ export function crossCheck(docs: Docs, known: Record<Kind, Set<string>>, ranges:
     }
     spec.overlays.forEach((name, i) => {
       if (!known.Overlay.has(name)) issue(bp, `/spec/overlays/${i}`, `Overlay "${name}" does not exist${suggest(name, known.Overlay)}`);
+      else owned(bp, `/spec/overlays/${i}`, 'Overlay', name);
     });
     const stackAliases = new Set<string>();
     let stackComplete = true;
@@ -114,7 +146,7 @@ export function crossCheck(docs: Docs, known: Record<Kind, Set<string>>, ranges:
     const spec = inst.spec;
     if (!known.Blueprint.has(spec.blueprint)) {
       issue(inst, '/spec/blueprint', `Blueprint "${spec.blueprint}" does not exist${suggest(spec.blueprint, known.Blueprint)}`);
-    }
+    } else owned(inst, '/spec/blueprint', 'Blueprint', spec.blueprint);
     checkCvars(inst, spec.cvars, issue);
     if (spec.port !== undefined) {
       const { min, max } = ranges.game;

@@ -49,6 +49,12 @@ function doc(kind: string, name: string, ...spec: string[]): string {
   return [`apiVersion: left4me/v1`, `kind: ${kind}`, `metadata:`, `  name: ${name}`, `spec:`, ...spec.map((l) => `  ${l}`)].join('\n') + '\n';
 }
 
+/** doc() with `owner:` after the name: the spec then starts at line 7. */
+function owned(kind: string, name: string, owner: string, ...spec: string[]): string {
+  return doc(kind, name, ...spec).replace(`  name: ${name}\n`, `  name: ${name}\n  owner: ${owner}\n`);
+}
+const OWNER_RULE = 'a document owned by a user may use only "system" documents and that user\'s own';
+
 const ABSOLUTE_HINT = "must be an absolute, normalized path of letters, digits and . _ @ + - (no '.' or '..' segments, no '//' or trailing '/')";
 const MODE_HINT = 'must be an octal permission without set-id bits or group or other write, e.g. 0644 or 0755';
 const CVAR_VALUE_HINT = "cannot contain quotes, ';', control characters, line separators or unpaired surrogates (they would inject console commands)";
@@ -262,6 +268,21 @@ const cases: Case[] = [
   { name: 'missing blueprint', bad: doc('Instance', 'x', 'blueprint: cop'), kindName: 'instance/x', expect: [[6, '/spec/blueprint', 'Blueprint "cop" does not exist — did you mean "coop"?']] },
   { name: 'port outside the range', bad: doc('Instance', 'x', 'blueprint: coop', 'port: 28000'), kindName: 'instance/x', expect: [[7, '/spec/port', 'port 28000 is outside the game port range 27015-27115']] },
   { name: 'client port outside its range', bad: doc('Instance', 'x', 'blueprint: coop', 'clientPort: 27005'), kindName: 'instance/x', expect: [[7, '/spec/clientPort', 'client port 27005 is outside the client port range 26900-27000']] },
+
+  // --- who may use whose documents --------------------------------------------------
+  { name: "a user's instance on another user's blueprint", bad: owned('Blueprint', 'bobs', 'bob', 'overlays: [base]') + '---\n' + owned('Instance', 'x', 'alice', 'blueprint: bobs'), kindName: 'instance/x', expect: [[15, '/spec/blueprint', `instance x (owner alice) may not use blueprint bobs of bob: ${OWNER_RULE}`]] },
+  { name: "a user's blueprint on another user's overlay", bad: owned('Overlay', 'bobs', 'bob', 'sources: [{workshop: {items: [1]}}]') + '---\n' + owned('Blueprint', 'x', 'alice', 'overlays: [base, bobs]'), kindName: 'blueprint/x', expect: [[15, '/spec/overlays/1', `blueprint x (owner alice) may not use overlay bobs of bob: ${OWNER_RULE}`]] },
+  { name: "a user's blueprint on another user's installation", bad: owned('Installation', 'bobs', 'bob', 'source: steam') + '---\n' + owned('Blueprint', 'x', 'alice', 'installation: bobs'), kindName: 'blueprint/x', expect: [[15, '/spec/installation', `blueprint x (owner alice) may not use installation bobs of bob: ${OWNER_RULE}`]] },
+  {
+    name: "the only installation, used without naming it, is another user's",
+    base: BASE.replace('  name: demo\n', '  name: demo\n  owner: bob\n').replace('  installation: demo\n', ''),
+    bad: owned('Blueprint', 'x', 'alice', 'map: c2m1_highway'),
+    kindName: 'blueprint/x',
+    expect: [[6, '/spec', `blueprint x (owner alice) may not use installation demo of bob: ${OWNER_RULE}`]],
+  },
+  { name: "a user's instance on an invalid blueprint of another user: both said", bad: owned('Blueprint', 'bobs', 'bob', 'maxPlayers: 99') + '---\n' + owned('Instance', 'x', 'alice', 'blueprint: bobs'), expect: [[7, '/spec/maxPlayers', 'must be <= 32 (got 99)'], [15, '/spec/blueprint', `instance x (owner alice) may not use blueprint bobs of bob: ${OWNER_RULE}`]] },
+  { name: 'a user may use system documents and its own', bad: owned('Overlay', 'mine', 'alice', 'sources: [{workshop: {items: [1]}}]') + '---\n' + owned('Blueprint', 'x', 'alice', 'overlays: [base, mine]') + '---\n' + owned('Instance', 'y', 'alice', 'blueprint: x') + '---\n' + owned('Instance', 'z', 'alice', 'blueprint: coop'), expect: [] },
+  { name: "a system document may use a user's (admins write those)", bad: owned('Blueprint', 'x', 'alice', 'overlays: [base]') + '---\n' + doc('Instance', 'y', 'blueprint: x'), expect: [] },
   { name: 'rcon password in a document', bad: doc('Instance', 'x', 'blueprint: coop', 'cvars:', '  rcon_password: hunter2'), kindName: 'instance/x', expect: [[8, '/spec/cvars/rcon_password', 'cvar "rcon_password" cannot be set here: the RCON password is generated per instance and kept in a root-only secrets file; it never goes into documents']] },
 ];
 

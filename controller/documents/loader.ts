@@ -4,7 +4,7 @@
 // file:line:col and JSON pointer; writer.ts changes the tree only through the
 // same loader; dependencies.ts answers what uses what. Nothing here knows
 // systemd, builds or the reconciler (test/architecture.test.ts).
-import { crossCheck, DEFAULT_PORT_RANGES, type PortRanges } from './crosscheck.js';
+import { crossCheck, DEFAULT_PORT_RANGES, type Owners, type PortRanges } from './crosscheck.js';
 import { parseDuration } from './duration.js';
 import { specHash } from './hash.js';
 import { DEFAULT_INSTALLATION_ROOTS, installationPathProblem } from './installation-path.js';
@@ -87,6 +87,7 @@ export async function loadState(dir: string, opts: LoadOptions = {}): Promise<De
   const invalid = new Map<string, InvalidDocument>();
   const valid: { [K in Kind]: Document<K>[] } = { Installation: [], Overlay: [], Blueprint: [], Instance: [] };
   const known: Record<Kind, Set<string>> = { Installation: new Set(), Overlay: new Set(), Blueprint: new Set(), Instance: new Set() };
+  const owners: Owners = { Installation: new Map(), Overlay: new Map(), Blueprint: new Map(), Instance: new Map() };
   const raws = new Map<Document, RawDocument>();
 
   const parses = new Map<string, { text: string; parsed: ParsedFile }>();
@@ -135,7 +136,13 @@ export async function loadState(dir: string, opts: LoadOptions = {}): Promise<De
       const meta = obj.metadata as Record<string, unknown> | undefined;
       const rawName = meta && typeof meta === 'object' ? meta.name : undefined;
       const name = typeof rawName === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(rawName) ? rawName : undefined;
-      if (name) known[k].add(name);
+      if (name) {
+        known[k].add(name);
+        // The owner as written (default system), read before validation so that a reference to an
+        // invalid document is still judged by who owns it; two copies naming different owners are not judged.
+        const owner = meta!.owner === undefined ? 'system' : typeof meta!.owner === 'string' ? meta!.owner : undefined;
+        owners[k].set(name, owners[k].has(name) && owners[k].get(name) !== owner ? undefined : owner);
+      }
 
       const issues = schemas.validate(k, obj);
       if (issues.length > 0) {
@@ -174,7 +181,7 @@ export async function loadState(dir: string, opts: LoadOptions = {}): Promise<De
   // Cross-document checks; a document with such a problem is invalid too.
   const portRanges = opts.portRanges ?? DEFAULT_PORT_RANGES;
   const rejected = new Set<Document>();
-  for (const i of crossCheck(valid, known, portRanges)) {
+  for (const i of crossCheck(valid, known, portRanges, owners)) {
     const raw = raws.get(i.doc)!;
     problems.push({
       file: i.doc.source.file,

@@ -42,6 +42,8 @@ export interface WriteResult {
   refused?: { message: string; problems: Problem[] };
   /** Problems the tree already had elsewhere; they stay, and do not block the change. */
   warnings: Problem[];
+  /** Dry runs of applyDocuments: the tree as it is and as it would be (loaded from a private copy), for saying what the change would do. */
+  states?: { before: DesiredState; after: DesiredState };
 }
 
 /** How to load the tree (limits, port ranges, schemas) and whether to stop before writing. */
@@ -193,10 +195,9 @@ export async function applyDocuments(stateDir: string, inputs: InputFile[], opts
   }
   const final = planApply(tree, docs, unchanged, header);
   const warnings = [...tree.scanProblems, ...check.stale];
-  if (!opts.dryRun) {
-    const failed = await commit(stateDir, final.edits);
-    if (failed) return { outcomes: [], refused: { message: failed, problems: [] }, warnings };
-  }
+  if (opts.dryRun) return { outcomes: final.outcomes, warnings, states: { before: check.before, after: check.after } };
+  const failed = await commit(stateDir, final.edits);
+  if (failed) return { outcomes: [], refused: { message: failed, problems: [] }, warnings };
   return { outcomes: final.outcomes, warnings };
 }
 
