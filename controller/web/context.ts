@@ -7,6 +7,7 @@
 import type { LoadOptions } from '../documents/loader.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
 import { StatusStore } from '../status/store.js';
+import type { LiveOptions } from './live-options.js';
 import { StateView } from './state-view.js';
 import { UserStore } from './users.js';
 
@@ -26,6 +27,8 @@ export interface WebOptions {
   secureCookies?: boolean;
   /** Where game ports are reached (default 127.0.0.1). */
   gameHost?: string;
+  /** Events and logs: intervals, limits, how the journal is read. */
+  live?: LiveOptions;
 }
 
 /** The shared services of one web app. */
