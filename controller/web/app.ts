@@ -12,6 +12,8 @@ import { webContext, type WebContext, type WebOptions } from './context.js';
 import { ApiError } from './errors.js';
 import { authPlugin } from './plugins/auth.js';
 import { documentsPlugin } from './plugins/documents.js';
+import { eventsPlugin } from './plugins/events.js';
+import { logsPlugin } from './plugins/logs.js';
 import { healthPlugin } from './plugins/health.js';
 import { WEB_SCHEMAS } from './schemas.js';
 
@@ -22,7 +24,12 @@ export { visibleTo } from './access.js';
 export type WebPlugin = (app: FastifyInstance, ctx: WebContext) => Promise<void> | void;
 
 /** The capabilities, in order. Each lives in plugins/<name>.ts. */
-const PLUGINS: WebPlugin[] = [healthPlugin, documentsPlugin];
+const PLUGINS: WebPlugin[] = [
+  healthPlugin,
+  documentsPlugin,
+  eventsPlugin,
+  logsPlugin,
+];
 
 /** Builds the app (not listening): `app.listen()` or `app.inject()` is the caller's; `app.close()` stops what it follows. */
 export async function buildWebApp(opts: WebOptions): Promise<FastifyInstance> {
