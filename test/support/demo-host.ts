@@ -30,7 +30,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  * the same time must lease different ports: the in-process controller suite
  * uses the defaults (27015-27115 / 26900-27000), the crash suite 28015-28115 /
  * 29015-29115, the unit suite 28990-28991 / 29990-29991, the document
- * hardening suite 28600-28699 / 29600-29699.
+ * hardening suite 28600-28699 / 29600-29699, the web logs suite 28700-28799 / 29700-29799.
  */
 /** Where unit files go on a test host (a tmpfs inside it). */
 export const UNIT_DIR = '/run/systemd/system';
