@@ -89,7 +89,7 @@ async function main(): Promise<number> {
         '  npx left4me describe instance demo-1 --demo',
         `  edit the documents in ${stateDir} (the controller converges on save)`,
         '  npx left4me apply --demo -f my-instance.yaml',
-        `  journalctl: nsenter --target ${host.pid} --mount --pid journalctl -u 'left4me-server@*' -f`,
+        `  journalctl: nsenter --target ${host.pid} --mount --pid journalctl --namespace=left4me -u 'left4me-server@*' -f`,
         '',
         'Ctrl-C stops the controller and the host, leaving no process and no mount behind.',
         '',

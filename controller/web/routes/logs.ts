@@ -67,7 +67,8 @@ export function logsRoutes(app: FastifyInstance, deps: LogsDeps): void {
         const r = readJournal(deps.journalctl, q, (l) => {
           if (lines.length < MAX_TAIL) lines.push(l);
         });
-        req.raw.on('close', () => r.stop());
+        // The client went before the answer: journalctl has nobody to read for.
+        reply.raw.on('close', () => r.stop());
         const { code, stderr } = await r.done;
         if (code !== 0 && lines.length === 0) {
           req.log.warn({ code, stderr }, 'journalctl failed');
