@@ -14,7 +14,7 @@ import { packageRoot } from '../controller/package-root.js';
 import { buildWebApp } from '../controller/web/app.js';
 import { UserStore } from '../controller/web/users.js';
 import { BASE_DOCS, bootDemoHost, condition, instanceDoc, rcon, startController, waitFor, type DemoHost } from './support/demo-host.js';
-import { openSse } from './support/sse-client.js';
+import { openSse, type SseClient } from './support/sse-client.js';
 
 const PORTS = { game: { min: 28700, max: 28799 }, client: { min: 29700, max: 29799 } };
 let demo: DemoHost;
@@ -24,6 +24,7 @@ let base = '';
 let token = '';
 let webDir = '';
 let port = 0;
+let events: SseClient | undefined;
 /** journalctl inside the host as the web account: its uid, its group and no other. */
 let asWeb: string[] = [];
 
@@ -37,28 +38,31 @@ beforeAll(async () => {
   await writeFile(join(h.root, 'run', 'left4me-journal.tmpfiles.conf'), `${deployLines.join('\n')}\n`);
   const t = await h.exec('systemd-tmpfiles', ['--create', '/run/left4me-journal.tmpfiles.conf']);
   expect(t.code, t.stderr).toBe(0);
+  webDir = await mkdtemp(join(tmpdir(), 'left4me-web-logs-'));
+  const users = new UserStore(webDir);
+  await users.add('admin', 'an admin password', 'admin');
+  token = await users.createToken('admin');
   await demo.write('base.yaml', BASE_DOCS);
   await demo.write('instances/logs-1.yaml', instanceDoc('logs-1'));
+  // The web service starts before the controller has written any status: its feed must pick up directories that appear later.
+  app = await buildWebApp({
+    stateDir: demo.stateDir,
+    dataDir: demo.host.dirs.varLib,
+    webDataDir: webDir,
+    live: { journalctl: ['nsenter', '--target', String(h.pid), '--mount', '--pid', '--', ...asWeb], rescanMs: 60_000 },
+  });
+  base = await app.listen({ host: '127.0.0.1', port: 0 });
+  events = await openSse(`${base}/api/v1/events`, { authorization: `Bearer ${token}` });
   ctl = await startController(demo, { portRanges: PORTS });
   const st = await waitFor('logs-1 Ready', async () => {
     const s = await demo.status.read('Instance', 'logs-1');
     return condition(s, 'Ready') === 'True' ? s : undefined;
   }, 90_000);
   port = st.port!;
-  webDir = await mkdtemp(join(tmpdir(), 'left4me-web-logs-'));
-  const users = new UserStore(webDir);
-  await users.add('admin', 'an admin password', 'admin');
-  token = await users.createToken('admin');
-  app = await buildWebApp({
-    stateDir: demo.stateDir,
-    dataDir: demo.host.dirs.varLib,
-    webDataDir: webDir,
-    live: { journalctl: ['nsenter', '--target', String(h.pid), '--mount', '--pid', '--', ...asWeb] },
-  });
-  base = await app.listen({ host: '127.0.0.1', port: 0 });
 }, 180_000);
 
 afterAll(async () => {
+  events?.close();
   await app?.close();
   await ctl?.stop();
   await demo?.stop();
@@ -67,6 +71,15 @@ afterAll(async () => {
 
 const api = (path: string) => fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
 const messages = async (path: string) => ((await (await api(path)).json()) as { lines: Array<{ message: string }> }).lines.map((l) => l.message);
+
+describe('live events from a real controller', () => {
+  it('streams the instance going Ready, with its port and unit, as the controller writes its status', async () => {
+    const ready = await events!.waitFor('logs-1 Ready', (e) => e.event === 'status' && (e.data as { name: string; ready: string }).name === 'logs-1' && (e.data as { ready: string }).ready === 'True', 30_000);
+    expect(ready.data).toMatchObject({ kind: 'Instance', name: 'logs-1', ready: 'True', port, unit: 'active' });
+    // Overlays built on the way there are on the stream too.
+    expect(events!.events.some((e) => e.event === 'status' && (e.data as { kind: string; build?: string }).kind === 'Overlay' && (e.data as { build?: string }).build === 'Succeeded')).toBe(true);
+  }, 60_000);
+});
 
 describe('server logs in the left4me journal namespace', () => {
   it("serves the server's start-up lines and an RCON command it logged, read as the web account", async () => {

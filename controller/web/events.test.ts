@@ -211,6 +211,23 @@ describe('GET /api/v1/events', () => {
   });
 });
 
+describe('a service started before the controller', () => {
+  it('sees the status directory appear and streams what is written into it, without waiting for a rescan', async () => {
+    const fresh = join(root, 'fresh-data');
+    const app = await buildWebApp({ stateDir, dataDir: fresh, webDataDir: join(root, 'web'), live: { rescanMs: 3_600_000 } });
+    try {
+      const base = await app.listen({ host: '127.0.0.1', port: 0 });
+      const c = await openSse(`${base}/api/v1/events`, { authorization: `Bearer ${tokens.admin}` });
+      expect((await c.waitFor('a snapshot', (e) => e.event === 'snapshot')).data).toEqual({ items: [] });
+      await new StatusStore(join(fresh, 'status')).write(instanceStatus('demo-1', 9));
+      await c.waitFor('demo-1 from the new directory', players('demo-1', 9));
+      c.close();
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('a stream that is not read, and shutdown', () => {
   it('drops a client that stops reading instead of buffering for it, and app.close() ends open streams', async () => {
     const small = await startApp({ maxBuffered: 16 * 1024, eventStreamsPerUser: 1 });

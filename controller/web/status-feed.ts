@@ -17,8 +17,8 @@
  * the comparison makes a spurious wake-up cost nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { KINDS, type Kind } from '../documents/kinds.js';
 import { isDocumentName } from '../documents/names.js';
 import type { DocumentStatus, StatusStore } from '../status/store.js';
@@ -184,6 +184,19 @@ export class StatusFeed {
     };
     // A kind directory appearing: watch it and read it.
     add(this.store.dir, () => this.markAll());
+    if (!this.watchers.has(this.store.dir)) {
+      // No status directory yet (a controller that has not run): the nearest directory that exists says when it appears.
+      let dir = dirname(this.store.dir);
+      while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+      add(dir, () => this.markAll());
+      return;
+    }
+    for (const dir of [...this.watchers.keys()]) {
+      if (this.store.dir.startsWith(`${dir}/`)) {
+        this.watchers.get(dir)!.close();
+        this.watchers.delete(dir);
+      }
+    }
     for (const [dirName, kind] of KIND_OF_DIR) add(join(this.store.dir, dirName), (file) => this.touched(kind, file));
   }
 
