@@ -230,7 +230,7 @@ describe('a service started before the controller', () => {
 
 describe('a stream that is not read, and shutdown', () => {
   it('drops a client that stops reading instead of buffering for it, and app.close() ends open streams', async () => {
-    const small = await startApp({ maxBuffered: 16 * 1024, eventStreamsPerUser: 1 });
+    const small = await startApp({ maxBuffered: 16 * 1024, eventStreamsPerUser: 1, eventStreams: 2 });
     try {
       // A raw client that sends its request and then never reads.
       const url = new URL(small.base);
@@ -259,6 +259,16 @@ describe('a stream that is not read, and shutdown', () => {
       }
       expect(freed).toBe(true);
       sock.destroy();
+      // Two streams at most, whoever holds them: a third account waits its turn (503).
+      const held = await openSse(`${small.base}/api/v1/events`, { authorization: `Bearer ${tokens.bob}` });
+      const bobs = await held.waitFor('a snapshot', (e) => e.event === 'snapshot');
+      expect(bobs.event).toBe('snapshot');
+      const alices = await openSse(`${small.base}/api/v1/events`, { authorization: `Bearer ${tokens.alice}` });
+      await alices.waitFor('a snapshot', (e) => e.event === 'snapshot');
+      const third = await fetch(`${small.base}/api/v1/events`, { headers: { authorization: `Bearer ${tokens.carol}` } });
+      expect(third.status).toBe(503);
+      held.close();
+      alices.close();
       const live = await openSse(`${small.base}/api/v1/events`, { authorization: `Bearer ${tokens.admin}` });
       await live.waitFor('a snapshot', (e) => e.event === 'snapshot');
       await small.app.close();

@@ -10,6 +10,8 @@ export interface LiveOptions {
   maxBuffered?: number;
   /** Event streams one account may hold at once (default 8). */
   eventStreamsPerUser?: number;
+  /** Event streams open at once across all accounts (default 1024). */
+  eventStreams?: number;
   /** Events kept for resuming with Last-Event-ID (default 1024). */
   ringSize?: number;
   /** Full comparison of the status directory this often (default 30 s). */

@@ -86,11 +86,12 @@ export class SseHub {
     };
     const write = (text: string): boolean => {
       if (closed) return false;
-      res.write(text);
+      // What is still unsent from earlier writes decides: one large event to a reader that keeps up is fine.
       if (res.writableLength > this.limits.maxBuffered) {
         close();
         return false;
       }
+      res.write(text);
       return true;
     };
     const ping = setInterval(() => write(': ping\n\n'), this.limits.heartbeatMs);

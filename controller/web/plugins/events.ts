@@ -21,7 +21,7 @@ export const eventsPlugin: WebPlugin = async (app, ctx) => {
   };
   const feed = new StatusFeed(ctx.status, ownerOf, { ringSize: live.ringSize, rescanMs: live.rescanMs });
   await feed.start();
-  const hub = new SseHub({ heartbeatMs: live.heartbeatMs ?? DEFAULT_SSE_LIMITS.heartbeatMs, maxBuffered: live.maxBuffered ?? DEFAULT_SSE_LIMITS.maxBuffered }, live.eventStreamsPerUser ?? 8, 'event');
+  const hub = new SseHub({ heartbeatMs: live.heartbeatMs ?? DEFAULT_SSE_LIMITS.heartbeatMs, maxBuffered: live.maxBuffered ?? DEFAULT_SSE_LIMITS.maxBuffered }, live.eventStreamsPerUser ?? 8, 'event', live.eventStreams ?? 1024);
   // Streams end before the server closes: an open stream would keep close() waiting for ever.
   app.addHook('preClose', async () => hub.closeAll());
   app.addHook('onClose', async () => feed.close());
