@@ -121,6 +121,14 @@ describe('GET /api/v1/instances/NAME/log', () => {
     again.close();
   });
 
+  it('answers 503 when journalctl fails, without handing on what it said', async () => {
+    const r = await get('/api/v1/instances/demo-2/log', 'admin');
+    expect(r.status).toBe(503);
+    const text = await r.text();
+    expect(JSON.parse(text)).toEqual({ error: 'the server log could not be read; the service log has the details' });
+    expect(text).not.toContain('permission denied');
+  });
+
   it('bounds followers: one account holds a quarter of them (429)', async () => {
     const held = [await sse('/api/v1/instances/demo-1/log?follow=1', 'admin'), await sse('/api/v1/instances/demo-1/log?follow=1', 'admin')];
     for (const h of held) await h.waitFor('the tail', () => true);

@@ -18,7 +18,8 @@ const unit = opt('-u');
 const n = opt('-n') !== undefined ? Number(opt('-n')) : Infinity;
 const after = args.find((a) => a.startsWith('--after-cursor='))?.slice('--after-cursor='.length);
 const follow = args.includes('--follow');
-if (args.includes('--fail')) {
+// demo-2 stands for a journal the account may not open.
+if (unit === 'left4me-server@demo-2.service') {
   process.stderr.write('Failed to open journal: permission denied\n');
   process.exit(1);
 }
