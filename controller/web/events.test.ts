@@ -230,7 +230,7 @@ describe('a service started before the controller', () => {
 
 describe('a stream that is not read, and shutdown', () => {
   it('drops a client that stops reading instead of buffering for it, and app.close() ends open streams', async () => {
-    const small = await startApp({ maxBuffered: 16 * 1024, eventStreamsPerUser: 1, eventStreams: 2 });
+    const small = await startApp({ maxBuffered: 64 * 1024, eventStreamsPerUser: 1, eventStreams: 2 });
     try {
       // A raw client that sends its request and then never reads.
       const url = new URL(small.base);
@@ -246,12 +246,16 @@ describe('a stream that is not read, and shutdown', () => {
         if (code === 429) break;
       }
       expect(code).toBe(429);
-      // Flood: long messages, far more than the socket buffers hold.
-      const long = 'x'.repeat(20_000);
+      // Flood: long messages, until more than the kernel's socket buffers hold (a few MiB) is unsent.
+      // The feed coalesces a burst, so the loop runs to a deadline rather than a count.
+      const long = 'x'.repeat(256 * 1024);
       let freed = false;
-      for (let i = 0; i < 2000 && !freed; i++) {
+      const floodUntil = Date.now() + 90_000;
+      for (let i = 0; !freed && Date.now() < floodUntil; i++) {
         await status.write(instanceStatus('alice-1', 10_000 + i, { conditions: [{ type: 'Ready', status: 'False', reason: 'Failed', message: `${long}${i}`, observedGeneration: 'g', lastTransitionTime: '2026-01-01T00:00:00.000Z' }] }));
-        if (i % 50 === 49) {
+        // Paced past the feed's coalescing window, so that the writes become separate events (pacing only: nothing is asserted on time).
+        await new Promise((r) => setTimeout(r, 40));
+        if (i % 10 === 9) {
           const r = await fetch(`${small.base}/api/v1/events`, { headers: { authorization: `Bearer ${tokens.alice}` } });
           await r.body?.cancel();
           freed = r.status === 200;
