@@ -208,3 +208,22 @@ describe('get with status', () => {
     }
   });
 });
+
+describe('left4me logs instance', () => {
+  it("reads the server's unit from the servers' journal namespace, -f follows, --tail limits", async () => {
+    const { logsCommand } = await import('./logs.js');
+    const asked: string[][] = [];
+    const io = { out: () => undefined, err: () => undefined };
+    const record = async (args: string[]) => (asked.push(args), 0);
+    expect(await logsCommand(['instance', 'demo-1', '-f', '--tail', '50'], io, record)).toBe(0);
+    expect(await logsCommand(['instance', 'demo-2'], io, record)).toBe(0);
+    expect(asked).toEqual([
+      ['--namespace=left4me', '-u', 'left4me-server@demo-1.service', '--no-pager', '-n', '50', '--follow'],
+      ['--namespace=left4me', '-u', 'left4me-server@demo-2.service', '--no-pager'],
+    ]);
+    for (const bad of [['instance', '--tail', '0', 'demo-1'], ['instance', '../x'], ['instance', 'demo-1', '--build', 'b1'], ['overlay', 'demo-base', '-f']]) {
+      await expect(logsCommand(bad, io, record), bad.join(' ')).rejects.toThrow();
+    }
+    expect(asked).toHaveLength(2);
+  });
+});

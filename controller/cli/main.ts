@@ -33,6 +33,8 @@ commands:
   delete KIND NAME [--dry-run]      remove a document, unless other documents still use it
   logs overlay|installation NAME [--tail N]
                                     the log of the newest build (overlay) or steamcmd run (installation)
+  logs instance NAME [-f] [--tail N]
+                                    the game server's log from its journal namespace (journalctl; -f follows)
   reconcile                         ask the running controller for a full pass now
   diff                              what the next controller pass would do (a dry run; changes nothing)
   controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]

@@ -128,7 +128,7 @@ async function main(): Promise<number> {
         '  npx left4me describe instance demo-1 --demo',
         `  edit the documents in ${stateDir} (the controller converges on save)`,
         '  npx left4me apply --demo -f my-instance.yaml',
-        `  journalctl: nsenter --target ${host.pid} --mount --pid journalctl -u 'left4me-server@*' -u ${WEB_UNIT} -f`,
+        `  journalctl: nsenter --target ${host.pid} --mount --pid journalctl --namespace=left4me -u 'left4me-server@*' -f   (the web service: journalctl -u ${WEB_UNIT})`,
         '',
         'Ctrl-C stops the web service, the controller and the host, leaving no process and no mount behind.',
         '',

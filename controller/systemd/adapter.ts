@@ -88,7 +88,9 @@ export class UnitJobError extends SystemdError {
       'job',
       `${jobType} of ${unit} ended with job result '${result}'` +
         (unitResult ? ` (unit result '${unitResult}')` : '') +
-        `; see: journalctl -u ${unit}`,
+        `; see: journalctl -u ${unit}` +
+        // A game server's own output is in its journal namespace (units.ts LogNamespace=); systemd's lines about the unit stay in the system journal.
+        (unit.startsWith('left4me-server@') ? ` and journalctl --namespace=left4me -u ${unit}` : ''),
     );
   }
 }

@@ -201,6 +201,8 @@ describe('the server template', () => {
       User=left4me
       Group=left4me
       Slice=l4d2-game.slice
+      # A journal of their own, which the web group reads: server logs and nothing else of the journal.
+      LogNamespace=left4me
       WorkingDirectory=/var/lib/left4me/runtime/%i
       # Steam looks for ~/.steam/sdk32/steamclient.so; the installation carries it.
       Environment=HOME=/var/lib/left4me/runtime/%i

@@ -38,6 +38,14 @@ export const PARENT_SLICE_UNIT = 'l4d2.slice';
 export const GAME_SLICE_UNIT = 'l4d2-game.slice';
 /** Slice of overlay and installation builds (the build sandbox places its units here). */
 export const BUILD_SLICE_UNIT = 'l4d2-build.slice';
+/**
+ * Journal namespace of the game servers (systemd.exec(5) LogNamespace=):
+ * their output goes to a journald instance of its own,
+ * systemd-journald@left4me.service, started on demand by its sockets, whose
+ * files the web service's group may read (deploy/left4me.tmpfiles.conf)
+ * without reading anything else of the journal.
+ */
+export const SERVER_LOG_NAMESPACE = 'left4me';
 /** Variable in launch.env that the template's ExecStart= splits into srcds_run's arguments. */
 export const LAUNCH_ARGS_VAR = 'LEFT4ME_ARGS';
 
@@ -421,6 +429,8 @@ export function renderServerTemplate(cfg: UnitConfig = defaultUnitConfig()): str
         ['User', l.user],
         ['Group', l.group],
         ['Slice', GAME_SLICE_UNIT],
+        { comment: 'A journal of their own, which the web group reads: server logs and nothing else of the journal.' },
+        ['LogNamespace', SERVER_LOG_NAMESPACE],
         ['WorkingDirectory', runtime],
         { comment: 'Steam looks for ~/.steam/sdk32/steamclient.so; the installation carries it.' },
         ['Environment', `HOME=${runtime}`],

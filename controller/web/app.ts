@@ -14,6 +14,8 @@ import { authPlugin } from './plugins/auth.js';
 import { documentsPlugin } from './plugins/documents.js';
 import { gamePlugin } from './plugins/game.js';
 import { filesPlugin } from './plugins/files.js';
+import { eventsPlugin } from './plugins/events.js';
+import { logsPlugin } from './plugins/logs.js';
 import { healthPlugin } from './plugins/health.js';
 import { securityPlugin } from './plugins/security.js';
 import { usersPlugin } from './plugins/users.js';
@@ -28,7 +30,17 @@ export { visibleTo } from './access.js';
 export type WebPlugin = (app: FastifyInstance, ctx: WebContext) => Promise<void> | void;
 
 /** The capabilities, in order. Each lives in plugins/<name>.ts. */
-const PLUGINS: WebPlugin[] = [healthPlugin, documentsPlugin, usersPlugin, historyPlugin, metricsPlugin, gamePlugin, filesPlugin];
+const PLUGINS: WebPlugin[] = [
+  healthPlugin,
+  documentsPlugin,
+  usersPlugin,
+  historyPlugin,
+  metricsPlugin,
+  gamePlugin,
+  filesPlugin,
+  eventsPlugin,
+  logsPlugin,
+];
 
 /** Builds the app (not listening): `app.listen()` or `app.inject()` is the caller's; `app.close()` stops what it follows. */
 export async function buildWebApp(opts: WebOptions): Promise<FastifyInstance> {

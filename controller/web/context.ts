@@ -10,6 +10,7 @@ import { hostLayout, type HostLayout } from '../host/layout.js';
 import { StatusStore } from '../status/store.js';
 import { loginLimiters, type LimitOptions, type LoginLimiters } from './rate-limit.js';
 import { DEFAULT_SESSION_LIMITS, SessionStore, type SessionLimits } from './sessions.js';
+import type { LiveOptions } from './live-options.js';
 import { StateView } from './state-view.js';
 import { UserStore } from './users.js';
 
@@ -43,6 +44,8 @@ export interface WebOptions {
   rconRate?: { max: number; windowMs: number };
   /** The audit log (RCON commands); default JSON lines on stdout, the service's journal. */
   auditLog?: Logger;
+  /** Events and logs: intervals, limits, how the journal is read. */
+  live?: LiveOptions;
 }
 
 /** The shared services of one web app. */

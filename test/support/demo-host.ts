@@ -34,6 +34,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   web-game                  28300-28309 / 29300-29309
  *   web-api (acceptance)      28310-28319 / 29310-29319, web 28811
  *   web-documents             28320-28339 / 29320-29339
+ *   web-logs                  28340-28359 / 29340-29359
  *   deploy-controller         28400-28499 / 29400-29499
  *   server-isolation          28500-28599 / 29500-29599
  *   document-hardening        28600-28699 / 29600-29699

@@ -1,0 +1,78 @@
+// An SSE client for tests: reads a real HTTP response as the browser's
+// EventSource would (events split on blank lines, `id:`/`event:`/`data:`
+// fields, comments kept apart so heartbeats can be seen).
+
+/** One event as received. */
+export interface SseEvent {
+  id?: string;
+  event: string;
+  data: unknown;
+}
+
+/** An open stream: events and comments in arrival order. */
+export interface SseClient {
+  status: number;
+  headers: Headers;
+  events: SseEvent[];
+  comments: string[];
+  /** Resolves when the server ended the stream. */
+  ended: Promise<void>;
+  /** Polls until `pred` holds for some received event (returns it) or fails after `timeoutMs`. */
+  waitFor(what: string, pred: (e: SseEvent) => boolean, timeoutMs?: number): Promise<SseEvent>;
+  close(): void;
+}
+
+export async function openSse(url: string, headers: Record<string, string>): Promise<SseClient> {
+  const ac = new AbortController();
+  const res = await fetch(url, { headers, signal: ac.signal });
+  const events: SseEvent[] = [];
+  const comments: string[] = [];
+  let buf = '';
+  const parse = () => {
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const e: { id?: string; event?: string; data?: string } = {};
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) comments.push(line.slice(1).trim());
+        else if (line.startsWith('id: ')) e.id = line.slice(4);
+        else if (line.startsWith('event: ')) e.event = line.slice(7);
+        else if (line.startsWith('data: ')) e.data = (e.data === undefined ? '' : `${e.data}\n`) + line.slice(6);
+      }
+      if (e.data !== undefined) events.push({ id: e.id, event: e.event ?? 'message', data: JSON.parse(e.data) });
+    }
+  };
+  const ended = (async () => {
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buf += decoder.decode(value, { stream: true });
+        parse();
+      }
+    } catch {
+      // aborted by close()
+    }
+  })();
+  return {
+    status: res.status,
+    headers: res.headers,
+    events,
+    comments,
+    ended,
+    async waitFor(what, pred, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = events.find(pred);
+        if (hit) return hit;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(events)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    close: () => ac.abort(),
+  };
+}
