@@ -12,7 +12,7 @@ import { buildWebApp } from '../controller/web/app.js';
 import { UserStore } from '../controller/web/users.js';
 import { BASE_DOCS, bootDemoHost, startController, waitFor, type DemoHost } from './support/demo-host.js';
 
-const PORTS = { game: { min: 28320, max: 28339 }, client: { min: 29320, max: 29339 } };
+const PORTS = { game: { min: 28930, max: 28949 }, client: { min: 29930, max: 29949 } };
 let demo: DemoHost;
 let ctl: Awaited<ReturnType<typeof startController>> | undefined;
 let app: Awaited<ReturnType<typeof buildWebApp>> | undefined;

@@ -12,7 +12,7 @@ import { UserStore } from '../controller/web/users.js';
 import { BASE_DOCS, bootDemoHost, condition, startController, waitFor, type DemoHost } from './support/demo-host.js';
 
 // Private hosts share the machine's network namespace: ports apart from the other suites' ranges.
-const PORTS = { game: { min: 28300, max: 28309 }, client: { min: 29300, max: 29309 } };
+const PORTS = { game: { min: 28910, max: 28919 }, client: { min: 29910, max: 29919 } };
 const HOSTNAME = 'Alice «web» server';
 
 let demo: DemoHost;

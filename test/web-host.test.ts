@@ -10,7 +10,7 @@ const PORT = 28810;
 let web: WebHost;
 
 beforeAll(async () => {
-  web = await bootWebHost({ port: PORT, controller: { portRanges: { game: { min: 28200, max: 28209 }, client: { min: 29200, max: 29209 } } } });
+  web = await bootWebHost({ port: PORT, controller: { portRanges: { game: { min: 28900, max: 28909 }, client: { min: 29900, max: 29909 } } } });
 }, 90_000);
 
 afterAll(async () => {
@@ -36,7 +36,7 @@ describe('bootWebHost', () => {
     await web.demo.write('base.yaml', BASE_DOCS);
     await web.demo.write('instances/h1.yaml', instanceDoc('h1'));
     const item = await waitFor('h1 Ready through the API', async () => (await instances(web.adminToken)).find((i) => i.name === 'h1' && i.ready === 'True'), 60_000);
-    expect(item.port).toBeGreaterThanOrEqual(28200);
+    expect(item.port).toBeGreaterThanOrEqual(28900);
     expect(item.port).toBeLessThanOrEqual(28209);
   });
 

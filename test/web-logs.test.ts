@@ -16,7 +16,7 @@ import { UserStore } from '../controller/web/users.js';
 import { BASE_DOCS, bootDemoHost, condition, instanceDoc, rcon, startController, waitFor, type DemoHost } from './support/demo-host.js';
 import { openSse, type SseClient } from './support/sse-client.js';
 
-const PORTS = { game: { min: 28340, max: 28359 }, client: { min: 29340, max: 29359 } };
+const PORTS = { game: { min: 28950, max: 28969 }, client: { min: 29950, max: 29969 } };
 let demo: DemoHost;
 let ctl: Awaited<ReturnType<typeof startController>>;
 let app: Awaited<ReturnType<typeof buildWebApp>>;

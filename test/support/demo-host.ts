@@ -30,17 +30,20 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  * the same time must lease different ports (game / client ranges):
  *   reconciler (in process)   27015-27115 / 26900-27000 (the defaults)
  *   crash-recovery            28015-28115 / 29015-29115
- *   web-host (harness)        28200-28209 / 29200-29209, web 28810
- *   web-game                  28300-28309 / 29300-29309
- *   web-api (acceptance)      28310-28319 / 29310-29319, web 28811
- *   web-documents             28320-28339 / 29320-29339
- *   web-logs                  28340-28359 / 29340-29359
+ *   build-concurrency         28120-28199 / 29120-29199
+ *   overlay-builds            28200-28299 / 29200-29299
+ *   installation              28300-28399 / 29300-29399
  *   deploy-controller         28400-28499 / 29400-29499
  *   server-isolation          28500-28599 / 29500-29599
  *   document-hardening        28600-28699 / 29600-29699
  *   web-history               28700-28799 / 29700-29799
  *   deploy-web                web 28800-28801
  *   web-files                 28850-28899 / 29850-29899
+ *   web-host (harness)        28900-28909 / 29900-29909, web 28810
+ *   web-game                  28910-28919 / 29910-29919
+ *   web-api (acceptance)      28920-28929 / 29920-29929, web 28811
+ *   web-documents             28930-28949 / 29930-29949
+ *   web-logs                  28950-28969 / 29950-29969
  *   server-unit               28990-28991 / 29990-29991
  * Suites on bootWebHost pass a web port of their own; `npm start` serves the
  * web on 8000 (or a free port when 8000 is taken).
