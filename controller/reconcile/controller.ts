@@ -6,7 +6,7 @@
 // reconciler.ts for overlays, installations and blueprints — each one
 // skeleton of small steps that end in an outcome (outcome.ts) and write
 // status once. plan.ts is pure; executors are a table (instance/executors.ts).
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
@@ -129,7 +129,7 @@ export class Controller {
       portFree: (port) => (deps.portFree ?? portFreeOnHost)(port),
     };
     this.instances = new InstanceReconciler(instanceHost);
-    this.queue = new WorkQueue((key) => this.countedReconcile(key), {
+    this.queue = new WorkQueue((key) => this.metrics.timed(key, () => this.reconcileKey(key)), {
       concurrency: cfg.concurrency,
       onError: (key, err, retry) => deps.log.warn({ key, err: errorMessage(err), retryInMs: retry }, 'reconcile failed; will retry'),
     });
@@ -137,21 +137,6 @@ export class Controller {
 
   private host(path: string): string {
     return onHost(this.cfg, path);
-  }
-
-  /**
-   * RCON passwords readable by root and the web account's group (the web's
-   * console and player list), root-only on a host without that group. Every
-   * start, so a host set up before the web service gets it, and one that
-   * dropped the account loses it.
-   */
-  private async protectSecrets(): Promise<void> {
-    const name = this.cfg.units.layout.webGroup;
-    const groups = await readFile(this.host('/etc/group'), 'utf8').catch(() => '');
-    const id = groups.split('\n').find((l) => l.split(':')[0] === name)?.split(':')[2];
-    const gid = id !== undefined && /^\d+$/.test(id) ? Number(id) : undefined;
-    if (gid === undefined) this.deps.log.warn({ group: name }, 'the web account\'s group does not exist; RCON passwords stay readable by root only');
-    await this.secrets.protect(gid);
   }
 
   /** D-Bus list calls and reloads made so far (for the benchmark). */
@@ -163,7 +148,11 @@ export class Controller {
   async start(opts: { watch?: boolean; resync?: boolean } = {}): Promise<void> {
     this.leases = await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client, this.deps.portFree ?? portFreeOnHost);
     await this.accounts.open();
-    await this.protectSecrets();
+    // RCON passwords readable by root and the web account's group (its console and player list), root-only on
+    // a host without that group. Every start: a host set up before the web service gets it, one that dropped it loses it.
+    const webGid = await this.accounts.webGroupId();
+    if (webGid === undefined) this.deps.log.warn({ group: this.cfg.units.layout.webGroup }, "the web account's group does not exist; RCON passwords stay readable by root only");
+    await this.secrets.protect(webGid);
     this.unsubscribe.push(
       this.deps.systemd.onUnitChanged((unit) => {
         this.units.invalidate();
@@ -365,13 +354,6 @@ export class Controller {
   }
 
   // --- reconcile ----------------------------------------------------------------
-
-  /** A reconcile, timed and counted by kind for /metrics. */
-  private countedReconcile(key: string): Promise<ReconcileResult> {
-    const started = performance.now();
-    const done = (ok: boolean) => this.metrics.reconciled(key.slice(0, key.indexOf('/')), ok, (performance.now() - started) / 1000);
-    return this.reconcileKey(key).then((r) => (done(true), r), (err: unknown) => (done(false), Promise.reject(err)));
-  }
 
   private async reconcileKey(key: string): Promise<ReconcileResult> {
     const [kind, name] = key.split('/') as [string, string];

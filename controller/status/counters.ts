@@ -70,6 +70,13 @@ export class ControllerCounters {
     this.dirty = true;
   }
 
+  /** Runs one reconcile of a work-queue key (`kind/name`), timing and counting it by kind. */
+  timed<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const done = (ok: boolean) => this.reconciled(key.slice(0, key.indexOf('/')), ok, (performance.now() - started) / 1000);
+    return run().then((r) => (done(true), r), (err: unknown) => (done(false), Promise.reject(err)));
+  }
+
   /** A full pass was started. */
   pass(): void {
     this.data.passes += 1;
