@@ -66,6 +66,18 @@ describe('left4me web on a private systemd host (acceptance)', () => {
     expect(output).toMatch(/hostname: Alice on the web/);
   });
 
+  it("reads the server's output from its journal namespace, as the web unit does, and lists its players", async () => {
+    const log = await waitFor('server output in the API answer', async () => {
+      const r = await alice.request('GET', '/api/v1/instances/alice-1/log?tail=50');
+      expect(r.status, await r.clone().text()).toBe(200);
+      const { lines } = (await r.json()) as { lines: Array<{ message: string }> };
+      return lines.length > 0 ? lines : undefined;
+    }, 30_000);
+    expect(log.map((l) => l.message).join('\n')).toMatch(/Alice on the web|c1m1_hotel|listening/i);
+    const players = await alice.request('GET', '/api/v1/instances/alice-1/players');
+    expect(players.status, await players.clone().text()).toBe(200);
+  });
+
   it('keeps it from another user: 404 to read it, to list it, to command it', async () => {
     expect((await bob.request('GET', '/api/v1/instances/alice-1')).status).toBe(404);
     const list = (await (await bob.request('GET', '/api/v1/instances')).json()) as { items: Array<{ name: string }> };

@@ -109,8 +109,12 @@ export async function benchWeb(): Promise<BenchResult[]> {
     children.push(web.child);
     const listed = ((await (await fetch(`${web.url}/api/v1/instances`, { headers: { authorization: `Bearer ${token}` } })).json()) as { items: unknown[] }).items.length;
     if (listed !== INSTANCES) throw new Error(`the bench host lists ${listed} instances, not ${INSTANCES}: its documents are not valid`);
+    // One account per client, as 50 people with the dashboard open would be (the service caps streams per account).
     const sseClients = Number(process.env.LEFT4ME_BENCH_SSE ?? SSE_CLIENTS);
-    for (let i = 0; i < sseClients; i++) streams.push(await openStream(web.url, token));
+    for (let i = 0; i < sseClients; i++) {
+      await users.add(`viewer${i}`, 'bench viewer password', 'user');
+      streams.push(await openStream(web.url, await users.createToken(`viewer${i}`)));
+    }
     // Warm the JIT and the state view, then measure the baseline and the list in turns.
     await latencies(web.url, '/healthz', token, 300);
     await latencies(web.url, '/api/v1/instances', token, 300);
