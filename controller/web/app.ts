@@ -45,7 +45,8 @@ const PLUGINS: WebPlugin[] = [
 /** Builds the app (not listening): `app.listen()` or `app.inject()` is the caller's; `app.close()` stops what it follows. */
 export async function buildWebApp(opts: WebOptions): Promise<FastifyInstance> {
   const bodyLimit = opts.bodyLimit ?? 1 << 20;
-  const app = Fastify({ bodyLimit, logger: false, trustProxy: false });
+  // The serializer's own Ajv is strict about types; schemas/ leaves `type` out beside `required` under not/anyOf (valid JSON Schema).
+  const app = Fastify({ bodyLimit, logger: false, trustProxy: false, serializerOpts: { ajv: { strictTypes: false } } });
   const ctx = webContext(opts);
   app.decorate('l4m', ctx);
   for (const schema of WEB_SCHEMAS) app.addSchema(schema);

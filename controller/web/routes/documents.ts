@@ -17,6 +17,8 @@ import type { WebContext } from '../context.js';
 import type { DocumentWrites } from '../document-writes.js';
 import type { WebUser } from '../users.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
+import { DOCUMENT_ANSWER } from '../document-schemas.js';
+import { loadSchemas } from '../../documents/schema.js';
 
 export const NAME_PARAMS = {
   type: 'object',
@@ -35,7 +37,11 @@ const ERRORS = {
   428: { $ref: 'left4me-web/documents/write-error#' },
 } as const;
 
-const ANSWER = { $ref: 'left4me-web/documents/answer#' } as const;
+/** A document's answer, its `document` checked against its kind's schema from schemas/ (fields no schema names are left out). */
+function answerSchema(kind: Kind): object {
+  const id = loadSchemas().schemas.get(`${kind.toLowerCase()}.schema.json`)!.$id as string;
+  return { ...DOCUMENT_ANSWER, $id: undefined, properties: { ...DOCUMENT_ANSWER.properties, document: { $ref: `${id}#` } } };
+}
 
 /** The body as text: YAML and JSON bodies reach the documents routes unparsed (see plugins/documents.ts). */
 export function bodyText(req: FastifyRequest): string {
@@ -104,6 +110,7 @@ export async function editableVersion(ctx: WebContext, req: FastifyRequest, kind
 export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: DocumentWrites): void {
   for (const kind of KINDS) {
     const base = `/api/v1/${pathOf(kind)}`;
+    const ANSWER = answerSchema(kind);
     const items = kind === 'Instance' ? { $ref: 'left4me-web/instance-item#' } : { $ref: 'left4me-web/documents/item#' };
 
     app.get(base, { schema: { response: { 200: { type: 'object', additionalProperties: false, properties: { items: { type: 'array', items } } } } } }, async (req) => {
