@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './args.js';
-import { hostConfig, parseBytes } from './host-options.js';
+import { documentOptions, hostConfig, parseBytes } from './host-options.js';
 
 describe('operator limits on the command line', () => {
   it('default to 8 GiB per archive, 20 GiB per build and 2 builds at once', () => {
@@ -25,5 +25,13 @@ describe('operator limits on the command line', () => {
   ])('refuse --%s %s with a usage error', (flag, value, message) => {
     expect(() => hostConfig({ state: '/tmp/state', [flag]: value })).toThrow(UsageError);
     expect(() => hostConfig({ state: '/tmp/state', [flag]: value })).toThrow(message);
+  });
+});
+
+describe('how verbs judge documents', () => {
+  it("take the controller's port ranges when given (a fixed port is judged as the controller will), the loader's defaults otherwise", () => {
+    expect(documentOptions({ state: '/tmp/state' }).portRanges).toBeUndefined();
+    expect(documentOptions({ state: '/tmp/state', 'port-range': '30000-30099' }).portRanges).toEqual({ game: { min: 30000, max: 30099 }, client: { min: 26900, max: 27000 } });
+    expect(() => documentOptions({ state: '/tmp/state', 'client-port-range': 'x' })).toThrow(UsageError);
   });
 });

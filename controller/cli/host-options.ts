@@ -140,5 +140,9 @@ export function documentOptions(values: HostValues): LoadOptions {
     ['the unit directory', demo?.unitDir ?? '/etc/systemd/system'],
   ]);
   if (unsafe) throw new UsageError(`--installation-root: ${unsafe}`);
-  return { installationRoots, fsRoot: demo?.fsRoot ?? '/' };
+  // The controller's port ranges, when given, so that a verb judges fixed ports as the controller will.
+  const ranges = values['port-range'] !== undefined || values['client-port-range'] !== undefined
+    ? { portRanges: { game: parseRange('--port-range', values['port-range'] ?? '27015-27115'), client: parseRange('--client-port-range', values['client-port-range'] ?? '26900-27000') } }
+    : {};
+  return { installationRoots, fsRoot: demo?.fsRoot ?? '/', ...ranges };
 }

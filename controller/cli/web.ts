@@ -43,6 +43,9 @@ export async function webCommand(args: string[], io: Io): Promise<number> {
     listen: { type: 'string', default: '127.0.0.1:8000' },
     'web-data-dir': { type: 'string', default: DEFAULT_WEB_DATA_DIR },
     'installation-root': { type: 'string', multiple: true },
+    // The controller's, when it runs with other ranges: documents are judged as it will judge them.
+    'port-range': { type: 'string' },
+    'client-port-range': { type: 'string' },
     'secure-cookies': { type: 'boolean', default: false },
     'metrics-token-file': { type: 'string' },
     'steam-web-api-key-file': { type: 'string' },
