@@ -163,13 +163,18 @@ export class BuildReconciler {
         checkedAt = new Date(now).toISOString();
       }
       const buildStarted = performance.now();
+      if (!(await layerExists(this.pipeline.dir(name, wanted)))) {
+        // A build is about to run: say so now, so its log can be followed while it is written (the web's build-log).
+        status.patch({ building: { build: wanted, log: join('logs', 'overlays', name, `${wanted}.log`), since: new Date(now).toISOString() } });
+        await this.store.write(status.build(), status.prev);
+      }
       const outcome = await this.pipeline.ensure(doc, wanted).catch((err: unknown) => {
         this.deps.built?.('overlay', false, (performance.now() - buildStarted) / 1000);
         throw err;
       });
       if (!outcome.reused) this.deps.built?.('overlay', true, (performance.now() - buildStarted) / 1000);
       const relLog = join('logs', 'overlays', name, `${wanted}.log`);
-      status.patch({ build: { ready: wanted, wanted, generation: doc.generation, checkedAt, result: 'Succeeded', log: relLog }, lastError: undefined });
+      status.patch({ build: { ready: wanted, wanted, generation: doc.generation, checkedAt, result: 'Succeeded', log: relLog }, building: undefined, lastError: undefined });
       status.set({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `build ${wanted} is ready${outcome.reused ? '' : ' (built now)'}` });
     } catch (err) {
       failure = err;
@@ -178,6 +183,7 @@ export class BuildReconciler {
       const tail = err instanceof BuildFailedError ? err.tail : undefined;
       status.patch({
         build: { ...(ready ? { ready } : {}), wanted: wanted ?? 'unknown', generation: doc.generation, checkedAt, result: 'Failed', log: relLog, ...(tail ? { tail } : {}) },
+        building: undefined,
         lastError: { message: errorMessage(err), time: new Date(now).toISOString() },
       });
       status.set({

@@ -45,6 +45,8 @@ export interface DocumentStatus {
   lastError?: { message: string; file?: string; line?: number; time: string };
   /** Overlays and Steam installations: the build instances use (`ready`) and the newest attempt. */
   build?: OverlayBuildStatus;
+  /** Overlays: a build running now (its log is written while it runs); gone when it ends. */
+  building?: { build: string; log: string; since: string };
   /** Steam installations: progress of a running install. */
   progress?: { pass: number; passes: number; platform: string; state: string; percent: number };
   events: StatusEvent[];

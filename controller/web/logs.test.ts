@@ -200,6 +200,21 @@ describe('GET /api/v1/{overlays,installations}/NAME/build-log', () => {
     expect(s.events.map((e) => (e.data as { message?: string }).message ?? e.event)).toEqual(['start', 'downloading 50%', 'half a line', 'installed', 'end']);
   });
 
+  it("follows an overlay build the status says is running, from its log's first line, and ends when the build is recorded", async () => {
+    mkdirSync(join(dataDir, 'logs', 'overlays', 'alice-maps'), { recursive: true });
+    const log = join(dataDir, 'logs', 'overlays', 'alice-maps', 'b9.log');
+    writeFileSync(log, 'fetching\n');
+    // The newest finished build is b1; the controller says b9 is being built now.
+    await status.write(buildStatus('Overlay', 'alice-maps', 'logs/overlays/alice-maps/b1.log', { building: { build: 'b9', log: 'logs/overlays/alice-maps/b9.log', since: new Date().toISOString() } }));
+    const s = await sse('/api/v1/overlays/alice-maps/build-log?follow=1', 'alice');
+    await s.waitFor('fetching', (e) => (e.data as { message: string }).message === 'fetching');
+    appendFileSync(log, 'build b9 ready\n');
+    await s.waitFor('ready line', (e) => (e.data as { message: string }).message === 'build b9 ready');
+    await status.write(buildStatus('Overlay', 'alice-maps', 'logs/overlays/alice-maps/b9.log'));
+    await s.waitFor('the end', (e) => e.event === 'end');
+    await s.ended;
+  });
+
   it('answers 404 for what has no log yet, 400 for a hostile build id', async () => {
     expect((await get('/api/v1/overlays/demo-base/build-log?build=nope', 'admin')).status).toBe(404);
     expect((await get('/api/v1/installations/demo/build-log?build=..%2F..%2Fx', 'admin')).status).toBe(400);

@@ -110,15 +110,16 @@ export function logsRoutes(app: FastifyInstance, deps: LogsDeps): void {
 /** Which log a request means: `?build=ID`, else the newest attempt the status names. */
 async function logOf(ctx: WebContext, kind: 'Overlay' | 'Installation', plural: string, name: string, build: string | undefined): Promise<string> {
   if (build !== undefined) return `logs/${plural}/${name}/${build}.log`;
-  const rel = (await ctx.status.read(kind, name))?.build?.log;
+  const st = await ctx.status.read(kind, name);
+  const rel = st?.building?.log ?? st?.build?.log;
   if (!rel) throw notFound(`a build log of ${kind.toLowerCase()} "${name}" (it has not been built yet)`);
   return rel;
 }
 
-/** Whether the status says the build that writes `rel` is over: it records that log as its outcome and no install is in progress. */
+/** Whether the status says the build that writes `rel` is over: it records that log as its outcome and no build or install is running. */
 async function buildOver(ctx: WebContext, kind: 'Overlay' | 'Installation', name: string, rel: string): Promise<boolean> {
   const st = await ctx.status.read(kind, name);
-  return st?.build?.log === rel && st.progress === undefined;
+  return st?.build?.log === rel && st.progress === undefined && st.building === undefined;
 }
 
 async function buildLog(deps: LogsDeps, kind: 'Overlay' | 'Installation', plural: string, req: FastifyRequest<{ Params: { name: string }; Querystring: LogQuery }>, reply: FastifyReply) {
