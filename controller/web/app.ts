@@ -16,6 +16,7 @@ import { gamePlugin } from './plugins/game.js';
 import { filesPlugin } from './plugins/files.js';
 import { eventsPlugin } from './plugins/events.js';
 import { logsPlugin } from './plugins/logs.js';
+import { uiPlugin } from './plugins/ui.js';
 import { healthPlugin } from './plugins/health.js';
 import { securityPlugin } from './plugins/security.js';
 import { usersPlugin } from './plugins/users.js';
@@ -40,6 +41,7 @@ const PLUGINS: WebPlugin[] = [
   filesPlugin,
   eventsPlugin,
   logsPlugin,
+  uiPlugin,
 ];
 
 /** Builds the app (not listening): `app.listen()` or `app.inject()` is the caller's; `app.close()` stops what it follows. */

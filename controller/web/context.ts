@@ -28,6 +28,8 @@ export interface WebOptions {
   bodyLimit?: number;
   /** Mark session cookies `Secure`: served over TLS, or behind a TLS-terminating proxy. */
   secureCookies?: boolean;
+  /** The built dashboard (default dist/ui of the package). */
+  uiDir?: string;
   /** Where game ports are reached (default 127.0.0.1). */
   gameHost?: string;
   /** Session lifetimes (default: 8 h idle, 7 days at most). */

@@ -1,0 +1,2 @@
+// The dashboard's entry: defines every element; the shell is <l4m-app>.
+import './elements/l4m-app.js';
