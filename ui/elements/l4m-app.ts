@@ -11,6 +11,7 @@ import { apiContext, feedContext } from '../services/context.js';
 import { StatusFeed } from '../services/status-feed.js';
 import { theme } from '../theme.js';
 import './l4m-login.js';
+import './l4m-server.js';
 import './l4m-servers.js';
 
 /** A page of the dashboard: a route pattern and what it renders. */
@@ -23,7 +24,9 @@ export interface Route {
 }
 
 /** The pages, in the order the navigation shows them; other elements add theirs with registerRoute(). */
-export const ROUTES: Route[] = [{ name: 'servers', label: 'Servers', render: () => html`<l4m-servers></l4m-servers>` }];
+export const ROUTES: Route[] = [
+  { name: 'servers', label: 'Servers', render: (args) => (args[0] ? html`<l4m-server .name=${args[0]}></l4m-server>` : html`<l4m-servers></l4m-servers>`) },
+];
 
 export function registerRoute(route: Route): void {
   if (!ROUTES.some((r) => r.name === route.name)) ROUTES.push(route);
