@@ -113,3 +113,9 @@ function deepActiveElement(): HTMLElement | undefined {
 }
 
 customElements.define('l4m-confirm', L4mConfirm);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'l4m-confirm': L4mConfirm;
+  }
+}

@@ -10,7 +10,7 @@
  * server page.
  */
 import { ContextConsumer } from '@lit/context';
-import { css, html, LitElement } from 'lit';
+import { css, html, LitElement, nothing } from 'lit';
 import { apiContext } from '../services/context.js';
 import { theme } from '../theme.js';
 import type { L4mConfirm } from './l4m-confirm.js';
@@ -98,15 +98,23 @@ export class L4mInstanceActions extends LitElement {
   result: { ok: boolean; text: string } | undefined;
   private readonly api = new ContextConsumer(this, { context: apiContext });
 
-  private get confirm(): L4mConfirm {
-    return this.renderRoot.querySelector('l4m-confirm')!;
+  /** Whether the dialog is in the tree: only once asked, so that a table of a hundred servers renders no hundred dialogs. */
+  private asked = false;
+
+  private async confirm(): Promise<L4mConfirm> {
+    if (!this.asked) {
+      this.asked = true;
+      this.requestUpdate();
+      await this.updateComplete;
+    }
+    return this.renderRoot.querySelector<L4mConfirm>('l4m-confirm')!;
   }
 
   /** Asks, then sends the action; resolves when it is done (or was cancelled). */
   async ask(action: InstanceAction): Promise<void> {
     // Not `disabled` while one is sent: a disabled button would drop the focus the dialog just gave back.
     if (this.busy) return;
-    const yes = await this.confirm.open(`${label(action)} ${this.name}?`, { detail: actionEffect(action, this) });
+    const yes = await (await this.confirm()).open(`${label(action)} ${this.name}?`, { detail: actionEffect(action, this) });
     if (!yes) return;
     this.busy = action;
     this.result = undefined;
@@ -133,9 +141,15 @@ export class L4mInstanceActions extends LitElement {
       ${ACTIONS.map((a) => html`<button type="button" aria-label="${label(a)} ${this.name}" aria-disabled=${this.busy !== undefined ? 'true' : 'false'} @click=${() => void this.ask(a)}>${label(a)}</button>`)}
       <span class="ok" role="status">${this.result?.ok ? this.result.text : ''}</span>
       <span class="err" role="alert">${this.result?.ok === false ? this.result.text : ''}</span>
-      <l4m-confirm></l4m-confirm>
+      ${this.asked ? html`<l4m-confirm></l4m-confirm>` : nothing}
     `;
   }
 }
 
 customElements.define('l4m-instance-actions', L4mInstanceActions);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'l4m-instance-actions': L4mInstanceActions;
+  }
+}

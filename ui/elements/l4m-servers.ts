@@ -132,6 +132,9 @@ export class L4mServers extends LitElement {
       .scroll { overflow-x: auto; }
       table { border-collapse: collapse; width: 100%; }
       th, td { text-align: left; padding: 0.35rem 0.5rem; border-bottom: 1px solid var(--line); vertical-align: middle; }
+      th, td[data-col='name'], td[data-col='players'] { white-space: nowrap; }
+      /* One line of buttons: on a phone the table scrolls sideways rather than every row growing four buttons tall. */
+      l4m-instance-actions { flex-wrap: nowrap; }
       th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; color: var(--fg); cursor: pointer; }
       th button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       th .arrow { color: var(--muted); }
@@ -257,7 +260,7 @@ export class L4mServers extends LitElement {
     const points = this.history.get(r.name);
     return html`<tr class=${r.trouble ?? ''} data-name=${r.name}>
       <td data-col="name"><a href="#/servers/${encodeURIComponent(r.name)}">${r.name}</a></td>
-      <td data-col="ready"><span class=${r.ready}>${readyText(r.ready)}</span></td>
+      <td data-col="ready"><span class=${r.ready} title=${r.reason ? `${r.reason}: ${r.message ?? ''}` : ''}>${readyText(r.ready)}</span></td>
       <td data-col="reason" class="wide muted" title=${r.message ?? ''}>${r.reason ?? ''}</td>
       <td data-col="state">${r.state}${r.unit ? html` <span class="muted">(${r.unit})</span>` : ''}${r.trouble ? html`<span class="flag">${r.trouble === 'failed' ? 'Failed' : 'Stalled'}</span>` : ''}</td>
       <td data-col="players" class="num">${r.players !== undefined ? `${r.players}/${r.maxPlayers ?? '?'}` : '–'}</td>
@@ -308,3 +311,9 @@ export class L4mServers extends LitElement {
 }
 
 customElements.define('l4m-servers', L4mServers);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'l4m-servers': L4mServers;
+  }
+}

@@ -75,3 +75,9 @@ export class L4mSparkline extends LitElement {
 }
 
 customElements.define('l4m-sparkline', L4mSparkline);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'l4m-sparkline': L4mSparkline;
+  }
+}
