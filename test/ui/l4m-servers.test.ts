@@ -170,6 +170,12 @@ describe('<l4m-servers>', () => {
     expect(await order()).toEqual(['broken', 'demo-1', 'demo-2', 'fresh', 'stuck']);
   });
 
+  it('reads the list again when the feed says a server it has was deleted', async () => {
+    items.splice(items.findIndex((i) => i.name === 'fresh'), 1);
+    push('deleted', { kind: 'Instance', name: 'fresh' });
+    await expect.poll(order).toEqual(['broken', 'demo-1', 'demo-2', 'stuck']);
+  });
+
   it("gives each row its actions, whose question knows the row's players", async () => {
     await row('demo-2').getByRole('button', { name: 'Stop demo-2', exact: true }).click();
     const dialog = ui.page.getByRole('dialog', { name: 'Confirm' });

@@ -1,7 +1,7 @@
 /**
  * <l4m-servers>: every server the user may see, live. The list comes from
  * GET /api/v1/instances (again whenever the status feed names a server the
- * list lacks or lost one); every status event updates its row. Each row's
+ * list lacks, or drops one it has); every status event updates its row. Each row's
  * last day of players, CPU and memory comes from …/history (15-minute
  * buckets, a few requests at a time, again every minute). Filter by text,
  * sort by any column; the actions ask before they act.
@@ -167,6 +167,8 @@ export class L4mServers extends LitElement {
   });
   /** The feed's server names when the list was last asked again because of them. */
   private relistedFor = '';
+  /** The feed's server names at the last update. */
+  private feedNames = new Set<string>();
   private historyTimer: ReturnType<typeof setInterval> | undefined;
   private historyRun: Promise<void> | undefined;
 
@@ -201,11 +203,17 @@ export class L4mServers extends LitElement {
     const items = this.list.value;
     const feed = this.feed.value;
     if (!items || !feed?.connected) return;
-    // A server created or deleted since the list was read: read it again (once per change of the feed's names).
-    const feedNames = [...feed.summaries.values()].filter((s) => s.kind === 'Instance').map((s) => s.name).sort().join('\n');
-    const listNames = items.map((i) => i.name).sort().join('\n');
-    if (feedNames !== listNames && feedNames !== this.relistedFor) {
-      this.relistedFor = feedNames;
+    // Only servers with a status file are in the feed, so the two need not agree; but a name the list lacks is a
+    // server created since it was read, and a name gone from the feed that the list has is one deleted: read it again
+    // (once per such change of the feed's names, so a name the list never gets cannot make it loop).
+    const named = new Set([...feed.summaries.values()].filter((s) => s.kind === 'Instance').map((s) => s.name));
+    const listed = new Set(items.map((i) => i.name));
+    const added = [...named].some((n) => !listed.has(n));
+    const removed = [...this.feedNames].some((n) => !named.has(n) && listed.has(n));
+    this.feedNames = named;
+    const key = [...named].sort().join('\n');
+    if ((added || removed) && key !== this.relistedFor) {
+      this.relistedFor = key;
       void this.list.run().then(() => this.loadHistory());
     }
   }

@@ -70,6 +70,28 @@ export async function openElementPage(entry: string, api: FakeApi = () => false)
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let browser: Awaited<ReturnType<typeof openChromium>> | undefined;
+  try {
+    browser = await openChromium();
+    await browser.page.goto(`${origin}/`);
+    const opened = browser;
+    return {
+      ...opened,
+      origin,
+      close: async () => {
+        await opened.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  } catch (err) {
+    await browser?.close();
+    server.close();
+    throw err;
+  }
+}
+
+/** A headless Chromium with a fresh profile and one page, collecting the page's errors; close() removes the profile. */
+export async function openChromium(): Promise<{ page: Page; errors: string[]; close(): Promise<void> }> {
   const profile = await mkdtemp(join(tmpdir(), 'l4m-ui-test-'));
   let context: BrowserContext | undefined;
   try {
@@ -82,24 +104,20 @@ export async function openElementPage(entry: string, api: FakeApi = () => false)
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
     page.on('console', (m) => {
-      // A fake's 4xx answer is logged by Chromium as a failed resource: that is what some tests ask for.
+      // A 4xx answer is logged by Chromium as a failed resource: that is what some tests ask for.
       if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`);
     });
-    await page.goto(`${origin}/`);
     const ctx = context;
     return {
       page,
-      origin,
       errors,
       close: async () => {
         await ctx.close();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
         await rm(profile, { recursive: true, force: true });
       },
     };
   } catch (err) {
     await context?.close();
-    server.close();
     await rm(profile, { recursive: true, force: true });
     throw err;
   }
