@@ -51,6 +51,8 @@ type SortKey = 'name' | 'ready' | 'reason' | 'state' | 'players' | 'port' | 'blu
 
 const HISTORY_QUERY = 'since=24h&step=15m';
 const HISTORY_EVERY_MS = 60_000;
+/** How long history answers gather before the table shows them: one render for many answers, not one each. */
+const HISTORY_FLUSH_MS = 250;
 /** At most this many history requests at once: the browser has 6 connections per host and the status feed holds one. */
 const HISTORY_PARALLEL = 3;
 /** A CPU or memory figure older than this says nothing about now (a stopped server). */
@@ -171,6 +173,11 @@ export class L4mServers extends LitElement {
   private feedNames = new Set<string>();
   private historyTimer: ReturnType<typeof setInterval> | undefined;
   private historyRun: Promise<void> | undefined;
+  /** History answers not yet shown, and the timer that will show them. */
+  private historyPending = new Map<string, HistoryPoint[]>();
+  private historyFlush: ReturnType<typeof setTimeout> | undefined;
+  /** Each history's players, so that a sparkline gets the same array (and skips rendering) until its history changes. */
+  private readonly playersOf = new WeakMap<HistoryPoint[], Array<number | null>>();
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -180,6 +187,7 @@ export class L4mServers extends LitElement {
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     clearInterval(this.historyTimer);
+    clearTimeout(this.historyFlush);
   }
 
   /** A row with the newest live status laid over what the list said. */
@@ -233,7 +241,7 @@ export class L4mServers extends LitElement {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
         try {
           const h = await api.get<{ points: HistoryPoint[] }>(`/api/v1/instances/${encodeURIComponent(name)}/history?${HISTORY_QUERY}`);
-          this.history = new Map(this.history).set(name, h.points);
+          this.showHistory(name, h.points);
         } catch {
           // No history (a server just created, or gone): its sparkline stays empty; the next round asks again.
         }
@@ -243,6 +251,21 @@ export class L4mServers extends LitElement {
       this.historyRun = undefined;
     });
     return this.historyRun;
+  }
+
+  private showHistory(name: string, points: HistoryPoint[]): void {
+    this.historyPending.set(name, points);
+    this.historyFlush ??= setTimeout(() => {
+      this.historyFlush = undefined;
+      this.history = new Map([...this.history, ...this.historyPending]);
+      this.historyPending.clear();
+    }, HISTORY_FLUSH_MS);
+  }
+
+  private players(points: HistoryPoint[]): Array<number | null> {
+    let players = this.playersOf.get(points);
+    if (!players) this.playersOf.set(points, (players = points.map((p) => p.players)));
+    return players;
   }
 
   private sortBy(key: SortKey): void {
@@ -273,7 +296,7 @@ export class L4mServers extends LitElement {
       <td data-col="state">${r.state}${r.unit ? html` <span class="muted">(${r.unit})</span>` : ''}${r.trouble ? html`<span class="flag">${r.trouble === 'failed' ? 'Failed' : 'Stalled'}</span>` : ''}</td>
       <td data-col="players" class="num">${r.players !== undefined ? `${r.players}/${r.maxPlayers ?? '?'}` : '–'}</td>
       <td data-col="history" class="wide">${points
-        ? html`<l4m-sparkline .values=${points.map((p) => p.players)} .max=${r.maxPlayers} label="Players of ${r.name} over 24 h"></l4m-sparkline>`
+        ? html`<l4m-sparkline .values=${this.players(points)} .max=${r.maxPlayers} label="Players of ${r.name} over 24 h"></l4m-sparkline>`
         : ''}</td>
       <td data-col="port" class="num">${r.port ?? '–'}</td>
       <td data-col="blueprint" class="wide">${r.blueprint}</td>
