@@ -2,6 +2,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openElementPage, type ElementPage } from './support/element-page.js';
 
+/** Polls wait generously: the machine may be busy; a deadline is a failure, never a measurement. */
+const POLL = { timeout: 15_000 };
+
 // The page: a button that asks, the dialog, and a record of every answer (promise and event) on window.
 const ENTRY = `
 import './ui/elements/l4m-confirm.ts';
@@ -100,7 +103,7 @@ describe('<l4m-confirm>', () => {
     expect(await dialog().innerText()).toContain('second?');
     expect(await answers()).toEqual([false]);
     await dialog().getByRole('button', { name: 'Confirm' }).click();
-    await expect.poll(answers).toEqual([false, true]);
+    await expect.poll(answers, POLL).toEqual([false, true]);
     expect(await events()).toEqual([
       { confirmed: false, message: 'first?' },
       { confirmed: true, message: 'second?' },

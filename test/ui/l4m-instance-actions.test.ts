@@ -2,6 +2,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { json, openElementPage, type ElementPage } from './support/element-page.js';
 
+/** Polls wait generously: the machine may be busy; a deadline is a failure, never a measurement. */
+const POLL = { timeout: 15_000 };
+
 // The API client comes from context, as in the dashboard: a plain element provides it.
 const ENTRY = `
 import { ContextProvider } from '@lit/context';
@@ -75,7 +78,7 @@ describe('<l4m-instance-actions>', () => {
     await show({ name: 'demo-1', state: 'running', unit: 'active', players: 0 });
     await ui.page.getByRole('button', { name: 'Stop demo-1' }).click();
     await dialog().getByRole('button', { name: 'Confirm' }).click();
-    await expect.poll(events).toEqual([{ name: 'demo-1', action: 'stop', ok: true, outcome: 'configured' }]);
+    await expect.poll(events, POLL).toEqual([{ name: 'demo-1', action: 'stop', ok: true, outcome: 'configured' }]);
     expect(posts).toEqual([{ url: '/api/v1/instances/demo-1/stop', csrf: 'csrf-of-the-session' }]);
     expect(await ui.page.getByRole('status').innerText()).toBe('Stop requested');
   });
@@ -85,14 +88,14 @@ describe('<l4m-instance-actions>', () => {
     await ui.page.getByRole('button', { name: 'Start demo-1', exact: true }).click();
     expect(await dialog().innerText()).toContain('It already runs: nothing changes.');
     await dialog().getByRole('button', { name: 'Confirm' }).click();
-    await expect.poll(() => ui.page.getByRole('status').innerText()).toBe('Start: nothing to change');
+    await expect.poll(() => ui.page.getByRole('status').innerText(), POLL).toBe('Start: nothing to change');
   });
 
   it('shows a refusal in an alert and reports it in the event', async () => {
     await show({ name: 'system-1', state: 'running', unit: 'active', players: 0 });
     await ui.page.getByRole('button', { name: 'Restart system-1' }).click();
     await dialog().getByRole('button', { name: 'Confirm' }).click();
-    await expect.poll(() => ui.page.getByRole('alert').innerText()).toBe('Restart failed: instance "system-1" belongs to system: only its owner or an admin may change it');
+    await expect.poll(() => ui.page.getByRole('alert').innerText(), POLL).toBe('Restart failed: instance "system-1" belongs to system: only its owner or an admin may change it');
     expect(await events()).toEqual([{ name: 'system-1', action: 'restart', ok: false, error: 'instance "system-1" belongs to system: only its owner or an admin may change it' }]);
   });
 
@@ -123,8 +126,8 @@ describe('<l4m-instance-actions>', () => {
     await dialog().waitFor();
     await ui.page.keyboard.press('Tab');
     await ui.page.keyboard.press('Enter');
-    await expect.poll(() => posts.map((p) => p.url)).toEqual(['/api/v1/instances/demo-1/reset']);
-    await expect.poll(events).toEqual([{ name: 'demo-1', action: 'reset', ok: true, outcome: 'configured' }]);
+    await expect.poll(() => posts.map((p) => p.url), POLL).toEqual(['/api/v1/instances/demo-1/reset']);
+    await expect.poll(events, POLL).toEqual([{ name: 'demo-1', action: 'reset', ok: true, outcome: 'configured' }]);
     // Focus is back on the button that asked.
     expect(await ui.page.getByRole('button', { name: 'Reset demo-1' }).evaluate((b) => b.matches(':focus'))).toBe(true);
     expect(ui.errors).toEqual([]);

@@ -11,6 +11,9 @@ import { buildWebApp } from '../../controller/web/app.js';
 import { PASSWORDS, webFixture } from '../support/web-client.js';
 import { openChromium } from './support/element-page.js';
 
+/** Polls wait generously: the machine may be busy; a deadline is a failure, never a measurement. */
+const POLL = { timeout: 15_000 };
+
 const MIN = 60_000;
 let fx: Awaited<ReturnType<typeof webFixture>>;
 let app: Awaited<ReturnType<typeof buildWebApp>>;
@@ -61,13 +64,13 @@ const cell = (name: string, col: string) => row(name).locator(`td[data-col="${co
 
 describe('the servers page on left4me web', () => {
   it('lists what alice may see, with live status, history and figures', async () => {
-    await expect.poll(() => browser.page.locator('tr[data-name]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name')))).toEqual(['alice-1', 'demo-1', 'demo-2', 'demo-3']);
+    await expect.poll(() => browser.page.locator('tr[data-name]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name'))), POLL).toEqual(['alice-1', 'demo-1', 'demo-2', 'demo-3']);
     expect(await cell('alice-1', 'ready').innerText()).toBe('Ready');
     expect(await cell('alice-1', 'players').innerText()).toBe('3/8');
     expect(await cell('alice-1', 'port').innerText()).toBe('27020');
     expect(await cell('alice-1', 'owner').innerText()).toBe('alice');
     expect(await cell('demo-1', 'ready').innerText()).toBe('Unknown');
-    await expect.poll(() => cell('alice-1', 'cpu').innerText()).toBe('25%');
+    await expect.poll(() => cell('alice-1', 'cpu').innerText(), POLL).toBe('25%');
     expect(await cell('alice-1', 'memory').innerText()).toBe('512 MiB');
     expect(await cell('alice-1', 'history').getByRole('img').getAttribute('aria-label')).toBe('Players of alice-1 over 24 h: now 9, highest 9');
     expect(browser.errors).toEqual([]);
@@ -78,10 +81,12 @@ describe('the servers page on left4me web', () => {
     const dialog = browser.page.getByRole('dialog', { name: 'Confirm' });
     expect(await dialog.innerText()).toContain('The 3 players connected now are disconnected.');
     await dialog.getByRole('button', { name: 'Confirm' }).click();
-    await expect.poll(() => row('alice-1').getByRole('status').innerText()).toBe('Stop requested');
+    await expect.poll(() => row('alice-1').getByRole('status').innerText(), POLL).toBe('Stop requested');
     const text = readFileSync(join(fx.stateDir, 'instances', 'alice-1.yaml'), 'utf8');
     expect(text).toContain('state: stopped # keep this comment');
     expect(text).toContain("# alice's server");
+    // The row shows the new spec.state (the list is read again after an action).
+    await expect.poll(() => cell('alice-1', 'state').innerText(), POLL).toMatch(/^stopped/);
   });
 
   it('follows a status file written by the controller through the event stream: a failed server stands out', async () => {
@@ -91,7 +96,7 @@ describe('the servers page on left4me web', () => {
         unit: { activeState: 'failed', subState: 'failed' },
       }),
     );
-    await expect.poll(() => row('alice-1').getAttribute('class'), { timeout: 15_000 }).toBe('failed');
+    await expect.poll(() => row('alice-1').getAttribute('class'), POLL).toBe('failed');
     expect(await cell('alice-1', 'ready').innerText()).toBe('Not ready');
     expect(await cell('alice-1', 'state').innerText()).toContain('Failed');
   });
@@ -99,7 +104,7 @@ describe('the servers page on left4me web', () => {
   it("shows the API's refusal when alice restarts a system server", async () => {
     await row('demo-1').getByRole('button', { name: 'Restart demo-1', exact: true }).click();
     await browser.page.getByRole('dialog', { name: 'Confirm' }).getByRole('button', { name: 'Confirm' }).click();
-    await expect.poll(() => row('demo-1').getByRole('alert').innerText()).toMatch(/^Restart failed: .+/);
+    await expect.poll(() => row('demo-1').getByRole('alert').innerText(), POLL).toMatch(/^Restart failed: .+/);
     expect(readFileSync(join(fx.stateDir, 'instances', 'demo-1.yaml'), 'utf8')).not.toContain('restartedAt');
     expect(browser.errors).toEqual([]);
   });

@@ -3,6 +3,9 @@ import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, openElementPage, type ElementPage } from './support/element-page.js';
 
+/** Polls wait generously: the machine may be busy; a deadline is a failure, never a measurement. */
+const POLL = { timeout: 15_000 };
+
 const ENTRY = `
 import { ContextProvider } from '@lit/context';
 import { Api } from './ui/services/api.ts';
@@ -96,10 +99,10 @@ describe('<l4m-servers>', () => {
   });
 
   it('shows the last day of players as a sparkline and the newest CPU and memory, but not figures from long ago', async () => {
-    await expect.poll(() => cell('demo-1', 'cpu').innerText()).toBe('25%');
+    await expect.poll(() => cell('demo-1', 'cpu').innerText(), POLL).toBe('25%');
     expect(await cell('demo-1', 'memory').innerText()).toBe('512 MiB');
     expect(await cell('demo-1', 'history').getByRole('img').getAttribute('aria-label')).toBe('Players of demo-1 over 24 h: now 2, highest 8');
-    await expect.poll(() => cell('demo-2', 'history').getByRole('img').count()).toBe(1);
+    await expect.poll(() => cell('demo-2', 'history').getByRole('img').count(), POLL).toBe(1);
     expect(await cell('demo-2', 'cpu').innerText()).toBe('–');
     expect(await cell('demo-2', 'memory').innerText()).toBe('–');
     // A server without history (404) has no sparkline and no figures.
@@ -154,10 +157,10 @@ describe('<l4m-servers>', () => {
 
   it('follows the status feed: a status event changes its row', async () => {
     push('status', { kind: 'Instance', name: 'demo-2', ready: 'True', reason: 'Succeeded', message: 'the server runs the current documents', port: 27016, players: 5, maxPlayers: 8, unit: 'active' });
-    await expect.poll(() => cell('demo-2', 'ready').innerText()).toBe('Ready');
+    await expect.poll(() => cell('demo-2', 'ready').innerText(), POLL).toBe('Ready');
     expect(await cell('demo-2', 'players').innerText()).toBe('5/8');
     push('status', { kind: 'Instance', name: 'demo-1', ready: 'False', reason: 'Failed', message: 'the server is failed (signal)', port: 27015, unit: 'failed' });
-    await expect.poll(() => row('demo-1').getAttribute('class')).toBe('failed');
+    await expect.poll(() => row('demo-1').getAttribute('class'), POLL).toBe('failed');
     expect(await cell('demo-1', 'ready').innerText()).toBe('Not ready');
   });
 
@@ -165,7 +168,7 @@ describe('<l4m-servers>', () => {
     const fresh: Item = { name: 'fresh', owner: 'alice', blueprint: 'demo-coop', state: 'running', ready: 'Unknown', reason: 'Progressing', message: 'Mounted not yet known' };
     items.push(fresh);
     push('status', summary(fresh));
-    await expect.poll(() => cell('fresh', 'ready').innerText()).toBe('Unknown');
+    await expect.poll(() => cell('fresh', 'ready').innerText(), POLL).toBe('Unknown');
     expect(await cell('fresh', 'owner').innerText()).toBe('alice');
     expect(await order()).toEqual(['broken', 'demo-1', 'demo-2', 'fresh', 'stuck']);
   });
@@ -173,7 +176,7 @@ describe('<l4m-servers>', () => {
   it('reads the list again when the feed says a server it has was deleted', async () => {
     items.splice(items.findIndex((i) => i.name === 'fresh'), 1);
     push('deleted', { kind: 'Instance', name: 'fresh' });
-    await expect.poll(order).toEqual(['broken', 'demo-1', 'demo-2', 'stuck']);
+    await expect.poll(order, POLL).toEqual(['broken', 'demo-1', 'demo-2', 'stuck']);
   });
 
   it("gives each row its actions, whose question knows the row's players", async () => {

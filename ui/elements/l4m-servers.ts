@@ -13,6 +13,7 @@ import type { Api } from '../services/api.js';
 import { apiContext, feedContext } from '../services/context.js';
 import { StatusController } from '../services/status-feed.js';
 import { theme } from '../theme.js';
+import type { ActionDetail } from './l4m-instance-actions.js';
 import './l4m-instance-actions.js';
 import './l4m-sparkline.js';
 
@@ -268,6 +269,11 @@ export class L4mServers extends LitElement {
     return players;
   }
 
+  /** An action is an edit of the document (spec.state), which the feed does not carry: read the list again to show it. */
+  private readonly acted = (e: CustomEvent<ActionDetail>) => {
+    if (e.detail.ok) void this.list.run();
+  };
+
   private sortBy(key: SortKey): void {
     if (this.sortKey === key) this.sortDir = this.sortDir === 1 ? -1 : 1;
     else {
@@ -318,7 +324,7 @@ export class L4mServers extends LitElement {
         <span class="count" role="status">${rows.length === all.length ? `${all.length} servers` : `${rows.length} of ${all.length} servers`}${troubled ? `, ${troubled} need attention` : ''}</span>
       </div>
       <div class="scroll">
-        <table aria-label="Servers">
+        <table aria-label="Servers" @l4m-action=${this.acted}>
           <thead><tr>${COLUMNS.map((c) => this.header(c))}</tr></thead>
           <tbody>
             ${rows.map((r) => this.row(r))}
