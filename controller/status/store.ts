@@ -2,6 +2,7 @@
 // written into the documents), the sticky port and uid leases, and the
 // condition vocabulary (conditions.ts). Files written atomically; read by the
 // CLI and, later, the web API.
+import { statSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { readSmallFile } from '../fs/small-file.js';
 import { join } from 'node:path';
@@ -88,6 +89,11 @@ export class StatusStore {
 
   /** Reads one status; undefined when none was written yet, or when `name` is no document name. */
   async read(kind: Kind, name: string): Promise<DocumentStatus | undefined> {
+    return this.readNow(kind, name);
+  }
+
+  /** read(), synchronously: the file is small and read with readFileSync anyway (see fs/small-file.ts). */
+  readNow(kind: Kind, name: string): DocumentStatus | undefined {
     if (!isDocumentName(name)) return undefined;
     try {
       const path = this.path(kind, name);
@@ -137,5 +143,34 @@ export class StatusStore {
     if (!isDocumentName(name)) return;
     this.texts.delete(this.path(kind, name));
     await rm(this.path(kind, name), { force: true });
+  }
+}
+
+/**
+ * A status store for readers that ask often (the web service lists every
+ * instance's status per request): a status is read and parsed again only
+ * when its file changed. The controller writes by rename, so a new write is
+ * a new inode; inode, size and mtime together say whether it changed. The
+ * objects it returns are shared between callers: read them, never change them.
+ */
+export class CachedStatusReader extends StatusStore {
+  private readonly parsed = new Map<string, { ino: number; size: number; mtimeMs: number; status: DocumentStatus }>();
+
+  override readNow(kind: Kind, name: string): DocumentStatus | undefined {
+    if (!isDocumentName(name)) return undefined;
+    const path = join(this.dir, kind.toLowerCase(), `${name}.json`);
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      this.parsed.delete(path);
+      return undefined;
+    }
+    const hit = this.parsed.get(path);
+    if (hit && hit.ino === st.ino && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.status;
+    const status = super.readNow(kind, name);
+    if (status) this.parsed.set(path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, status });
+    else this.parsed.delete(path);
+    return status;
   }
 }

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { LoadOptions } from '../documents/loader.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
-import { StatusStore } from '../status/store.js';
+import { CachedStatusReader, type StatusStore } from '../status/store.js';
 import { loginLimiters, type LimitOptions, type LoginLimiters } from './rate-limit.js';
 import { DEFAULT_SESSION_LIMITS, SessionStore, type SessionLimits } from './sessions.js';
 import type { LiveOptions } from './live-options.js';
@@ -72,7 +72,7 @@ export function webContext(opts: WebOptions): WebContext {
     opts,
     layout,
     users,
-    status: new StatusStore(layout.statusDir),
+    status: new CachedStatusReader(layout.statusDir),
     state: new StateView(opts.stateDir, opts.load ?? {}),
     sessions: new SessionStore(opts.webDataDir, users, opts.sessionLimits ?? DEFAULT_SESSION_LIMITS),
     loginLimits: loginLimiters(opts.loginLimits),
