@@ -32,7 +32,8 @@ function getRoutes(tree: string): string[] {
   const stack: string[] = [];
   const out: string[] = [];
   for (const line of tree.split('\n')) {
-    const m = /^([\s│├└─]*)(\/\S*)(?: \(([^)]*)\))?/.exec(line);
+    // A segment may start without a slash under the root route (`/` then `healthz`).
+    const m = /^([\s│├└─]*)([^\s(]+)(?: \(([^)]*)\))?/.exec(line);
     if (!m) continue;
     const depth = Math.floor(m[1]!.length / 4);
     stack.length = depth;
