@@ -1,22 +1,8 @@
 // The Server page's leaf elements in a real Chromium, under the dashboard's CSP:
 // the chart, the live log, the RCON console, conditions and events, players.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { json, sse, uiFixture, type SseStream, type UiFixture } from './server-page-fixture.js';
+import { ENTRY, json, sse, uiFixture, type SseStream, type UiFixture } from './server-page-fixture.js';
 
-export const ENTRY = `
-import { ContextProvider } from '@lit/context';
-import { Api } from './ui/services/api.js';
-import { apiContext, feedContext } from './ui/services/context.js';
-import { StatusFeed } from './ui/services/status-feed.js';
-import './ui/elements/l4m-server.js';
-const api = new Api();
-api.csrfToken = 'csrf-test';
-api.user = { name: 'alice', role: 'user' };
-const feed = new StatusFeed('/api/v1/events');
-new ContextProvider(document.body, { context: apiContext, initialValue: api });
-new ContextProvider(document.body, { context: feedContext, initialValue: feed });
-Object.assign(window, { l4mTest: { api, feed } });
-`;
 
 const POLL = { timeout: 10_000, interval: 50 };
 let fx: UiFixture;

@@ -16,6 +16,26 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { packageRoot } from '../../controller/package-root.js';
 import { CONTENT_SECURITY_POLICY } from '../../controller/web/plugins/security.js';
 
+/**
+ * The test page's script: every element of the Server page, with the API client
+ * (a CSRF token, logged in as the user alice) and a status feed provided through
+ * context as <l4m-app> provides them; `window.l4mTest` holds both.
+ */
+export const ENTRY = `
+import { ContextProvider } from '@lit/context';
+import { Api } from './ui/services/api.js';
+import { apiContext, feedContext } from './ui/services/context.js';
+import { StatusFeed } from './ui/services/status-feed.js';
+import './ui/elements/l4m-server.js';
+const api = new Api();
+api.csrfToken = 'csrf-test';
+api.user = { name: 'alice', role: 'user' };
+const feed = new StatusFeed('/api/v1/events');
+new ContextProvider(document.body, { context: apiContext, initialValue: api });
+new ContextProvider(document.body, { context: feedContext, initialValue: feed });
+Object.assign(window, { l4mTest: { api, feed } });
+`;
+
 /** Answers one API request; return false to let the fixture answer 404. */
 export type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => boolean | Promise<boolean>;
 

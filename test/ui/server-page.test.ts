@@ -1,0 +1,160 @@
+// The Server page (<l4m-server>) in a real Chromium, under the dashboard's CSP, against a
+// loopback stand-in of the web API: what it loads, what it shows, live Ready from the
+// status feed, the connect string, and the 404 and not-yours cases.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ENTRY, json, sse, uiFixture, type SseStream, type UiFixture } from './server-page-fixture.js';
+
+const POLL = { timeout: 10_000, interval: 50 };
+let fx: UiFixture;
+let asked: string[];
+let log: SseStream | undefined;
+let feed: SseStream | undefined;
+
+const CONDITIONS = [
+  { type: 'Ready', status: 'True', reason: 'Ready', message: 'answers A2S on port 27015', observedGeneration: 'g1', lastTransitionTime: '2026-11-30T10:00:00Z' },
+  { type: 'Running', status: 'True', reason: 'Active', message: 'left4me-server@alpha.service is active', observedGeneration: 'g1', lastTransitionTime: '2026-11-30T09:59:00Z' },
+];
+const EVENTS = [{ time: '2026-11-30T09:59:00Z', type: 'Normal', reason: 'Started', message: 'left4me-server@alpha.service started' }];
+
+function instance(name: string, owner: string, ready = 'True') {
+  return {
+    valid: true,
+    etag: '"e1"',
+    document: { apiVersion: 'left4me/v1', kind: 'Instance', metadata: { name, owner }, spec: { blueprint: 'coop', state: 'running' } },
+    status: { ready, reason: 'Ready', message: 'answers A2S on port 27015', upToDate: true, conditions: CONDITIONS, events: EVENTS, port: 27015, players: 1, maxPlayers: 8, unit: 'active' },
+  };
+}
+
+beforeAll(async () => {
+  fx = await uiFixture(ENTRY);
+}, 60_000);
+afterAll(() => fx?.close());
+beforeEach(async () => {
+  asked = [];
+  log = undefined;
+  feed = undefined;
+  fx.routes.clear();
+  fx.problems.length = 0;
+  const record = (req: { method?: string; url?: string }) => asked.push(`${req.method} ${req.url}`);
+  let readyNow = 'True';
+  fx.routes.set('GET /api/v1/instances/alpha', (req, res) => (record(req), json(res, 200, instance('alpha', 'alice', readyNow))));
+  fx.routes.set('GET /api/v1/instances/sys', (req, res) => (record(req), json(res, 200, instance('sys', 'system'))));
+  fx.routes.set('GET /api/v1/instances/alpha/log', (req, res) => {
+    record(req);
+    log = sse(res);
+    return true;
+  });
+  fx.routes.set('GET /api/v1/instances/alpha/players', (req, res) => (record(req), json(res, 200, { items: [{ name: 'Zoey', score: 4, durationSeconds: 61, steamId: '76561197960267732' }], steamIds: true, personas: false })));
+  fx.routes.set('GET /api/v1/instances/alpha/history', (req, res) => {
+    record(req);
+    const t = Date.UTC(2026, 10, 30, 10);
+    return json(res, 200, {
+      name: 'alpha',
+      since: t - 86_400_000,
+      step: 60_000,
+      sampleStep: 60_000,
+      points: [
+        { t, players: 0, cpu: 0.1, memory: 300e6 },
+        { t: t + 60_000, players: 1, cpu: 0.2, memory: 310e6 },
+        { t: t + 120_000, players: null, cpu: null, memory: null },
+        { t: t + 180_000, players: 1, cpu: 0.3, memory: 320e6 },
+        { t: t + 240_000, players: 2, cpu: 0.25, memory: 330e6 },
+      ],
+    });
+  });
+  fx.routes.set('GET /api/v1/events', (req, res) => {
+    feed = sse(res);
+    feed.send('snapshot', { items: [{ kind: 'Instance', name: 'alpha', ready: 'True', reason: 'Ready', message: 'answers', port: 27015, players: 1, maxPlayers: 8, unit: 'active' }] }, 'r-1');
+    return true;
+  });
+  // What GET alpha answers after the feed said it crashed.
+  fx.routes.set('POST /test/crash', (_req, res) => ((readyNow = 'False'), json(res, 200, {})));
+  await fx.open();
+  await fx.page.evaluate(() => sessionStorage.clear());
+});
+afterEach(async () => {
+  await fx.page.evaluate(() => (window as unknown as { l4mTest: { feed: { stop(): void } } }).l4mTest.feed.stop());
+  expect(fx.problems).toEqual([]);
+});
+
+async function show(name: string): Promise<void> {
+  await fx.page.evaluate((name) => {
+    document.body.replaceChildren();
+    const el = document.createElement('l4m-server') as HTMLElement & { name: string };
+    el.name = name;
+    document.body.append(el);
+  }, name);
+}
+
+describe('<l4m-server>', () => {
+  it("shows the server's heading, conditions, events, players, charts, live log and console", async () => {
+    await show('alpha');
+    const page = fx.page;
+    await page.getByRole('heading', { level: 1, name: 'alpha' }).waitFor();
+    await page.getByRole('table', { name: 'Conditions' }).waitFor();
+    expect(await page.getByRole('table', { name: 'Conditions' }).locator('tbody tr').count()).toBe(2);
+    expect(await page.getByRole('list', { name: 'Events' }).textContent()).toContain('left4me-server@alpha.service started');
+    await expect.poll(() => page.getByRole('table', { name: 'Players' }).locator('tbody tr').allTextContents(), POLL).toEqual([expect.stringContaining('Zoey')]);
+    expect(await page.locator('.connect code').textContent()).toBe('connect 127.0.0.1:27015');
+    // The charts: a gap where the history says unknown.
+    for (const label of ['Players over time', 'CPU over time', 'Memory over time']) {
+      await expect.poll(() => page.getByRole('img', { name: label }).locator('polyline').count(), POLL).toBe(2);
+    }
+    // The log follows the last 200 lines; the console sends to this instance.
+    await expect.poll(() => log !== undefined, POLL).toBe(true);
+    log!.send('line', { time: '2026-11-30T10:00:00.000Z', message: 'Zoey connected' }, 'cursor-1');
+    await expect.poll(() => page.getByRole('log', { name: 'Server log' }).textContent(), POLL).toContain('Zoey connected');
+    await page.getByRole('textbox', { name: 'Console command' }).waitFor();
+    await page.getByRole('searchbox', { name: 'Search log' }).waitFor();
+    for (const name of ['Pause', 'Jump to newest', 'Send', 'Copy connect string']) expect(await page.getByRole('button', { name, exact: true }).count()).toBe(1);
+    expect(asked).toEqual(
+      expect.arrayContaining(['GET /api/v1/instances/alpha', 'GET /api/v1/instances/alpha/players', 'GET /api/v1/instances/alpha/history?since=24h', 'GET /api/v1/instances/alpha/log?follow=1&tail=200']),
+    );
+    expect(await page.locator('l4m-server l4m-instance-actions').count()).toBe(1);
+  });
+
+  it('shows Ready live from the status feed and reads the conditions again when it changes', async () => {
+    await fx.page.evaluate(() => (window as unknown as { l4mTest: { feed: { start(): void } } }).l4mTest.feed.start());
+    await show('alpha');
+    const ready = fx.page.locator('l4m-server .ready');
+    await expect.poll(() => ready.textContent(), POLL).toMatch(/^Ready/);
+    await expect.poll(() => feed !== undefined, POLL).toBe(true);
+    const loads = () => asked.filter((a) => a === 'GET /api/v1/instances/alpha').length;
+    const before = loads();
+    await fetch(`${fx.base}/test/crash`, { method: 'POST' });
+    feed!.send('status', { kind: 'Instance', name: 'alpha', ready: 'False', reason: 'Crashed', message: 'exit code 139', port: 27015, unit: 'failed' }, 'r-2');
+    await expect.poll(() => ready.textContent(), POLL).toMatch(/^Not ready\s*\(Crashed\)/);
+    await expect.poll(loads, POLL).toBeGreaterThan(before);
+  });
+
+  it('copies the connect string, or selects it when the clipboard refuses', async () => {
+    await fx.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: fx.base });
+    await show('alpha');
+    await fx.page.getByRole('button', { name: 'Copy connect string' }).click();
+    await expect.poll(() => fx.page.locator('.connect [role=status]').textContent(), POLL).toBe('Copied.');
+    expect(await fx.page.evaluate(() => navigator.clipboard.readText())).toBe('connect 127.0.0.1:27015');
+    await fx.page.evaluate(() => {
+      navigator.clipboard.writeText = () => Promise.reject(new DOMException('denied', 'NotAllowedError'));
+    });
+    await fx.page.getByRole('button', { name: 'Copy connect string' }).click();
+    await expect.poll(() => fx.page.locator('.connect [role=status]').textContent(), POLL).toBe('Selected: press Ctrl+C to copy.');
+    expect(await fx.page.evaluate(() => String(window.getSelection()))).toBe('connect 127.0.0.1:27015');
+  });
+
+  it('says so plainly when there is no such server', async () => {
+    await show('ghost');
+    await expect.poll(() => fx.page.getByRole('alert').textContent(), POLL).toBe('There is no server named “ghost”, or it is not yours to see.');
+    expect(await fx.page.getByRole('heading', { level: 1 }).textContent()).toBe('ghost');
+  });
+
+  it("shows a server the user may see but not manage without its log, console or players (the API would say 403)", async () => {
+    await show('sys');
+    await fx.page.getByRole('table', { name: 'Conditions' }).waitFor();
+    const text = await fx.page.locator('l4m-server').evaluate((el) => el.shadowRoot!.textContent!);
+    expect(text).toContain('Only the owner (system) and admins can see who is playing.');
+    expect(text).toContain("Only the owner and admins can read the server's log.");
+    expect(text).toContain("Only the owner and admins can use the server's console.");
+    expect(await fx.page.getByRole('log').count()).toBe(0);
+    expect(asked.filter((a) => a.startsWith('GET /api/v1/instances/sys/'))).toEqual([]);
+  });
+});
