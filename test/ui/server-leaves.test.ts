@@ -132,6 +132,25 @@ describe('<l4m-log-view>', () => {
     expect(await events('l4m-follow')).toEqual([{ following: false }, { following: true }]);
   });
 
+  it('stops following when the reader scrolls up, so the view holds still', async () => {
+    await mount('l4m-log-view', { label: 'Server log' });
+    const add = (from: number, n: number) =>
+      fx.page.evaluate(([from, n]) => {
+        const el = document.querySelector('l4m-log-view') as unknown as { addLines(...l: Array<{ message: string }>): void };
+        for (let i = from; i < from + n; i++) el.addLines({ message: `line ${i}` });
+      }, [from, n] as const);
+    await add(0, 100);
+    const box = fx.page.getByRole('log', { name: 'Server log' });
+    // Following scrolls to the end by itself, and that does not pause it.
+    await expect.poll(() => box.evaluate((b) => b.scrollTop > 0 && b.scrollHeight - b.clientHeight - b.scrollTop < 2), POLL).toBe(true);
+    expect(await fx.page.getByRole('button', { name: 'Pause' }).count()).toBe(1);
+    await box.evaluate((b) => (b.scrollTop = 0));
+    await fx.page.getByRole('button', { name: 'Follow' }).waitFor();
+    await add(100, 5);
+    await expect.poll(() => fx.page.locator('l4m-log-view [role=status]').textContent(), POLL).toContain('5 new lines while paused');
+    expect(await box.evaluate((b) => b.scrollTop)).toBe(0);
+  });
+
   it('filters by the search box, case-insensitively', async () => {
     await mount('l4m-log-view', { label: 'Server log' });
     await fx.page.evaluate(() => {

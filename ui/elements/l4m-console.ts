@@ -36,7 +36,7 @@ export class L4mConsole extends LitElement {
       input { flex: 1; min-width: 0; background: var(--input-bg); color: var(--fg); border: 1px solid var(--line); border-radius: 4px; padding: 0.3rem 0.4rem;
         font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; }
       button { font: inherit; }
-      .out { height: 16rem; overflow: auto; background: var(--input-bg); border: 1px solid var(--line); border-radius: 4px; padding: 0.3rem 0.5rem;
+      .out { height: 16rem; overflow: auto; background: var(--input-bg); color: var(--fg); border: 1px solid var(--line); border-radius: 4px; padding: 0.3rem 0.5rem;
         font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; }
       .cmd { color: var(--accent); }
       .err { color: var(--bad); }

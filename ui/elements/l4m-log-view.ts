@@ -4,7 +4,8 @@
  * stream with Last-Event-ID) and shows the `end` event's reason; append()
  * feeds it lines directly. Following keeps the newest line in view; Pause
  * freezes the view (new lines wait, counted, until Follow); the search box
- * filters what is shown. At most `max` lines are kept, the oldest dropped, so
+ * filters what is shown. Scrolling up to read pauses too (the view stops
+ * jumping under the reader). At most `max` lines are kept, the oldest dropped, so
  * a chatty server cannot grow the page without bound.
  * Fires `l4m-follow` ({following}) when following starts or stops.
  */
@@ -38,7 +39,7 @@ export class L4mLogView extends LitElement {
       .bar input { flex: 1; min-width: 8rem; background: var(--input-bg); color: var(--fg); border: 1px solid var(--line); border-radius: 4px; padding: 0.25rem 0.4rem; font: inherit; }
       button { font: inherit; }
       .state { color: var(--muted); font-size: 0.9em; }
-      .lines { height: 22rem; overflow: auto; background: var(--input-bg); border: 1px solid var(--line); border-radius: 4px; padding: 0.3rem 0.5rem;
+      .lines { height: 22rem; overflow: auto; background: var(--input-bg); color: var(--fg); border: 1px solid var(--line); border-radius: 4px; padding: 0.3rem 0.5rem;
         font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; white-space: pre-wrap; overflow-wrap: anywhere; }
       time { color: var(--muted); margin-right: 0.6em; }
       .empty { color: var(--muted); }
@@ -148,6 +149,12 @@ export class L4mLogView extends LitElement {
     if (this.following) this.scrollToEnd();
   }
 
+  /** The reader scrolled away from the end: stop following (the end is where following scrolls to, so that never pauses). */
+  private onScroll(e: Event): void {
+    const box = e.target as HTMLElement;
+    if (this.following && box.scrollHeight - box.clientHeight - box.scrollTop > 40) this.setFollowing(false);
+  }
+
   override render() {
     const q = this.query.toLowerCase();
     const shown = q ? this.lines.filter((l) => l.message.toLowerCase().includes(q)) : this.lines;
@@ -158,7 +165,7 @@ export class L4mLogView extends LitElement {
         <button @click=${this.jumpToNewest}>Jump to newest</button>
         <span class="state" role="status">${this.waiting.length > 0 ? `${this.waiting.length} new line${this.waiting.length === 1 ? '' : 's'} while paused. ` : ''}${this.state}</span>
       </div>
-      <div class="lines" role="log" aria-label=${this.label} tabindex="0">
+      <div class="lines" role="log" aria-label=${this.label} tabindex="0" @scroll=${this.onScroll}>
         ${shown.length === 0 ? html`<span class="empty">${q ? 'No line matches.' : 'No lines yet.'}</span>` : nothing}
         ${repeat(
           shown,

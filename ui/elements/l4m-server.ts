@@ -44,12 +44,13 @@ export class L4mServer extends LitElement {
     css`
       :host { display: block; }
       h1 { margin: 0 0 0.25rem; font-size: 1.5rem; overflow-wrap: anywhere; }
-      h2 { font-size: 1.1rem; margin: 0 0 0.5rem; }
+      h2 { font-size: 1.1rem; margin: 0.5rem 0; }
       .head { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: baseline; margin-bottom: 1rem; }
       .ready.True { color: var(--ok); } .ready.False { color: var(--bad); } .ready.Unknown { color: var(--warn); }
       .muted { color: var(--muted); }
-      .connect { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; }
-      code { background: var(--input-bg); border: 1px solid var(--line); border-radius: 4px; padding: 0.15rem 0.4rem; user-select: all; }
+      .connect { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 0.75rem 0; }
+      l4m-instance-actions { display: block; margin: 0.75rem 0; }
+      code { background: var(--input-bg); color: var(--fg); border: 1px solid var(--line); border-radius: 4px; padding: 0.15rem 0.4rem; user-select: all; }
       button { font: inherit; }
       .grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 1.25rem; }
       .charts { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 1rem; }
@@ -154,7 +155,7 @@ export class L4mServer extends LitElement {
     return html`
       <h1>${this.name}</h1>
       <div class="head">
-        <span class="ready ${ready}" role="status">${ready === 'True' ? 'Ready' : ready === 'False' ? 'Not ready' : 'Unknown'}${reason ? html` <span class="muted" title=${message ?? ''}>(${reason})</span>` : nothing}</span>
+        <span class="ready ${ready}" role="status">${ready === 'True' ? 'Ready' : ready === 'False' ? 'Not ready' : 'Unknown'}${reason && reason !== 'Ready' ? html` <span class="muted" title=${message ?? ''}>(${reason})</span>` : nothing}</span>
         <span>State: ${a.document.spec.state ?? 'running'}${s?.unit ?? st.unit ? html` <span class="muted">(${s?.unit ?? st.unit})</span>` : nothing}</span>
         <span>Players: ${players !== undefined ? `${players}/${maxPlayers ?? '?'}` : '–'}</span>
         <span>Blueprint: <a href="#/documents/blueprints/${encodeURIComponent(a.document.spec.blueprint ?? '')}">${a.document.spec.blueprint}</a></span>
