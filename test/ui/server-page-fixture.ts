@@ -94,6 +94,29 @@ export async function uiFixture(entry: string): Promise<UiFixture> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { context, page, problems, close } = await launchChromium();
+  return {
+    base,
+    page,
+    context,
+    problems,
+    routes,
+    async open() {
+      await page.goto(`${base}/`);
+      await page.waitForFunction(() => customElements.get('l4m-chart') !== undefined);
+    },
+    async close() {
+      await close();
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    },
+  };
+}
+
+/** Debian's Chromium, headless, in a throwaway profile; `problems` collects CSP violations and uncaught page errors. */
+export async function launchChromium(): Promise<{ context: BrowserContext; page: Page; problems: string[]; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'left4me-ui-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
@@ -107,21 +130,11 @@ export async function uiFixture(entry: string): Promise<UiFixture> {
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   return {
-    base,
-    page,
     context,
+    page,
     problems,
-    routes,
-    async open() {
-      await page.goto(`${base}/`);
-      await page.waitForFunction(() => customElements.get('l4m-chart') !== undefined);
-    },
     async close() {
       await context.close();
-      await new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      });
       rmSync(profile, { recursive: true, force: true });
     },
   };

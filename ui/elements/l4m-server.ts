@@ -111,7 +111,7 @@ export class L4mServer extends LitElement {
   /** The log, console and players are the owner's and admins' (the API answers others 403). */
   private mayManage(a: InstanceAnswer): boolean {
     const user = this.api.value?.user;
-    return user !== undefined && (user.role === 'admin' || user.name === a.document.metadata.owner);
+    return user !== undefined && (user.role === 'admin' || user.name === ownerOf(a));
   }
 
   private async copy(text: string): Promise<void> {
@@ -159,7 +159,7 @@ export class L4mServer extends LitElement {
         <span>State: ${a.document.spec.state ?? 'running'}${s?.unit ?? st.unit ? html` <span class="muted">(${s?.unit ?? st.unit})</span>` : nothing}</span>
         <span>Players: ${players !== undefined ? `${players}/${maxPlayers ?? '?'}` : '–'}</span>
         <span>Blueprint: <a href="#/documents/blueprints/${encodeURIComponent(a.document.spec.blueprint ?? '')}">${a.document.spec.blueprint}</a></span>
-        <span class="muted">Owner: ${a.document.metadata.owner}</span>
+        <span class="muted">Owner: ${ownerOf(a)}</span>
       </div>
       ${message ? html`<p class="muted">${message}</p>` : nothing}
       <div class="connect">
@@ -179,7 +179,7 @@ export class L4mServer extends LitElement {
         </section>
         <section aria-labelledby="h-players">
           <h2 id="h-players">Players</h2>
-          ${manage ? this.renderPlayers() : html`<p class="muted">Only the owner (${a.document.metadata.owner}) and admins can see who is playing.</p>`}
+          ${manage ? this.renderPlayers() : html`<p class="muted">Only the owner (${ownerOf(a)}) and admins can see who is playing.</p>`}
         </section>
         <section class="wide" aria-labelledby="h-log">
           <h2 id="h-log">Log</h2>
@@ -214,6 +214,11 @@ export class L4mServer extends LitElement {
       </div>
     `;
   }
+}
+
+/** A document without an owner is the system's (the schema's default). */
+function ownerOf(a: InstanceAnswer): string {
+  return a.document.metadata.owner ?? 'system';
 }
 
 function errorMessage(e: unknown): string {
