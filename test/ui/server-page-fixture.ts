@@ -47,6 +47,8 @@ export interface UiFixture {
   problems: string[];
   /** The API routes: `METHOD /path` (no query) → handler; tests add and replace them. */
   routes: Map<string, Handler>;
+  /** Every API request the page made (`METHOD /path?query`), answered or not. */
+  requests: string[];
   /** Loads a fresh page (the bundle, nothing rendered). */
   open(): Promise<void>;
   close(): Promise<void>;
@@ -69,6 +71,7 @@ export async function bundle(entry: string): Promise<string> {
 export async function uiFixture(entry: string): Promise<UiFixture> {
   const script = await bundle(entry);
   const routes = new Map<string, Handler>();
+  const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -86,6 +89,7 @@ export async function uiFixture(entry: string): Promise<UiFixture> {
           res.end(script);
           return;
         }
+        requests.push(`${req.method} ${req.url}`);
         const handler = routes.get(`${req.method} ${path}`);
         if (handler && (await handler(req, res, Buffer.concat(chunks).toString('utf8')))) return;
         json(res, 404, { error: `no route ${req.method} ${path}` });
@@ -101,6 +105,7 @@ export async function uiFixture(entry: string): Promise<UiFixture> {
     context,
     problems,
     routes,
+    requests,
     async open() {
       await page.goto(`${base}/`);
       await page.waitForFunction(() => customElements.get('l4m-chart') !== undefined);

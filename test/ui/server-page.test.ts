@@ -6,7 +6,6 @@ import { ENTRY, json, sse, uiFixture, type SseStream, type UiFixture } from './s
 
 const POLL = { timeout: 10_000, interval: 50 };
 let fx: UiFixture;
-let asked: string[];
 let log: SseStream | undefined;
 let feed: SseStream | undefined;
 
@@ -30,23 +29,20 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => fx?.close());
 beforeEach(async () => {
-  asked = [];
   log = undefined;
   feed = undefined;
   fx.routes.clear();
+  fx.requests.length = 0;
   fx.problems.length = 0;
-  const record = (req: { method?: string; url?: string }) => asked.push(`${req.method} ${req.url}`);
   let readyNow = 'True';
-  fx.routes.set('GET /api/v1/instances/alpha', (req, res) => (record(req), json(res, 200, instance('alpha', 'alice', readyNow))));
-  fx.routes.set('GET /api/v1/instances/sys', (req, res) => (record(req), json(res, 200, instance('sys', 'system'))));
+  fx.routes.set('GET /api/v1/instances/alpha', (_req, res) => json(res, 200, instance('alpha', 'alice', readyNow)));
+  fx.routes.set('GET /api/v1/instances/sys', (_req, res) => json(res, 200, instance('sys', 'system')));
   fx.routes.set('GET /api/v1/instances/alpha/log', (req, res) => {
-    record(req);
     log = sse(res);
     return true;
   });
-  fx.routes.set('GET /api/v1/instances/alpha/players', (req, res) => (record(req), json(res, 200, { items: [{ name: 'Zoey', score: 4, durationSeconds: 61, steamId: '76561197960267732' }], steamIds: true, personas: false })));
+  fx.routes.set('GET /api/v1/instances/alpha/players', (_req, res) => json(res, 200, { items: [{ name: 'Zoey', score: 4, durationSeconds: 61, steamId: '76561197960267732' }], steamIds: true, personas: false }));
   fx.routes.set('GET /api/v1/instances/alpha/history', (req, res) => {
-    record(req);
     const t = Date.UTC(2026, 10, 30, 10);
     return json(res, 200, {
       name: 'alpha',
@@ -107,7 +103,7 @@ describe('<l4m-server>', () => {
     await page.getByRole('textbox', { name: 'Console command' }).waitFor();
     await page.getByRole('searchbox', { name: 'Search log' }).waitFor();
     for (const name of ['Pause', 'Jump to newest', 'Send', 'Copy connect string']) expect(await page.getByRole('button', { name, exact: true }).count()).toBe(1);
-    expect(asked).toEqual(
+    expect(fx.requests).toEqual(
       expect.arrayContaining(['GET /api/v1/instances/alpha', 'GET /api/v1/instances/alpha/players', 'GET /api/v1/instances/alpha/history?since=24h', 'GET /api/v1/instances/alpha/log?follow=1&tail=200']),
     );
     expect(await page.locator('l4m-server l4m-instance-actions').count()).toBe(1);
@@ -119,7 +115,7 @@ describe('<l4m-server>', () => {
     const ready = fx.page.locator('l4m-server .ready');
     await expect.poll(() => ready.textContent(), POLL).toMatch(/^Ready/);
     await expect.poll(() => feed !== undefined, POLL).toBe(true);
-    const loads = () => asked.filter((a) => a === 'GET /api/v1/instances/alpha').length;
+    const loads = () => fx.requests.filter((a) => a === 'GET /api/v1/instances/alpha').length;
     const before = loads();
     await fetch(`${fx.base}/test/crash`, { method: 'POST' });
     feed!.send('status', { kind: 'Instance', name: 'alpha', ready: 'False', reason: 'Crashed', message: 'exit code 139', port: 27015, unit: 'failed' }, 'r-2');
@@ -155,6 +151,22 @@ describe('<l4m-server>', () => {
     expect(text).toContain("Only the owner and admins can read the server's log.");
     expect(text).toContain("Only the owner and admins can use the server's console.");
     expect(await fx.page.getByRole('log').count()).toBe(0);
-    expect(asked.filter((a) => a.startsWith('GET /api/v1/instances/sys/'))).toEqual([]);
+    // History is for anyone who sees the server; nothing else is asked (it would be a 403).
+    await expect.poll(() => fx.requests.filter((a) => a.startsWith('GET /api/v1/instances/sys')), POLL).toEqual(['GET /api/v1/instances/sys', 'GET /api/v1/instances/sys/history?since=24h']);
+  });
+
+  it("shows an admin the log, console and players of a server it does not own", async () => {
+    fx.routes.set('GET /api/v1/instances/sys/log', (req, res) => {
+      sse(res);
+      return true;
+    });
+    fx.routes.set('GET /api/v1/instances/sys/players', (_req, res) => json(res, 200, { items: [], steamIds: true, personas: false }));
+    fx.routes.set('GET /api/v1/instances/sys/history', (_req, res) => json(res, 200, { name: 'sys', since: 0, step: 60_000, sampleStep: 60_000, points: [] }));
+    await fx.page.evaluate(() => ((window as unknown as { l4mTest: { api: { user: unknown } } }).l4mTest.api.user = { name: 'root', role: 'admin' }));
+    await show('sys');
+    await fx.page.getByRole('log', { name: 'Server log' }).waitFor();
+    await fx.page.getByRole('log', { name: 'Console output' }).waitFor();
+    await fx.page.getByRole('table', { name: 'Players' }).waitFor();
+    await expect.poll(() => fx.requests.filter((a) => a.startsWith('GET /api/v1/instances/sys/')).sort(), POLL).toEqual(['GET /api/v1/instances/sys/history?since=24h', 'GET /api/v1/instances/sys/log?follow=1&tail=200', 'GET /api/v1/instances/sys/players']);
   });
 });
