@@ -116,6 +116,19 @@ describe('<l4m-log-view>', () => {
     expect(asked).toEqual(['/log-test?follow=1']);
   });
 
+  it('opens one stream per src: another src drops the old lines and stream', async () => {
+    await mount('l4m-log-view', { label: 'Server log', src: '/log-test?a' });
+    await expect.poll(() => stream !== undefined, POLL).toBe(true);
+    const first = stream!;
+    first.send('line', { time: '', message: 'from a' });
+    await expect.poll(shown, POLL).toEqual(['from a']);
+    await fx.page.evaluate(() => ((document.querySelector('l4m-log-view') as unknown as { src: string }).src = '/log-test?b'));
+    await first.closed;
+    await expect.poll(() => asked, POLL).toEqual(['/log-test?a', '/log-test?b']);
+    stream!.send('line', { time: '', message: 'from b' });
+    await expect.poll(shown, POLL).toEqual(['from b']);
+  });
+
   it('pauses (new lines wait, counted) and follows again; fires l4m-follow each time', async () => {
     await recordEvents('l4m-follow');
     await mount('l4m-log-view', { label: 'Server log', src: '/log-test' });

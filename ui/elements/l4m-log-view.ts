@@ -59,6 +59,8 @@ export class L4mLogView extends LitElement {
   private waiting: Kept[] = [];
   private seq = 0;
   private source: EventSource | undefined;
+  /** The src the stream (or its absence) was opened for. */
+  private openedSrc = '';
 
   /** Every line kept (shown or waiting), oldest first. */
   get text(): string[] {
@@ -83,7 +85,11 @@ export class L4mLogView extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
-    this.open();
+    // Back in the page (moved, or shown again): the stream starts over with its tail, so the old lines go.
+    if (this.src && !this.source) {
+      this.clear();
+      this.open();
+    }
   }
 
   override disconnectedCallback(): void {
@@ -91,8 +97,9 @@ export class L4mLogView extends LitElement {
     this.close();
   }
 
-  override willUpdate(changed: Map<string, unknown>): void {
-    if (changed.has('src') && this.isConnected) {
+  override willUpdate(): void {
+    // Another stream: its lines are not this one's.
+    if (this.isConnected && this.src !== this.openedSrc) {
       this.close();
       this.clear();
       this.open();
@@ -100,6 +107,7 @@ export class L4mLogView extends LitElement {
   }
 
   private open(): void {
+    this.openedSrc = this.src;
     if (!this.src || this.source) return;
     const es = new EventSource(this.src, { withCredentials: true });
     this.source = es;
