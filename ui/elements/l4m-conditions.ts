@@ -36,7 +36,7 @@ export class L4mConditions extends LitElement {
       th, td { text-align: left; padding: 0.3rem 0.5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
       .good { color: var(--ok); } .bad { color: var(--bad); } .unknown { color: var(--warn); }
       .muted, time { color: var(--muted); }
-      h2 { font-size: 1.05rem; margin: 1rem 0 0.4rem; }
+      h3 { font-size: 1rem; margin: 1rem 0 0.4rem; }
       ul { list-style: none; padding: 0; margin: 0; }
       li { padding: 0.3rem 0; border-bottom: 1px solid var(--line); }
       li.Warning .reason { color: var(--bad); }
@@ -66,7 +66,7 @@ export class L4mConditions extends LitElement {
           )}
         </tbody>
       </table>
-      <h2 id="events">Events</h2>
+      <h3>Events</h3>
       <ul aria-label="Events">
         ${events.length === 0 ? html`<li class="muted">No events yet.</li>` : ''}
         ${events.map((e) => html`<li class=${e.type}><time datetime=${e.time}>${when(e.time)}</time><span class="reason">${e.reason}</span>${e.message}</li>`)}
