@@ -4,7 +4,8 @@
  * something of it changed (Ready itself shows live from the feed); the log,
  * console and players are for its owner and admins (others are told so
  * instead of being shown errors); the charts read 24 h of history, refreshed
- * each minute (the controller samples once a minute).
+ * each minute (the controller samples once a minute). Start, Stop, Restart
+ * and Reset are <l4m-instance-actions>, as on the servers page.
  */
 import { ContextConsumer } from '@lit/context';
 import { Task, TaskStatus } from '@lit/task';
@@ -19,6 +20,7 @@ import type { PlayerView } from './l4m-players.js';
 import './l4m-chart.js';
 import './l4m-conditions.js';
 import './l4m-console.js';
+import './l4m-instance-actions.js';
 import './l4m-log-view.js';
 import './l4m-players.js';
 
@@ -114,6 +116,9 @@ export class L4mServer extends LitElement {
     return user !== undefined && (user.role === 'admin' || user.name === ownerOf(a));
   }
 
+  /** An action edits the document (spec.state, an annotation), which the status feed does not carry: read it again. */
+  private readonly acted = () => void this.instance.run();
+
   private async copy(text: string): Promise<void> {
     try {
       await navigator.clipboard.writeText(text);
@@ -167,7 +172,7 @@ export class L4mServer extends LitElement {
           ? html`<code>${connect}</code><button @click=${() => this.copy(connect)}>Copy connect string</button><span class="muted" role="status">${this.copied}</span>`
           : html`<span class="muted">No port yet: the connect string shows once the server has one.</span>`}
       </div>
-      <l4m-instance-actions .name=${this.name}></l4m-instance-actions>
+      <l4m-instance-actions .name=${this.name} .state=${a.document.spec.state ?? 'running'} .unit=${s?.unit ?? st.unit} .players=${players} @l4m-action=${this.acted}></l4m-instance-actions>
       <div class="grid">
         <section class="wide" aria-labelledby="h-charts">
           <h2 id="h-charts">Last 24 hours</h2>

@@ -10,16 +10,16 @@ import { packageRoot } from '../../controller/package-root.js';
 import { StatusStore } from '../../controller/status/store.js';
 import { buildWebApp } from '../../controller/web/app.js';
 import { UserStore } from '../../controller/web/users.js';
-import { launchChromium } from './server-page-fixture.js';
+import { openChromium } from './support/element-page.js';
+import { POLL } from './support/server-fakes.js';
 
-const POLL = { timeout: 20_000, interval: 100 };
 const root = mkdtempSync(join(tmpdir(), 'left4me-ui-api-'));
 const stateDir = join(root, 'state');
 const dataDir = join(root, 'data');
 const entries = join(root, 'journal.jsonl');
 let app: Awaited<ReturnType<typeof buildWebApp>>;
 let base = '';
-let browser: Awaited<ReturnType<typeof launchChromium>>;
+let browser: Awaited<ReturnType<typeof openChromium>>;
 
 beforeAll(async () => {
   cpSync(join(packageRoot(), 'state.example', 'demo'), stateDir, { recursive: true });
@@ -47,7 +47,7 @@ beforeAll(async () => {
     live: { journalctl: [process.execPath, join(packageRoot(), 'test', 'support', 'journalctl-stand-in.mjs'), entries, join(root, 'journalctl-runs')] },
   });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
-  browser = await launchChromium();
+  browser = await openChromium();
   const { page } = browser;
   await page.goto(`${base}/`);
   await page.getByLabel('Name').fill('alice');
@@ -63,7 +63,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  expect(browser.problems).toEqual([]);
+  expect(browser.errors).toEqual([]);
 });
 
 describe('the Server page against the real web API', () => {
