@@ -94,3 +94,9 @@ function clock(t: number): string {
 }
 
 customElements.define('l4m-chart', L4mChart);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'l4m-chart': L4mChart;
+  }
+}

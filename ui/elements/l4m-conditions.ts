@@ -86,3 +86,9 @@ function when(iso: string): string {
 }
 
 customElements.define('l4m-conditions', L4mConditions);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'l4m-conditions': L4mConditions;
+  }
+}

@@ -162,3 +162,9 @@ function errorText(err: unknown): string {
 }
 
 customElements.define('l4m-console', L4mConsole);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'l4m-console': L4mConsole;
+  }
+}

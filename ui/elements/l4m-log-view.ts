@@ -196,3 +196,9 @@ function bound<T>(xs: T[], max: number): T[] {
 }
 
 customElements.define('l4m-log-view', L4mLogView);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'l4m-log-view': L4mLogView;
+  }
+}

@@ -79,3 +79,9 @@ export function duration(seconds: number): string {
 }
 
 customElements.define('l4m-players', L4mPlayers);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'l4m-players': L4mPlayers;
+  }
+}

@@ -255,3 +255,9 @@ function bytes(n: number): string {
 }
 
 customElements.define('l4m-server', L4mServer);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'l4m-server': L4mServer;
+  }
+}
