@@ -51,7 +51,7 @@ export class L4mServer extends LitElement {
       .ready.True { color: var(--ok); } .ready.False { color: var(--bad); } .ready.Unknown { color: var(--warn); }
       .muted { color: var(--muted); }
       .connect { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 0.75rem 0; }
-      l4m-instance-actions { display: block; margin: 0.75rem 0; }
+      l4m-instance-actions { display: flex; margin: 0.75rem 0; }
       code { background: var(--input-bg); color: var(--fg); border: 1px solid var(--line); border-radius: 4px; padding: 0.15rem 0.4rem; user-select: all; }
       button { font: inherit; }
       .grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 1.25rem; }
