@@ -81,14 +81,14 @@ describe('the controller as its hardened systemd unit', () => {
     expect(reload.code).toBe(0);
     const after = await unitFacts('left4me-controller.service');
     expect(after.InvocationID).not.toBe(before.InvocationID);
-    await waitFor('the reload answered', async () => (await host.exec('journalctl', ['--no-pager', '-u', 'left4me-controller.service', `_SYSTEMD_INVOCATION_ID=${after.InvocationID}`])).stdout.match(/SIGHUP (during start|: reconciling)/));
+    await waitFor('the reload answered', async () => (await host.exec('journalctl', ['--no-pager', '-u', 'left4me-controller.service', `_SYSTEMD_INVOCATION_ID=${after.InvocationID}`])).stdout.match(/SIGHUP (during start|: reconciling)/), 60_000);
     // Still the process systemd started, never restarted by a SIGHUP that killed it.
     const now = await unitFacts('left4me-controller.service');
     expect(now.ExecMainPID).toBe(after.ExecMainPID);
     expect(now.NRestarts).toBe('0');
     expect(now.ActiveState).toBe('active');
     for (const [i, n] of ['u1', 'u2'].entries()) expect((await systemd.getUnit(`left4me-server@${n}.service`)).mainPid).toBe(pids[i]);
-  });
+  }, 90_000);
 
   it('`left4me reconcile` asks a controller under systemd through the unit\'s reload', async () => {
     const facts = await unitFacts('left4me-controller.service');

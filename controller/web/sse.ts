@@ -64,7 +64,8 @@ export class SseHub {
       'x-content-type-options': 'nosniff',
       // nginx buffers proxied answers unless told not to.
       'x-accel-buffering': 'no',
-      connection: 'keep-alive',
+      // The socket ends with the stream (it is destroyed then): a client must never send its next request on it.
+      connection: 'close',
     });
     // The reconnection delay browsers use; a comment-free first write also flushes the headers.
     res.write('retry: 3000\n\n');
