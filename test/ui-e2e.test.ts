@@ -176,7 +176,7 @@ describe('the dashboard in Chromium against left4me web on a private systemd hos
   });
 
   step('stops it (confirmed), and READY follows', async () => {
-    await page.getByRole('button', { name: `Stop ${NAME}` }).first().click();
+    await page.getByRole('button', { name: `Stop ${NAME}`, exact: true }).first().click();
     const dialog = page.getByRole('dialog', { name: 'Confirm' });
     await dialog.waitFor({ timeout: UI_TIMEOUT });
     await record('confirm-stop');
@@ -195,7 +195,7 @@ describe('the dashboard in Chromium against left4me web on a private systemd hos
 
   // Not in the issue's list, but a stopped server cannot show a restart.
   step('starts it again', async () => {
-    await page.getByRole('button', { name: `Start ${NAME}` }).click();
+    await page.getByRole('button', { name: `Start ${NAME}`, exact: true }).click();
     await page.getByRole('dialog', { name: 'Confirm' }).getByRole('button', { name: 'Confirm' }).click();
     await textOf(`${NAME} Ready again`, await serversCell('Ready'), /^Ready\b/, SERVER_TIMEOUT);
     await textOf(`${NAME} running again`, await serversCell('State'), /^running\b/, SERVER_TIMEOUT);
