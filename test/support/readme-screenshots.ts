@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const chromium = await launchChromium();
   try {
     const { page } = chromium;
-    await page.setViewportSize({ width: 1100, height: 560 });
+    await page.setViewportSize({ width: 1280, height: 480 });
     await page.goto(base);
     await page.getByLabel('Name').fill('admin');
     await page.getByLabel('Password').fill(PASSWORDS.admin);
