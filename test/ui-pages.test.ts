@@ -47,6 +47,8 @@ beforeAll(async () => {
   await mkdir(join(tree, 'cfg'), { recursive: true });
   await writeFile(join(tree, 'motd.txt'), 'Welcome to the left4me demo.\n');
   await writeFile(join(tree, 'cfg', 'demo.cfg'), 'sv_tags "demo"\n');
+  // A name a URL must escape (and markup must not interpret).
+  await writeFile(join(tree, '<i>odd #?%.txt'), 'odd\n');
   await mkdir(join(dataDir, 'logs', 'overlays', 'demo-base'), { recursive: true });
   await mkdir(join(dataDir, 'logs', 'overlays', 'demo-config'), { recursive: true });
   await writeFile(join(dataDir, 'logs', 'overlays', 'demo-base', 'b-1.log'), 'step 1/2: files\nstep 2/2: config layer\nbuild b-1 succeeded\n');
@@ -127,6 +129,11 @@ describe('the Builds page', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
     const { readFile } = await import('node:fs/promises');
     expect(await readFile((await download.path())!, 'utf8')).toBe('Welcome to the left4me demo.\n');
+    const odd = page.getByRole('link', { name: 'Download <i>odd #?%.txt' });
+    expect(await odd.getAttribute('href')).toBe('/api/v1/overlays/demo-base/files/left4dead2/%3Ci%3Eodd%20%23%3F%25.txt');
+    const [oddDownload] = await Promise.all([page.waitForEvent('download'), odd.click()]);
+    expect(await readFile((await oddDownload.path())!, 'utf8')).toBe('odd\n');
+    expect(await files.locator('i').count()).toBe(0);
     await page.getByRole('button', { name: 'Open folder cfg' }).click();
     await text('the cfg folder', files, /demo\.cfg/);
     await page.getByRole('navigation', { name: 'Folder path' }).getByRole('button', { name: 'root' }).click();
