@@ -15,6 +15,8 @@ import { packageRoot } from '../package-root.js';
 export interface UiManifest {
   /** The entry script, relative to the assets directory. */
   entry: string;
+  /** The entry and every chunk it imports statically: what a first visit loads before anything renders (the budget's measure). */
+  initial: string[];
   /** Every asset with its size and gzip size, for the budget. */
   assets: Array<{ file: string; bytes: number; gzipBytes: number }>;
 }
@@ -41,7 +43,15 @@ export async function buildUi(outDir = join(packageRoot(), 'dist', 'ui')): Promi
   });
   const entry = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint !== undefined)?.[0];
   if (!entry) throw new Error('build-ui: esbuild wrote no entry');
-  const manifest: UiManifest = { entry: relative(assets, join(packageRoot(), entry)), assets: [] };
+  // Dynamic import()s (the editor) are left out: they load when a page asks for them.
+  const initial = new Set<string>();
+  const visit = (out: string) => {
+    if (initial.has(out)) return;
+    initial.add(out);
+    for (const i of result.metafile.outputs[out]?.imports ?? []) if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  visit(entry);
+  const manifest: UiManifest = { entry: relative(assets, join(packageRoot(), entry)), initial: [...initial].map((o) => relative(assets, join(packageRoot(), o))).sort(), assets: [] };
   for (const file of readdirSync(assets).sort()) {
     const bytes = readFileSync(join(assets, file));
     const gz = gzipSync(bytes, { level: 9 });

@@ -75,6 +75,9 @@ export const DOCUMENT_STATUS = {
     maxPlayers: int,
     unit: { type: 'object', additionalProperties: false, properties: { activeState: str, subState: str, since: str } },
     build: { type: 'object', additionalProperties: false, properties: { ready: str, wanted: str, result: str, checkedAt: str } },
+    /** A build running now (overlays) or an install (installations), for the dashboard's Builds page; never its log's path. */
+    building: { type: 'object', additionalProperties: false, properties: { build: str, since: str } },
+    progress: { type: 'object', additionalProperties: false, properties: { pass: int, passes: int, platform: str, state: str, percent: { type: 'number' } } },
   },
 } as const;
 

@@ -37,6 +37,9 @@ export interface StatusSummary {
   unit?: string;
   /** Overlays and installations: the outcome of the newest build attempt. */
   build?: 'Succeeded' | 'Failed';
+  /** A build or install running now: its id (overlays) and, for Steam installations, steamcmd's progress. */
+  building?: string;
+  progress?: { pass: number; passes: number; state: string; percent: number };
 }
 
 /** One change: a document's summary changed (`status`) or its status went away (`deleted`). */
@@ -74,6 +77,8 @@ export function summarize(st: DocumentStatus): StatusSummary {
   if (typeof st.maxPlayers === 'number') out.maxPlayers = st.maxPlayers;
   if (st.unit && typeof st.unit.activeState === 'string') out.unit = st.unit.activeState;
   if (st.build?.result === 'Succeeded' || st.build?.result === 'Failed') out.build = st.build.result;
+  if (st.building && typeof st.building.build === 'string') out.building = st.building.build;
+  if (st.progress) out.progress = { pass: Number(st.progress.pass), passes: Number(st.progress.passes), state: String(st.progress.state), percent: Number(st.progress.percent) };
   return out;
 }
 

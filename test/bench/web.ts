@@ -18,7 +18,8 @@ const SSE_CLIENTS = 50;
 const REQUESTS = 2000;
 const CONCURRENCY = 4;
 
-async function writeHost(root: string): Promise<void> {
+/** A state tree of INSTANCES instances with Ready status files (also the dashboard's bench host, ui.ts). */
+export async function writeHost(root: string): Promise<void> {
   const state = join(root, 'state');
   await mkdir(join(state, 'instances'), { recursive: true });
   await mkdir(join(root, 'installations', 'demo'), { recursive: true });
@@ -45,7 +46,7 @@ async function writeHost(root: string): Promise<void> {
 }
 
 /** Starts a process and resolves with its URL once it prints `listening on URL`. */
-function startListening(cmd: string, args: string[]): Promise<{ child: ChildProcess; url: string }> {
+export function startListening(cmd: string, args: string[]): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';

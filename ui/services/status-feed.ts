@@ -20,6 +20,9 @@ export interface StatusSummary {
   maxPlayers?: number;
   unit?: string;
   build?: 'Succeeded' | 'Failed';
+  /** A build running now (its id); installations also report steamcmd's progress. */
+  building?: string;
+  progress?: { pass: number; passes: number; state: string; percent: number };
 }
 
 const key = (kind: string, name: string) => `${kind}/${name}`;

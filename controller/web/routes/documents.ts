@@ -219,6 +219,8 @@ export function statusView(doc: Document | undefined, st: DocumentStatus | undef
     ...(st?.maxPlayers !== undefined ? { maxPlayers: st.maxPlayers } : {}),
     ...(st?.unit ? { unit: st.unit } : {}),
     ...(st?.build ? { build: st.build } : {}),
+    ...(st?.building ? { building: { build: st.building.build, since: st.building.since } } : {}),
+    ...(st?.progress ? { progress: st.progress } : {}),
   };
 }
 
