@@ -74,6 +74,12 @@ describe('left4me web on a private systemd host (acceptance)', () => {
       return lines.length > 0 ? lines : undefined;
     }, 30_000);
     expect(log.map((l) => l.message).join('\n')).toMatch(/Alice on the web|c1m1_hotel|listening/i);
+    // Following needs more of the sandbox than reading (journalctl --follow reads the boot id): the stream must carry lines, not end.
+    const follow = await openSse(`${web.baseUrl}/api/v1/instances/alice-1/log?follow=1&tail=5`, { cookie: alice.cookie! });
+    streams.push(follow);
+    const line = await follow.waitFor('a followed log line', (e) => e.event === 'line' || e.event === 'end', 30_000);
+    expect(line.event, JSON.stringify(line.data)).toBe('line');
+    follow.close();
     const players = await alice.request('GET', '/api/v1/instances/alice-1/players');
     expect(players.status, await players.clone().text()).toBe(200);
   });
