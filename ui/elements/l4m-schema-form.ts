@@ -22,6 +22,9 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 let ids = 0;
 
+/** `Cvars` → `cvar`: how one row of a map is named. */
+const singular = (label: string) => label.toLowerCase().replace(/s$/, '');
+
 export class L4mSchemaForm extends LitElement {
   static override properties = {
     kind: {},
@@ -46,7 +49,6 @@ export class L4mSchemaForm extends LitElement {
       .row { display: flex; gap: 0.4rem; margin-bottom: 0.3rem; }
       .row input { flex: 1; min-width: 0; }
       button { font: inherit; }
-      .req { color: var(--bad); }
     `,
   ];
 
@@ -74,7 +76,7 @@ export class L4mSchemaForm extends LitElement {
     const nameId = `${this.uid}-name`;
     return html`<form aria-label="Fields" @submit=${(e: Event) => e.preventDefault()}>
       <div>
-        <label for=${nameId}>Name <span class="req" aria-hidden="true">*</span></label>
+        <label for=${nameId}>Name</label>
         <input id=${nameId} name="name" required ?readonly=${!this.isNew} aria-describedby="${nameId}-help" .value=${typeof meta.name === 'string' ? meta.name : ''}
           @change=${(e: Event) => this.emit(['metadata', 'name'], (e.target as HTMLInputElement).value.trim() || undefined)} />
         <small class="help" id="${nameId}-help">Lowercase letters, digits and '-'.${this.isNew ? '' : ' A new name makes a new document: use the YAML editor.'}</small>
@@ -86,7 +88,8 @@ export class L4mSchemaForm extends LitElement {
   private field(f: FormField) {
     const id = `${this.uid}-${f.key}`;
     const help = f.description ? html`<small class="help" id="${id}-help">${f.description}</small>` : nothing;
-    const label = html`<label for=${id}>${labelOf(f.key)}${f.required ? html` <span class="req" aria-hidden="true">*</span>` : nothing}</label>`;
+    // "Required" is the control's own `required`; nothing is added to the label, whose text is the field's name and only that.
+    const label = html`<label for=${id}>${labelOf(f.key)}</label>`;
     const v = this.spec[f.key];
     const path = ['spec', f.key];
     const described = f.description ? `${id}-help` : '';
@@ -112,7 +115,7 @@ export class L4mSchemaForm extends LitElement {
       case 'map':
         return this.map(f, path, v);
       default:
-        return html`<div>${label}<input id=${id} type="text" aria-describedby=${described} placeholder=${f.default !== undefined ? String(f.default) : ''} .value=${typeof v === 'string' || typeof v === 'number' ? String(v) : ''}
+        return html`<div>${label}<input id=${id} type="text" ?required=${f.required} aria-describedby=${described} placeholder=${f.default !== undefined ? String(f.default) : ''} .value=${typeof v === 'string' || typeof v === 'number' ? String(v) : ''}
           @change=${(e: Event) => this.emit(path, (e.target as HTMLInputElement).value.trim() || undefined)} />${help}</div>`;
     }
   }
@@ -157,14 +160,14 @@ export class L4mSchemaForm extends LitElement {
       <legend>${label}</legend>
       ${entries.map(
         ([k, val]) => html`<div class="row">
-          <input aria-label="${label} name" .value=${k} readonly />
-          <input aria-label="${label} ${k} value" .value=${String(val)} @change=${(e: Event) => set(k, (e.target as HTMLInputElement).value)} />
+          <input aria-label="${singular(label)} ${k}" .value=${k} readonly />
+          <input aria-label="${singular(label)} ${k} value" .value=${String(val)} @change=${(e: Event) => set(k, (e.target as HTMLInputElement).value)} />
           <button type="button" aria-label="Remove ${k}" @click=${() => set(k, undefined)}>Remove</button>
         </div>`,
       )}
       <div class="row">
-        <input aria-label="New ${label.toLowerCase()} name" placeholder="name" />
-        <input aria-label="New ${label.toLowerCase()} value" placeholder="value" />
+        <input aria-label="New ${singular(label)}" placeholder="name" />
+        <input aria-label="New ${singular(label)} value" placeholder="value" />
         <button type="button" @click=${(e: Event) => {
           const row = (e.target as HTMLElement).parentElement!;
           const [k, val] = [...row.querySelectorAll('input')] as HTMLInputElement[];

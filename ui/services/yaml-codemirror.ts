@@ -85,6 +85,16 @@ const look = EditorView.theme({
   '.cm-gutters': { backgroundColor: 'var(--bg)', color: 'var(--muted)', borderRight: '1px solid var(--line)' },
   '.cm-activeLine': { backgroundColor: 'var(--accent-bg)' },
   '.cm-scroller': { minHeight: '16rem', maxHeight: '70vh' },
+  // CodeMirror draws lint underlines and gutter markers as data: SVG images, which the CSP (no img-src but 'self') blocks: plain CSS instead.
+  ...Object.fromEntries(
+    (['error', 'warning', 'info', 'hint'] as const).flatMap((level) => {
+      const colour = level === 'error' ? 'var(--bad)' : level === 'warning' ? 'var(--warn)' : 'var(--accent)';
+      return [
+        [`.cm-lintRange-${level}`, { backgroundImage: 'none', textDecoration: `underline wavy ${colour}`, textDecorationSkipInk: 'none', textUnderlineOffset: '3px' }],
+        [`.cm-lint-marker-${level}`, { content: 'normal', boxSizing: 'border-box', width: '0.7em', height: '0.7em', margin: '0.2em', borderRadius: '50%', backgroundColor: colour }],
+      ];
+    }),
+  ),
 });
 
 export function createYamlEditor(opts: { parent: HTMLElement; root: ShadowRoot; text: string; label: string; keysAt: KeysAt; onChange: (text: string) => void }): YamlEditorHandle {
