@@ -127,3 +127,25 @@ export function labelOf(key: string): string {
   const words = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
+
+/**
+ * Two versions of a document without the spec fields that one of them leaves
+ * out and the other sets to the schema's default: the API answers with
+ * defaults filled in (`updatePolicy: whenEmpty`), an edit may leave them out,
+ * and a diff should not call that a change.
+ */
+export function withoutDefaults(kind: Kind, a: Record<string, unknown>, b: Record<string, unknown>): [Record<string, unknown>, Record<string, unknown>] {
+  const specOf = (d: Record<string, unknown>) => (typeof d.spec === 'object' && d.spec !== null && !Array.isArray(d.spec) ? (d.spec as Record<string, unknown>) : undefined);
+  const [sa, sb] = [specOf(a), specOf(b)];
+  if (!sa || !sb) return [a, b];
+  const props = nodeAt(kind, ['spec'])?.properties ?? {};
+  const isDefault = (k: string, v: unknown) => {
+    const d = resolve(props[k])?.default;
+    return d !== undefined && JSON.stringify(d) === JSON.stringify(v);
+  };
+  const trim = (s: Record<string, unknown>, other: Record<string, unknown>) => Object.fromEntries(Object.entries(s).filter(([k, v]) => k in other || !isDefault(k, v)));
+  return [
+    { ...a, spec: trim(sa, sb) },
+    { ...b, spec: trim(sb, sa) },
+  ];
+}

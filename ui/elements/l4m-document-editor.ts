@@ -13,8 +13,8 @@
 import { ContextConsumer } from '@lit/context';
 import { Task } from '@lit/task';
 import { css, html, LitElement, nothing } from 'lit';
-import { parseDocument, stringify } from 'yaml';
-import { KIND_PATHS, type Kind } from '../schemas.js';
+import { isScalar, parseDocument, stringify } from 'yaml';
+import { KIND_PATHS, withoutDefaults, type Kind } from '../schemas.js';
 import { ApiError } from '../services/api.js';
 import { apiContext } from '../services/context.js';
 import { theme } from '../theme.js';
@@ -191,8 +191,13 @@ export class L4mDocumentEditor extends LitElement {
       this.error = 'The YAML has a syntax error: fix it in the editor before using the form.';
       return;
     }
+    const node = d.getIn(e.detail.path, true);
     if (e.detail.value === undefined) d.deleteIn(e.detail.path);
-    else d.setIn(e.detail.path, e.detail.value);
+    else if (isScalar(node) && typeof e.detail.value !== 'object') {
+      // The same node with a new value: its comments stay; its old quoting goes (the new value is written plain when it can be).
+      node.value = e.detail.value;
+      node.type = undefined;
+    } else d.setIn(e.detail.path, e.detail.value);
     this.error = '';
     this.setText(d.toString());
     this.check();
@@ -234,7 +239,8 @@ export class L4mDocumentEditor extends LitElement {
       // The server fills in the owner when the document names none: the diff should not call that a removal.
       const owner = isObj(this.original?.metadata) ? this.original.metadata.owner : undefined;
       if (isObj(after.metadata) && after.metadata.owner === undefined && owner !== undefined) after.metadata.owner = owner;
-      this.preview = { before: this.original ?? {}, after, answer };
+      const [before, edited] = withoutDefaults(this.kindName, this.original ?? {}, after);
+      this.preview = { before, after: edited, answer };
     } finally {
       this.busy = false;
     }
@@ -389,10 +395,11 @@ export class L4mDocumentEditor extends LitElement {
 
   private conflictView() {
     const c = this.conflict!;
+    const [theirs, mine] = withoutDefaults(this.kindName, c.theirs, this.doc);
     return html`<section class="panel" role="region" aria-label="Conflict">
       <h2>Conflict</h2>
       <p>The document changed on the server after you opened it. Take their version (your edit is lost) or put yours over it.</p>
-      <l4m-diff .base=${c.theirs} .edited=${this.doc} label="Theirs → mine"></l4m-diff>
+      <l4m-diff .base=${theirs} .edited=${mine} label="Theirs → mine"></l4m-diff>
       <div class="cols">
         <div><h3>Theirs</h3><pre aria-label="Their version">${stringify(c.theirs)}</pre></div>
         <div><h3>Mine</h3><pre aria-label="My version">${this.text}</pre></div>

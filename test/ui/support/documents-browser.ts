@@ -38,6 +38,14 @@ export async function openBrowser(): Promise<TestBrowser> {
     await rm(profile, { recursive: true, force: true });
     throw err;
   }
+  // Say where a CSP violation comes from (the console line alone does not).
+  await context.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) => {
+      const first = e.composedPath()[0];
+      const where = first instanceof Element ? first.outerHTML.slice(0, 160) : String(first);
+      console.error(`CSP ${e.effectiveDirective} at ${e.sourceFile}:${e.lineNumber}:${e.columnNumber} on ${where}`);
+    }),
+  );
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
