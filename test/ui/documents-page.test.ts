@@ -5,7 +5,7 @@
 // it, previews the change and what the controller would do, saves; an edit
 // made meanwhile by someone else is a conflict the user resolves either way;
 // and the document is deleted. Every step is checked in the files on disk.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebApp } from '../../controller/web/app.js';
@@ -21,6 +21,8 @@ let aliceToken = '';
 beforeAll(async () => {
   fx = await webFixture('left4me-ui-documents-');
   aliceToken = await fx.users.createToken('alice');
+  // An invalid document of alice's: listed (marked) and opened with its problem at its line.
+  writeFileSync(join(fx.stateDir, 'instances', 'alice-broken.yaml'), 'apiVersion: left4me/v1\nkind: Instance\nmetadata:\n  name: alice-broken\n  owner: alice\nspec:\n  blueprint: demo-coop\n  staet: running\n');
   app = await buildWebApp({ stateDir: fx.stateDir, dataDir: fx.dataDir, webDataDir: fx.webDataDir });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
   browser = await openBrowser();
@@ -72,13 +74,27 @@ describe('the Documents pages', () => {
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('link', { name: 'Documents' }).click();
     const table = page.getByRole('table', { name: 'Documents' });
-    await expect.poll(() => table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name')))).toEqual(['demo-1', 'demo-2', 'demo-3']);
+    await expect.poll(() => table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name')))).toEqual(['alice-broken', 'demo-1', 'demo-2', 'demo-3']);
     expect(await table.locator('tr[data-name="demo-1"] td').nth(1).textContent()).toContain('Unknown');
+    expect(await table.locator('tr[data-name="alice-broken"]').getAttribute('class')).toBe('bad');
+    expect((await table.locator('tr[data-name="alice-broken"] td').nth(0).textContent())?.replace(/\s+/g, ' ').trim()).toBe('alice-broken (invalid)');
+    expect((await table.locator('tr[data-name="alice-broken"] td').nth(1).textContent())?.replace(/\s+/g, ' ').trim()).toBe('Not ready Invalid');
     expect(await page.getByRole('link', { name: 'New instance' }).count()).toBe(1);
     await page.getByRole('navigation', { name: 'Kinds' }).getByRole('link', { name: 'Installations' }).click();
     await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
     expect(await page.getByRole('link', { name: /^New / }).count()).toBe(0);
     expect(pageErrors()).toEqual([]);
+  });
+
+  it('opens an invalid document as written, with its problem at its line', async () => {
+    const { page } = browser;
+    await page.getByRole('link', { name: 'Instances' }).click();
+    await page.getByRole('link', { name: 'alice-broken' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Instance alice-broken');
+    const problems = page.getByRole('list', { name: 'Problems' }).getByRole('listitem');
+    await expect.poll(() => problems.allTextContents(), { timeout: 10_000 }).toEqual([expect.stringMatching(/^line 8: .*staet/)]);
+    expect(await yamlShown()).toContain('  staet: running');
+    expect(await page.getByRole('combobox', { name: 'Blueprint' }).inputValue()).toBe('demo-coop');
   });
 
   it('creates an instance with the form: the YAML follows, the preview says what changes, Save writes it', async () => {
@@ -179,7 +195,27 @@ describe('the Documents pages', () => {
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     await expect.poll(() => page.evaluate(() => location.hash)).toBe('#/documents/instances');
     expect(existsSync(join(fx.stateDir, 'instances', 'alice-web.yaml'))).toBe(false);
-    await expect.poll(() => page.getByRole('table', { name: 'Documents' }).locator('tbody tr').count()).toBe(3);
+    await expect.poll(() => page.getByRole('table', { name: 'Documents' }).locator('tbody tr').count()).toBe(4);
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it("an admin edits a blueprint's overlays with the form and sees which servers it would restart", async () => {
+    const { page } = browser;
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Name').fill('admin');
+    await page.getByLabel('Password').fill(PASSWORDS.admin);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.goto(`${base}/#/documents/installations`);
+    await expect.poll(() => page.getByRole('link', { name: 'New installation' }).count()).toBe(1);
+    await page.goto(`${base}/#/documents/blueprints/demo-coop`);
+    const overlays = page.getByRole('listbox', { name: 'Overlays' });
+    await expect.poll(() => overlays.locator('option').allTextContents()).toEqual(['demo-base', 'demo-rates', 'demo-config']);
+    await overlays.selectOption(['demo-base', 'demo-config']);
+    await expect.poll(() => yamlShown()).toContain('overlays:\n    - demo-base\n    - demo-config\n  map');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await expect.poll(() => page.getByRole('region', { name: 'Changes' }).getByRole('listitem').count()).toBeGreaterThan(0);
+    const effects = page.getByRole('list', { name: 'Effects' }).getByRole('listitem');
+    await expect.poll(() => effects.allTextContents()).toEqual([expect.stringMatching(/^demo-1: /), expect.stringMatching(/^demo-2: /), expect.stringMatching(/^demo-3: /)]);
     expect(pageErrors()).toEqual([]);
   });
 });

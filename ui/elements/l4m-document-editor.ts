@@ -1,4 +1,5 @@
 /**
+ * One concern: editing one document through the API, from load to save.
  * <l4m-document-editor>: one document, created or edited, as a form and as
  * YAML side by side, kept in sync (a form edit rewrites the YAML through the
  * `yaml` library's Document API, so comments the user wrote stay). Every
