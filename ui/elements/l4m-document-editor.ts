@@ -19,6 +19,7 @@ import { KIND_PATHS, withoutDefaults, type Kind } from '../schemas.js';
 import { ApiError } from '../services/api.js';
 import { apiContext } from '../services/context.js';
 import { theme } from '../theme.js';
+import './l4m-confirm.js';
 import './l4m-diff.js';
 import type { FieldChange } from './l4m-schema-form.js';
 import './l4m-schema-form.js';
@@ -73,7 +74,6 @@ export class L4mDocumentEditor extends LitElement {
     busy: { state: true },
     notice: { state: true },
     error: { state: true },
-    asking: { state: true },
   };
   static override styles = [
     theme,
@@ -93,8 +93,6 @@ export class L4mDocumentEditor extends LitElement {
       [role='alert'] { color: var(--bad); }
       .muted { color: var(--muted); }
       .True { color: var(--ok); } .False { color: var(--bad); } .Unknown { color: var(--warn); }
-      dialog { background: var(--bg); color: var(--fg); border: 1px solid var(--line); border-radius: 6px; max-width: 30rem; }
-      dialog::backdrop { background: rgb(0 0 0 / 40%); }
       a { color: var(--accent); }
     `,
   ];
@@ -111,7 +109,6 @@ export class L4mDocumentEditor extends LitElement {
   busy = false;
   notice = '';
   error = '';
-  asking: string | undefined;
 
   /** The version read from the server (the diff's "before"), and its ETag. */
   private original: Obj | undefined;
@@ -121,7 +118,6 @@ export class L4mDocumentEditor extends LitElement {
   private status: DocumentAnswer['status'];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private checks = 0;
-  private answerConfirm: ((yes: boolean) => void) | undefined;
   private readonly api = new ContextConsumer(this, { context: apiContext });
 
   private get kindName(): Kind {
@@ -295,7 +291,7 @@ export class L4mDocumentEditor extends LitElement {
 
   private async keepMine(): Promise<void> {
     const c = this.conflict!;
-    if (!(await this.confirm(`Replace their version of ${this.name} with yours? Their changes are lost.`))) return;
+    if (!(await this.confirm(`Replace their version of ${this.name} with yours?`, 'Their changes are lost; yours are saved over them.'))) return;
     this.original = c.theirs;
     this.etag = c.etag;
     this.conflict = undefined;
@@ -303,7 +299,7 @@ export class L4mDocumentEditor extends LitElement {
   }
 
   private async deleteDocument(): Promise<void> {
-    if (!(await this.confirm(`Delete ${this.kindName.toLowerCase()} ${this.name}?${this.kindName === 'Instance' ? ' Its server is stopped and removed.' : ''}`))) return;
+    if (!(await this.confirm(`Delete ${this.kindName.toLowerCase()} ${this.name}?`, this.kindName === 'Instance' ? 'Its server is stopped and removed; its writable layer goes to the trash.' : undefined))) return;
     this.busy = true;
     try {
       await this.api.value!.request('DELETE', `/api/v1/${this.kind}/${encodeURIComponent(this.name)}`, { headers: { 'if-match': this.etag } });
@@ -315,20 +311,9 @@ export class L4mDocumentEditor extends LitElement {
     }
   }
 
-  /** Asks in a modal dialog (the browser keeps focus in it and gives it back); Escape is "Cancel". */
-  private confirm(message: string): Promise<boolean> {
-    this.asking = message;
-    return new Promise((resolve) => {
-      this.answerConfirm = resolve;
-      void this.updateComplete.then(() => this.renderRoot.querySelector('dialog')?.showModal());
-    });
-  }
-
-  private answer(yes: boolean): void {
-    this.renderRoot.querySelector('dialog')?.close();
-    this.asking = undefined;
-    this.answerConfirm?.(yes);
-    this.answerConfirm = undefined;
+  /** Asks in the dashboard's confirmation dialog (<l4m-confirm>: modal, Cancel first, focus given back). */
+  private confirm(message: string, detail?: string): Promise<boolean> {
+    return this.renderRoot.querySelector('l4m-confirm')!.open(message, detail ? { detail } : {});
   }
 
   override render() {
@@ -373,11 +358,7 @@ export class L4mDocumentEditor extends LitElement {
           <l4m-yaml-editor .kind=${this.kindName} .value=${this.text} .problems=${this.problems} @l4m-input=${this.onInput}></l4m-yaml-editor>
         </section>
       </div>
-      <dialog aria-label="Confirm" @cancel=${(e: Event) => (e.preventDefault(), this.answer(false))}>
-        <p>${this.asking ?? ''}</p>
-        <button @click=${() => this.answer(true)}>Confirm</button>
-        <button @click=${() => this.answer(false)} autofocus>Cancel</button>
-      </dialog>
+      <l4m-confirm></l4m-confirm>
     `;
   }
 
