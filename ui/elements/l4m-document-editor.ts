@@ -214,6 +214,12 @@ export class L4mDocumentEditor extends LitElement {
   private async validate(): Promise<ValidateAnswer | undefined> {
     const n = ++this.checks;
     let answer: ValidateAnswer;
+    if (this.text.trim() === '') {
+      // The API would answer 415 in its own terms (a body is required): say it in the editor's.
+      const empty = { file: 'body', line: 1, col: 1, message: 'the editor is empty: write one document' };
+      this.problems = [empty];
+      return { ok: false, message: empty.message, problems: [empty], effects: [], outcomes: [] };
+    }
     try {
       answer = (await this.api.value!.request<ValidateAnswer>('POST', '/api/v1/validate', { yaml: this.text })).body;
     } catch (err) {
