@@ -219,4 +219,18 @@ describe('the Documents pages', { timeout: 180_000 }, () => {
     await poll(() => effects.allTextContents()).toEqual([expect.stringMatching(/^demo-1: /), expect.stringMatching(/^demo-2: /), expect.stringMatching(/^demo-3: /)]);
     expect(browser.errors).toEqual([]);
   });
+
+  it('fits a phone: the editor stacks the form over the YAML and nothing scrolls sideways', async () => {
+    const { page } = browser;
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/#/documents/blueprints/demo-coop`);
+    await poll(() => page.locator('.cm-content').count()).toBe(1);
+    const form = await page.getByRole('region', { name: 'Form' }).boundingBox();
+    const yaml = await page.getByRole('region', { name: 'YAML' }).boundingBox();
+    expect(yaml!.y).toBeGreaterThanOrEqual(form!.y + form!.height);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.goto(`${base}/#/documents/instances`);
+    await poll(() => page.getByRole('table', { name: 'Documents' }).locator('tbody tr').count()).toBe(4);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  });
 });
