@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebApp } from '../../controller/web/app.js';
 import { PASSWORDS, webFixture } from '../support/web-client.js';
+import { axeCheck } from '../support/chromium.js';
 import { openBrowser, type TestBrowser } from './support/documents-browser.js';
 
 /** expect.poll to a deadline a loaded machine meets (two cores shared by many workers); never a timing assertion. */
@@ -38,6 +39,12 @@ afterAll(async () => {
 });
 
 const file = (rel: string) => readFileSync(join(fx.stateDir, rel), 'utf8');
+
+/** axe-core's serious and critical findings on what the page shows now. */
+async function seriousAxe(): Promise<string[]> {
+  const found = await axeCheck(browser.page);
+  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} ${v.targets.join(' ')}`);
+}
 
 /** Another client (alice's script, with her token) changes the document behind the page's back. */
 async function editElsewhere(name: string, edit: (yaml: string) => string): Promise<void> {
@@ -84,6 +91,7 @@ describe('the Documents pages', { timeout: 180_000 }, () => {
     await page.getByRole('navigation', { name: 'Kinds' }).getByRole('link', { name: 'Installations' }).click();
     await poll(() => table.locator('tbody tr').count()).toBe(1);
     expect(await page.getByRole('link', { name: /^New / }).count()).toBe(0);
+    expect(await seriousAxe()).toEqual([]);
     expect(browser.errors).toEqual([]);
   });
 
@@ -127,6 +135,7 @@ describe('the Documents pages', { timeout: 180_000 }, () => {
     const problems = page.getByRole('list', { name: 'Problems' }).getByRole('listitem');
     await poll(() => problems.allTextContents()).toEqual([expect.stringMatching(/^line 8: .*staet/)]);
     await poll(() => page.locator('.cm-line', { has: page.locator('.cm-lintRange-error') }).allTextContents()).toEqual(['  staet: running']);
+    expect(await seriousAxe()).toEqual([]);
     // Saving anyway is refused (422) with the problem at the same line.
     await page.getByRole('button', { name: 'Save' }).click();
     await poll(() => page.getByRole('alert').textContent()).toBeTruthy();
@@ -158,6 +167,7 @@ describe('the Documents pages', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Save' }).click();
     const conflict = page.getByRole('region', { name: 'Conflict' });
     await poll(() => conflict.count()).toBe(1);
+    expect(await seriousAxe()).toEqual([]);
     // Theirs against mine: they stopped it, I still have it running with a manual policy.
     expect(await conflict.getByRole('listitem').allTextContents()).toEqual(expect.arrayContaining(['changed /spec/state: "stopped" → "running"', 'changed /spec/updatePolicy: "immediate" → "manual"']));
     expect(file('instances/alice-web.yaml')).toContain('state: stopped');
