@@ -1,0 +1,198 @@
+// The documents editor's leaf elements in real Chromium, on a page with the
+// dashboard's CSP: the form generated from the schemas, the diff, and the
+// CodeMirror YAML editor (loaded lazily as a chunk of its own) showing a
+// problem at its line, completing keys from the schema, and reporting edits.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openBrowser, serveEntry, type TestBrowser } from './support/documents-browser.js';
+
+/** expect.poll to a deadline a loaded machine meets (two cores shared by many workers); never a timing assertion. */
+const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 20_000, interval: 50 });
+
+const ENTRY = `
+import './ui/elements/l4m-schema-form.js';
+import './ui/elements/l4m-diff.js';
+import './ui/elements/l4m-yaml-editor.js';
+`;
+
+let browser: TestBrowser;
+let site: Awaited<ReturnType<typeof serveEntry>>;
+
+beforeAll(async () => {
+  site = await serveEntry(ENTRY);
+  browser = await openBrowser();
+  await browser.page.goto(site.url);
+  await browser.page.waitForFunction(() => customElements.get('l4m-yaml-editor') !== undefined);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+beforeEach(async () => {
+  await browser.page.evaluate(() => {
+    document.body.replaceChildren();
+    (window as unknown as { seen: unknown[] }).seen = [];
+  });
+});
+
+/** Puts an element with these properties on the page and records its events of `event`. */
+async function mount(tag: string, props: Record<string, unknown>, event: string): Promise<void> {
+  await browser.page.evaluate(
+    ([tag, props, event]) => {
+      const el = document.createElement(tag as string);
+      Object.assign(el, props);
+      el.addEventListener(event as string, (e) => (window as unknown as { seen: unknown[] }).seen.push((e as CustomEvent).detail));
+      document.body.append(el);
+    },
+    [tag, props, event] as const,
+  );
+}
+
+const seen = () => browser.page.evaluate(() => (window as unknown as { seen: unknown[] }).seen);
+
+describe('<l4m-schema-form>', { timeout: 180_000 }, () => {
+  it("renders an instance's fields from its schema, labelled by field name with the schema's help text", async () => {
+    const { page } = browser;
+    await mount(
+      'l4m-schema-form',
+      {
+        kind: 'Instance',
+        isNew: true,
+        blueprints: ['coop', 'versus'],
+        value: { apiVersion: 'left4me/v1', kind: 'Instance', metadata: { name: 'eu-1' }, spec: { blueprint: 'versus', state: 'stopped', cvars: { hostname: 'EU #1' } } },
+      },
+      'l4m-field',
+    );
+    await poll(() => page.getByLabel('Name', { exact: true }).inputValue()).toBe('eu-1');
+    const blueprint = page.getByRole('combobox', { name: 'Blueprint' });
+    expect(await blueprint.inputValue()).toBe('versus');
+    expect(await blueprint.locator('option').allTextContents()).toEqual(['(choose)', 'coop', 'versus']);
+    expect(await page.getByRole('combobox', { name: 'State' }).inputValue()).toBe('stopped');
+    expect(await page.getByRole('combobox', { name: 'State' }).getAttribute('aria-describedby')).toBeTruthy();
+    await poll(() => page.getByRole('combobox', { name: 'State' }).evaluate((el) => (el as HTMLSelectElement).getRootNode() instanceof ShadowRoot)).toBe(true);
+    expect(await page.getByText('`running`: keep the server up').count()).toBe(1);
+    for (const label of ['Port', 'Client port', 'Update policy', 'Max update delay', 'Node']) expect(await page.getByLabel(label, { exact: true }).count(), label).toBe(1);
+    expect(await page.getByLabel('Cvar hostname value').inputValue()).toBe('EU #1');
+  });
+
+  it('fires one l4m-field event per edit, with the path and the typed value (undefined removes)', async () => {
+    const { page } = browser;
+    await mount('l4m-schema-form', { kind: 'Instance', isNew: false, blueprints: ['coop', 'versus'], value: { metadata: { name: 'eu-1' }, spec: { blueprint: 'coop', cvars: { hostname: 'EU' } } } }, 'l4m-field');
+    expect(await page.getByLabel('Name', { exact: true }).getAttribute('readonly')).not.toBeNull();
+    await page.getByRole('combobox', { name: 'Blueprint' }).selectOption('versus');
+    await page.getByLabel('Port', { exact: true }).fill('27020');
+    await page.getByLabel('Port', { exact: true }).press('Tab');
+    await page.getByRole('combobox', { name: 'State' }).selectOption('');
+    // A new cvar, added from the keyboard.
+    await page.getByLabel('New cvar', { exact: true }).fill('sv_region');
+    await page.getByLabel('New cvar value').fill('3');
+    await page.getByLabel('New cvar value').press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Remove hostname' }).click();
+    expect(await seen()).toEqual([
+      { path: ['spec', 'blueprint'], value: 'versus' },
+      { path: ['spec', 'port'], value: 27020 },
+      { path: ['spec', 'state'] },
+      { path: ['spec', 'cvars', 'sv_region'], value: '3' },
+      { path: ['spec', 'cvars', 'hostname'] },
+    ]);
+  });
+
+  it("offers a blueprint's overlays as a multi-select that keeps the stack's order", async () => {
+    const { page } = browser;
+    await mount('l4m-schema-form', { kind: 'Blueprint', overlays: ['base', 'rates', 'config'], value: { metadata: { name: 'coop' }, spec: { overlays: ['rates', 'base'], maxPlayers: 8 } } }, 'l4m-field');
+    const overlays = page.getByRole('listbox', { name: 'Overlays' });
+    expect(await overlays.locator('option').allTextContents()).toEqual(['rates', 'base', 'config']);
+    expect(await page.getByLabel('Max players').inputValue()).toBe('8');
+    expect(await page.getByLabel('Game mode').getAttribute('placeholder')).toBe('coop');
+    await overlays.selectOption(['base', 'rates', 'config']);
+    expect(await seen()).toEqual([{ path: ['spec', 'overlays'], value: ['rates', 'base', 'config'] }]);
+  });
+});
+
+describe('<l4m-diff>', { timeout: 180_000 }, () => {
+  it('says each change in words, in a region named Changes', async () => {
+    const { page } = browser;
+    await mount(
+      'l4m-diff',
+      { base: { spec: { state: 'running', port: 27020, cvars: { a: '1' } } }, edited: { spec: { state: 'stopped', cvars: {}, map: 'c2m1_highway' } } },
+      'none',
+    );
+    const items = await page.getByRole('region', { name: 'Changes' }).getByRole('listitem').allTextContents();
+    expect(items.sort()).toEqual(['added /spec/map: "c2m1_highway"', 'changed /spec/state: "running" → "stopped"', 'removed /spec/cvars/a (was "1")', 'removed /spec/port (was 27020)']);
+  });
+
+  it('says so when nothing changes', async () => {
+    await mount('l4m-diff', { base: { spec: { a: [1, 2] } }, edited: { spec: { a: [1, 2] } } }, 'none');
+    expect(await browser.page.getByRole('region', { name: 'Changes' }).textContent()).toContain('No changes.');
+    expect(await browser.page.getByRole('region', { name: 'Changes' }).getByRole('listitem').count()).toBe(0);
+  });
+});
+
+const YAML = 'apiVersion: left4me/v1\nkind: Instance\nmetadata:\n  name: eu-1\nspec:\n  staet: running\n  blueprint: coop\n';
+
+describe('<l4m-yaml-editor>', { timeout: 180_000 }, () => {
+  async function mountEditor(value = YAML): Promise<void> {
+    await mount('l4m-yaml-editor', { kind: 'Instance', value }, 'l4m-input');
+    await browser.page.evaluate(() => (document.querySelector('l4m-yaml-editor') as unknown as { ready: Promise<void> }).ready);
+  }
+
+  it('loads CodeMirror and shows a problem at its line, in the gutter and in the Problems list', async () => {
+    const { page } = browser;
+    await mountEditor();
+    const editor = page.getByRole('textbox', { name: 'YAML editor' });
+    await poll(() => editor.evaluate((el) => el.classList.contains('cm-content'))).toBe(true);
+    expect(await page.getByRole('list', { name: 'Problems' }).count()).toBe(0);
+    await page.evaluate(() => {
+      const el = document.querySelector('l4m-yaml-editor') as unknown as { problems: unknown[] };
+      el.problems = [
+        { file: 'body', line: 6, col: 3, pointer: '/spec/staet', message: 'unknown field "staet" — did you mean "state"?' },
+        { file: 'overlays/x.yaml', line: 2, col: 1, pointer: '/spec', message: 'broken elsewhere' },
+      ];
+    });
+    const items = page.getByRole('list', { name: 'Problems' }).getByRole('listitem');
+    await poll(() => items.allTextContents()).toEqual(['line 6: unknown field "staet" — did you mean "state"?', 'line 2: broken elsewhere (in overlays/x.yaml)']);
+    // The diagnostic marks line 6 itself (CodeMirror's lint range), from the field's column.
+    const marked = page.locator('.cm-line', { has: page.locator('.cm-lintRange-error') });
+    await poll(() => marked.allTextContents()).toEqual(['  staet: running']);
+    expect(await page.locator('.cm-lintRange-error').textContent()).toBe('staet: running');
+    expect(await page.locator('.cm-gutter-lint .cm-lint-marker-error').count()).toBe(1);
+    // The list's link moves the cursor to that line.
+    await page.getByRole('link', { name: 'line 6' }).click();
+    expect(await page.locator('.cm-activeLine').textContent()).toBe('  staet: running');
+    expect(browser.errors).toEqual([]);
+  });
+
+  it('reports every edit with the whole text, and completes keys and enum values from the schema', async () => {
+    const { page } = browser;
+    await mountEditor('apiVersion: left4me/v1\nkind: Instance\nmetadata:\n  name: eu-1\nspec:\n  blueprint: coop\n');
+    await page.locator('.cm-line', { hasText: 'blueprint: coop' }).click();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Control+Space');
+    const options = page.locator('.cm-tooltip-autocomplete li');
+    await poll(() => options.allTextContents()).toEqual(expect.arrayContaining(['blueprint', 'state', 'port', 'updatePolicy', 'cvars']));
+    expect(await options.allTextContents()).not.toContain('apiVersion');
+    await page.keyboard.type('stat');
+    await poll(() => options.allTextContents()).toEqual(['state']);
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Control+Space');
+    await poll(() => options.allTextContents()).toEqual(['running', 'stopped']);
+    // A click: CodeMirror ignores keys for a moment after the list opens (its interactionDelay), a wait no test should guess.
+    await options.filter({ hasText: 'stopped' }).click();
+    const texts = (await seen()) as string[];
+    expect(texts.at(-1)).toBe('apiVersion: left4me/v1\nkind: Instance\nmetadata:\n  name: eu-1\nspec:\n  blueprint: coop\n  state: stopped\n');
+    expect(browser.errors).toEqual([]);
+  });
+
+  it('takes a new value from above without echoing it as an edit', async () => {
+    const { page } = browser;
+    await mountEditor();
+    await page.evaluate(() => {
+      (document.querySelector('l4m-yaml-editor') as unknown as { value: string }).value = 'kind: Instance # kept\n';
+    });
+    await poll(() => page.locator('.cm-content').textContent()).toBe('kind: Instance # kept');
+    expect(await seen()).toEqual([]);
+  });
+});
