@@ -86,6 +86,8 @@ async function textOf(what: string, locator: Locator, pattern: RegExp, timeout =
 /** The cell of the Servers table in row NAME under the column headed `header`. */
 async function serversCell(header: string): Promise<Locator> {
   const table = page.getByRole('table', { name: 'Servers' });
+  // After a navigation the table renders a moment later; allTextContents() would read whatever is there now.
+  await table.locator(`tr[data-name="${NAME}"]`).waitFor({ timeout: UI_TIMEOUT });
   const headers = (await table.getByRole('columnheader').allTextContents()).map((h) => h.trim());
   const index = headers.findIndex((h) => h === header || h.startsWith(`${header} `));
   if (index < 0) throw new Error(`the Servers table has no column "${header}" (it has: ${headers.join(', ')})`);
