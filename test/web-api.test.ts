@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_DOCS, waitFor } from './support/demo-host.js';
-import { openSse, type SseClient } from './support/sse-client.js';
+import { bodyOf, openSse, type SseClient } from './support/sse-client.js';
 import { Browser } from './support/web-client.js';
 import { bootWebHost, webMainPid, WEB_DATA_DIR, type WebHost } from './support/web-host.js';
 
@@ -199,18 +199,3 @@ describe('left4me web on a private systemd host (acceptance)', () => {
   });
 });
 
-/** An answer's text; an event stream (it never ends) is read for a moment, then left. */
-async function bodyOf(r: Response): Promise<string> {
-  if (!(r.headers.get('content-type') ?? '').includes('text/event-stream')) return r.text();
-  const reader = r.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  const deadline = Date.now() + 1000;
-  while (Date.now() < deadline) {
-    const next = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
-    if (!next || next.done) break;
-    text += decoder.decode(next.value, { stream: true });
-  }
-  await reader.cancel();
-  return text;
-}

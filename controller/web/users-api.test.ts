@@ -1,6 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bodyOf } from '../../test/support/sse-client.js';
 import { Browser, PASSWORDS, webFixture } from '../../test/support/web-client.js';
 import { buildWebApp } from './app.js';
 
@@ -175,21 +176,6 @@ describe('tokens', () => {
   });
 });
 
-/** An answer's text; an event stream (it never ends) is read for a moment, then left. */
-async function bodyOf(r: Response): Promise<string> {
-  if (!(r.headers.get('content-type') ?? '').includes('text/event-stream')) return r.text();
-  const reader = r.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  const deadline = Date.now() + 1000;
-  while (Date.now() < deadline) {
-    const next = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(resolve, deadline - Date.now()))]);
-    if (!next || next.done) break;
-    text += decoder.decode(next.value, { stream: true });
-  }
-  await reader.cancel();
-  return text;
-}
 
 describe('no secret in any answer', () => {
   it('crawls every GET route as an admin and as a user, by cookie and by token: no hash, session id, token secret or password', async () => {

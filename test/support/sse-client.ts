@@ -76,3 +76,19 @@ export async function openSse(url: string, headers: Record<string, string>): Pro
     close: () => ac.abort(),
   };
 }
+
+/** An answer's text; an event stream (it never ends) is read for a moment, then left. */
+export async function bodyOf(r: Response, forMs = 1000): Promise<string> {
+  if (!(r.headers.get('content-type') ?? '').includes('text/event-stream')) return r.text();
+  const reader = r.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const deadline = Date.now() + forMs;
+  while (Date.now() < deadline) {
+    const next = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
+    if (!next || next.done) break;
+    text += decoder.decode(next.value, { stream: true });
+  }
+  await reader.cancel();
+  return text;
+}
