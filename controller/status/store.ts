@@ -35,8 +35,9 @@ export interface DocumentStatus {
   unit?: { activeState: string; subState: string; mainPid?: number; since?: string };
   /** Instances: the generation of the config the running server was started with. */
   runningGeneration?: string;
-  /** Instances: players from the last A2S answer. */
+  /** Instances: players and map from the last A2S answer. */
   players?: number;
+  map?: string;
   maxPlayers?: number;
   /** When a pending restart started waiting (whenEmpty). */
   restartPendingSince?: string;

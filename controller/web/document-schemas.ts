@@ -73,6 +73,7 @@ export const DOCUMENT_STATUS = {
     clientPort: int,
     players: int,
     maxPlayers: int,
+    map: str,
     unit: { type: 'object', additionalProperties: false, properties: { activeState: str, subState: str, since: str } },
     build: { type: 'object', additionalProperties: false, properties: { ready: str, wanted: str, result: str, checkedAt: str } },
     /** A build running now (overlays) or an install (installations), for the dashboard's Builds page; never its log's path. */

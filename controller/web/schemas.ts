@@ -19,6 +19,7 @@ export const INSTANCE_ITEM = {
     port: { type: 'integer' },
     players: { type: 'integer' },
     maxPlayers: { type: 'integer' },
+    map: { type: 'string', description: 'the map the server said it runs (A2S)' },
     unit: { type: 'string', description: "systemd's active state" },
   },
 } as const;

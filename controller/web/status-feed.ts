@@ -33,6 +33,8 @@ export interface StatusSummary {
   port?: number;
   players?: number;
   maxPlayers?: number;
+  /** Instances: the map the server said it runs (A2S). */
+  map?: string;
   /** systemd's active state of an instance's server unit. */
   unit?: string;
   /** Overlays and installations: the outcome of the newest build attempt. */
@@ -75,6 +77,7 @@ export function summarize(st: DocumentStatus): StatusSummary {
   if (typeof st.port === 'number') out.port = st.port;
   if (typeof st.players === 'number') out.players = st.players;
   if (typeof st.maxPlayers === 'number') out.maxPlayers = st.maxPlayers;
+  if (typeof st.map === 'string') out.map = st.map;
   if (st.unit && typeof st.unit.activeState === 'string') out.unit = st.unit.activeState;
   if (st.build?.result === 'Succeeded' || st.build?.result === 'Failed') out.build = st.build.result;
   if (st.building && typeof st.building.build === 'string') out.building = st.building.build;

@@ -68,15 +68,25 @@ describe('<l4m-confirm>', () => {
   });
 
   it('is keyboard operable: Escape cancels, Tab then Enter confirms', async () => {
+    // Focus moves with the dialog's life (opened, closed, given back): each key waits until it is where the user would see it.
+    const focused = (name: string) => ui.page.evaluate((n) => {
+      let el: Element | null = document.activeElement;
+      while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+      return el?.textContent?.trim() === n;
+    }, name);
     await ui.page.getByRole('button', { name: 'Ask' }).focus();
     await ui.page.keyboard.press('Enter');
     await dialog().waitFor();
+    await expect.poll(() => focused('Cancel'), POLL).toBe(true);
     await ui.page.keyboard.press('Escape');
     await dialog().waitFor({ state: 'hidden' });
     expect(await answers()).toEqual([false]);
-    await ui.page.keyboard.press('Enter'); // focus is back on Ask
+    await expect.poll(() => focused('Ask'), POLL).toBe(true);
+    await ui.page.keyboard.press('Enter');
     await dialog().waitFor();
+    await expect.poll(() => focused('Cancel'), POLL).toBe(true);
     await ui.page.keyboard.press('Tab');
+    await expect.poll(() => focused('Confirm'), POLL).toBe(true);
     await ui.page.keyboard.press('Enter');
     await dialog().waitFor({ state: 'hidden' });
     expect(await answers()).toEqual([false, true]);

@@ -86,13 +86,22 @@ export class L4mConfirm extends LitElement {
     this.returnFocus = undefined;
   }
 
+  /**
+   * The dialog closed (Escape, or the browser closing it). The close event is
+   * queued: it can arrive after the next question has already opened the
+   * dialog again, and must not answer that one.
+   */
+  private onClose(): void {
+    if (!this.dialog.open) this.finish(false);
+  }
+
   /** A click on the backdrop lands on the dialog element itself (the dialog has no padding: all of it is the form). */
   private onClick(e: MouseEvent): void {
     if (e.target === this.dialog) this.finish(false);
   }
 
   override render() {
-    return html`<dialog aria-label="Confirm" aria-modal="true" @cancel=${(e: Event) => (e.preventDefault(), this.finish(false))} @close=${() => this.finish(false)} @click=${this.onClick}>
+    return html`<dialog aria-label="Confirm" aria-modal="true" @cancel=${(e: Event) => (e.preventDefault(), this.finish(false))} @close=${() => this.onClose()} @click=${this.onClick}>
       <form method="dialog" @submit=${(e: Event) => e.preventDefault()}>
         <p class="message">${this.message}</p>
         ${this.detail ? html`<p class="detail">${this.detail}</p>` : ''}

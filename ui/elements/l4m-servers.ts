@@ -29,6 +29,7 @@ export interface InstanceItem {
   port?: number;
   players?: number;
   maxPlayers?: number;
+  map?: string;
   unit?: string;
 }
 
@@ -48,7 +49,7 @@ interface Row extends InstanceItem {
 }
 
 type Trouble = 'failed' | 'stalled';
-type SortKey = 'name' | 'ready' | 'reason' | 'state' | 'players' | 'port' | 'blueprint' | 'owner' | 'cpu' | 'memory';
+type SortKey = 'name' | 'ready' | 'reason' | 'state' | 'map' | 'players' | 'port' | 'blueprint' | 'owner' | 'cpu' | 'memory';
 
 const HISTORY_QUERY = 'since=24h&step=15m';
 const HISTORY_EVERY_MS = 60_000;
@@ -113,6 +114,7 @@ const COLUMNS: Array<{ key: SortKey | undefined; label: string; wide?: boolean }
   { key: 'ready', label: 'Ready' },
   { key: 'reason', label: 'Reason', wide: true },
   { key: 'state', label: 'State' },
+  { key: 'map', label: 'Map', wide: true },
   { key: 'players', label: 'Players' },
   { key: undefined, label: 'Last 24 h', wide: true },
   { key: 'port', label: 'Port' },
@@ -195,7 +197,7 @@ export class L4mServers extends LitElement {
   private rowOf(item: InstanceItem, now: number): Row {
     const s = this.feed.value?.get('Instance', item.name);
     const merged: InstanceItem = s
-      ? { ...item, ready: s.ready, reason: s.reason, message: s.message, port: s.port ?? item.port, players: s.players, maxPlayers: s.maxPlayers ?? item.maxPlayers, unit: s.unit }
+      ? { ...item, ready: s.ready, reason: s.reason, message: s.message, port: s.port ?? item.port, players: s.players, maxPlayers: s.maxPlayers ?? item.maxPlayers, map: s.map ?? item.map, unit: s.unit }
       : item;
     const points = this.history.get(item.name) ?? [];
     const latest = (pick: (p: HistoryPoint) => number | null) => {
@@ -300,6 +302,7 @@ export class L4mServers extends LitElement {
       <td data-col="ready"><span class=${r.ready} title=${r.reason ? `${r.reason}: ${r.message ?? ''}` : ''}>${readyText(r.ready)}</span></td>
       <td data-col="reason" class="wide muted" title=${r.message ?? ''}>${r.reason ?? ''}</td>
       <td data-col="state">${r.state}${r.unit ? html` <span class="muted">(${r.unit})</span>` : ''}${r.trouble ? html`<span class="flag">${r.trouble === 'failed' ? 'Failed' : 'Stalled'}</span>` : ''}</td>
+      <td data-col="map" class="wide">${r.map ?? '–'}</td>
       <td data-col="players" class="num">${r.players !== undefined ? `${r.players}/${r.maxPlayers ?? '?'}` : '–'}</td>
       <td data-col="history" class="wide">${points
         ? html`<l4m-sparkline .values=${this.players(points)} .max=${r.maxPlayers} label="Players of ${r.name} over 24 h"></l4m-sparkline>`

@@ -18,6 +18,7 @@ export interface StatusSummary {
   port?: number;
   players?: number;
   maxPlayers?: number;
+  map?: string;
   unit?: string;
   build?: 'Succeeded' | 'Failed';
   /** A build running now (its id); installations also report steamcmd's progress. */

@@ -31,12 +31,13 @@ export function runningCondition(service: UnitState | undefined, desiredRunning:
 }
 
 /** Healthy, and the player counts to keep: from an A2S answer of a server this pass did not just (re)start. */
-export function healthCondition(desiredRunning: boolean, probe: ServerProbe | undefined, acted: boolean): { update: ConditionUpdate; players?: { players: number; maxPlayers: number } } {
+export function healthCondition(desiredRunning: boolean, probe: ServerProbe | undefined, acted: boolean): { update: ConditionUpdate; players?: { players: number; maxPlayers: number; map: string } } {
   if (!desiredRunning) return { update: { type: C.Healthy, status: 'True', reason: Reason.Stopped, message: 'stopped, as desired' } };
   if (probe && !acted) {
     return {
       update: { type: C.Healthy, status: 'True', reason: Reason.Answering, message: `answers A2S: "${probe.name}" on ${probe.map}, ${probe.players}/${probe.maxPlayers} players` },
-      players: { players: probe.players, maxPlayers: probe.maxPlayers },
+      // The map as the server says it (its own text: cut to a length a map name has, escaped wherever shown).
+      players: { players: probe.players, maxPlayers: probe.maxPlayers, map: probe.map.slice(0, 64) },
     };
   }
   return { update: { type: C.Healthy, status: 'False', reason: Reason.NotAnswering, message: acted ? 'just started; waiting for the first A2S answer' : 'does not answer A2S queries on its game port' } };

@@ -243,7 +243,7 @@ const recordObserved: Step = async (x, pass, status) => {
   // Health speaks of the server as it was before this pass acted; a server just (re)started is probed next pass.
   const acted = plan.actions.some((a) => a.type === 'start' || a.type === 'stop');
   const health = healthCondition(desiredRunning, probe, acted);
-  status.set(health.update).patch({ players: health.players?.players, maxPlayers: health.players?.maxPlayers });
+  status.set(health.update).patch({ players: health.players?.players, maxPlayers: health.players?.maxPlayers, map: health.players?.map });
   let requeue = plan.requeueAfterMs ?? Infinity;
   if (desiredRunning && health.update.status === 'False') {
     // Look again soon after a start, then settle to a slower beat for a server that stays silent.

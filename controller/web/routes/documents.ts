@@ -217,6 +217,7 @@ export function statusView(doc: Document | undefined, st: DocumentStatus | undef
     ...(st?.clientPort !== undefined ? { clientPort: st.clientPort } : {}),
     ...(st?.players !== undefined ? { players: st.players } : {}),
     ...(st?.maxPlayers !== undefined ? { maxPlayers: st.maxPlayers } : {}),
+    ...(st?.map !== undefined ? { map: st.map } : {}),
     ...(st?.unit ? { unit: st.unit } : {}),
     ...(st?.build ? { build: st.build } : {}),
     ...(st?.building ? { building: { build: st.building.build, since: st.building.since } } : {}),
@@ -253,6 +254,7 @@ function listItem(doc: Document, st: DocumentStatus | undefined) {
     state: inst.spec.state,
     ...(st?.port !== undefined ? { port: st.port } : {}),
     ...(st?.players !== undefined ? { players: st.players, maxPlayers: st.maxPlayers } : {}),
+    ...(st?.map !== undefined ? { map: st.map } : {}),
     ...(st?.unit ? { unit: st.unit.activeState } : {}),
   };
 }
