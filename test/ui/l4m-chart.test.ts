@@ -1,17 +1,8 @@
 // <l4m-chart> in a real Chromium under the dashboard's CSP: a line per run of known values, a gap for unknown.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openServerPage, mount, POLL, type ServerPage } from './support/server-fakes.js';
+import { describe, expect, it } from 'vitest';
+import { serverPageForSuite, mount, POLL } from './support/server-fakes.js';
 
-let ui: ServerPage;
-
-beforeAll(async () => {
-  ui = await openServerPage();
-}, 60_000);
-afterAll(() => ui?.close());
-beforeEach(() => ui.reset());
-afterEach(() => {
-  expect(ui.errors).toEqual([]);
-});
+const ui = serverPageForSuite();
 
 describe('<l4m-chart>', () => {
   it('draws each run of known values as its own line: a null is a gap, never a zero', async () => {

@@ -1,17 +1,8 @@
 // <l4m-conditions> in a real Chromium under the dashboard's CSP: the conditions table and the events list.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openServerPage, mount, type ServerPage } from './support/server-fakes.js';
+import { describe, expect, it } from 'vitest';
+import { serverPageForSuite, mount } from './support/server-fakes.js';
 
-let ui: ServerPage;
-
-beforeAll(async () => {
-  ui = await openServerPage();
-}, 60_000);
-afterAll(() => ui?.close());
-beforeEach(() => ui.reset());
-afterEach(() => {
-  expect(ui.errors).toEqual([]);
-});
+const ui = serverPageForSuite();
 
 describe('<l4m-conditions>', () => {
   it('lists the conditions in a table and the events newest first', async () => {

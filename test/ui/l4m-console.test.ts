@@ -1,19 +1,10 @@
 // <l4m-console> in a real Chromium under the dashboard's CSP: RCON commands with the CSRF token, output as
 // text, history on the arrow keys, refusals in words, all kept for the session.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { json } from './support/element-page.js';
-import { openServerPage, mount, recordEvents, seen, POLL, type ServerPage } from './support/server-fakes.js';
+import { serverPageForSuite, mount, recordEvents, seen, POLL } from './support/server-fakes.js';
 
-let ui: ServerPage;
-
-beforeAll(async () => {
-  ui = await openServerPage();
-}, 60_000);
-afterAll(() => ui?.close());
-beforeEach(() => ui.reset());
-afterEach(() => {
-  expect(ui.errors).toEqual([]);
-});
+const ui = serverPageForSuite();
 
 describe('<l4m-console>', () => {
   let sent: Array<{ command: string; csrf: string | undefined }> = [];

@@ -1,18 +1,9 @@
 // <l4m-log-view> in a real Chromium under the dashboard's CSP: an SSE stream of lines, follow and pause,
 // search, jump to newest, and at most max lines in the DOM.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openServerPage, mount, recordEvents, seen, sse, POLL, type SseStream, type ServerPage } from './support/server-fakes.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { serverPageForSuite, mount, recordEvents, seen, sse, POLL, type SseStream } from './support/server-fakes.js';
 
-let ui: ServerPage;
-
-beforeAll(async () => {
-  ui = await openServerPage();
-}, 60_000);
-afterAll(() => ui?.close());
-beforeEach(() => ui.reset());
-afterEach(() => {
-  expect(ui.errors).toEqual([]);
-});
+const ui = serverPageForSuite();
 
 describe('<l4m-log-view>', () => {
   let stream: SseStream | undefined;

@@ -1,17 +1,8 @@
 // <l4m-players> in a real Chromium under the dashboard's CSP: who plays, their Steam profile, no images.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openServerPage, mount, recordEvents, seen, type ServerPage } from './support/server-fakes.js';
+import { describe, expect, it } from 'vitest';
+import { serverPageForSuite, mount, recordEvents, seen } from './support/server-fakes.js';
 
-let ui: ServerPage;
-
-beforeAll(async () => {
-  ui = await openServerPage();
-}, 60_000);
-afterAll(() => ui?.close());
-beforeEach(() => ui.reset());
-afterEach(() => {
-  expect(ui.errors).toEqual([]);
-});
+const ui = serverPageForSuite();
 
 describe('<l4m-players>', () => {
   it('lists name, score, time and the Steam profile (persona name where known), and fires l4m-refresh', async () => {

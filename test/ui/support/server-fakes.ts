@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Page } from 'playwright-core';
 import { openElementPage, type ElementPage, type FakeApi } from './element-page.js';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 
 /** The page's script; `window.l4mTest` holds the API client (logged in as the user alice, with a CSRF token) and the feed. */
 export const SERVER_ENTRY = `
@@ -113,3 +114,22 @@ export function seen(page: Page, type: string): Promise<unknown[]> {
 
 /** Deadlines for polls: generous, for a loaded machine. */
 export const POLL = { timeout: 15_000, interval: 50 };
+
+/**
+ * One page for a whole test file, on the suite's hooks: opened before the
+ * first test, reset before each, checked after each for page errors and CSP
+ * violations, closed after the last. Returns the page's handle, filled in
+ * once beforeAll has run.
+ */
+export function serverPageForSuite(): ServerPage {
+  let current: ServerPage | undefined;
+  beforeAll(async () => {
+    current = await openServerPage();
+  }, 60_000);
+  afterAll(() => current?.close());
+  beforeEach(() => current!.reset());
+  afterEach(() => {
+    expect(current!.errors).toEqual([]);
+  });
+  return new Proxy({} as ServerPage, { get: (_, key) => Reflect.get(current!, key) });
+}
