@@ -42,6 +42,8 @@ export interface WebOptions {
   steamWebApiKey?: string;
   /** Base URL of the Steam Web API (default https://api.steampowered.com/; tests point it at a fixture). */
   steamApiBase?: string;
+  /** Hosts Steam avatars are fetched from (default Steam's avatar CDNs; tests name a fixture). */
+  steamAvatarHosts?: readonly string[];
   /** RCON commands one user may send per window (default 10 per 10 s). */
   rconRate?: { max: number; windowMs: number };
   /** The audit log (RCON commands); default JSON lines on stdout, the service's journal. */

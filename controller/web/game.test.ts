@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFixtureServer, type FixtureServer } from '../../test/support/http-fixture.js';
+import { startFixtureServer, type FixtureRoute, type FixtureServer } from '../../test/support/http-fixture.js';
 import { startDemoGame, type DemoGame } from '../../test/support/demo-game.js';
 import { packageRoot } from '../package-root.js';
 import { StatusStore } from '../status/store.js';
@@ -26,6 +26,7 @@ let steam: FixtureServer;
 let game: DemoGame;
 let releaseSteam: () => void = () => undefined;
 const steamQueries: URLSearchParams[] = [];
+const avatarFetches: string[] = [];
 const audit: string[] = [];
 const answers: string[] = [];
 const tokens: Record<'admin' | 'alice' | 'bob', string> = { admin: '', alice: '', bob: '' };
@@ -57,16 +58,24 @@ beforeAll(async () => {
   await running(store, 'alice-2', await closedPort()); // alice-3 has no status: not running yet
   mkdirSync(join(dataDir, 'secrets'), { recursive: true });
   writeFileSync(join(dataDir, 'secrets', 'rcon.json'), JSON.stringify({ 'alice-1': PASSWORD, 'alice-2': 'another-password-123456' }));
-  steam = await startFixtureServer({
+  const routes = new Map<string, FixtureRoute>(Object.entries({
     '/ISteamUser/GetPlayerSummaries/v2/': async (req, res) => {
       const q = new URL(req.url ?? '/', 'http://x').searchParams;
       steamQueries.push(q);
       // Held until the test has its first list: that list must not wait for Steam.
       await new Promise<void>((r) => (releaseSteam = r));
-      const players = (q.get('steamids') ?? '').split(',').map((id) => ({ steamid: id, personaname: `persona of ${id}`, avatarmedium: `https://avatars.example/${id}.jpg` }));
+      const players = (q.get('steamids') ?? '').split(',').map((id, i) => ({ steamid: id, personaname: `persona of ${id}`, avatarmedium: i === 0 ? `http://elsewhere.example/${id}.jpg` : steam.url(`/avatars/${id}.jpg`) }));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ response: { players } }));
     },
-  });
+  }));
+  // Steam's avatar CDN, stood in for: a tiny image for any id under /avatars/.
+  const avatarRoute: FixtureRoute = async (req, res) => {
+    avatarFetches.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'image/jpeg' }).end(Buffer.from(`jpeg of ${req.url}`));
+  };
+  const exact = routes.get.bind(routes);
+  routes.get = (path: string) => exact(path) ?? (path.startsWith('/avatars/') ? avatarRoute : undefined);
+  steam = await startFixtureServer(routes);
   const users = new UserStore(webDataDir);
   await users.add('admin', 'an admin password', 'admin');
   await users.add('alice', 'alice password 1', 'user');
@@ -74,7 +83,7 @@ beforeAll(async () => {
   for (const who of ['admin', 'alice', 'bob'] as const) tokens[who] = await users.createToken(who);
   app = await buildWebApp({
     stateDir, dataDir, webDataDir,
-    steamWebApiKey: STEAM_KEY, steamApiBase: steam.url('/'),
+    steamWebApiKey: STEAM_KEY, steamApiBase: steam.url('/'), steamAvatarHosts: [new URL(steam.url('/')).host],
     rconRate: { max: 20, windowMs: 60_000 },
     auditLog: pino({ base: null }, { write: (line: string) => void audit.push(line) }),
   });
@@ -210,7 +219,28 @@ describe('GET /api/v1/instances/NAME/players', () => {
       .poll(async () => ((await call('alice', '/api/v1/instances/alice-1/players')).json.items as Array<{ persona?: string }>).map((p) => p.persona), { timeout: 10_000 })
       .toEqual(ids.map((id) => `persona of ${id}`));
     const later = await call('alice', '/api/v1/instances/alice-1/players');
-    expect((later.json.items as Array<{ avatar?: string }>)[0]!.avatar).toBe(`https://avatars.example/${ids[0]}.jpg`);
+    // Avatars come through this service (the dashboard's CSP allows images from its own origin only), fetched once and kept.
+    // The first id Steam was asked about has its avatar on another host (see the fixture).
+    const foreign = steamQueries[0]!.get('steamids')!.split(',')[0]!;
+    const withAvatar = (later.json.items as Array<{ steamId: string; avatar?: string }>).filter((p) => p.steamId !== foreign);
+    expect(withAvatar).toHaveLength(1);
+    for (const p of withAvatar) {
+      expect(p.avatar).toBe(`/api/v1/steam/avatars/${p.steamId}`);
+      for (let i = 0; i < 2; i++) {
+        const img = await fetch(`${base}${p.avatar}`, { headers: { authorization: `Bearer ${tokens.alice}` } });
+        expect(img.status).toBe(200);
+        expect(img.headers.get('content-type')).toBe('image/jpeg');
+        expect(await img.text()).toBe(`jpeg of /avatars/${p.steamId}.jpg`);
+      }
+    }
+    expect(avatarFetches.length).toBe(withAvatar.length);
+    // An avatar URL on another host is never fetched: no avatar for that player, and 404 for the id.
+    for (const p of (later.json.items as Array<{ steamId: string; avatar?: string }>).filter((x) => x.steamId === foreign)) {
+      expect(p.avatar).toBeUndefined();
+      expect((await fetch(`${base}/api/v1/steam/avatars/${p.steamId}`, { headers: { authorization: `Bearer ${tokens.alice}` } })).status).toBe(404);
+    }
+    expect((await fetch(`${base}/api/v1/steam/avatars/76561197960265728`)).status).toBe(401);
+    expect((await fetch(`${base}/api/v1/steam/avatars/..%2F..%2Fetc`, { headers: { authorization: `Bearer ${tokens.alice}` } })).status).toBe(400);
     // Cached: no second question to Steam for the same ids.
     expect(steamQueries).toHaveLength(1);
   });

@@ -24,7 +24,7 @@ afterAll(() => steam.close());
 describe('SteamNames', () => {
   it('answers from the cache at once, fetches in the background once per TTL, and drops unsafe avatars', async () => {
     let now = 1_000_000;
-    const names = new SteamNames({ key: KEY, apiBase: steam.url('/'), ttlMs: 60_000, now: () => now });
+    const names = new SteamNames({ key: KEY, apiBase: steam.url('/'), ttlMs: 60_000, now: () => now, avatarHosts: ['a'] });
     const ids = ['76561197960265730', '76561197960265733', '76561197960265729', 'not-an-id'];
     asked.length = 0;
     expect(names.lookup(ids).size).toBe(0);

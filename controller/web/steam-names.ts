@@ -24,6 +24,8 @@ export interface SteamNamesOptions {
   ttlMs?: number;
   /** Longest wait for one request (default 10 s). */
   timeoutMs?: number;
+  /** Hosts avatar images may be fetched from (default: Steam's avatar CDNs); an avatar URL elsewhere is dropped. */
+  avatarHosts?: readonly string[];
   /** Where failures are told (status code only). */
   warn?: (message: string) => void;
   now?: () => number;
@@ -35,11 +37,18 @@ const MAX_ENTRIES = 10_000;
 const MAX_BODY = 1 << 20;
 const RETRY_MS = 60_000;
 const STEAM_ID = /^\d{17}$/;
+/** Where Steam serves avatars: the only hosts the service fetches an image from (it proxies them, so the dashboard's CSP stays same-origin). */
+export const STEAM_AVATAR_HOSTS = ['avatars.steamstatic.com', 'avatars.akamai.steamstatic.com', 'avatars.cloudflare.steamstatic.com', 'avatars.fastly.steamstatic.com', 'steamcdn-a.akamaihd.net'];
+const MAX_AVATAR_BYTES = 256 * 1024;
+const MAX_AVATARS = 1000;
+const IMAGE_TYPE = /^image\/(jpeg|png|gif|webp)$/;
 const AVATAR = /^https?:\/\/[\x21-\x7e]{1,500}$/;
 
 export class SteamNames {
   private readonly cache = new Map<string, { persona?: SteamPersona; at: number }>();
   private readonly inFlight = new Set<string>();
+  private readonly images = new Map<string, { type: string; bytes: Buffer; at: number }>();
+  private readonly imagesInFlight = new Map<string, Promise<{ type: string; bytes: Buffer } | undefined>>();
   private readonly now: () => number;
   private readonly ttl: number;
   private readonly base: string;
@@ -92,7 +101,7 @@ export class SteamNames {
         for (const p of players as Array<Record<string, unknown>>) {
           const id = typeof p?.steamid === 'string' ? p.steamid : '';
           if (!ids.includes(id) || typeof p.personaname !== 'string') continue;
-          const avatar = typeof p.avatarmedium === 'string' && AVATAR.test(p.avatarmedium) ? p.avatarmedium : undefined;
+          const avatar = typeof p.avatarmedium === 'string' && this.avatarAllowed(p.avatarmedium) ? p.avatarmedium : undefined;
           this.remember(id, { name: p.personaname.slice(0, 128), ...(avatar ? { avatar } : {}) }, at);
         }
       }
@@ -102,6 +111,60 @@ export class SteamNames {
       this.backOff(ids);
     } finally {
       for (const id of ids) this.inFlight.delete(id);
+    }
+  }
+
+  /** Only http(s) URLs on the avatar hosts: the service fetches them, so anything else would be a way to make it ask elsewhere. */
+  private avatarAllowed(url: string): boolean {
+    if (!AVATAR.test(url)) return false;
+    try {
+      const u = new URL(url);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && u.username === '' && u.password === '' && (this.opts.avatarHosts ?? STEAM_AVATAR_HOSTS).includes(u.host);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The avatar image of an account the cache knows (learnt from Steam for a
+   * player list), fetched once per TTL and kept (bounded); undefined when
+   * there is none or Steam's CDN does not give an image.
+   */
+  avatar(id: string): Promise<{ type: string; bytes: Buffer } | undefined> {
+    if (!STEAM_ID.test(id)) return Promise.resolve(undefined);
+    const url = this.cache.get(id)?.persona?.avatar;
+    if (!url) return Promise.resolve(undefined);
+    const kept = this.images.get(id);
+    if (kept && this.now() - kept.at <= this.ttl) return Promise.resolve(kept);
+    let p = this.imagesInFlight.get(id);
+    if (!p) {
+      p = this.fetchImage(url)
+        .then((img) => {
+          if (img) {
+            this.images.delete(id);
+            if (this.images.size >= MAX_AVATARS) this.images.delete(this.images.keys().next().value!);
+            this.images.set(id, { ...img, at: this.now() });
+          }
+          return img;
+        })
+        .finally(() => this.imagesInFlight.delete(id));
+      this.imagesInFlight.set(id, p);
+    }
+    return p;
+  }
+
+  private async fetchImage(url: string): Promise<{ type: string; bytes: Buffer } | undefined> {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000), redirect: 'error' });
+      const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (!res.ok || !IMAGE_TYPE.test(type)) {
+        await res.body?.cancel();
+        return undefined;
+      }
+      const bytes = Buffer.from(await readCapped(res, MAX_AVATAR_BYTES, true));
+      return { type, bytes };
+    } catch {
+      return undefined;
     }
   }
 
@@ -118,8 +181,10 @@ export class SteamNames {
   }
 }
 
-/** The body as text, refusing more than `max` bytes. */
-async function readCapped(res: Response, max: number): Promise<string> {
+/** The body as text (or bytes), refusing more than `max` bytes. */
+async function readCapped(res: Response, max: number): Promise<string>;
+async function readCapped(res: Response, max: number, raw: true): Promise<Buffer>;
+async function readCapped(res: Response, max: number, raw = false): Promise<string | Buffer> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -127,5 +192,6 @@ async function readCapped(res: Response, max: number): Promise<string> {
     if (size > max) throw new RangeError('answer too large');
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const all = Buffer.concat(chunks);
+  return raw ? all : all.toString('utf8');
 }

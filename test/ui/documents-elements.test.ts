@@ -176,7 +176,8 @@ describe('<l4m-yaml-editor>', { timeout: 180_000 }, () => {
     expect(await options.allTextContents()).not.toContain('apiVersion');
     await page.keyboard.type('stat');
     await poll(() => options.allTextContents()).toEqual(['state']);
-    await page.keyboard.press('Enter');
+    // A click, not Enter: CodeMirror ignores keys for a moment after the list changes (its interactionDelay), so a fast Enter is a newline.
+    await options.filter({ hasText: 'state' }).click();
     await page.keyboard.press('Control+Space');
     await poll(() => options.allTextContents()).toEqual(['running', 'stopped']);
     // A click: CodeMirror ignores keys for a moment after the list opens (its interactionDelay), a wait no test should guess.

@@ -1,4 +1,4 @@
-// <l4m-players> in a real Chromium under the dashboard's CSP: who plays, their Steam profile, no images.
+// <l4m-players> in a real Chromium under the dashboard's CSP: who plays, their Steam profile, avatars through the service.
 import { describe, expect, it } from 'vitest';
 import { serverPageForSuite, mount, recordEvents, seen } from './support/server-fakes.js';
 
@@ -25,6 +25,26 @@ describe('<l4m-players>', () => {
     expect(await table.locator('img').count()).toBe(0);
     await ui.page.getByRole('button', { name: 'Refresh players' }).click();
     expect(await seen(ui.page, 'l4m-refresh')).toHaveLength(1);
+  });
+
+  it("shows a Steam avatar the service serves (same origin, allowed by the CSP), and never an image from elsewhere", async () => {
+    // A 1x1 GIF, as the service's avatar route would answer.
+    const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+    ui.routes.set('GET /api/v1/steam/avatars/76561197960267732', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/gif' }).end(gif);
+      return true;
+    });
+    await mount(ui.page, 'l4m-players', {
+      players: [
+        { name: 'Zoey', score: 1, durationSeconds: 5, steamId: '76561197960267732', persona: 'zoey_real', avatar: '/api/v1/steam/avatars/76561197960267732' },
+        { name: 'Bill', score: 1, durationSeconds: 5, steamId: '76561197960287930', persona: 'bill', avatar: 'https://avatars.steamstatic.com/x.jpg' },
+      ],
+    });
+    const img = ui.page.getByRole('table', { name: 'Players' }).locator('img');
+    await expect.poll(() => img.count()).toBe(1);
+    await expect.poll(() => img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth)).toBe(1);
+    expect(await img.getAttribute('alt')).toBe('');
+    expect(ui.requests).toContain('GET /api/v1/steam/avatars/76561197960267732');
   });
 
   it('says when nobody plays, with its note', async () => {

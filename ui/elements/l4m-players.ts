@@ -1,6 +1,7 @@
 /**
  * <l4m-players .players=…>: who is on a server now (A2S, with SteamIDs from
- * RCON status and Steam persona names when the API knows them). No avatars:
+ * RCON status and Steam persona names and avatars when the API knows them).
+ * Avatars come from the web service itself (it proxies Steam's CDN), since
  * the dashboard's CSP loads no image from another origin. The SteamID links
  * to the player's Steam profile. A Refresh button fires `l4m-refresh`.
  */
@@ -27,6 +28,7 @@ export class L4mPlayers extends LitElement {
       th, td { text-align: left; padding: 0.3rem 0.5rem; border-bottom: 1px solid var(--line); }
       td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
       .muted { color: var(--muted); }
+      img.avatar { vertical-align: middle; border-radius: 3px; margin-right: 0.35rem; }
       a { color: var(--accent); }
       .bar { display: flex; gap: 0.5rem; align-items: center; margin-bottom: 0.4rem; }
       button { font: inherit; }
@@ -59,7 +61,7 @@ export class L4mPlayers extends LitElement {
               <td class="num">${p.score}</td>
               <td class="num">${duration(p.durationSeconds)}</td>
               <td class="wide">${p.steamId
-                ? html`<a href="https://steamcommunity.com/profiles/${p.steamId}" target="_blank" rel="noopener noreferrer">${p.persona ?? p.steamId}</a>${p.persona ? html` <span class="muted">${p.steamId}</span>` : nothing}`
+                ? html`${p.avatar?.startsWith('/api/v1/steam/avatars/') ? html`<img class="avatar" src=${p.avatar} alt="" width="24" height="24" loading="lazy">` : nothing}<a href="https://steamcommunity.com/profiles/${p.steamId}" target="_blank" rel="noopener noreferrer">${p.persona ?? p.steamId}</a>${p.persona ? html` <span class="muted">${p.steamId}</span>` : nothing}`
                 : html`<span class="muted">unknown</span>`}</td>
             </tr>`,
           )}

@@ -98,6 +98,7 @@ function gameServices(ctx: WebContext): GameServices {
     steamNames: new SteamNames({
       ...(ctx.opts.steamWebApiKey !== undefined ? { key: ctx.opts.steamWebApiKey } : {}),
       ...(ctx.opts.steamApiBase !== undefined ? { apiBase: ctx.opts.steamApiBase } : {}),
+      ...(ctx.opts.steamAvatarHosts !== undefined ? { avatarHosts: ctx.opts.steamAvatarHosts } : {}),
       warn: (message) => log.warn(message),
     }),
   };

@@ -25,7 +25,7 @@ const PLAYER = {
     durationSeconds: { type: 'integer' },
     steamId: { type: 'string', description: 'SteamID64, from RCON status' },
     persona: { type: 'string', description: 'Steam persona name (GetPlayerSummaries)' },
-    avatar: { type: 'string', description: 'Steam avatar URL' },
+    avatar: { type: 'string', description: 'the Steam avatar, served by this service (GET /api/v1/steam/avatars/STEAMID)' },
   },
 } as const;
 
@@ -83,12 +83,24 @@ export function playersRoutes(app: FastifyInstance, ctx: WebContext, game: GameS
             score: p.score,
             durationSeconds: p.durationSeconds,
             ...(steamId ? { steamId } : {}),
-            ...(persona ? { persona: persona.name, ...(persona.avatar ? { avatar: persona.avatar } : {}) } : {}),
+            // The avatar through this service: the dashboard's CSP loads images from its own origin only.
+            ...(persona ? { persona: persona.name, ...(persona.avatar && steamId ? { avatar: `/api/v1/steam/avatars/${steamId}` } : {}) } : {}),
           };
         }),
         steamIds: status !== undefined,
         personas: game.steamNames.enabled,
       };
+    },
+  );
+
+  // Steam avatars of players this service has listed, proxied: fetched from Steam's avatar CDN only, cached, never another host.
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/steam/avatars/:id',
+    { schema: { params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern: '^[0-9]{17}$' } } } } },
+    async (req, reply) => {
+      const img = await game.steamNames.avatar(req.params.id);
+      if (!img) throw new ApiError(404, 'no avatar is known for this SteamID (it shows once a player list has named the player)');
+      return reply.type(img.type).header('cache-control', 'private, max-age=3600').header('x-content-type-options', 'nosniff').send(img.bytes);
     },
   );
 }
