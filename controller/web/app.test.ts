@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testAccounts } from '../../test/support/web-client.js';
 import { packageRoot } from '../package-root.js';
 import { StatusStore } from '../status/store.js';
 import { buildWebApp } from './app.js';
@@ -32,10 +33,7 @@ beforeAll(async () => {
     events: [],
   });
   const users = new UserStore(join(root, 'web'));
-  await users.add('admin', 'an admin password', 'admin');
-  await users.add('alice', 'alice password 1', 'user');
-  await users.add('bob', 'bobs password 12', 'user');
-  for (const who of ['admin', 'alice', 'bob'] as const) tokens[who] = await users.createToken(who);
+  Object.assign(tokens, await testAccounts(users));
   app = await buildWebApp({ stateDir, dataDir: join(root, 'data'), webDataDir: join(root, 'web') });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });

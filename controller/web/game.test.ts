@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testAccounts } from '../../test/support/web-client.js';
 import { startFixtureServer, type FixtureRoute, type FixtureServer } from '../../test/support/http-fixture.js';
 import { startDemoGame, type DemoGame } from '../../test/support/demo-game.js';
 import { packageRoot } from '../package-root.js';
@@ -77,10 +78,7 @@ beforeAll(async () => {
   routes.get = (path: string) => exact(path) ?? (path.startsWith('/avatars/') ? avatarRoute : undefined);
   steam = await startFixtureServer(routes);
   const users = new UserStore(webDataDir);
-  await users.add('admin', 'an admin password', 'admin');
-  await users.add('alice', 'alice password 1', 'user');
-  await users.add('bob', 'bobs password 12', 'user');
-  for (const who of ['admin', 'alice', 'bob'] as const) tokens[who] = await users.createToken(who);
+  Object.assign(tokens, await testAccounts(users));
   app = await buildWebApp({
     stateDir, dataDir, webDataDir,
     steamWebApiKey: STEAM_KEY, steamApiBase: steam.url('/'), steamAvatarHosts: [new URL(steam.url('/')).host],

@@ -2,6 +2,7 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testAccounts } from '../../test/support/web-client.js';
 import { openSse } from '../../test/support/sse-client.js';
 import { packageRoot } from '../package-root.js';
 import { StatusStore, type DocumentStatus } from '../status/store.js';
@@ -45,10 +46,7 @@ beforeAll(async () => {
   journal('left4me-server@alice-1.service', '<script>alert(1)</script>');
   journal('left4me-server@alice-1.service', [0x68, 0xff, 0x69]);
   const users = new UserStore(join(root, 'web'));
-  await users.add('admin', 'an admin password', 'admin');
-  await users.add('alice', 'alice password 1', 'user');
-  await users.add('bob', 'bobs password 12', 'user');
-  for (const who of ['admin', 'alice', 'bob'] as const) tokens[who] = await users.createToken(who);
+  Object.assign(tokens, await testAccounts(users));
   app = await buildWebApp({
     stateDir,
     dataDir,

@@ -15,13 +15,24 @@ export async function webFixture(prefix: string): Promise<{ root: string; stateD
   const stateDir = join(root, 'state');
   cpSync(join(packageRoot(), 'state.example', 'demo'), stateDir, { recursive: true });
   const users = new UserStore(join(root, 'web'));
-  await users.add('admin', PASSWORDS.admin, 'admin');
-  await users.add('alice', PASSWORDS.alice, 'user');
-  await users.add('bob', PASSWORDS.bob, 'user');
+  await addTestUsers(users);
   return { root, stateDir, dataDir: join(root, 'data'), webDataDir: join(root, 'web'), users };
 }
 
 export const PASSWORDS = { admin: 'an admin password', alice: 'alice password 1', bob: 'bobs password 12' } as const;
+
+/** The accounts web tests use: admin (an admin), alice and bob (users), with PASSWORDS. */
+export async function addTestUsers(users: UserStore): Promise<void> {
+  await users.add('admin', PASSWORDS.admin, 'admin');
+  await users.add('alice', PASSWORDS.alice, 'user');
+  await users.add('bob', PASSWORDS.bob, 'user');
+}
+
+/** addTestUsers, and a Bearer token for each. */
+export async function testAccounts(users: UserStore): Promise<Record<'admin' | 'alice' | 'bob', string>> {
+  await addTestUsers(users);
+  return { admin: await users.createToken('admin'), alice: await users.createToken('alice'), bob: await users.createToken('bob') };
+}
 
 /** What a test client sends besides the body. */
 export interface Send {
