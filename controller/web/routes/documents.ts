@@ -83,7 +83,7 @@ export async function visibleVersion(ctx: WebContext, req: FastifyRequest, kind:
   const doc = documentsOf(state, kind).get(name);
   if (doc && visibleTo(user, doc)) return versionOf(doc);
   const written = doc ? undefined : await writtenDocument(state, kind, name);
-  if (written && (user.role === 'admin' || written.owner === 'system' || written.owner === user.name)) {
+  if (written && visibleTo(user, { metadata: { owner: written.owner } })) {
     return { kind, name, owner: written.owner, etag: `"${specHash(written.data)}"`, written: written.data };
   }
   throw notFound(`${kindKey(kind)} "${name}"`);
@@ -102,7 +102,7 @@ export function checkFresh(v: Version, tag: string): void {
 /** A version the caller may see and change (404 not visible, 403 a system document for a user, or managed elsewhere). */
 export async function editableVersion(ctx: WebContext, req: FastifyRequest, kind: Kind, name: string): Promise<Version> {
   const v = await visibleVersion(ctx, req, kind, name);
-  if (!ownedBy(userOf(req), { metadata: { name, owner: v.owner } })) throw forbidden(`${kindKey(kind)} "${name}" is a system document: only an admin may change it`);
+  if (!ownedBy(userOf(req), { metadata: { owner: v.owner } })) throw forbidden(`${kindKey(kind)} "${name}" is a system document: only an admin may change it`);
   assertNotManaged({ kind, metadata: { name, owner: v.owner } });
   return v;
 }
@@ -123,7 +123,7 @@ export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: D
       for (const inv of state.invalid.values()) {
         if (inv.kind !== kind || documentsOf(state, kind).has(inv.name)) continue;
         const written = await writtenDocument(state, kind, inv.name);
-        if (!written || !(user.role === 'admin' || written.owner === 'system' || written.owner === user.name)) continue;
+        if (!written || !visibleTo(user, { metadata: { owner: written.owner } })) continue;
         out.push(invalidItem(inv.name, written.owner, written.data));
       }
       return { items: out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { Document } from '../../documents/kinds.js';
 import { userOf, visibleTo } from '../access.js';
 import type { WebUser } from '../users.js';
 import type { SseHub } from '../sse.js';
@@ -8,7 +7,7 @@ import type { FeedEvent, StatusFeed } from '../status-feed.js';
 /** Whether `user` may see events of a document owned by `owner` (unknown owner: admins only). */
 function sees(user: WebUser, owner: string | undefined): boolean {
   if (owner === undefined) return user.role === 'admin';
-  return visibleTo(user, { metadata: { owner } } as Pick<Document, 'metadata'>);
+  return visibleTo(user, { metadata: { owner } });
 }
 
 /**
