@@ -60,6 +60,11 @@ describe('the shape of the code', () => {
     });
   }
 
+  it('the wire types the dashboard shares with the web service (web/wire.ts) import types only, so the bundle pulls no server code', () => {
+    const text = readFileSync(join(ROOT, 'controller/web/wire.ts'), 'utf8');
+    expect(text.split('\n').filter((l) => l.startsWith('import ') && !l.startsWith('import type '))).toEqual([]);
+  });
+
   it('plan() reads no file, clock or network (no node: modules)', () => {
     expect(nodeImportsOf('controller/reconcile/plan.ts')).toEqual([]);
   });

@@ -22,27 +22,9 @@ import { dirname, join } from 'node:path';
 import { KINDS, type Kind } from '../documents/kinds.js';
 import { isDocumentName } from '../documents/names.js';
 import type { DocumentStatus, StatusStore } from '../status/store.js';
+import type { StatusSummary } from './wire.js';
 
-/** What an event says about one document: never more than these fields. */
-export interface StatusSummary {
-  kind: Kind;
-  name: string;
-  ready: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  port?: number;
-  players?: number;
-  maxPlayers?: number;
-  /** Instances: the map the server said it runs (A2S). */
-  map?: string;
-  /** systemd's active state of an instance's server unit. */
-  unit?: string;
-  /** Overlays and installations: the outcome of the newest build attempt. */
-  build?: 'Succeeded' | 'Failed';
-  /** A build or install running now: its id (overlays) and, for Steam installations, steamcmd's progress. */
-  building?: string;
-  progress?: { pass: number; passes: number; state: string; percent: number };
-}
+export type { StatusSummary };
 
 /** One change: a document's summary changed (`status`) or its status went away (`deleted`). */
 export interface FeedEvent {

@@ -7,24 +7,10 @@
  * the server answers with a fresh snapshot.
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import type { StatusSummary } from '../../controller/web/wire.js';
 
-/** What an event says of one document (the API's status summary). */
-export interface StatusSummary {
-  kind: 'Installation' | 'Overlay' | 'Blueprint' | 'Instance';
-  name: string;
-  ready: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  port?: number;
-  players?: number;
-  maxPlayers?: number;
-  map?: string;
-  unit?: string;
-  build?: 'Succeeded' | 'Failed';
-  /** A build running now (its id); installations also report steamcmd's progress. */
-  building?: string;
-  progress?: { pass: number; passes: number; state: string; percent: number };
-}
+/** What an event says of one document: the API's own type. */
+export type { StatusSummary };
 
 const key = (kind: string, name: string) => `${kind}/${name}`;
 

@@ -1,0 +1,26 @@
+/**
+ * The shapes the web API sends that the dashboard reads too: one definition
+ * for both sides (ui/ imports this file's types; it imports nothing but types).
+ */
+import type { Kind } from '../documents/kinds.js';
+
+/** What an event says about one document: never more than these fields. */
+export interface StatusSummary {
+  kind: Kind;
+  name: string;
+  ready: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  port?: number;
+  players?: number;
+  maxPlayers?: number;
+  /** Instances: the map the server said it runs (A2S). */
+  map?: string;
+  /** systemd's active state of an instance's server unit. */
+  unit?: string;
+  /** Overlays and installations: the outcome of the newest build attempt. */
+  build?: 'Succeeded' | 'Failed';
+  /** A build or install running now: its id (overlays) and, for Steam installations, steamcmd's progress. */
+  building?: string;
+  progress?: { pass: number; passes: number; state: string; percent: number };
+}
