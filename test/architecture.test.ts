@@ -45,6 +45,8 @@ const RULES: Array<[string, (f: string) => boolean, (imported: string) => boolea
   ['systemd (adapter, unit rendering) knows no reconciler, builds or cli', under('controller/systemd'), (i) => ['reconcile', 'builds', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
   ['builds know no reconciler and no cli', under('controller/builds'), (i) => ['reconcile', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
   ['the game protocols (A2S, RCON) stand alone: only the fs helpers, the host layout and document names', under('controller/game'), (i) => !i.startsWith('controller/game/') && !i.startsWith('controller/fs/') && !i.startsWith('controller/host/') && i !== 'controller/documents/names.ts'],
+  ['git sources (fetch, checkout, status) know no reconciler, builds, systemd, web or cli', under('controller/sources'), (i) => ['reconcile', 'builds', 'systemd', 'web', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
+  ['the web reads git sources only through their types and the active-source reader: it never runs git', under('controller/web'), (i) => i.startsWith('controller/sources/') && !['controller/sources/types.ts', 'controller/sources/active.ts'].includes(i)],
   ['the reconciler never imports the cli', under('controller/reconcile'), under('controller/cli')],
   ['the web service reaches the host only through documents and status: no reconciler, builds, systemd or cli', under('controller/web'), (i) => ['reconcile', 'builds', 'systemd', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
   ['plan() is pure: it imports no executor, no host access and no systemd', (f) => f === 'controller/reconcile/plan.ts', (i) => i.startsWith('controller/reconcile/instance/') || i.startsWith('controller/systemd/') || i.startsWith('controller/builds/')],

@@ -35,6 +35,14 @@ export interface HostLayout {
   logsDir: string;
   /** Scratch directories of running build sandboxes. */
   buildRunsDir: string;
+  /** Git sources: `<sourcesDir>/<name>/{repo.git,checkouts/<commit>,current}` (see sources/types.ts). */
+  sourcesDir: string;
+  /** Files the web service drops to ask the controller for something now (`git-<source>`: fetch); group-writable by the web. */
+  triggersDir: string;
+  /** Webhook secrets, one file per source, readable by the web group (never by game servers). */
+  webhookSecretsDir: string;
+  /** Root-only git credentials: `<gitCredentialsDir>/<name>/{ssh-key,known_hosts}` or `{token,username}`. */
+  gitCredentialsDir: string;
   /** steamcmd's own home (its files, logs and login tokens). */
   steamHome: string;
   /** Root-only Steam logins: `{ "<login>": { "username", "password" } }`. */
@@ -80,6 +88,10 @@ export function hostLayout(dataDir: string = DEFAULT_DATA_DIR, configDir: string
     logsDir: `${dataDir}/logs`,
     historyDir: `${dataDir}/history`,
     buildRunsDir: `${dataDir}/build-runs`,
+    sourcesDir: `${dataDir}/sources`,
+    triggersDir: `${dataDir}/triggers`,
+    webhookSecretsDir: `${dataDir}/secrets/webhooks`,
+    gitCredentialsDir: `${configDir}/secrets/git`,
     steamHome: `${dataDir}/steam`,
     steamLoginFile: `${configDir}/secrets/steam.json`,
     user: 'left4me',
