@@ -123,11 +123,12 @@ describe('git source sync', () => {
     const c1 = up.commit({ 'hosts/rates.yaml': overlayDoc('rates') }, 'one');
     up.push();
     await make().fetchNow('test');
-    const rewritten = up.rewrite({ 'hosts/rates.yaml': overlayDoc('rates', 'sv_maxrate 1') }, 'history rewritten');
+    const rewritten = up.rewrite({ 'hosts/rates.yaml': overlayDoc('rates', 'sv_maxrate 1') }, '\u001b[31mhistory rewritten');
     const o = await make().fetchNow('test');
     expect(o).toMatchObject({ result: 'refused', serving: c1, tip: rewritten });
     expect(current(layout)).toBe(`checkouts/${c1}`);
-    expect(status(layout).lastError).toMatchObject({ reason: 'force-push', commit: { commit: rewritten, subject: 'history rewritten' } });
+    // A terminal escape in the subject is shown defused.
+    expect(status(layout).lastError).toMatchObject({ reason: 'force-push', commit: { commit: rewritten, subject: '?[31mhistory rewritten' } });
     expect(status(layout).lastError?.message).toMatch(/does not descend from the serving commit/);
 
     expect(await make({ allowForcePush: true }).fetchNow('test')).toMatchObject({ result: 'served', serving: rewritten });
@@ -146,6 +147,51 @@ describe('git source sync', () => {
     expect(status(layout).lastError).toMatchObject({ reason: 'force-push' });
     expect(status(layout).lastError?.message).toMatch(/not among the 4 commits/);
     expect(await make().fetchNow('test')).toMatchObject({ result: 'served', serving: tip });
+  });
+
+  it('follows a tag at the repository root: a tag moved forward serves, a tag moved to unrelated history is a force-push', async () => {
+    const { up, layout, make } = scenario();
+    const c1 = up.commit({ 'rates.yaml': overlayDoc('rates') }, 'one');
+    git(up.work, ['tag', '-a', '-m', 'release 1', 'v1']);
+    git(up.work, ['push', '--quiet', 'origin', 'v1']);
+    const tagged = () => make({ ref: { tag: 'v1' }, path: '.' });
+    expect(await tagged().fetchNow('test')).toMatchObject({ result: 'served', serving: c1 });
+    expect(readFileSync(join(layout.sourcesDir, 'fleet', 'current', 'rates.yaml'), 'utf8')).toContain('name: rates');
+    const c2 = up.commit({ 'more.yaml': overlayDoc('more') }, 'two');
+    git(up.work, ['tag', '-f', '-a', '-m', 'release 1 again', 'v1']);
+    git(up.work, ['push', '--quiet', '--force', 'origin', 'v1']);
+    expect(await tagged().fetchNow('test')).toMatchObject({ result: 'served', serving: c2 });
+    git(up.work, ['checkout', '--quiet', '--orphan', 'other']);
+    const c3 = up.commit({ 'other.yaml': overlayDoc('other') }, 'unrelated');
+    git(up.work, ['tag', '-f', '-a', '-m', 'moved', 'v1']);
+    git(up.work, ['push', '--quiet', '--force', 'origin', 'v1']);
+    expect(await tagged().fetchNow('test')).toMatchObject({ result: 'refused', serving: c2, tip: c3 });
+    expect(status(layout).lastError).toMatchObject({ reason: 'force-push' });
+    git(up.bare, ['tag', '-d', 'v1']);
+    expect(await tagged().fetchNow('test')).toMatchObject({ result: 'failed', serving: c2 });
+    expect(status(layout).lastError?.message).toContain('tag "v1"');
+  });
+
+  it('problems about local documents keep their own path; problems in the candidate become repository-relative', async () => {
+    const { up, layout, make } = scenario();
+    up.commit({ 'hosts/rates.yaml': overlayDoc('rates') }, 'one');
+    up.push();
+    const sync = make({}, {
+      validate: async (c) => [
+        { file: join(layout.configDir, 'state/instances/a.yaml'), line: 3, col: 1, pointer: '', message: 'instance/a is defined by the git source too' },
+        { file: join(c.dir, 'rates.yaml'), line: 7, col: 3, pointer: '/metadata/name', message: 'overlay/rates is defined locally too' },
+      ],
+    });
+    expect((await sync.fetchNow('test')).result).toBe('refused');
+    expect(status(layout).lastError?.problems?.map((p) => `${p.file}:${p.line}`)).toEqual([`${layout.configDir}/state/instances/a.yaml:3`, 'hosts/rates.yaml:7']);
+    expect(current(layout)).toBeNull();
+    expect(status(layout).serving).toBeNull();
+  });
+
+  it('refuses a name or documents path that would leave its directories', () => {
+    const { make } = scenario();
+    for (const path of ['../etc', '/etc', 'a/../../b', '', 'a//b', './a', 'a/.']) expect(() => make({ path }), path).toThrow(/must be "\." or a relative path/);
+    expect(() => make({ name: '../x' })).toThrow(/name "\.\.\/x" must match/);
   });
 
   it('a deleted branch is reported and changes nothing', async () => {

@@ -29,7 +29,7 @@ describe('SSH deploy keys', () => {
   it('become a GIT_SSH_COMMAND naming the key and the pinned known_hosts by path, in batch mode with strict host key checking', async () => {
     const { name, dir, home } = setup({ 'ssh-key': { text: KEY }, known_hosts: { text: 'host ssh-ed25519 AAAA\n', mode: 0o644 } });
     const p = await prepareCredentials({ name: 'fleet', url: 'git@host:fleet.git', credentials: name }, layout, 'ssh', home);
-    expect(p.env.GIT_SSH_COMMAND).toBe(`'ssh' -o BatchMode=yes -o StrictHostKeyChecking=yes -i '${dir}/ssh-key' -o IdentitiesOnly=yes -o UserKnownHostsFile='${dir}/known_hosts'`);
+    expect(p.env.GIT_SSH_COMMAND).toBe(`'ssh' -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -i '${dir}/ssh-key' -o IdentitiesOnly=yes -o UserKnownHostsFile='${dir}/known_hosts'`);
     expect(JSON.stringify(p)).not.toContain('key-material');
   });
 

@@ -84,7 +84,9 @@ export async function prepareCredentials(
   opts: CredentialOptions = {},
 ): Promise<PreparedCredentials> {
   const ssh = opts.sshProgram ?? 'ssh';
-  const sshBase = [shq(ssh), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'];
+  // -F /dev/null: neither /etc/ssh/ssh_config nor the service account's ~/.ssh/config (ssh finds it through the
+  // password database, not HOME) can add a ProxyCommand, another identity or relaxed host checking.
+  const sshBase = [shq(ssh), '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'];
   if (!cfg.credentials) {
     return { env: transport === 'ssh' ? { GIT_SSH_COMMAND: [...sshBase, '-o', `UserKnownHostsFile=${shq(join(home, 'known_hosts'))}`].join(' ') } : {}, secrets: [] };
   }

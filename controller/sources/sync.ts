@@ -20,7 +20,7 @@ import type { HostLayout } from '../host/layout.js';
 import { CredentialError, prepareCredentials } from './credentials.js';
 import { checkoutTree, checkTree, chmodTree, commitInfo, DEFAULT_TREE_LIMITS, descendsFrom, exists, fetchTip, initRepo, SyncStepError, type TreeLimits } from './fetch.js';
 import { GitError, printable, redact, runGit, transportOf, type GitEnv } from './git.js';
-import { sourcePaths, type CommitInfo, type GitSourceConfig, type SourcePaths, type SourceStatus } from './types.js';
+import { SOURCE_NAME, sourcePaths, type CommitInfo, type GitSourceConfig, type SourcePaths, type SourceStatus } from './types.js';
 
 /** The pino-like logger a sync writes to (messages and fields are redacted before they get here). */
 export interface SyncLog {
@@ -73,6 +73,13 @@ function deferred(reason: string): Deferred {
   return { reason, promise, resolve };
 }
 
+/** `.`, or `a/b` with no empty, `.` or `..` part and no control character. */
+export function validDocumentsPath(path: string): boolean {
+  if (path === '.') return true;
+  // eslint-disable-next-line no-control-regex
+  return path.length > 0 && path.length <= 1024 && !/[\u0000-\u001f\\]/.test(path) && path.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
 /** The configured URL as status and logs show it: userinfo and token-like parts removed. */
 export function displayUrl(url: string): string {
   return redact(url).replace(/\*\*\*@/, '');
@@ -97,6 +104,9 @@ export class SourceSync {
     readonly layout: HostLayout,
     private readonly deps: SyncDeps,
   ) {
+    // The configuration file checks these too; here they become paths, so they are checked again where they are used.
+    if (!SOURCE_NAME.test(cfg.name)) throw new Error(`git source name ${JSON.stringify(cfg.name)} must match ${SOURCE_NAME}`);
+    if (!validDocumentsPath(cfg.path)) throw new Error(`git source ${cfg.name}: path ${JSON.stringify(cfg.path)} must be "." or a relative path inside the repository without "." or ".." parts`);
     this.paths = sourcePaths(layout, cfg.name);
     this.home = join(this.paths.root, 'home');
     this.limits = { ...DEFAULT_TREE_LIMITS, ...deps.limits };

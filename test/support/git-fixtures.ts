@@ -208,8 +208,8 @@ export async function gitHttpServer(projectRoot: string, username: string, token
  * Writes a stand-in for ssh at `<dir>/ssh` (the basename makes git speak
  * OpenSSH's options to it). It appends its argv to `<dir>/argv.log`, refuses
  * (exit 255, like ssh) unless it got `-i expectKey`, `IdentitiesOnly=yes`,
- * `UserKnownHostsFile=expectKnownHosts`, `StrictHostKeyChecking=yes` and
- * `BatchMode=yes`, and otherwise runs the requested command (git-upload-pack
+ * `UserKnownHostsFile=expectKnownHosts`, `StrictHostKeyChecking=yes`,
+ * `BatchMode=yes` and `-F /dev/null`, and otherwise runs the requested command (git-upload-pack
  * '<path>') locally, as sshd would on the far side.
  */
 export function sshStandIn(dir: string, expectKey: string, expectKnownHosts: string): { program: string; log: string } {
@@ -221,7 +221,7 @@ export function sshStandIn(dir: string, expectKey: string, expectKnownHosts: str
     `#!/bin/sh
 # Stand-in for ssh in the git-sync tests: asserts the options, then runs the remote command locally.
 printf '%s\\n' "$*" >> '${log}'
-key= kh= strict= batch= ident=
+key= kh= strict= batch= ident= cfg=
 while [ $# -gt 0 ]; do
   case "$1" in
     -i) key=$2; shift 2 ;;
@@ -232,6 +232,7 @@ while [ $# -gt 0 ]; do
           IdentitiesOnly=yes) ident=1 ;;
         esac
         shift 2 ;;
+    -F) cfg=$2; shift 2 ;;
     -p|-l) shift 2 ;;
     -*) shift ;;
     *) break ;;
@@ -240,6 +241,7 @@ done
 [ "$key" = '${expectKey}' ] || { echo "stand-in ssh: expected -i ${expectKey}, got '$key'" >&2; exit 255; }
 [ "$kh" = '${expectKnownHosts}' ] || { echo "stand-in ssh: expected pinned known_hosts, got '$kh'" >&2; exit 255; }
 [ -n "$strict" ] && [ -n "$batch" ] && [ -n "$ident" ] || { echo "stand-in ssh: StrictHostKeyChecking/BatchMode/IdentitiesOnly missing" >&2; exit 255; }
+[ "$cfg" = /dev/null ] || { echo "stand-in ssh: expected -F /dev/null (no ssh_config), got '$cfg'" >&2; exit 255; }
 shift # the host
 exec sh -c "$*"
 `,
