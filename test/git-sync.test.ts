@@ -2,6 +2,7 @@
 // with the git CLI, a real HTTP server in front of git http-backend, and a
 // stand-in ssh. Each scenario checks the resulting state — what `current`
 // points at, what the status file says, what the logs hold — not the calls.
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -266,6 +267,22 @@ describe('git source sync', () => {
     await expectRefused(make({}, { limits: { maxFiles: 1 } }), /holds 2 files, more than the 1 allowed/);
     await expectRefused(make({ path: 'elsewhere' }), /"elsewhere" does not exist in this commit/);
     await expectRefused(make({ path: 'hosts/big.txt' }), /is not a directory/);
+  });
+
+  it('a fetch that would write more than the fetch cap is stopped: a hostile remote cannot fill the disk before the tree checks', async () => {
+    const { up, layout, make } = scenario();
+    const c1 = up.commit({ 'hosts/rates.yaml': overlayDoc('rates') }, 'one');
+    up.push();
+    await make().fetchNow('test');
+    // Random bytes do not compress: the pack is as large as the file.
+    up.commit({ 'assets/noise.bin': randomBytes(3 << 20).toString('base64') }, 'noise');
+    up.push();
+    expect(await make({}, { maxFetchBytes: 1 << 20 }).fetchNow('test')).toMatchObject({ result: 'failed', serving: c1 });
+    expect(status(layout).lastError).toMatchObject({ reason: 'fetch-failed' });
+    expect(status(layout).lastError?.message).toMatch(/would write a file larger than 1048576 bytes/);
+    expect(current(layout)).toBe(`checkouts/${c1}`);
+    // Under the default cap the same commit is fine (the noise is outside the documents path).
+    expect((await make().fetchNow('test')).result).toBe('served');
   });
 
   it('hooks, core.fsmonitor, core.sshCommand and uploadpack.packObjectsHook of the remote repository never run', async () => {

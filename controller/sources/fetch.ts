@@ -8,7 +8,7 @@
  */
 import { chmod, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GitError, printable, runGit, type GitEnv } from './git.js';
+import { GitError, hitFileSizeLimit, printable, runGit, type GitEnv } from './git.js';
 import type { CommitInfo, GitSourceConfig } from './types.js';
 
 /** The private ref a fetch writes: never a branch, so nothing of git's own porcelain acts on it. */
@@ -23,6 +23,12 @@ export interface TreeLimits {
 }
 
 export const DEFAULT_TREE_LIMITS: TreeLimits = { maxBytes: 64 << 20, maxFiles: 10_000 };
+
+/** What one fetch may take: time, and the largest file (the pack) it may write. */
+export interface FetchLimits {
+  timeoutMs: number;
+  maxFileBytes: number;
+}
 
 /** A step that failed for a reason status names (`ref-missing`, `fetch-failed`, `invalid`, `checkout-failed`). */
 export class SyncStepError extends Error {
@@ -57,18 +63,21 @@ export function remoteRef(ref: GitSourceConfig['ref']): string {
  * returns the commit it names. A ref the remote does not have is
  * `ref-missing`; anything else that stops the fetch is `fetch-failed`.
  */
-export async function fetchTip(g: GitEnv, repo: string, url: string, ref: GitSourceConfig['ref'], depth: number, timeoutMs: number): Promise<string> {
+export async function fetchTip(g: GitEnv, repo: string, url: string, ref: GitSourceConfig['ref'], depth: number, limits: FetchLimits): Promise<string> {
   const src = remoteRef(ref);
   try {
     await runGit(
       g,
       ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', `--recurse-submodules=${g.submodules ? 'yes' : 'no'}`, `--depth=${depth}`, '--', url, `+${src}:${TIP_REF}`],
-      { gitDir: repo, timeoutMs },
+      { gitDir: repo, timeoutMs: limits.timeoutMs, maxFileBytes: limits.maxFileBytes },
     );
   } catch (err) {
     if (!(err instanceof GitError)) throw err;
     if (/couldn't find remote ref/i.test(err.stderr)) {
       throw new SyncStepError('ref-missing', `the remote has no ${'branch' in ref ? `branch "${ref.branch}"` : `tag "${ref.tag}"`} (deleted or renamed?): the serving commit stays`);
+    }
+    if (hitFileSizeLimit(err.stderr)) {
+      throw new SyncStepError('fetch-failed', `the fetch would write a file larger than ${limits.maxFileBytes} bytes: a repository this large is refused (keep only documents in it, or raise the fetch size cap)`);
     }
     throw new SyncStepError('fetch-failed', err.message);
   }
@@ -117,14 +126,14 @@ export interface Descent {
  * `--shallow-since`, which trusts committer dates a rewritten history can set
  * to anything.
  */
-export async function descendsFrom(g: GitEnv, repo: string, url: string, ref: GitSourceConfig['ref'], serving: string, tip: string, maxDepth: number, timeoutMs: number): Promise<Descent> {
+export async function descendsFrom(g: GitEnv, repo: string, url: string, ref: GitSourceConfig['ref'], serving: string, tip: string, maxDepth: number, limits: FetchLimits): Promise<Descent> {
   let depth = 1;
   for (;;) {
     if (await reachable(g, repo, serving, tip)) return { descends: true, tip, depth };
     if ((await historyLength(g, repo, tip)) < depth) return { descends: false, tip, depth };
     if (depth >= maxDepth) return { descends: 'unknown', tip, depth };
     depth = Math.min(depth * 16, maxDepth);
-    tip = await fetchTip(g, repo, url, ref, depth, timeoutMs);
+    tip = await fetchTip(g, repo, url, ref, depth, limits);
   }
 }
 

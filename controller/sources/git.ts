@@ -9,6 +9,8 @@
  * here, never a program.
  */
 import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
 
 /** The transports a source URL may use; everything else (ext::, git://, fd::) stays forbidden. */
 export type Transport = 'https' | 'http' | 'ssh' | 'file';
@@ -102,6 +104,36 @@ export interface RunOptions {
   okCodes?: readonly number[];
   /** Extra variables for this run only (GIT_INDEX_FILE). */
   env?: Record<string, string>;
+  /**
+   * Largest file git (and every process it starts) may write, as RLIMIT_FSIZE
+   * set by util-linux `prlimit`: a fetch writes one pack, so this bounds what a
+   * hostile remote can put on the disk in one fetch. Without prlimit on PATH
+   * the run is not capped.
+   */
+  maxFileBytes?: number;
+}
+
+let prlimitPath: string | null | undefined;
+
+/** util-linux prlimit on PATH, looked up once. */
+function prlimit(): string | null {
+  if (prlimitPath !== undefined) return prlimitPath;
+  prlimitPath = null;
+  for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    try {
+      accessSync(join(d, 'prlimit'), constants.X_OK);
+      prlimitPath = join(d, 'prlimit');
+      break;
+    } catch {
+      /* next */
+    }
+  }
+  return prlimitPath;
+}
+
+/** True when a run's stderr says a process was stopped for writing past maxFileBytes (SIGXFSZ, signal 25). */
+export function hitFileSizeLimit(stderr: string): boolean {
+  return /signal 25\b|File size limit exceeded/i.test(stderr);
 }
 
 const STDERR_KEEP = 8 << 10;
@@ -162,7 +194,9 @@ export function runGit(g: GitEnv, args: readonly string[], opts: RunOptions = {}
 
   return new Promise((resolve, reject) => {
     // detached: a process group of its own, so a timeout kills ssh, remote helpers and askpass too.
-    const child = spawn('git', argv, { env: gitEnvironment(g, opts.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const capped = opts.maxFileBytes !== undefined ? prlimit() : null;
+    const [program, programArgs] = capped ? [capped, [`--fsize=${opts.maxFileBytes}`, 'git', ...argv]] : ['git', argv];
+    const child = spawn(program, programArgs, { env: gitEnvironment(g, opts.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let outBytes = 0;
     let err = '';

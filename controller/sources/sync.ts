@@ -46,6 +46,8 @@ export interface SyncDeps {
   maxDepth?: number;
   /** One fetch's time limit (default 120 s). */
   fetchTimeoutMs?: number;
+  /** The largest file (pack) one fetch may write (default 512 MiB): a hostile remote cannot fill the disk. */
+  maxFetchBytes?: number;
 }
 
 /** What one attempt did. */
@@ -306,11 +308,11 @@ export class SourceSync {
       throw err;
     }
     const repo = this.paths.repo;
-    const fetchTimeout = this.deps.fetchTimeoutMs ?? 120_000;
+    const fetchLimits = { timeoutMs: this.deps.fetchTimeoutMs ?? 120_000, maxFileBytes: this.deps.maxFetchBytes ?? 512 << 20 };
     let tip: string;
     try {
       await initRepo(g, repo);
-      tip = await fetchTip(g, repo, this.cfg.url, this.cfg.ref, 1, fetchTimeout);
+      tip = await fetchTip(g, repo, this.cfg.url, this.cfg.ref, 1, fetchLimits);
     } catch (err) {
       if (err instanceof SyncStepError) return fail(err.reason, err.message);
       if (err instanceof GitError) return fail('fetch-failed', err.message);
@@ -320,7 +322,7 @@ export class SourceSync {
     if (tip === serving) return { result: 'unchanged', serving, tip, error: null };
 
     if (serving && !this.cfg.allowForcePush) {
-      const d = await descendsFrom(g, repo, this.cfg.url, this.cfg.ref, serving, tip, this.deps.maxDepth ?? 4096, fetchTimeout).catch((err: unknown) => {
+      const d = await descendsFrom(g, repo, this.cfg.url, this.cfg.ref, serving, tip, this.deps.maxDepth ?? 4096, fetchLimits).catch((err: unknown) => {
         if (err instanceof SyncStepError) return err;
         throw err;
       });
