@@ -74,6 +74,8 @@ describe('git source sync', () => {
     expect(s1.serving).toMatchObject({ commit: c1, author: 'Ada Author <ada@example.org>', subject: 'first' });
     expect(s1.lastError).toBeNull();
     expect(s1.lastFetch?.tip).toBe(c1);
+    // Written atomically: no temporary file is left beside the status.
+    expect(readdirSync(join(layout.statusDir, 'sources'))).toEqual(['fleet.json']);
     expect(sync.serving()).toEqual({ name: 'fleet', dir: join(layout.sourcesDir, 'fleet', 'checkouts', c1, 'hosts'), commit: c1, path: 'hosts' });
 
     // The same tip again: recorded, nothing flips.
@@ -187,6 +189,12 @@ describe('git source sync', () => {
     expect(status(layout).lastError?.problems?.map((p) => `${p.file}:${p.line}`)).toEqual([`${layout.configDir}/state/instances/a.yaml:3`, 'hosts/rates.yaml:7']);
     expect(current(layout)).toBeNull();
     expect(status(layout).serving).toBeNull();
+
+    // A commit with thousands of problems keeps the status file small: the first hundred are listed, the count is said.
+    const noisy = make({}, { validate: async (c) => Array.from({ length: 5000 }, (_, i) => ({ file: join(c.dir, `f${i}.yaml`), line: 1, col: 1, pointer: '', message: 'bad' })) });
+    await noisy.fetchNow('test');
+    expect(status(layout).lastError?.problems).toHaveLength(100);
+    expect(status(layout).lastError?.message).toMatch(/5000 problems \(the first 100 of 5000 are listed\), first hosts\/f0\.yaml:1:1 bad/);
   });
 
   it('refuses a name or documents path that would leave its directories', () => {
@@ -322,6 +330,8 @@ describe('git source sync', () => {
     const since = status(layout).serving?.since;
     renameSync(up.bare, `${up.bare}.away`); // a restart needs no remote to serve
     const again = make();
+    // Serving at once, before any fetch.
+    expect(await again.restore()).toEqual({ name: 'fleet', dir: join(layout.sourcesDir, 'fleet', 'checkouts', c1, 'hosts'), commit: c1, path: 'hosts' });
     const o = await again.fetchNow('restart');
     expect(o).toMatchObject({ result: 'failed', serving: c1 });
     expect(again.serving()?.commit).toBe(c1);

@@ -92,7 +92,7 @@ export class SourceSync {
   readonly paths: SourcePaths;
   private readonly home: string;
   private readonly limits: TreeLimits;
-  private loaded = false;
+  private loading: Promise<void> | null = null;
   private status!: SourceStatus;
   /** The checkout served before the current one: kept for a quick look back, removed at the next flip. */
   private previous: string | null = null;
@@ -193,9 +193,22 @@ export class SourceSync {
     return { home: this.home, safeDirectories: safe, transport, env: creds.env, secrets: creds.secrets, submodules: this.cfg.submodules };
   }
 
-  /** Reads what a previous process left: the `current` link and the status file. */
+  /**
+   * Reads what a previous process left — the `current` link and the status
+   * file — without fetching, and returns what serves: a restarted controller
+   * calls this and serves the last good commit at once, even with the remote
+   * down. Attempts call it too; it reads the disk once.
+   */
+  async restore(): Promise<SourceRoot | null> {
+    this.loading ??= this.load().catch((err: unknown) => {
+      this.loading = null;
+      throw err;
+    });
+    await this.loading;
+    return this.serving();
+  }
+
   private async load(): Promise<void> {
-    if (this.loaded) return;
     await mkdir(this.paths.root, { recursive: true, mode: 0o755 });
     await mkdir(this.home, { recursive: true, mode: 0o700 });
     await mkdir(this.paths.checkouts, { recursive: true, mode: 0o755 });
@@ -235,7 +248,6 @@ export class SourceSync {
       }
       this.previous = best?.name ?? null;
     }
-    this.loaded = true;
   }
 
   private configFields(): Pick<SourceStatus, 'name' | 'url' | 'ref' | 'path' | 'intervalMs'> {
@@ -260,7 +272,7 @@ export class SourceSync {
     const at = this.now().toISOString();
     let outcome: SyncOutcome;
     try {
-      await this.load();
+      await this.restore();
       outcome = await this.steps(at);
     } catch (err) {
       // Whatever was not foreseen still changes nothing and is reported.
@@ -272,7 +284,8 @@ export class SourceSync {
     }
     const before = this.status.lastError;
     this.status.lastError = outcome.error;
-    if (outcome.result !== 'served' && outcome.result !== 'unchanged' && outcome.tip === undefined) this.status.lastFetch = { at };
+    // A fetch that found no tip still happened; one that found a tip recorded it in steps().
+    if (this.status.lastFetch?.at !== at) this.status.lastFetch = { at };
     try {
       await writeFileAtomic(this.paths.status, `${JSON.stringify(this.status, null, 2)}\n`, 0o644);
     } catch (err) {
