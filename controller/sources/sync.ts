@@ -384,7 +384,7 @@ export class SourceSync {
       problems = [{ file: candidate.dir, line: 1, col: 1, pointer: '', message: `validation failed: ${(err as Error).message}` }];
     }
     if (problems.length > 0) {
-      await this.prune();
+      await this.prune().catch((err: unknown) => this.deps.log.warn({ source: this.cfg.name, err: (err as Error).message }, 'cannot remove old checkouts'));
       const shown = problems.slice(0, MAX_REPORTED_PROBLEMS).map((p) => ({ ...p, file: this.repoRelative(p.file, dir) }));
       const more = problems.length > shown.length ? ` (the first ${shown.length} of ${problems.length} are listed)` : '';
       const first = shown[0]!;
@@ -397,15 +397,24 @@ export class SourceSync {
       );
     }
 
-    await this.flip(tip);
+    try {
+      await this.flip(tip);
+    } catch (err) {
+      return fail('checkout-failed', `cannot switch to ${tip.slice(0, 12)}: ${(err as Error).message}`, tip, info);
+    }
     if (serving && serving !== tip) this.previous = serving;
     this.status.serving = { ...info, since: this.now().toISOString() };
-    await this.prune();
+    // From here on the new commit serves: housekeeping and the callback can fail without turning that into a failure.
+    await this.prune().catch((err: unknown) => this.deps.log.warn({ source: this.cfg.name, err: (err as Error).message }, 'cannot remove old checkouts'));
     await runGit(g, ['-c', 'gc.auto=6700', '-c', 'gc.autoDetach=false', 'gc', '--auto', '--quiet'], { gitDir: repo, timeoutMs: 300_000 }).catch((err: unknown) => {
       this.deps.log.warn({ source: this.cfg.name, err: (err as Error).message }, 'git gc failed');
     });
     this.deps.log.info({ source: this.cfg.name, commit: tip, author: info.author, subject: info.subject }, `git source ${this.cfg.name}: serving ${tip.slice(0, 12)}`);
-    this.deps.onServe?.(this.cfg.name, tip);
+    try {
+      this.deps.onServe?.(this.cfg.name, tip);
+    } catch (err) {
+      this.deps.log.warn({ source: this.cfg.name, err: (err as Error).message }, 'the serve callback failed');
+    }
     return { result: 'served', serving: tip, tip, error: null };
   }
 
