@@ -191,7 +191,11 @@ export async function checkTree(g: GitEnv, repo: string, commit: string, path: s
   let bytes = 0;
   for (const e of entries) {
     if (e.mode === '120000') throw new SyncStepError('invalid', `${e.path}: a symlink; left4me checks out only regular files from a repository (replace it with the file)`);
-    if (e.mode === '160000' || e.type === 'commit') throw new SyncStepError('invalid', `${e.path}: a submodule (gitlink); left4me does not fetch submodules below the documents path`);
+    if (e.mode === '160000' || e.type === 'commit') {
+      // Documents come from one repository, reviewed in one place: a second repository below them is refused even when
+      // the source allows submodules (that setting is kept for fetching; checking them out is not built).
+      throw new SyncStepError('invalid', `${e.path}: a submodule (gitlink); left4me does not check out submodules below the documents path${g.submodules ? ' (submodules: true does not change that yet)' : ''}`);
+    }
     bytes += e.size;
   }
   if (entries.length > limits.maxFiles) throw new SyncStepError('invalid', `the documents path "${path}" holds ${entries.length} files, more than the ${limits.maxFiles} allowed`);
