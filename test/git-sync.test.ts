@@ -91,6 +91,25 @@ describe('git source sync', () => {
     expect(readdirSync(join(layout.sourcesDir, 'fleet', 'checkouts')).sort()).toEqual([c1, c2].sort());
   });
 
+  it('checks out the blobs as committed: .gitattributes conversions do not apply', async () => {
+    const { up, layout, make } = scenario();
+    up.commit(
+      {
+        'hosts/.gitattributes': '*.yaml text eol=crlf ident\n',
+        'hosts/rates.yaml': overlayDoc('rates', 'sv_minrate 1 # $Id$'),
+        'hosts/eu/.gitattributes': 'eu.yaml text eol=crlf\n',
+        'hosts/eu/eu.yaml': overlayDoc('eu'),
+      },
+      'attributes',
+    );
+    up.push();
+    expect(await make().fetchNow('test')).toMatchObject({ result: 'served', error: null });
+    const text = servedText(layout, 'rates.yaml');
+    expect(text).toBe(overlayDoc('rates', 'sv_minrate 1 # $Id$'));
+    expect(servedText(layout, 'eu/eu.yaml')).toBe(overlayDoc('eu'));
+    expect(existsSync(join(layout.sourcesDir, 'fleet', 'current', 'hosts', '.gitattributes'))).toBe(false);
+  });
+
   it('a commit the validation rejects keeps the last good one and reports commit, author and repository-relative file:line; the next good commit recovers', async () => {
     const { up, layout, make, logs } = scenario();
     const good = up.commit({ 'hosts/rates.yaml': overlayDoc('rates') }, 'good');

@@ -215,6 +215,11 @@ export async function checkoutTree(g: GitEnv, repo: string, commit: string, path
   try {
     await runGit(g, ['read-tree', '--empty'], { gitDir: repo, env });
     await runGit(g, ['read-tree', path === '.' ? `${commit}^{tree}` : `${commit}:${path}`], { gitDir: repo, env });
+    // .gitattributes can rewrite files on checkout (eol, ident, working-tree-encoding): out of the index they go, so
+    // what the loader reads is byte for byte the blob reviewers saw.
+    const listed = (await runGit(g, ['ls-files', '-z'], { gitDir: repo, env, maxOutputBytes: 64 << 20 })).stdout.split('\0');
+    const attributes = listed.filter((f) => f === '.gitattributes' || f.endsWith('/.gitattributes'));
+    if (attributes.length > 0) await runGit(g, ['update-index', '--force-remove', '--', ...attributes], { gitDir: repo, workTree: dest, env });
     await runGit(g, ['checkout-index', '--all', '--force', `--prefix=${target}/`], { gitDir: repo, workTree: dest, env, timeoutMs: 120_000 });
   } finally {
     await rm(indexFile, { force: true });
