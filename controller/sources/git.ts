@@ -30,7 +30,7 @@ export function transportOf(url: string): Transport {
   throw new Error(`"${redact(url)}" is not a URL left4me fetches from (use https://, ssh://, user@host:path, file:// or an absolute path)`);
 }
 
-/** Length of a run of characters that reads like a secret when it sits in a URL query or path. */
+/** Well-known token shapes (GitHub, GitLab, Slack): removed wherever they appear, pasted into a URL or not. */
 const TOKEN_LIKE = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{16,}|xox[abpr]-[A-Za-z0-9-]{10,})\b/g;
 
 /**
@@ -189,7 +189,8 @@ export function runGit(g: GitEnv, args: readonly string[], opts: RunOptions = {}
   argv.push(...args);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const maxOut = opts.maxOutputBytes ?? 1 << 20;
-  const what = args.find((a) => !a.startsWith('-')) ?? 'git';
+  // The subcommand, for messages: the first word that is neither an option nor a `-c` value.
+  const what = args.find((a, i) => !a.startsWith('-') && args[i - 1] !== '-c') ?? 'git';
   const clean = (s: string) => redact(s, g.secrets);
 
   return new Promise((resolve, reject) => {
