@@ -42,7 +42,7 @@ export interface HostProbe {
   readlink(path: string): Promise<string | undefined>;
   /** Bytes available to unprivileged writers on the file system holding `path` (the nearest existing ancestor). */
   freeBytes(path: string): Promise<number>;
-  /** The host path of an executable named `name` on the probe's PATH, or undefined. */
+  /** Where an executable named `name` is on the probe's PATH (as run() finds it), or undefined. */
   which(name: string): Promise<string | undefined>;
   /** Runs a command with the probe's PATH; never rejects. */
   run(cmd: string, args: string[], opts?: { timeoutMs?: number }): Promise<RunResult>;
@@ -51,18 +51,18 @@ export interface HostProbe {
 /** Options of hostProbe: where the host's files are and which PATH its commands are found on. */
 export interface ProbeOptions {
   fsRoot?: string;
-  /** PATH for which() and run(); default: this process's PATH plus the sbin directories root has. */
+  /** PATH for which() and run(), directories of this machine (run() spawns here); default: this process's. */
   path?: string;
 }
 
-const SBIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** A command's output beyond this is dropped: the doctor reads a few lines, never a whole journal. */
 const MAX_OUTPUT = 1 << 20;
 
 /** A probe of the host below `fsRoot` (default `/`), running commands with `path`. */
 export function hostProbe(opts: ProbeOptions = {}): HostProbe {
   const fsRoot = opts.fsRoot ?? '/';
-  const searchPath = opts.path ?? [process.env.PATH, SBIN_PATH].filter(Boolean).join(delimiter);
+  const searchPath = opts.path ?? process.env.PATH ?? DEFAULT_PATH;
   const at = (path: string) => (fsRoot === '/' ? path : join(fsRoot, path));
   return {
     fsRoot,
@@ -119,7 +119,7 @@ export function hostProbe(opts: ProbeOptions = {}): HostProbe {
         if (!dir.startsWith('/')) continue;
         const candidate = join(dir, name);
         try {
-          await access(fsRoot === '/' ? candidate : join(fsRoot, candidate), constants.X_OK);
+          await access(candidate, constants.X_OK);
           return candidate;
         } catch {
           // not here
