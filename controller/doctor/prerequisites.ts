@@ -29,6 +29,8 @@ const TOOLS: Array<{ what: string; need: Need; command?: string; path?: string }
   { what: 'git', need: 'git', command: 'git' },
 ];
 
+const OVERLAYFS = 'overlayfs (kernel)';
+
 /** The UI tests' browser (test/support/chromium.ts: the system's Chromium, never a downloaded one). */
 const CHROMIUM = { what: 'chromium (/usr/bin/chromium)', need: 'chromium' as Need, path: '/usr/bin/chromium' };
 
@@ -41,14 +43,17 @@ export async function missingPrerequisites(probe: HostProbe, opts: { chromium?: 
     if (!found) missing.push({ what: t.what, fix: packageFor(t.need, release) });
   }
   const overlay = await checkOverlayfs(probe);
-  if (overlay.status !== 'ok') missing.push({ what: 'overlayfs (kernel)', fix: overlay.fix ?? 'modprobe overlay' });
+  if (overlay.status !== 'ok') missing.push({ what: OVERLAYFS, fix: overlay.fix ?? 'modprobe overlay' });
   return missing;
 }
 
 /** One message listing what is missing and, at its end, the one apt-get line that installs the packages. */
 export function prerequisiteMessage(missing: Missing[], who: string): string {
-  const packages = [...new Set(missing.filter((m) => m.what !== 'overlayfs (kernel)').flatMap((m) => m.fix.split(' ')))];
-  const lines = [`${who} needs what this machine lacks:`, ...missing.map((m) => `  ${m.what.padEnd(36)} ${m.what === 'overlayfs (kernel)' ? m.fix : `Debian package: ${m.fix}`}`)];
-  if (packages.length > 0 && missing.every((m) => !m.fix.includes('('))) lines.push(`Install them with: apt-get install ${packages.join(' ')}`);
+  const kernel = (m: Missing) => m.what === OVERLAYFS;
+  const fixes = missing.filter((m) => !kernel(m)).map((m) => m.fix);
+  const packages = [...new Set(fixes.flatMap((f) => f.split(' ')))];
+  const lines = [`${who} needs what this machine lacks:`, ...missing.map((m) => `  ${m.what.padEnd(36)} ${kernel(m) ? m.fix : `Debian package: ${m.fix}`}`)];
+  // One line to paste, unless the release is unknown and a name is still a choice ("7zip (Debian 13) or …").
+  if (packages.length > 0 && fixes.every((f) => !f.includes('('))) lines.push(`Install them with: apt-get install ${packages.join(' ')}`);
   return `${lines.join('\n')}\n`;
 }
