@@ -56,7 +56,7 @@ afterAll(async () => {
 });
 
 describe('left4me doctor inside a private host', () => {
-  it('reads a real seccomp kill out of a failed server unit\'s journal and names the compat profile', async () => {
+  it('reads a real seccomp kill out of a failed (or crash-looping) server unit\'s journal and names the compat profile', async () => {
     // A unit of the servers' name whose process makes a system call its filter kills: SIGSYS, as srcds would get.
     const run = await demo.host.exec('systemd-run', ['--unit=left4me-server@sigsys.service', '--wait', '-p', 'SystemCallFilter=~uname', '/usr/bin/uname']);
     expect(run.code).not.toBe(0);
@@ -68,6 +68,14 @@ describe('left4me doctor inside a private host', () => {
     expect(sandbox.fix).toContain('controller --server-sandbox compat');
     await demo.host.exec('systemctl', ['reset-failed', 'left4me-server@sigsys.service']);
     expect((await doctor()).check('server-sandbox')).toMatchObject({ status: 'ok', detail: 'no game server has failed' });
+
+    // One that restarts on failure is found while it waits to crash again, before its start limit makes it failed.
+    await demo.host.exec('systemd-run', ['--unit=left4me-server@loop.service', '-p', 'Restart=on-failure', '-p', 'RestartSec=1h', '-p', 'SystemCallFilter=~uname', '/usr/bin/uname']);
+    await waitFor('loop waiting to restart', async () => (await demo.host.exec('systemctl', ['show', 'left4me-server@loop.service', '-p', 'SubState', '--value'])).stdout.trim() === 'auto-restart');
+    expect((await doctor()).check('server-sandbox').detail).toContain('left4me-server@loop.service was killed by the system call filter (seccomp)');
+    await demo.host.exec('systemctl', ['stop', 'left4me-server@loop.service']);
+    await demo.host.exec('systemctl', ['reset-failed', 'left4me-server@loop.service']);
+    expect((await doctor()).check('server-sandbox').status).toBe('ok');
   }, 60_000);
 
   it('finds the controller unit active, its port ranges, and only left4me\'s server in them', async () => {

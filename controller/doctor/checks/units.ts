@@ -51,19 +51,20 @@ export async function checkUnit(probe: HostProbe, spec: UnitSpec): Promise<Check
   return result(spec.id, title, 'ok', state);
 }
 
-/** At most this many failed servers are read (each costs three journal reads). */
+/** At most this many failed servers are read (each costs two journal reads). */
 const MAX_FAILED = 10;
 /** The hint this check gives, naming the controller option that selects the server sandbox profile. */
 export const COMPAT_HINT = 'run it with --server-sandbox compat (left4me controller --server-sandbox compat, in a drop-in on left4me-controller.service)';
 
 /**
- * Every failed game server's last 50 journal lines (systemd's own lines in
+ * Every failed (or crash-looping) game server's last 50 journal lines (systemd's own lines in
  * the system journal, the server's output in its namespace) and the kernel's
  * seccomp audit records of srcds, searched for a seccomp or W^X kill.
  */
 export async function checkServerSandbox(probe: HostProbe): Promise<CheckResult> {
   const title = 'server sandbox';
-  const list = await probe.run('systemctl', ['list-units', '--all', '--plain', '--no-legend', '--no-pager', '--state=failed', 'left4me-server@*.service']);
+  // auto-restart too: a server the sandbox kills at every start crash-loops (Restart=on-failure) before its start limit makes it failed.
+  const list = await probe.run('systemctl', ['list-units', '--all', '--plain', '--no-legend', '--no-pager', '--state=failed,auto-restart', 'left4me-server@*.service']);
   if (list.code !== 0) return result('server-sandbox', title, 'problem', `systemd cannot be asked: ${said(list)}`, 'run doctor as root on a host booted with systemd');
   const failed = [...new Set(list.stdout.split('\n').flatMap((l) => /(left4me-server@[^\s]+\.service)/.exec(l)?.[1] ?? []))].sort();
   if (failed.length === 0) return result('server-sandbox', title, 'ok', 'no game server has failed');
@@ -77,7 +78,7 @@ export async function checkServerSandbox(probe: HostProbe): Promise<CheckResult>
     const sig = sandboxSignature(`${system.stdout}\n${own.stdout}`) ?? sandboxSignature(audit);
     const name = unit.slice('left4me-server@'.length, -'.service'.length);
     if (!sig) {
-      findings.push(`${unit} failed with no sign of a sandbox kill in its last 50 lines (left4me logs instance ${name})`);
+      findings.push(`${unit} failed with no sign of a sandbox kill in its last 50 journal lines (left4me logs instance ${name})`);
       continue;
     }
     signed = true;
