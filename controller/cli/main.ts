@@ -7,6 +7,7 @@ import { controllerCommand } from './controller-cmd.js';
 import { deleteCommand } from './delete.js';
 import { describeCommand } from './describe.js';
 import { diffCommand } from './diff.js';
+import { doctorCommand } from './doctor.js';
 import { logsCommand } from './logs.js';
 import { rconCommandCli } from './rcon.js';
 import { reconcileCommand } from './reconcile.js';
@@ -55,6 +56,10 @@ commands:
   top [--once]                      a live table of instances: state, ready, players, CPU, memory, port
   rcon NAME COMMAND... [--timeout SECONDS]
                                     one console command on an instance's server (as root), its output
+  doctor [-o table|json] [--port-range A-B] [--client-port-range A-B] [--uid-range A-B]
+                                    check this host for what left4me and srcds need (systemd, cgroups,
+                                    overlayfs, 32-bit glibc, disk, accounts, directories, ports, units);
+                                    ranges default to the controller unit's; exit 1 on any problem
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
@@ -83,6 +88,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   web: webCommand,
   token: tokenCommand,
   top: topCommand,
+  doctor: doctorCommand,
 } satisfies Record<string, Command>));
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */

@@ -31,6 +31,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   reconciler (in process)   27015-27115 / 26900-27000 (the defaults)
  *   crash-recovery            28015-28115 / 29015-29115
  *   build-concurrency         28120-28199 / 29120-29199
+ *   doctor-host               28180-28189 / 29180-29189 (inside build-concurrency's, which starts no server)
  *   overlay-builds            28200-28299 / 29200-29299
  *   installation              28300-28399 / 29300-29399
  *   deploy-controller         28400-28499 / 29400-29499
