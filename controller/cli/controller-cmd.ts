@@ -6,11 +6,25 @@ import { Controller } from '../reconcile/controller.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
-import { HOST_OPTIONS, hostConfig } from './host-options.js';
+import { flagSettings, HOST_OPTIONS, hostConfig } from './host-options.js';
+import { DEFAULT_CONTROLLER_CONFIG, loadControllerConfigFile } from '../config-file.js';
+import { formatProblem } from '../documents/problems.js';
+import { onHostPath } from '../host/layout.js';
 import { printableJsonLines } from './printable.js';
 
 /** Where the controller daemon writes its pid. */
 export const DEFAULT_PID_FILE = '/run/left4me/controller.pid';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * The configuration file: `--config FILE`, else the default path on the host
+ * this controller drives (through `--fs-root`, so a test host's controller
+ * never reads this machine's /etc/left4me/controller.yaml).
+ */
+export function configPath(values: Parameters<typeof flagSettings>[0] & { config?: string }): string {
+  return values.config ?? onHostPath(flagSettings(values).fsRoot ?? '/', DEFAULT_CONTROLLER_CONFIG);
+}
 
 /**
  * `left4me controller`: the reconciler daemon. Runs until SIGINT/SIGTERM, then
@@ -19,20 +33,34 @@ export const DEFAULT_PID_FILE = '/run/left4me/controller.pid';
 export async function controllerCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     ...HOST_OPTIONS,
+    config: { type: 'string' },
     'resync-seconds': { type: 'string' },
     once: { type: 'boolean' },
-    'log-level': { type: 'string', default: 'info' },
-    'pid-file': { type: 'string', default: DEFAULT_PID_FILE },
+    'log-level': { type: 'string' },
+    'pid-file': { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError('controller takes no arguments');
-  const resync = values['resync-seconds'] !== undefined ? Number(values['resync-seconds']) : 60;
-  if (!Number.isFinite(resync) || resync < 1) throw new UsageError('--resync-seconds must be a number ≥ 1');
-  const cfg = hostConfig(values, { resyncMs: resync * 1000 });
+  const flagResync = values['resync-seconds'] !== undefined ? Number(values['resync-seconds']) : undefined;
+  if (flagResync !== undefined && (!Number.isFinite(flagResync) || flagResync < 1 || flagResync > 86_400)) throw new UsageError('--resync-seconds must be a number from 1 to 86400');
+  if (values['log-level'] !== undefined && !LOG_LEVELS.includes(values['log-level'])) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+
+  // The configuration file first, whole: with any problem in it the
+  // controller refuses to start, before it touches the host.
+  const path = configPath(values);
+  const file = await loadControllerConfigFile(path, { optional: values.config === undefined, owner: process.getuid?.() });
+  if (file.problems.length > 0) {
+    for (const p of file.problems) io.err(`${formatProblem(p)}\n`);
+    io.err(`left4me controller: ${path} has ${file.problems.length} problem${file.problems.length === 1 ? '' : 's'}; not starting (check it with \`left4me config check ${path}\`)\n`);
+    return 1;
+  }
+  const options = file.options;
+  const resyncMs = flagResync !== undefined ? flagResync * 1000 : (options.resyncMs ?? 60_000);
+  const cfg = hostConfig(values, { resyncMs, sources: options.sources }, file.found ? { path, settings: options.settings } : undefined);
   if (process.getuid?.() !== 0) {
     io.err('left4me controller must run as root: it writes unit files, owns build trees and drives systemd (see deploy/left4me-controller.service)\n');
     return 1;
   }
-  const log = pino({ level: values['log-level'] as string, base: { component: 'controller' } }, printableJsonLines(pino.destination({ fd: 2, sync: true })));
+  const log = pino({ level: values['log-level'] ?? options.logLevel ?? 'info', base: { component: 'controller' } }, printableJsonLines(pino.destination({ fd: 2, sync: true })));
 
   // SIGHUP (`left4me reconcile`, `systemctl reload`) is answered from here on: the
   // handler goes in before anything slow, and the pid file, written right after
@@ -41,7 +69,7 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
   let controller: Controller | undefined;
   let started = false;
   let hupWhileStarting = false;
-  const pidFile = values['pid-file'] as string;
+  const pidFile = values['pid-file'] ?? options.pidFile ?? DEFAULT_PID_FILE;
   if (!values.once) {
     process.on('SIGHUP', () => {
       if (!controller || !started) {
