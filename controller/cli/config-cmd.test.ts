@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../package-root.js';
-import { configPath } from './controller-cmd.js';
+import { configPath } from './host-options.js';
 import { main } from './main.js';
 
 const run = promisify(execFile);
@@ -75,6 +75,17 @@ describe('left4me controller --config', () => {
     const r = await cli('controller', '--config', file, '--port-range', '27100-27200', '--once', '--state', join(scratch, 'state'));
     expect(r.code).toBe(2);
     expect(r.err).toContain(`--port-range and clientPortRange (${file}) must not overlap`);
+  });
+});
+
+describe('left4me diff --config', () => {
+  it('reads the same file and refuses the same way, before asking the host anything', async () => {
+    const bad = write('bad-diff.yaml', BAD);
+    const r = await cli('diff', '--config', bad, '--state', join(scratch, 'state'), '--bus', `unix:path=${join(scratch, 'no-bus')}`);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toContain(`${bad}:2:1  -  /portRnage  unknown field`);
+    expect(r.err).toContain(`left4me diff: ${bad} has 2 problems; no plan`);
   });
 });
 

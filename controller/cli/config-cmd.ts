@@ -1,7 +1,7 @@
 import { loadControllerConfigFile } from '../config-file.js';
 import { formatProblem } from '../documents/problems.js';
 import { parse, UsageError } from './args.js';
-import { configPath } from './controller-cmd.js';
+import { configPath } from './host-options.js';
 import type { Io } from './io.js';
 
 /**

@@ -6,10 +6,7 @@ import { Controller } from '../reconcile/controller.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
-import { flagSettings, HOST_OPTIONS, hostConfig } from './host-options.js';
-import { DEFAULT_CONTROLLER_CONFIG, loadControllerConfigFile } from '../config-file.js';
-import { formatProblem } from '../documents/problems.js';
-import { onHostPath } from '../host/layout.js';
+import { CONFIG_OPTION, HOST_OPTIONS, hostConfig, readConfigFile } from './host-options.js';
 import { printableJsonLines } from './printable.js';
 
 /** Where the controller daemon writes its pid. */
@@ -18,22 +15,13 @@ export const DEFAULT_PID_FILE = '/run/left4me/controller.pid';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
- * The configuration file: `--config FILE`, else the default path on the host
- * this controller drives (through `--fs-root`, so a test host's controller
- * never reads this machine's /etc/left4me/controller.yaml).
- */
-export function configPath(values: Parameters<typeof flagSettings>[0] & { config?: string }): string {
-  return values.config ?? onHostPath(flagSettings(values).fsRoot ?? '/', DEFAULT_CONTROLLER_CONFIG);
-}
-
-/**
  * `left4me controller`: the reconciler daemon. Runs until SIGINT/SIGTERM, then
  * stops reconciling and exits — game servers keep running (systemd owns them).
  */
 export async function controllerCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     ...HOST_OPTIONS,
-    config: { type: 'string' },
+    ...CONFIG_OPTION,
     'resync-seconds': { type: 'string' },
     once: { type: 'boolean' },
     'log-level': { type: 'string' },
@@ -46,16 +34,11 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
 
   // The configuration file first, whole: with any problem in it the
   // controller refuses to start, before it touches the host.
-  const path = configPath(values);
-  const file = await loadControllerConfigFile(path, { optional: values.config === undefined, owner: process.getuid?.() });
-  if (file.problems.length > 0) {
-    for (const p of file.problems) io.err(`${formatProblem(p)}\n`);
-    io.err(`left4me controller: ${path} has ${file.problems.length} problem${file.problems.length === 1 ? '' : 's'}; not starting (check it with \`left4me config check ${path}\`)\n`);
-    return 1;
-  }
+  const file = await readConfigFile(values, 'controller', 'not starting', io);
+  if (!file) return 1;
   const options = file.options;
   const resyncMs = flagResync !== undefined ? flagResync * 1000 : (options.resyncMs ?? 60_000);
-  const cfg = hostConfig(values, { resyncMs, sources: options.sources }, file.found ? { path, settings: options.settings } : undefined);
+  const cfg = hostConfig(values, { resyncMs, sources: options.sources }, file.found ? { path: file.path, settings: options.settings } : undefined);
   if (process.getuid?.() !== 0) {
     io.err('left4me controller must run as root: it writes unit files, owns build trees and drives systemd (see deploy/left4me-controller.service)\n');
     return 1;

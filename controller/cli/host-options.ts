@@ -1,8 +1,20 @@
 import { installationRootProblem, type ControllerConfig, type ControllerConfigInput } from '../config.js';
-import { hostSettingsConfig, portRange, SettingError, sizeBytes, type HostSettings, type SettingName } from '../config-file.js';
+import {
+  DEFAULT_CONTROLLER_CONFIG,
+  hostSettingsConfig,
+  loadControllerConfigFile,
+  portRange,
+  SettingError,
+  sizeBytes,
+  type ControllerFileResult,
+  type HostSettings,
+  type SettingName,
+} from '../config-file.js';
+import { formatProblem } from '../documents/problems.js';
+import type { Io } from './io.js';
 import { DEFAULT_INSTALLATION_ROOTS } from '../documents/installation-path.js';
 import type { LoadOptions } from '../documents/loader.js';
-import { DEFAULT_DATA_DIR } from '../host/layout.js';
+import { DEFAULT_DATA_DIR, onHostPath } from '../host/layout.js';
 import { defaultUnitConfig } from '../systemd/units.js';
 import { UsageError } from './args.js';
 import { resolveTarget } from './target.js';
@@ -21,6 +33,9 @@ export const HOST_OPTIONS = {
   'max-build-bytes': { type: 'string' },
   'build-concurrency': { type: 'string' },
 } as const;
+
+/** `--config FILE`: the controller configuration file of the verbs that read it (controller, diff); not the demo's. */
+export const CONFIG_OPTION = { config: { type: 'string' } } as const;
 
 type HostValues = {
   state?: string;
@@ -112,6 +127,29 @@ export function hostConfig(values: HostValues & LimitValues, extra: ControllerCo
     if (err instanceof SettingError) throw new UsageError(err.message);
     throw err;
   }
+}
+
+/**
+ * The configuration file: `--config FILE`, else the default path on the host
+ * the verb drives (through `--fs-root`, so a test host's controller never
+ * reads this machine's /etc/left4me/controller.yaml).
+ */
+export function configPath(values: HostValues & { config?: string }): string {
+  return values.config ?? onHostPath(flagSettings(values).fsRoot ?? '/', DEFAULT_CONTROLLER_CONFIG);
+}
+
+/**
+ * Reads the configuration file of a controller-side verb, whole: with any
+ * problem, prints each as file:line:col and returns undefined (the verb exits
+ * 1, before touching the host). A missing default file is no configuration.
+ */
+export async function readConfigFile(values: HostValues & { config?: string }, verb: string, refusal: string, io: Io): Promise<(ControllerFileResult & { path: string }) | undefined> {
+  const path = configPath(values);
+  const file = await loadControllerConfigFile(path, { optional: values.config === undefined, owner: process.getuid?.() });
+  if (file.problems.length === 0) return { ...file, path };
+  for (const p of file.problems) io.err(`${formatProblem(p)}\n`);
+  io.err(`left4me ${verb}: ${path} has ${file.problems.length} problem${file.problems.length === 1 ? '' : 's'}; ${refusal} (check it with \`left4me config check ${path}\`)\n`);
+  return undefined;
 }
 
 /**

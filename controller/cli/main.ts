@@ -38,7 +38,7 @@ commands:
   logs instance NAME [-f] [--tail N]
                                     the game server's log from its journal namespace (journalctl; -f follows)
   reconcile                         ask the running controller for a full pass now
-  diff                              what the next controller pass would do (a dry run; changes nothing)
+  diff [--config FILE]              what the next controller pass would do (a dry run; changes nothing)
   controller [--once] [--config FILE] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
              [--port-range 27015-27115] [--client-port-range 26900-27000]
              [--uid-range 1879048192-1879113727] [--allow-download-network CIDR]...
