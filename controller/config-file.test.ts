@@ -155,6 +155,10 @@ describe('problems, each at its line', () => {
     expect(await problemsOf('dataDir: /opt/l4m\ninstallationRoots:\n  - /srv/ok\n  - /opt/l4m/games\n')).toEqual([
       '4:5 /installationRoots/1 installationRoots: installation root /opt/l4m/games overlaps the data directory (/opt/l4m); a directory installation there could mount what the controller keeps. Choose a separate tree such as /srv/left4me/installations',
     ]);
+    expect(await problemsOf('node: a\ndataDir: /tmp/left4me\n')).toEqual([
+      '2:10 /dataDir dataDir: layout.runtimeDir: /tmp/left4me/runtime lies in /tmp, which the server sandbox replaces; choose another tree',
+    ]);
+    expect(() => hostConfig({ 'data-dir': '/tmp/left4me' })).toThrow('--data-dir: layout.runtimeDir: /tmp/left4me/runtime lies in /tmp');
     expect(await problemsOf('resync: 0s\n')).toEqual(['1:9 /resync must be from 1s to 1d']);
     expect(await problemsOf('resync: 2d\n')).toEqual(['1:9 /resync must be from 1s to 1d']);
     expect(await problemsOf('logLevel: loud\n')).toEqual([expect.stringMatching(/^1:11 \/logLevel must be one of "fatal", "error", "warn", "info"/)]);
@@ -312,7 +316,8 @@ describe('deploy/controller.yaml, the example an operator installs', () => {
   });
 
   it('is valid with every setting uncommented, so it cannot drift from the schema', async () => {
-    const uncommented = example.split('\n').map((l) => (l.startsWith('# ') ? l.slice(2) : l)).join('\n');
+    // `# ` comments out a setting, `##` is prose; the first line is the editor's schema hint.
+    const uncommented = example.split('\n').map((l) => (l.startsWith('# ') && !l.startsWith('# yaml-language-server:') ? l.slice(2) : l)).join('\n');
     const r = await loadControllerConfigFile(file(uncommented));
     expect(r.problems).toEqual([]);
     expect(r.options.sources.map((s) => [s.name, s.ref, s.credentials ?? null])).toEqual([

@@ -21,6 +21,7 @@ import { DEFAULT_CONFIG_DIR, DEFAULT_DATA_DIR, hostLayout } from './host/layout.
 import { packageRoot } from './package-root.js';
 import type { GitSourceConfig } from './sources/types.js';
 import { uidRangeProblem } from './systemd/server-accounts.js';
+import { UnitRenderError } from './systemd/units.js';
 
 /** Where the controller looks for its configuration when `--config` is not given (as the host sees it). */
 export const DEFAULT_CONTROLLER_CONFIG = join(DEFAULT_CONFIG_DIR, 'controller.yaml');
@@ -135,7 +136,7 @@ export function hostSettingsConfig(s: HostSettings, name: (setting: SettingName)
     fail('buildConcurrency', `${name('buildConcurrency')} must be a whole number from 1 to 64`);
   }
 
-  const cfg = controllerConfig({
+  const cfg = layoutChecked(s, name, () => controllerConfig({
     ...(s.stateDir !== undefined ? { stateDir: s.stateDir } : {}),
     ...(s.unitDir !== undefined ? { unitDir: s.unitDir } : {}),
     ...(s.fsRoot !== undefined ? { fsRoot: s.fsRoot } : {}),
@@ -155,13 +156,24 @@ export function hostSettingsConfig(s: HostSettings, name: (setting: SettingName)
     ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}),
     ...(s.steamApiBase !== undefined ? { steamApiBase: s.steamApiBase } : {}),
     ...extra,
-  });
+  }));
   const kept = keptDirectories(cfg);
   cfg.installationRoots.forEach((root, i) => {
     const unsafe = installationRootProblem([root], kept);
     if (unsafe) fail('installationRoots', `${name('installationRoots')}: ${unsafe}`, s.installationRoots !== undefined ? i : undefined);
   });
   return cfg;
+}
+
+/** Runs `build`, turning the unit layout's refusal of a data or configuration directory (e.g. below /tmp) into a SettingError. */
+function layoutChecked<T>(s: HostSettings, name: (setting: SettingName) => string, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (!(err instanceof UnitRenderError) || !err.field.startsWith('layout.')) throw err;
+    const setting: SettingName = err.field === 'layout.configDir' || (s.dataDir === undefined && s.configDir !== undefined) ? 'configDir' : 'dataDir';
+    throw new SettingError(setting, `${name(setting)}: ${err.message}`);
+  }
 }
 
 // ---------------------------------------------------------------------------
