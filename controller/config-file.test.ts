@@ -155,10 +155,10 @@ describe('problems, each at its line', () => {
     expect(await problemsOf('dataDir: /opt/l4m\ninstallationRoots:\n  - /srv/ok\n  - /opt/l4m/games\n')).toEqual([
       '4:5 /installationRoots/1 installationRoots: installation root /opt/l4m/games overlaps the data directory (/opt/l4m); a directory installation there could mount what the controller keeps. Choose a separate tree such as /srv/left4me/installations',
     ]);
-    expect(await problemsOf('node: a\ndataDir: /tmp/left4me\n')).toEqual([
-      '2:10 /dataDir dataDir: layout.runtimeDir: /tmp/left4me/runtime lies in /tmp, which the server sandbox replaces; choose another tree',
+    expect(await problemsOf('node: a\ndataDir: /home/left4me\n')).toEqual([
+      '2:10 /dataDir dataDir: layout.runtimeDir: /home/left4me/runtime lies in /home, which the server sandbox replaces; choose another tree',
     ]);
-    expect(() => hostConfig({ 'data-dir': '/tmp/left4me' })).toThrow('--data-dir: layout.runtimeDir: /tmp/left4me/runtime lies in /tmp');
+    expect(() => hostConfig({ 'data-dir': '/home/left4me' })).toThrow('--data-dir: layout.runtimeDir: /home/left4me/runtime lies in /home');
     expect(await problemsOf('resync: 0s\n')).toEqual(['1:9 /resync must be from 1s to 1d']);
     expect(await problemsOf('resync: 2d\n')).toEqual(['1:9 /resync must be from 1s to 1d']);
     expect(await problemsOf('logLevel: loud\n')).toEqual([expect.stringMatching(/^1:11 \/logLevel must be one of "fatal", "error", "warn", "info"/)]);
@@ -175,7 +175,7 @@ sources:
 `);
     expect(problems).toEqual([
       '1:1 /portRnage unknown field "portRnage" — did you mean "portRange"?',
-      '4:10 /sources/0/url the URL plain http:// is refused (anyone on the way could serve other documents): use https://',
+      '4:10 /sources/0/url the URL plain http:// is refused except to this host (anyone on the way could serve other documents): use https://',
       '5:11 /sources/1/name source "a" is already defined at line 3; names must be unique',
       '7:15 /sources/1/interval must be from 10s to 1d',
     ]);
@@ -186,15 +186,16 @@ describe('sources', () => {
   const urlProblem = async (url: string) => (await problemsOf(sourceFile(`url: ${JSON.stringify(url)}`))).map((p) => p.replace(/^\d+:\d+ \/sources\/0\/url the URL /, ''));
 
   it('take https, ssh, scp-like, file and absolute-path URLs', async () => {
-    for (const url of ['https://github.com/example/fleet.git', 'ssh://git@git.example:2222/fleet.git', 'git@github.com:example/fleet.git', 'git.example:fleet.git', 'file:///srv/git/fleet.git', '/srv/git/fleet.git']) {
+    for (const url of ['https://github.com/example/fleet.git', 'ssh://git@git.example:2222/fleet.git', 'git@github.com:example/fleet.git', 'git.example:fleet.git', 'file:///srv/git/fleet.git', '/srv/git/fleet.git', 'http://127.0.0.1:8080/fleet.git', 'http://[::1]/fleet.git', 'http://localhost/fleet.git']) {
       expect(await urlProblem(url), url).toEqual([]);
     }
   });
 
   it.each([
-    ['http://git.example/fleet.git', /^plain http:\/\/ is refused/],
+    ['http://git.example/fleet.git', /^plain http:\/\/ is refused except to this host/],
+    ['http://127.0.0.1.example.org/fleet.git', /^plain http:\/\/ is refused except to this host/],
     ['git://git.example/fleet.git', /^the git:\/\/ transport is refused/],
-    ['ext::sh -c touch% /tmp/pwned', /^must not contain spaces or control characters/],
+    ['ext::sh -c touch% /srv/pwned', /^must not contain spaces or control characters/],
     ['ext::ssh', /^names a git remote helper \(transport::address\), which runs a program/],
     ['fd::17', /^names a git remote helper/],
     ['-oProxyCommand=touch', /^must not start with '-'/],

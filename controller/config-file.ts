@@ -196,13 +196,16 @@ export function gitUrlProblem(url: string, configDir: string = DEFAULT_CONFIG_DI
   }
   const credentials = `carries credentials: put them in ${configDir}/secrets/git/NAME/ and name that directory in "credentials", not in the URL`;
   if (scheme !== undefined) {
-    if (scheme === 'http') return 'plain http:// is refused (anyone on the way could serve other documents): use https://';
-    if (!['https', 'ssh', 'file'].includes(scheme)) return `the ${scheme}:// transport is refused: ${TRANSPORTS}`;
+    if (!['https', 'http', 'ssh', 'file'].includes(scheme)) return `the ${scheme}:// transport is refused: ${TRANSPORTS}`;
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
       return `is not a valid ${scheme}:// URL`;
+    }
+    // Loopback only: nobody else is on the way there (a git server on this host, the tests' fixture server).
+    if (scheme === 'http' && !['localhost', '[::1]'].includes(parsed.hostname) && !/^127\.\d+\.\d+\.\d+$/.test(parsed.hostname)) {
+      return 'plain http:// is refused except to this host (anyone on the way could serve other documents): use https://';
     }
     // An https user name is how tokens get pasted in (`https://TOKEN@host/...`); ssh's is just the login.
     if (parsed.password !== '' || (scheme !== 'ssh' && parsed.username !== '')) return credentials;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -68,6 +68,22 @@ describe('left4me controller --config', () => {
     expect(configPath({})).toBe('/etc/left4me/controller.yaml');
     expect(configPath({ 'fs-root': '/proc/123/root' })).toBe('/proc/123/root/etc/left4me/controller.yaml');
     expect(configPath({ config: '/srv/c.yaml', 'fs-root': '/proc/123/root' })).toBe('/srv/c.yaml');
+  });
+
+  it('reads the default file of the host it drives: below --fs-root', async () => {
+    const root = join(scratch, 'host-root');
+    mkdirSync(join(root, 'etc', 'left4me'), { recursive: true });
+    const path = join(root, 'etc', 'left4me', 'controller.yaml');
+    writeFileSync(path, 'node: a\nportRange: 1-2\n', { mode: 0o644 });
+    const r = await cli('controller', '--fs-root', root, '--once', '--state', join(scratch, 'state'), '--bus', `unix:path=${join(scratch, 'no-bus')}`);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${path}:2:12  -  /portRange  portRange must look like 27015-27115 (ports 1024-65535, low first)`);
+    // Writable by others: refused too, since whoever can write it steers a root process.
+    writeFileSync(path, 'node: a\n');
+    chmodSync(path, 0o666);
+    const loose = await cli('controller', '--fs-root', root, '--once', '--state', join(scratch, 'state'), '--bus', `unix:path=${join(scratch, 'no-bus')}`);
+    expect(loose.code).toBe(1);
+    expect(loose.err).toMatch(/controller\.yaml:1:1 {2}- {2}\/ {2}must be owned by uid \d+ and writable by nobody else \(it is uid \d+, mode 0666\)/);
   });
 
   it('settings that are fine in the file but clash with a flag are a usage error naming both', async () => {
