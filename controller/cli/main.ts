@@ -3,6 +3,7 @@
 // that a server, a build or a document controls goes through printable.ts.
 import { applyCommand } from './apply.js';
 import { UsageError } from './args.js';
+import { configCommand } from './config-cmd.js';
 import { controllerCommand } from './controller-cmd.js';
 import { deleteCommand } from './delete.js';
 import { describeCommand } from './describe.js';
@@ -37,12 +38,17 @@ commands:
   logs instance NAME [-f] [--tail N]
                                     the game server's log from its journal namespace (journalctl; -f follows)
   reconcile                         ask the running controller for a full pass now
-  diff                              what the next controller pass would do (a dry run; changes nothing)
-  controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
+  diff [--config FILE]              what the next controller pass would do (a dry run; changes nothing)
+  controller [--once] [--config FILE] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
              [--port-range 27015-27115] [--client-port-range 26900-27000]
              [--uid-range 1879048192-1879113727] [--allow-download-network CIDR]...
              [--max-archive-bytes 8G] [--max-build-bytes 20G] [--build-concurrency 2]
-                                    run the reconciler (as root); servers keep running when it stops
+                                    run the reconciler (as root); servers keep running when it stops.
+                                    Settings and git sources come from FILE (default
+                                    /etc/left4me/controller.yaml, if present); flags win over it
+  config check [FILE]               check a controller configuration file (default
+                                    /etc/left4me/controller.yaml): exit 0 when the controller would
+                                    start with it, 1 with every problem as file:line:col
   user add NAME [--admin] [--password-stdin] | list | passwd NAME [--password-stdin] | remove NAME
                                     the web service's accounts (scrypt hashes in --web-data-dir,
                                     default /var/lib/left4me-web); without --password-stdin one is made
@@ -80,6 +86,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   apply: applyCommand,
   delete: deleteCommand,
   controller: controllerCommand,
+  config: configCommand,
   diff: diffCommand,
   logs: logsCommand,
   reconcile: reconcileCommand,
