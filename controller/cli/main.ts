@@ -25,6 +25,8 @@ commands:
   get KIND [NAME] [-o table|yaml|json|name] [-w [--timeout D]]
                                     list documents with their status (KIND: installations, overlays, blueprints, instances);
                                     -w then prints each row that changes
+  get sources [NAME] [-o table|yaml|json|name]
+                                    the git sources: URL, ref, serving commit, last fetch, last error
   describe KIND NAME                conditions, events, problems and spec of one document
   apply -f FILE [--dry-run] [--wait [--timeout 5m]]
                                     write the documents of FILE (a YAML file, a directory, or - for stdin;
