@@ -105,7 +105,7 @@ describe('documents from a git source through the API', () => {
   });
 
   it('GET /api/v1/sources gives every logged-in user the sources status, and nothing beyond its schema', async () => {
-    const problem = { file: 'x.yaml', line: 3, col: 5, kind: 'Instance', name: 'x', pointer: '/spec/port', message: 'must be <= 65535' };
+    const problem = { file: 'x.yaml', line: 3, col: 5, kind: 'Instance' as const, name: 'x', pointer: '/spec/port', message: 'must be <= 65535' };
     writeSource(layout, 'other', {
       files: {},
       status: {
