@@ -120,6 +120,22 @@ describe('loader: git sources beside the local state directory', () => {
     expect(state.installations.has('demo')).toBe(true);
   });
 
+  it('a documents path that is a link out of the repository is refused, its target never read', async () => {
+    const base = join(scratch, `case-${n++}`);
+    const stateDir = join(base, 'state');
+    const outside = join(base, 'outside');
+    mkdirSync(stateDir, { recursive: true });
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'secret.yaml'), INSTALL);
+    const layout = hostLayout(join(base, 'data'), join(base, 'etc'));
+    const commit = writeSource(layout, 'fleet', { files: { 'README.md': 'x' }, path: 'servers' });
+    symlinkSync(outside, join(layout.sourcesDir, 'fleet', 'checkouts', commit, 'servers'));
+    const state = await loadState(stateDir, { sources: (await readActiveSources(layout)).roots });
+    expect(state.installations.size).toBe(0);
+    expect(state.problems.map((p) => [p.file, p.message])).toEqual([[`fleet@${commit.slice(0, 7)}:servers`, 'servers leads outside the repository (a symbolic link); refused']]);
+    expect(state.unreadableFiles).toEqual([`fleet@${commit.slice(0, 7)}:servers`]);
+  });
+
   it('keeps the parse cache per file: a flip to a new commit re-reads that commit, the old parse is not reused for it', async () => {
     const { state, layout, stateDir } = await load({ 'install.yaml': INSTALL, 'coop.yaml': BLUEPRINT }, { fleet: { files: { 'a.yaml': instance('a') } } });
     expect(state.instances.get('a')!.spec.port).toBeUndefined();

@@ -5,6 +5,7 @@
 // same loader; dependencies.ts answers what uses what. Git sources' checkouts
 // (origin.ts) are read beside the local tree as more roots of one state. Nothing here knows
 // systemd, builds or the reconciler (test/architecture.test.ts).
+import { realpath } from 'node:fs/promises';
 import { crossCheck, DEFAULT_PORT_RANGES, type Owners, type PortRanges } from './crosscheck.js';
 import { parseDuration } from './duration.js';
 import { specHash } from './hash.js';
@@ -100,7 +101,7 @@ export async function loadState(dir: string, opts: LoadOptions = {}): Promise<De
   // Every root is scanned with the same limits and link rules; a source's files are shown by their repository path.
   const roots: Array<{ source?: SourceRoot; scan: ScanResult }> = [
     { scan: await scanStateDir(dir, limits) },
-    ...(await Promise.all(sources.map(async (source) => ({ source, scan: sourceScan(source, await scanStateDir(source.dir, limits)) })))),
+    ...(await Promise.all(sources.map(async (source) => ({ source, scan: sourceScan(source, await scanSource(source, limits)) })))),
   ];
   const problems: Problem[] = [...(opts.sourceProblems ?? []), ...roots.flatMap((r) => r.scan.problems)];
   const unreadable = new Set<string>(problems.map((p) => p.file));
@@ -279,6 +280,23 @@ export async function loadState(dir: string, opts: LoadOptions = {}): Promise<De
 /** A file of a source by its path in the repository. */
 function repoFile(source: SourceRoot, rel: string): string {
   return source.path === '.' ? rel : `${source.path}/${rel}`;
+}
+
+/**
+ * Scans a source's documents directory, which must lie inside its checkout:
+ * the scan follows links in the root's own path (the operator's choice for a
+ * state directory), but a source's `path` is the repository's, and a link
+ * committed there must not make the controller read files outside it.
+ */
+async function scanSource(source: SourceRoot, limits: ScanLimits): Promise<ScanResult> {
+  if (source.path !== '.') {
+    const checkout = source.dir.slice(0, source.dir.length - source.path.length - 1);
+    const [top, real] = await Promise.all([realpath(checkout).catch(() => undefined), realpath(source.dir).catch(() => undefined)]);
+    if (top !== undefined && real !== undefined && real !== top && !real.startsWith(`${top}/`)) {
+      return { files: [], problems: [{ file: source.dir, line: 1, col: 1, pointer: '', message: `${source.path} leads outside the repository (a symbolic link); refused` }] };
+    }
+  }
+  return scanStateDir(source.dir, limits);
 }
 
 /** A source's scan with its problems shown by repository path at the commit (`SOURCE@<short>:<path>`), as its files are. */

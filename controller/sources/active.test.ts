@@ -53,11 +53,13 @@ describe('readActiveSources', () => {
     mkdirSync(join(layout.sourcesDir, 'odd'), { recursive: true });
     symlinkSync('/etc', sourcePaths(layout, 'odd').current);
     mkdirSync(join(layout.sourcesDir, 'plain', 'current'), { recursive: true });
+    writeSource(layout, 'mixed', { files: { 'e.yaml': INSTANCE('e') }, status: { name: 'other' } });
     const { roots, problems } = await readActiveSources(layout);
     expect(roots.map((r) => [r.name, r.commit])).toEqual([['good', good]]);
     expect(problems.map((p) => [p.file, p.message])).toEqual([
       [sourcePaths(layout, 'escape').status, 'git source escape: path "../../.." is not a relative path inside the repository; its documents are not read'],
       [sourcePaths(layout, 'garbled').status, 'git source garbled: the status file is not JSON; its documents are not read'],
+      [sourcePaths(layout, 'mixed').status, 'git source mixed: the status file names "other"; its documents are not read'],
       [sourcePaths(layout, 'nostatus').status, 'git source nostatus: no status file; its documents are not read'],
       [sourcePaths(layout, 'odd').current, 'git source odd: the link points to "/etc", not checkouts/<commit>; its documents are not read'],
       [sourcePaths(layout, 'plain').current, 'git source plain: not a symbolic link; its documents are not read'],

@@ -70,6 +70,10 @@ export async function readActiveSources(layout: HostLayout, fsRoot = '/'): Promi
       problems.push(problemAt(paths.status, `git source ${name}: ${status}; its documents are not read`));
       continue;
     }
+    if (status.name !== name) {
+      problems.push(problemAt(paths.status, `git source ${name}: the status file names ${JSON.stringify(status.name.slice(0, 100))}; its documents are not read`));
+      continue;
+    }
     const path = repoPath(status.path);
     if (path === undefined) {
       problems.push(problemAt(paths.status, `git source ${name}: path ${JSON.stringify(String(status.path).slice(0, 200))} is not a relative path inside the repository; its documents are not read`));
