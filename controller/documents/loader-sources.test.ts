@@ -132,7 +132,7 @@ describe('loader: git sources beside the local state directory', () => {
     symlinkSync(outside, join(layout.sourcesDir, 'fleet', 'checkouts', commit, 'servers'));
     const state = await loadState(stateDir, { sources: (await readActiveSources(layout)).roots });
     expect(state.installations.size).toBe(0);
-    expect(state.problems.map((p) => [p.file, p.message])).toEqual([[`fleet@${commit.slice(0, 7)}:servers`, 'servers leads outside the repository (a symbolic link); refused']]);
+    expect(state.problems.map((p) => [p.file, p.message])).toEqual([[`fleet@${commit.slice(0, 7)}:servers`, 'servers is not a directory of the repository (a symbolic link, or a file); refused']]);
     expect(state.unreadableFiles).toEqual([`fleet@${commit.slice(0, 7)}:servers`]);
   });
 

@@ -5,7 +5,7 @@
 // same loader; dependencies.ts answers what uses what. Git sources' checkouts
 // (origin.ts) are read beside the local tree as more roots of one state. Nothing here knows
 // systemd, builds or the reconciler (test/architecture.test.ts).
-import { realpath } from 'node:fs/promises';
+import { openDirBeneath, UnsafePathError } from '../fs/beneath.js';
 import { crossCheck, DEFAULT_PORT_RANGES, type Owners, type PortRanges } from './crosscheck.js';
 import { parseDuration } from './duration.js';
 import { specHash } from './hash.js';
@@ -284,19 +284,24 @@ function repoFile(source: SourceRoot, rel: string): string {
 
 /**
  * Scans a source's documents directory, which must lie inside its checkout:
- * the scan follows links in the root's own path (the operator's choice for a
- * state directory), but a source's `path` is the repository's, and a link
- * committed there must not make the controller read files outside it.
+ * a state directory may be reached through links (the operator's choice), but
+ * a source's `path` is the repository's, and a link committed there must not
+ * make the controller read files outside it. Each component below the
+ * checkout is opened without following links (fs/beneath); realpath(3) is not
+ * used, since the checkout may be reached through /proc/PID/root.
  */
 async function scanSource(source: SourceRoot, limits: ScanLimits): Promise<ScanResult> {
+  const refused = (message: string): ScanResult => ({ files: [], problems: [{ file: source.dir, line: 1, col: 1, pointer: '', message }] });
   if (source.path !== '.') {
     const checkout = source.dir.slice(0, source.dir.length - source.path.length - 1);
-    const [top, real] = await Promise.all([realpath(checkout).catch(() => undefined), realpath(source.dir).catch(() => undefined)]);
-    if (top !== undefined && real !== undefined && real !== top && !real.startsWith(`${top}/`)) {
-      return { files: [], problems: [{ file: source.dir, line: 1, col: 1, pointer: '', message: `${source.path} leads outside the repository (a symbolic link); refused` }] };
+    try {
+      await (await openDirBeneath(checkout, source.path.split('/'))).close();
+    } catch (err) {
+      if (err instanceof UnsafePathError) return refused(`${source.path} is not a directory of the repository (a symbolic link, or a file); refused`);
+      return refused(`cannot read ${source.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
-  return scanStateDir(source.dir, limits);
+  return scanStateDir(source.dir, limits, { resolveRoot: false });
 }
 
 /** A source's scan with its problems shown by repository path at the commit (`SOURCE@<short>:<path>`), as its files are. */

@@ -22,6 +22,11 @@ export function originLabel(o: DocumentOrigin): string {
   return `${o.source}@${o.commit.slice(0, 7)}:${o.file}`;
 }
 
+/** A file as messages show it: its path, or the git label when it comes from a source. */
+export function shownFile(s: { file: string; origin?: DocumentOrigin }): string {
+  return s.origin ? originLabel(s.origin) : s.file;
+}
+
 /** Where a document was written, as messages show it: `file:line`, the git label for a document from a source. */
 export function shownSource(s: SourcePosition): string {
   return `${s.origin ? originLabel(s.origin) : s.file}:${s.line}`;
