@@ -3,8 +3,8 @@
 // into a DesiredState of valid documents plus every problem with
 // file:line:col and JSON pointer; writer.ts changes the tree only through the
 // same loader; dependencies.ts answers what uses what. Git sources' checkouts
-// (origin.ts) are read beside the local tree as more roots of one state. Nothing here knows
-// systemd, builds or the reconciler (test/architecture.test.ts).
+// (origin.ts) are read beside the local tree as more roots of one state.
+// Nothing here knows systemd, builds or the reconciler (test/architecture.test.ts).
 import { openDirBeneath, UnsafePathError } from '../fs/beneath.js';
 import { crossCheck, DEFAULT_PORT_RANGES, type Owners, type PortRanges } from './crosscheck.js';
 import { parseDuration } from './duration.js';
