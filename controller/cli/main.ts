@@ -22,6 +22,7 @@ const USAGE = `usage: left4me <command> [options]
 
 commands:
   validate [DIR]                    check a state directory; exit 0 when valid, 1 with the problems
+                                    (without DIR: the host's, with the git sources it serves beside it)
   get KIND [NAME] [-o table|yaml|json|name] [-w [--timeout D]]
                                     list documents with their status (KIND: installations, overlays, blueprints, instances);
                                     -w then prints each row that changes
