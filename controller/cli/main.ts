@@ -24,9 +24,12 @@ const USAGE = `usage: left4me <command> [options]
 
 commands:
   validate [DIR]                    check a state directory; exit 0 when valid, 1 with the problems
+                                    (without DIR: the host's, with the git sources it serves beside it)
   get KIND [NAME] [-o table|yaml|json|name] [-w [--timeout D]]
                                     list documents with their status (KIND: installations, overlays, blueprints, instances);
                                     -w then prints each row that changes
+  get sources [NAME] [-o table|yaml|json|name]
+                                    the git sources: URL, ref, serving commit, last fetch, last error
   describe KIND NAME                conditions, events, problems and spec of one document
   apply -f FILE [--dry-run] [--wait [--timeout 5m]]
                                     write the documents of FILE (a YAML file, a directory, or - for stdin;

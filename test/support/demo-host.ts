@@ -46,6 +46,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   web-documents             28930-28949 / 29930-29949
  *   web-logs                  28950-28969 / 29950-29969
  *   ui-e2e (the dashboard)    28970-28979 / 29970-29979, web 28812
+ *   git-origins               28980-28989 / 29980-29989
  *   server-unit               28990-28991 / 29990-29991
  * Suites on bootWebHost pass a web port of their own; `npm start` serves the
  * web on 8000 (or a free port when 8000 is taken).
