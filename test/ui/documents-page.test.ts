@@ -299,6 +299,45 @@ describe('the Documents pages', { timeout: 180_000 }, () => {
     rmSync(join(fx.stateDir, 'instances', 'new.yaml'));
   });
 
+  it("edits an overlay's sources with the form, in sync with the YAML and its comments, and saves it", async () => {
+    const { page } = browser;
+    await page.goto(`${base}/#/documents/overlays/+new`);
+    await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('New overlay');
+    await page.getByLabel('Name', { exact: true }).fill('alice-maps');
+    await page.getByLabel('Name', { exact: true }).press('Tab');
+    await page.getByLabel('New source').selectOption('archive');
+    await page.getByRole('button', { name: 'Add source' }).click();
+    await poll(yamlShown).toContain('spec:\n  sources:\n    - archive:\n        url: ""\n        sha256: ""');
+    const sha = 'a'.repeat(64);
+    await typeYaml(`apiVersion: left4me/v1\nkind: Overlay\nmetadata:\n  name: alice-maps\nspec:\n  sources:\n    # the map pack\n    - archive:\n        url: https://example.org/maps.7z # a mirror\n        sha256: ${sha}\n`);
+    const archive = page.getByRole('group', { name: 'Source 1: archive' });
+    await poll(() => archive.getByLabel('Url', { exact: true }).inputValue()).toBe('https://example.org/maps.7z');
+    await archive.getByLabel('Url', { exact: true }).fill('https://example.org/maps-v2.7z');
+    await archive.getByLabel('Url', { exact: true }).press('Tab');
+    await poll(yamlShown).toContain('    # the map pack\n    - archive:\n        url: https://example.org/maps-v2.7z # a mirror');
+    // A second source added and removed again through the form; the comments stay throughout.
+    await page.getByLabel('New source').selectOption('workshop');
+    await page.getByRole('button', { name: 'Add source' }).click();
+    const workshop = page.getByRole('group', { name: 'Source 2: workshop' });
+    await workshop.getByLabel('Items', { exact: true }).fill('123456');
+    await workshop.getByLabel('Items', { exact: true }).press('Tab');
+    await poll(yamlShown).toContain('    - workshop:\n        items:\n          - 123456');
+    await page.getByRole('button', { name: 'Remove source 2' }).click();
+    await poll(yamlShown).not.toContain('workshop');
+    expect(await yamlShown()).toContain('# the map pack');
+    await poll(() => page.getByRole('list', { name: 'Problems' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await poll(() => page.evaluate(() => location.hash)).toBe('#/documents/overlays/alice-maps');
+    expect(file('overlays/alice-maps.yaml')).toMatch(/url: https:\/\/example\.org\/maps-v2\.7z/);
+    // Gone again, so the admin's overlay list below is the demo's.
+    const dialog = page.getByRole('dialog', { name: 'Confirm' });
+    await poll(() => page.getByRole('button', { name: 'Delete' }).count()).toBe(1);
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await poll(() => existsSync(join(fx.stateDir, 'overlays', 'alice-maps.yaml'))).toBe(false);
+    expect(browser.errors).toEqual([]);
+  });
+
   it("an admin edits a blueprint's overlays with the form and sees which servers it would restart", async () => {
     const { page } = browser;
     await page.getByRole('button', { name: 'Log out' }).click();

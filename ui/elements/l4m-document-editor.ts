@@ -14,7 +14,7 @@
 import { ContextConsumer } from '@lit/context';
 import { Task } from '@lit/task';
 import { css, html, LitElement, nothing } from 'lit';
-import { isScalar, parseDocument, stringify } from 'yaml';
+import { isCollection, isScalar, parseDocument, stringify } from 'yaml';
 import { KIND_PATHS, withoutDefaults, type Kind } from '../schemas.js';
 import { ApiError } from '../services/api.js';
 import { apiContext } from '../services/context.js';
@@ -208,7 +208,12 @@ export class L4mDocumentEditor extends LitElement {
       // The same node with a new value: its comments stay; its old quoting goes (the new value is written plain when it can be).
       node.value = e.detail.value;
       node.type = undefined;
-    } else d.setIn(e.detail.path, e.detail.value);
+    } else {
+      // An item added to a list written inline (a new overlay's `sources: []`) turns the list into block style: one item a line, readable.
+      const parent = d.getIn(e.detail.path.slice(0, -1), true);
+      if (isCollection(parent) && parent.flow && typeof e.detail.value === 'object') parent.flow = false;
+      d.setIn(e.detail.path, typeof e.detail.value === 'object' && e.detail.value !== null ? d.createNode(e.detail.value) : e.detail.value);
+    }
     this.error = '';
     this.setText(d.toString());
     this.check();
