@@ -143,6 +143,16 @@ describe('<l4m-schema-form>: structured fields', { timeout: 180_000 }, () => {
     await file1.getByLabel('Content', { exact: true }).fill('sv_cheats 1');
     await file1.getByLabel('Content', { exact: true }).press('Tab');
     await source(1, 'files').getByRole('button', { name: 'Add a file to source 1' }).click();
+    // The new file's empty content gives way to a URL.
+    await page.evaluate(() => {
+      const form = document.querySelectorAll('l4m-schema-form')[0] as HTMLElement & { value: unknown };
+      const v = structuredClone(form.value) as { spec: { sources: Array<{ files?: unknown[] }> } };
+      v.spec.sources[0]!.files!.push({ path: '', content: '' });
+      form.value = v;
+    });
+    const file2 = source(1, 'files').getByRole('group', { name: 'File 2' });
+    await file2.getByLabel('Url', { exact: true }).fill('https://example.org/motd.txt');
+    await file2.getByLabel('Url', { exact: true }).press('Tab');
     await page.getByRole('button', { name: 'Remove source 4' }).click();
     await page.getByLabel('New source').selectOption('archive');
     await page.getByRole('button', { name: 'Add source' }).click();
@@ -152,6 +162,8 @@ describe('<l4m-schema-form>: structured fields', { timeout: 180_000 }, () => {
       { path: ['spec', 'sources', 2, 'workshop', 'items'], value: [123456, 777] },
       { path: ['spec', 'sources', 0, 'files', 0, 'content'], value: 'sv_cheats 1' },
       { path: ['spec', 'sources', 0, 'files', 1], value: { path: '', content: '' } },
+      { path: ['spec', 'sources', 0, 'files', 1, 'content'] },
+      { path: ['spec', 'sources', 0, 'files', 1, 'url'], value: 'https://example.org/motd.txt' },
       { path: ['spec', 'sources', 3] },
       { path: ['spec', 'sources', 4], value: { archive: { url: '', sha256: '' } } },
     ]);

@@ -256,6 +256,13 @@ describe('the Documents pages', { timeout: 180_000 }, () => {
     expect(await yamlShown()).toContain('state: running');
     expect(await page.evaluate(() => location.hash)).toBe('#/documents/instances/new');
     expect(await seriousAxe()).toEqual([]);
+    // Logging out asks too; Cancel stays logged in, with the edit.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await poll(() => dialog.isVisible()).toBe(true);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await poll(() => dialog.isVisible()).toBe(false);
+    expect(await page.getByRole('button', { name: 'Log out' }).count()).toBe(1);
+    expect(await yamlShown()).toContain('state: running');
 
     // The back button asks too (Cancel left no extra entry: back is the page before the editor); Confirm leaves, the edit unwritten.
     await page.goBack();

@@ -133,6 +133,7 @@ export class L4mApp extends LitElement {
   }
 
   private async logout(): Promise<void> {
+    if (!(await mayLeave())) return;
     await this.api.logout();
     this.loggedOut();
   }

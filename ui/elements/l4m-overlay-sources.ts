@@ -166,7 +166,12 @@ export class L4mOverlaySources extends LitElement {
           @change=${(e: Event) => this.emit(path, (e.target as HTMLTextAreaElement).value)}></textarea>${help}</div>`;
       }
       return html`<div>${label}<input id=${id} type="text" aria-describedby=${described} placeholder=${prop.default !== undefined ? String(prop.default) : ''} .value=${typeof v === 'string' ? v : ''}
-        @change=${(e: Event) => this.emit(path, (e.target as HTMLInputElement).value.trim() || undefined)} />${help}</div>`;
+        @change=${(e: Event) => {
+          const text = (e.target as HTMLInputElement).value.trim() || undefined;
+          // A file is either content or a download: a URL given to a file whose content is still empty replaces that content.
+          if (key === 'url' && text && value.content === '') this.emit([...at, 'content'], undefined);
+          this.emit(path, text);
+        }} />${help}</div>`;
     });
   }
 }
