@@ -1,4 +1,4 @@
-import { onHostPath } from './host/layout.js';
+import { onHostPath, type LocalDirs } from './host/layout.js';
 import { DEFAULT_PORT_RANGES, type PortRanges } from './documents/crosscheck.js';
 import { DEFAULT_UID_RANGE, type UidRange } from './status/uid-leases.js';
 import { DEFAULT_INSTALLATION_ROOTS, isInsideDir } from './documents/installation-path.js';
@@ -32,6 +32,8 @@ export interface ControllerConfig {
   /** This host's node name; instances naming another node are not run here. */
   node?: string;
   fsRoot: string;
+  /** The data and configuration directories as this process reaches them directly, when not through fsRoot (tests: a private host's bind sources; git resolves real paths). */
+  localDirs?: LocalDirs;
   /** D-Bus address of the system bus (default: the standard system bus). */
   busAddress?: string;
   /** Periodic resync (± 10% jitter). */
@@ -73,6 +75,7 @@ export interface ControllerConfigInput {
   uidRange?: UidRange;
   node?: string;
   fsRoot?: string;
+  localDirs?: LocalDirs;
   busAddress?: string;
   resyncMs?: number;
   concurrency?: number;
@@ -103,6 +106,7 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     uidRange: input.uidRange ?? DEFAULT_UID_RANGE,
     ...(input.node !== undefined ? { node: input.node } : {}),
     fsRoot: input.fsRoot ?? '/',
+    ...(input.localDirs !== undefined ? { localDirs: input.localDirs } : {}),
     ...(input.busAddress !== undefined ? { busAddress: input.busAddress } : {}),
     resyncMs: input.resyncMs ?? 60_000,
     concurrency: input.concurrency ?? 32,

@@ -87,10 +87,14 @@ describe('one repository for a fleet of two real hosts', { timeout: 240_000 }, (
   it('converges from the repository on the node the instance names, and only there', async () => {
     const first = git(upstream.work, ['rev-parse', 'HEAD']);
     for (const n of ['a', 'b'] as const) await waitFor(`${n} serves the first commit`, async () => sourceStatus(n).serving?.commit === first, 30_000);
+    let last: unknown;
     const ready = await waitFor('mover Ready on a', async () => {
       const s = await moverStatus('a');
+      last = s?.conditions;
       return condition(s, 'Ready') === 'True' ? s : undefined;
-    }, 60_000);
+    }, 60_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; conditions ${JSON.stringify(last)}`);
+    });
     expect(ready.port).toBeGreaterThanOrEqual(NODES.a.game.min);
     expect(ready.port).toBeLessThanOrEqual(NODES.a.game.max);
     expect(await hostnameOf(ready.port!)).toBe('fleet one');
@@ -164,7 +168,8 @@ describe('one repository for a fleet of two real hosts', { timeout: 240_000 }, (
     git(upstream.work, ['checkout', '--quiet', 'main']);
     upstream.push('main', true);
 
-    git(upstream.work, ['push', '--quiet', 'origin', '--delete', 'main']);
+    // Deleted on the server (a push cannot delete the branch a bare repository's HEAD names).
+    git(upstream.bare, ['update-ref', '-d', 'refs/heads/main']);
     expect((await controllers.a.controller.fetchSource('fleet')).result).toBe('failed');
     await unchanged('ref-missing');
     upstream.push('main');

@@ -103,10 +103,27 @@ export function hostLayout(dataDir: string = DEFAULT_DATA_DIR, configDir: string
   };
 }
 
-/** The layout with every path moved to where this process reaches it (see onHostPath); names of accounts unchanged. */
-export function layoutOnHost(layout: HostLayout, fsRoot: string): HostLayout {
-  if (fsRoot === '/') return layout;
+/** Where this process reaches the data and configuration directories directly, when not as `fsRoot` + path (a private test host's bind sources). */
+export interface LocalDirs {
+  dataDir?: string;
+  configDir?: string;
+}
+
+/**
+ * The layout with every path moved to where this process reaches it: below
+ * a local directory given for the data or configuration directory, else
+ * through fsRoot (see onHostPath). Programs that resolve real paths (git)
+ * need the local form: /proc/PID/root resolves to this process's own root.
+ * Account names are unchanged.
+ */
+export function layoutOnHost(layout: HostLayout, fsRoot: string, local: LocalDirs = {}): HostLayout {
   const out = { ...layout } as Record<string, string>;
-  for (const [k, v] of Object.entries(layout)) if (v.startsWith('/')) out[k] = onHostPath(fsRoot, v);
+  const below = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
+  for (const [k, v] of Object.entries(layout)) {
+    if (!v.startsWith('/')) continue;
+    if (local.dataDir && below(v, layout.dataDir)) out[k] = local.dataDir + v.slice(layout.dataDir.length);
+    else if (local.configDir && below(v, layout.configDir)) out[k] = local.configDir + v.slice(layout.configDir.length);
+    else out[k] = onHostPath(fsRoot, v);
+  }
   return out as unknown as HostLayout;
 }

@@ -58,7 +58,7 @@ export class GitSources {
    */
   async start(opts: { poll?: boolean } = {}): Promise<void> {
     if (this.cfg.sources.length === 0) return;
-    const layout = layoutOnHost(this.cfg.units.layout, this.cfg.fsRoot);
+    const layout = layoutOnHost(this.cfg.units.layout, this.cfg.fsRoot, this.cfg.localDirs);
     const names = this.cfg.sources.map((s) => s.name);
     const secrets = await ensureWebhookSecrets(layout, names, this.deps.webGid);
     for (const name of secrets.created) {

@@ -291,6 +291,15 @@ export class SourceSync {
     } catch (err) {
       this.deps.log.warn({ source: this.cfg.name, err: (err as Error).message }, 'cannot write the source status');
     }
+    // Readers find a source by its `current` link and its status file (the documents path is there): the
+    // callback comes after both, so the load it starts sees the new commit, the first one included.
+    if (outcome.result === 'served' && outcome.serving) {
+      try {
+        this.deps.onServe?.(this.cfg.name, outcome.serving);
+      } catch (err) {
+        this.deps.log.warn({ source: this.cfg.name, err: (err as Error).message }, 'the serve callback failed');
+      }
+    }
     const e = outcome.error;
     if (e && (e.reason !== before?.reason || e.message !== before?.message || e.commit?.commit !== before?.commit?.commit)) {
       // Transitions only: a remote that stays down is one line, not one per poll.
@@ -410,11 +419,6 @@ export class SourceSync {
       this.deps.log.warn({ source: this.cfg.name, err: (err as Error).message }, 'git gc failed');
     });
     this.deps.log.info({ source: this.cfg.name, commit: tip, author: info.author, subject: info.subject }, `git source ${this.cfg.name}: serving ${tip.slice(0, 12)}`);
-    try {
-      this.deps.onServe?.(this.cfg.name, tip);
-    } catch (err) {
-      this.deps.log.warn({ source: this.cfg.name, err: (err as Error).message }, 'the serve callback failed');
-    }
     return { result: 'served', serving: tip, tip, error: null };
   }
 

@@ -29,6 +29,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  * Private hosts share the machine's network namespace, so suites that run at
  * the same time must lease different ports (game / client ranges):
  *   reconciler (in process)   27015-27115 / 26900-27000 (the defaults)
+ *   git-fleet (two hosts)     a 28000-28004 / 29000-29004, b 28005-28009 / 29005-29009
  *   crash-recovery            28015-28115 / 29015-29115
  *   build-concurrency         28120-28199 / 29120-29199
  *   doctor-host               28180-28189 / 29180-29189 (inside build-concurrency's, which starts no server)
@@ -85,7 +86,7 @@ export async function bootDemoHost(opts: BootOptions = {}): Promise<DemoHost> {
       host,
       stateDir,
       status: new StatusStore(join(host.root, '/var/lib/left4me/status')),
-      config: (extra = {}) => controllerConfig({ stateDir, fsRoot: host.root, busAddress: host.busAddress, unitDir: UNIT_DIR, installationRoots: [DEMO_INSTALLATION_ROOT], ...extra }),
+      config: (extra = {}) => controllerConfig({ stateDir, fsRoot: host.root, localDirs: { dataDir: host.dirs.varLib, configDir: host.dirs.etc }, busAddress: host.busAddress, unitDir: UNIT_DIR, installationRoots: [DEMO_INSTALLATION_ROOT], ...extra }),
       async write(rel, text) {
         await mkdir(join(stateDir, rel, '..'), { recursive: true });
         // Atomic, as editors and `left4me apply` write: the watcher never sees half a file.
