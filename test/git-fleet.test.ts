@@ -6,14 +6,15 @@
 // next good commit recovers; a force-push, a deleted branch and an
 // unreachable remote are each reported and change nothing; moving an
 // instance from `a` to `b` in one commit stops it on `a` and starts it on `b`
-// with a lease from b's range; a trigger file (what the webhook route
-// writes) makes the controller fetch without waiting for its poll.
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+// with a lease from b's range; a signed webhook on `left4me web` makes the
+// controller fetch without waiting for its poll, a wrongly signed one does not.
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GitSourceConfig, SourceStatus } from '../controller/sources/types.js';
+import { buildWebApp } from '../controller/web/app.js';
 import { BASE_DOCS, bootDemoHost, condition, queryServer, startController, unitFacts, waitFor, type DemoHost } from './support/demo-host.js';
 import { git, Upstream } from './support/git-fixtures.js';
 
@@ -186,15 +187,33 @@ describe('one repository for a fleet of two real hosts', { timeout: 240_000 }, (
     expect(sourceStatus('a').lastError).toBeNull();
   });
 
-  it('a trigger file (what a signed webhook leaves) makes the controller fetch without waiting for its poll', async () => {
-    const c = upstream.commit({ 'fleet/notes.md': 'a commit the webhook announces' }, 'Announce');
-    upstream.push();
-    const asked = Date.now();
-    await writeFile(join(hosts.a.host.dirs.varLib, 'triggers', 'git-fleet'), new Date().toISOString());
-    // The poll is ten minutes away: only the trigger can make this fetch.
-    await waitFor('a serves the announced commit', async () => sourceStatus('a').serving?.commit === c, 20_000);
-    console.log(`trigger file → serving the new commit: ${Date.now() - asked} ms`);
-    expect(sourceStatus('b').serving?.commit).not.toBe(c);
+  it('a signed webhook on left4me web makes the controller fetch at once; a wrongly signed one triggers nothing', async () => {
+    const webData = mkdtempSync(join(scratch, 'web-'));
+    const web = await buildWebApp({ stateDir: hosts.a.stateDir, dataDir: hosts.a.host.dirs.varLib, webDataDir: webData });
+    const base = await web.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const c = upstream.commit({ 'fleet/notes.md': 'a commit the webhook announces' }, 'Announce');
+      upstream.push();
+      const body = JSON.stringify({ ref: 'refs/heads/main', after: c });
+      const post = (secret: string) =>
+        fetch(`${base}/api/v1/hooks/git/fleet`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` },
+          body,
+        });
+      expect((await post('not the secret')).status).toBe(401);
+      expect(existsSync(join(hosts.a.host.dirs.varLib, 'triggers', 'git-fleet'))).toBe(false);
+      // The secret the controller made at start, as an operator reads it to give it to the forge.
+      const secret = readFileSync(join(hosts.a.host.dirs.varLib, 'secrets', 'webhooks', 'fleet'), 'utf8').trim();
+      const asked = Date.now();
+      expect((await post(secret)).status).toBe(202);
+      // The poll is ten minutes away: only the webhook can make this fetch.
+      await waitFor('a serves the announced commit', async () => sourceStatus('a').serving?.commit === c, 20_000);
+      console.log(`signed webhook → the controller serves the new commit: ${Date.now() - asked} ms`);
+      expect(sourceStatus('b').serving?.commit).not.toBe(c);
+    } finally {
+      await web.close();
+    }
   });
 
   it('moving an instance from a to b in one commit stops it on a and starts it on b with a lease from b', async () => {
