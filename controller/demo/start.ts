@@ -96,10 +96,13 @@ async function main(): Promise<number> {
     await installWebUnit(host, webPort);
     await placeDemoInstallation(host);
     await mkdir(stateDir, { recursive: true });
-    await cp(join(packageRoot(), 'state.example', 'demo'), stateDir, { recursive: true });
 
     const installationRoots = [DEMO_INSTALLATION_ROOT];
-    const cfg = demoControllerConfig(args, { stateDir, fsRoot: host.root, busAddress: host.busAddress, unitDir: UNIT_DIR, resyncMs: 30_000, installationRoots })!;
+    // The host's data and configuration directories as this process reaches them: git (run here) resolves real paths.
+    const localDirs = { dataDir: host.dirs.varLib, configDir: host.dirs.etc };
+    const cfg = demoControllerConfig(args, { stateDir, fsRoot: host.root, localDirs, busAddress: host.busAddress, unitDir: UNIT_DIR, resyncMs: 30_000, installationRoots })!;
+    // From a repository (`--source`), the documents are the repository's; else the example demo's.
+    if (cfg.sources.length === 0) await cp(join(packageRoot(), 'state.example', 'demo'), stateDir, { recursive: true });
     systemd = new DbusSystemdAdapter({ address: host.busAddress });
     controller = new Controller(cfg, { systemd, log, probe: a2sProbe() });
 
@@ -135,7 +138,13 @@ async function main(): Promise<number> {
         'Watch and steer it from another terminal:',
         '  npx left4me get instances --demo',
         '  npx left4me describe instance demo-1 --demo',
-        `  edit the documents in ${stateDir} (the controller converges on save)`,
+        ...(cfg.sources.length > 0
+          ? [
+              `  documents come from ${cfg.sources[0]!.url} (branch ${'branch' in cfg.sources[0]!.ref ? cfg.sources[0]!.ref.branch : cfg.sources[0]!.ref.tag}, path ${cfg.sources[0]!.path}): commit and push; polled every minute`,
+              '  npx left4me get sources --demo',
+              `  webhook: POST ${webUrl}/api/v1/hooks/git/${cfg.sources[0]!.name} with the secret in ${host.dirs.varLib}/secrets/webhooks/${cfg.sources[0]!.name}`,
+            ]
+          : [`  edit the documents in ${stateDir} (the controller converges on save)`]),
         '  npx left4me apply --demo -f my-instance.yaml',
         `  journalctl: nsenter --target ${host.pid} --mount --pid journalctl --namespace=left4me -u 'left4me-server@*' -f   (the web service: journalctl -u ${WEB_UNIT})`,
         '',
