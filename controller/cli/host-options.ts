@@ -4,7 +4,7 @@ import { DEFAULT_INSTALLATION_ROOTS } from '../documents/installation-path.js';
 import type { LoadOptions } from '../documents/loader.js';
 import { DEFAULT_DATA_DIR, hostLayout } from '../host/layout.js';
 import { uidRangeProblem } from '../systemd/server-accounts.js';
-import { defaultUnitConfig } from '../systemd/units.js';
+import { defaultUnitConfig, SERVER_SANDBOXES, type ServerSandbox } from '../systemd/units.js';
 import { UsageError } from './args.js';
 import { resolveTarget } from './target.js';
 
@@ -21,6 +21,7 @@ export const HOST_OPTIONS = {
   'max-archive-bytes': { type: 'string' },
   'max-build-bytes': { type: 'string' },
   'build-concurrency': { type: 'string' },
+  'server-sandbox': { type: 'string' },
 } as const;
 
 type HostValues = {
@@ -36,6 +37,7 @@ type HostValues = {
   'client-port-range'?: string;
   'allow-download-network'?: string[];
   'uid-range'?: string;
+  'server-sandbox'?: string;
 };
 /** The operator's limits on builds; documents only ask within them. */
 type LimitValues = { 'max-archive-bytes'?: string; 'max-build-bytes'?: string; 'build-concurrency'?: string };
@@ -91,6 +93,14 @@ function parseUidRange(text: string | undefined, game: { min: number; max: numbe
   return range;
 }
 
+/** `--server-sandbox strict|compat`: the game servers' sandbox profile (see ServerSandbox in systemd/units.ts). */
+function parseServerSandbox(text: string | undefined): ServerSandbox | undefined {
+  if (text === undefined) return undefined;
+  const profile = SERVER_SANDBOXES.find((p) => p === text);
+  if (!profile) throw new UsageError(`--server-sandbox must be one of ${SERVER_SANDBOXES.join(', ')} (compat: the previous deployment's directives, for when srcds fails under strict)`);
+  return profile;
+}
+
 /** The controller configuration the host options (and --demo) describe. */
 export function hostConfig(values: HostValues & LimitValues, extra: ControllerConfigInput = {}): ControllerConfig {
   const target = resolveTarget(values);
@@ -102,14 +112,15 @@ export function hostConfig(values: HostValues & LimitValues, extra: ControllerCo
   const bus = values.bus ?? demo?.busAddress;
   const dataDir = values['data-dir'];
   const roots = values['installation-root'] ?? demo?.installationRoots;
+  const sandbox = parseServerSandbox(values['server-sandbox']);
   const cfg = controllerConfig({
     stateDir: target.stateDir,
     unitDir: values['unit-dir'] ?? demo?.unitDir ?? '/etc/systemd/system',
     fsRoot: values['fs-root'] ?? demo?.fsRoot ?? '/',
     ...(bus ? { busAddress: bus } : {}),
     ...(values.node !== undefined ? { node: values.node } : {}),
-    ...(dataDir !== undefined
-      ? { units: { layout: hostLayout(dataDir) } }
+    ...(dataDir !== undefined || sandbox !== undefined
+      ? { units: { ...(dataDir !== undefined ? { layout: hostLayout(dataDir) } : {}), ...(sandbox !== undefined ? { server: { sandbox } } : {}) } }
       : {}),
     portRanges: { game, client },
     allowedDownloadNetworks: (values['allow-download-network'] ?? []).map(allowedNetwork),

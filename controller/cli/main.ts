@@ -41,7 +41,9 @@ commands:
              [--port-range 27015-27115] [--client-port-range 26900-27000]
              [--uid-range 1879048192-1879113727] [--allow-download-network CIDR]...
              [--max-archive-bytes 8G] [--max-build-bytes 20G] [--build-concurrency 2]
-                                    run the reconciler (as root); servers keep running when it stops
+             [--server-sandbox strict|compat]
+                                    run the reconciler (as root); servers keep running when it stops;
+                                    compat: the game servers' previous sandbox, for a srcds strict kills
   user add NAME [--admin] [--password-stdin] | list | passwd NAME [--password-stdin] | remove NAME
                                     the web service's accounts (scrypt hashes in --web-data-dir,
                                     default /var/lib/left4me-web); without --password-stdin one is made
