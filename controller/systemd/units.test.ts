@@ -303,6 +303,7 @@ describe('the server template', () => {
       expect.stringMatching(/^InaccessiblePaths=-\/dev\/mqueue -\/etc\/left4me /),
     ]);
     expect(compat.filter((l) => !strict.includes(l))).toEqual([
+      'SystemCallFilter=@pkey',
       'SystemCallFilter=~@cpu-emulation @debug @mount @obsolete @privileged @raw-io @reboot @swap',
       'TemporaryFileSystem=/var/lib /etc /opt /home /root /srv /mnt /media',
       expect.stringMatching(/^InaccessiblePaths=-\/etc\/left4me /),

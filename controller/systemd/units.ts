@@ -548,7 +548,10 @@ function strictSandbox(cfg: UnitConfig): Line[] {
 /**
  * The `compat` sandbox: exactly the directives the previous deployment ran
  * real srcds with (L4D2 facts, "The previous deployment"), plus the binds of
- * this product's layout. What it lacks against strictSandbox():
+ * this product's layout, and pkey_alloc() allowed (@pkey: V8 probes it, and
+ * under the previous deployment's kill action that probe killed the demo
+ * server, which is node; the keys only protect a process's own memory).
+ * What it lacks against strictSandbox():
  * - SystemCallArchitectures=native x86: every architecture's syscalls pass the filter;
  * - @clock @module @resources in the syscall deny list (ProtectClock= and
  *   ProtectKernelModules= still block the first two; setpriority() and
@@ -595,6 +598,9 @@ function compatSandbox(cfg: UnitConfig): Line[] {
     ['RemoveIPC', 'yes'],
     ['LockPersonality', 'yes'],
     ['SystemCallFilter', '@system-service'],
+    { comment: "Not the previous deployment's: V8 (the demo server is node) probes pkey_alloc(), outside systemd 252's" },
+    { comment: '@system-service, and a probe must not kill the server. Memory protection keys are per process.' },
+    ['SystemCallFilter', '@pkey'],
     ['SystemCallFilter', '~@cpu-emulation @debug @mount @obsolete @privileged @raw-io @reboot @swap'],
     ['RestrictAddressFamilies', 'AF_INET AF_INET6 AF_UNIX'],
     ['TemporaryFileSystem', '/var/lib /etc /opt /home /root /srv /mnt /media'],
