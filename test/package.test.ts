@@ -6,7 +6,7 @@
 // import is a shipped file or a dependency, every dependency is imported,
 // no test, tool, demo or source map ships.
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -168,7 +168,7 @@ describe('the packed tarball', () => {
         f.endsWith('.map') ||
         (f.endsWith('.ts') && !f.endsWith('.d.ts')) ||
         f.startsWith('ui/') || // the dashboard's sources: dist/ui is their bundle
-        f.startsWith('controller/') && f !== manifest.bin.left4me ||
+        (f.startsWith('controller/') && f !== manifest.bin.left4me) ||
         f.startsWith('node_modules/') ||
         f.startsWith('.'),
     );
@@ -210,7 +210,6 @@ describe('the packed tarball', () => {
     // And refuses a broken document with the file and position.
     const broken = join(scratch, 'broken');
     cpSync(join(installed, 'state.example', 'demo'), broken, { recursive: true });
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(join(broken, 'instances', 'bad.yaml'), 'apiVersion: left4me/v1\nkind: Instance\nmetadata: {name: bad}\nspec: {blueprint: nope}\n');
     await expect(sh(bin, ['validate', broken], scratch)).rejects.toThrow(/bad\.yaml:\d+:\d+/);
   });

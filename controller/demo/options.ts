@@ -12,6 +12,7 @@ Boots a private systemd with the demo servers. Controller options (as for
 \`left4me controller\`) are passed to the demo's controller, e.g.:
   --allow-download-network CIDR   let overlay downloads reach a non-public network (repeatable)
   --port-range A-B, --client-port-range A-B, --node NAME
+  --server-sandbox compat         run the demo servers under the previous deployment's sandbox
 `;
 
 // Where the demo host keeps its documents, units and bus is the demo's own business.
