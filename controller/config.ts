@@ -4,6 +4,7 @@ import { DEFAULT_UID_RANGE, type UidRange } from './status/uid-leases.js';
 import { DEFAULT_INSTALLATION_ROOTS, isInsideDir } from './documents/installation-path.js';
 import type { LoadOptions } from './documents/loader.js';
 import { resolveUnitConfig, type UnitConfig, type UnitConfigOverrides } from './systemd/units.js';
+import type { GitSourceConfig } from './sources/types.js';
 
 /**
  * Everything the controller needs to know about its host. Paths are as
@@ -59,6 +60,8 @@ export interface ControllerConfig {
   maxArchiveBytes: number;
   /** Cap on one overlay build, in bytes: held while archives extract, checked after every step. */
   maxBuildBytes: number;
+  /** Git repositories whose documents this controller serves beside the local ones (controller.yaml `sources:`). */
+  sources: readonly GitSourceConfig[];
 }
 
 /** Options a caller may set; the rest comes from production defaults. */
@@ -83,6 +86,7 @@ export interface ControllerConfigInput {
   installationRoots?: readonly string[];
   maxArchiveBytes?: number;
   maxBuildBytes?: number;
+  sources?: readonly GitSourceConfig[];
 }
 
 /** Production defaults (DESIGN.md host layout) merged with the given options. */
@@ -115,6 +119,7 @@ export function controllerConfig(input: ControllerConfigInput = {}): ControllerC
     maxArchiveBytes: input.maxArchiveBytes ?? 8 * 2 ** 30,
     // Room for a few large map packs plus a big workshop collection in one overlay.
     maxBuildBytes: input.maxBuildBytes ?? 20 * 2 ** 30,
+    sources: input.sources ?? [],
   };
 }
 

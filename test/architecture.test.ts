@@ -48,6 +48,7 @@ const RULES: Array<[string, (f: string) => boolean, (imported: string) => boolea
   ['git sources (fetch, checkout, status) know no reconciler, builds, systemd, web or cli', under('controller/sources'), (i) => ['reconcile', 'builds', 'systemd', 'web', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
   ['the web reads git sources only through their types and the active-source reader: it never runs git', under('controller/web'), (i) => i.startsWith('controller/sources/') && !['controller/sources/types.ts', 'controller/sources/active.ts'].includes(i)],
   ['the reconciler never imports the cli', under('controller/reconcile'), under('controller/cli')],
+  ['the doctor reads the host through its probe: it imports only itself, the host layout, the unit names and the package root', under('controller/doctor'), (i) => !i.startsWith('controller/doctor/') && !i.startsWith('controller/host/') && !['controller/systemd/units.ts', 'controller/package-root.ts'].includes(i)],
   ['the web service reaches the host only through documents and status: no reconciler, builds, systemd or cli', under('controller/web'), (i) => ['reconcile', 'builds', 'systemd', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
   ['plan() is pure: it imports no executor, no host access and no systemd', (f) => f === 'controller/reconcile/plan.ts', (i) => i.startsWith('controller/reconcile/instance/') || i.startsWith('controller/systemd/') || i.startsWith('controller/builds/')],
 ];

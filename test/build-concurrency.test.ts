@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootDemoHost, startController, waitFor, type DemoHost } from './support/demo-host.js';
 import { ACCOUNTS, STAND_IN } from './support/steamcmd-stand-in.js';
 
-const PORTS = { game: { min: 28120, max: 28189 }, client: { min: 29120, max: 29189 } };
+const PORTS = { game: { min: 28120, max: 28199 }, client: { min: 29120, max: 29199 } };
 const BOUND = 2;
 const OVERLAYS = ['o1', 'o2', 'o3', 'o4'];
 const INSTALLATIONS = ['i1', 'i2', 'i3'];

@@ -3,13 +3,18 @@
 // unit as shipped (only ExecStart= points at this checkout), asked over HTTP
 // from this process. Checks who the process is, what it may write and what it
 // can never read, and systemd's own exposure score of the unit.
-import { readFile, stat, writeFile, chmod, chown, mkdir } from 'node:fs/promises';
+import { createHmac } from 'node:crypto';
+import { readdir, readFile, rm, stat, writeFile, chmod, chown, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootPrivateHost, type PrivateHost } from '../controller/demo/private-host/private-host.js';
-import { BASE_DOCS, instanceDoc } from './support/demo-host.js';
+import { hostLayout } from '../controller/host/layout.js';
+import { watchTriggers } from '../controller/sources/triggers.js';
+import { ensureWebhookSecrets } from '../controller/sources/webhook-secrets.js';
+import { BASE_DOCS, instanceDoc, waitFor } from './support/demo-host.js';
 import { addWebUser, APP_DIR, createWebToken, hostCli, installWebUnit, runInWebSandbox, startWebUnit, webBinds, webJournal, webMainPid, WEB_DATA_DIR, WEB_UNIT } from './support/web-host.js';
 
 // The web port of this suite (see the port list in test/support/demo-host.ts).
@@ -59,6 +64,11 @@ describe('deploy/left4me-web.service in a private host', () => {
     expect(Number(group[2])).toBe(web.gid);
     expect(await modeOf('/etc/left4me/state')).toEqual([0o2775, 0, web.gid]);
     for (const kind of ['installations', 'overlays', 'blueprints', 'instances']) expect(await modeOf(`/etc/left4me/state/${kind}`)).toEqual([0o2775, 0, web.gid]);
+    // Git sources: the web group may drop triggers and open webhook secrets; credentials and repositories are root's.
+    expect(await modeOf('/var/lib/left4me/triggers')).toEqual([0o2770, 0, web.gid]);
+    expect(await modeOf('/var/lib/left4me/secrets/webhooks')).toEqual([0o710, 0, web.gid]);
+    expect(await modeOf('/var/lib/left4me/sources')).toEqual([0o755, 0, 0]);
+    expect(await modeOf('/etc/left4me/secrets/git')).toEqual([0o700, 0, 0]);
     expect(await modeOf(WEB_DATA_DIR)).toEqual([0o700, web.uid, web.gid]);
     // `left4me user add` ran as root, yet the account file is the web account's (and nobody else's).
     expect(await modeOf(`${WEB_DATA_DIR}/users.json`)).toEqual([0o600, web.uid, web.gid]);
@@ -91,20 +101,67 @@ describe('deploy/left4me-web.service in a private host', () => {
   });
 
   it('writes into the state directory (0600, group left4me-web) and nowhere else, whatever the modes', async () => {
-    // A directory any account may write: only the sandbox (ProtectSystem=strict) stops it.
-    await chmod(join(host.dirs.varLib, 'status'), 0o777);
+    // Directories any account may write: only the sandbox (ProtectSystem=strict) stops it.
+    const wide = ['status', 'sources', 'secrets/webhooks'];
+    for (const d of wide) await chmod(join(host.dirs.varLib, d), 0o777);
     const r = await runInWebSandbox(
       host,
       'echo "# probe" > /etc/left4me/state/instances/probe.yaml && echo wrote-state; ' +
         `echo x > ${WEB_DATA_DIR}/probe && echo wrote-data; ` +
+        'echo x > /var/lib/left4me/triggers/probe && echo wrote-triggers; ' +
         'echo x > /var/lib/left4me/status/probe || echo no-status; ' +
+        'echo x > /var/lib/left4me/sources/probe || echo no-sources; ' +
+        'echo x > /var/lib/left4me/secrets/webhooks/probe || echo no-webhook-secrets; ' +
         'echo x > /etc/left4me/probe || echo no-etc; ' +
         'echo x > /tmp/probe && test ! -e /proc/1/root/tmp/probe && echo private-tmp',
     );
     await chmod(join(host.dirs.varLib, 'status'), 0o755);
-    expect(r.stdout.split('\n').filter(Boolean), r.stderr).toEqual(['wrote-state', 'wrote-data', 'no-status', 'no-etc', 'private-tmp']);
-    expect(r.stderr).toMatch(/status\/probe: Read-only file system/);
+    await chmod(join(host.dirs.varLib, 'sources'), 0o755);
+    await chmod(join(host.dirs.varLib, 'secrets/webhooks'), 0o710);
+    await rm(join(host.dirs.varLib, 'triggers', 'probe'), { force: true });
+    expect(r.stdout.split('\n').filter(Boolean), r.stderr).toEqual(['wrote-state', 'wrote-data', 'wrote-triggers', 'no-status', 'no-sources', 'no-webhook-secrets', 'no-etc', 'private-tmp']);
+    for (const d of ['status', 'sources', 'secrets/webhooks']) expect(r.stderr).toMatch(new RegExp(`${d}/probe: Read-only file system`));
     expect(await modeOf('/etc/left4me/state/instances/probe.yaml')).toEqual([0o600, web.uid, web.gid]);
+  });
+
+  it('takes a signed webhook without an account and leaves a trigger file the controller picks up; a wrong signature is 401 and leaves none', async () => {
+    // The secret as the controller makes it at start: 0640 root:left4me-web.
+    const layout = hostLayout(host.dirs.varLib, host.dirs.etc);
+    expect(await ensureWebhookSecrets(layout, ['site'], web.gid)).toEqual({ created: ['site'] });
+    const secret = (await readFile(join(layout.webhookSecretsDir, 'site'), 'utf8')).trim();
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: 'f'.repeat(40) });
+    const post = (key: string) =>
+      fetch(`${BASE}/api/v1/hooks/git/site`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${createHmac('sha256', key).update(body).digest('hex')}` },
+        body,
+      });
+    const wrong = await post('not the secret');
+    expect(wrong.status, await wrong.clone().text()).toBe(401);
+    expect(await readdir(layout.triggersDir)).toEqual([]);
+    const right = await post(secret);
+    expect(right.status, await right.clone().text()).toBe(202);
+    // The web account's file (its group by the setgid directory, its UMask=0077), holding only a time.
+    expect(await modeOf('/var/lib/left4me/triggers/git-site')).toEqual([0o600, web.uid, web.gid]);
+    expect(await readFile(join(layout.triggersDir, 'git-site'), 'utf8')).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z\n$/);
+    // The controller's watcher, run from this process on the host's directory: the waiting trigger, then a new one.
+    const fired: string[] = [];
+    const watch = watchTriggers(layout, { names: () => ['site'], onTrigger: (name) => void fired.push(name), log: pino({ enabled: false }) });
+    try {
+      await waitFor('the waiting trigger to fire', async () => fired.length === 1);
+      expect((await post(secret)).status).toBe(202);
+      await waitFor('the new trigger to fire', async () => fired.length === 2);
+      expect((await post('still not the secret')).status).toBe(401);
+      await watch.scan();
+      expect(fired).toEqual(['site', 'site']);
+      expect(await readdir(layout.triggersDir)).toEqual([]);
+    } finally {
+      await watch.close();
+    }
+    const journal = await webJournal(host);
+    expect(journal).toContain('webhook accepted: fetch requested');
+    expect(journal).toContain('webhook refused');
+    expect(journal).not.toContain(secret);
   });
 
   it('shares documents with root: each rewrites the other\'s files with the same writer, the web\'s stay its own', async () => {

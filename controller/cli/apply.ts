@@ -10,7 +10,7 @@ import { applyDocuments, type InputFile, type WriteResult } from '../documents/w
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
 import { StatusStore } from '../status/store.js';
-import { documentOptions } from './host-options.js';
+import { documentOptionsWithSources } from './document-sources.js';
 import { resolveTarget } from './target.js';
 import { waitForDocuments } from './wait.js';
 
@@ -62,11 +62,12 @@ export async function applyCommand(args: string[], io: StdinIo): Promise<number>
       throw new UsageError(`--timeout takes a duration such as 90s, 5m or 1h (got "${values.timeout as string}")`);
     }
   }
-  const result = await applyDocuments(target.stateDir, inputs, { dryRun, ...documentOptions(values) });
+  const load = await documentOptionsWithSources(values);
+  const result = await applyDocuments(target.stateDir, inputs, { dryRun, ...load });
   const code = report(result, dryRun, target.stateDir, io);
   if (code !== 0 || !values.wait) return code;
   // Wait for the generations now on disk: what the controller will converge on.
-  const state = await loadState(target.stateDir, documentOptions(values));
+  const state = await loadState(target.stateDir, load);
   const awaited = result.outcomes.flatMap((o) => {
     const doc = documentsOf(state, o.kind).get(o.name);
     return doc ? [{ kind: o.kind, name: o.name, generation: doc.generation }] : [];

@@ -49,9 +49,9 @@ describe('left4me get', () => {
     const r = await cli('get', 'instances', '--state', example);
     expect(r.code).toBe(0);
     const lines = r.out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+READY\s+STATE\s+PORT\s+PLAYERS\s+AGE\s+BLUEPRINT\s+NODE$/);
+    expect(lines[0]).toMatch(/^NAME\s+READY\s+STATE\s+PORT\s+PLAYERS\s+AGE\s+BLUEPRINT\s+NODE\s+SOURCE$/);
     // No controller has run against state.example: no status, so READY and AGE are unknown.
-    expect(lines.some((l) => /^demo-3\s+-\s+running\s+27100\s+-\s+-\s+demo-coop\s+-$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^demo-3\s+-\s+running\s+27100\s+-\s+-\s+demo-coop\s+-\s+local$/.test(l))).toBe(true);
   });
 
   it('prints one document as JSON or YAML, defaults filled in', async () => {
@@ -68,7 +68,7 @@ describe('left4me get', () => {
     writeFileSync(join(scratch, 'bad.yaml'), 'apiVersion: left4me/v1\nkind: Instance\nmetadata: {name: x}\nspec: {blueprint: 1}\n');
     const invalid = await cli('get', 'instance', 'x', '--state', scratch);
     expect(invalid).toMatchObject({ code: 0, err: 'warning: the state directory has 1 problem(s); run left4me validate\n' });
-    expect(invalid.out).toMatch(/^x\s+False \(Invalid\)\s+-\s+-\s+-\s+-\s+\?\s+\?$/m);
+    expect(invalid.out).toMatch(/^x\s+False \(Invalid\)\s+-\s+-\s+-\s+-\s+\?\s+\?\s+local$/m);
     const json = JSON.parse((await cli('get', 'instance', 'x', '--state', scratch, '-o', 'json')).out);
     expect(json).toEqual({ kind: 'Instance', metadata: { name: 'x' }, invalid: { file: join(scratch, 'bad.yaml'), line: 1 } });
     expect((await cli('get', 'servers-ish', '--state', example)).code).toBe(2);

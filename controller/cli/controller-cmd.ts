@@ -6,11 +6,13 @@ import { Controller } from '../reconcile/controller.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
-import { HOST_OPTIONS, hostConfig } from './host-options.js';
+import { CONFIG_OPTION, HOST_OPTIONS, hostConfig, readConfigFile } from './host-options.js';
 import { printableJsonLines } from './printable.js';
 
 /** Where the controller daemon writes its pid. */
 export const DEFAULT_PID_FILE = '/run/left4me/controller.pid';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
  * `left4me controller`: the reconciler daemon. Runs until SIGINT/SIGTERM, then
@@ -19,20 +21,29 @@ export const DEFAULT_PID_FILE = '/run/left4me/controller.pid';
 export async function controllerCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     ...HOST_OPTIONS,
+    ...CONFIG_OPTION,
     'resync-seconds': { type: 'string' },
     once: { type: 'boolean' },
-    'log-level': { type: 'string', default: 'info' },
-    'pid-file': { type: 'string', default: DEFAULT_PID_FILE },
+    'log-level': { type: 'string' },
+    'pid-file': { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError('controller takes no arguments');
-  const resync = values['resync-seconds'] !== undefined ? Number(values['resync-seconds']) : 60;
-  if (!Number.isFinite(resync) || resync < 1) throw new UsageError('--resync-seconds must be a number ≥ 1');
-  const cfg = hostConfig(values, { resyncMs: resync * 1000 });
+  const flagResync = values['resync-seconds'] !== undefined ? Number(values['resync-seconds']) : undefined;
+  if (flagResync !== undefined && (!Number.isFinite(flagResync) || flagResync < 1 || flagResync > 86_400)) throw new UsageError('--resync-seconds must be a number from 1 to 86400');
+  if (values['log-level'] !== undefined && !LOG_LEVELS.includes(values['log-level'])) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+
+  // The configuration file first, whole: with any problem in it the
+  // controller refuses to start, before it touches the host.
+  const file = await readConfigFile(values, 'controller', 'not starting', io);
+  if (!file) return 1;
+  const options = file.options;
+  const resyncMs = flagResync !== undefined ? flagResync * 1000 : (options.resyncMs ?? 60_000);
+  const cfg = hostConfig(values, { resyncMs, sources: options.sources }, file.found ? { path: file.path, settings: options.settings } : undefined);
   if (process.getuid?.() !== 0) {
     io.err('left4me controller must run as root: it writes unit files, owns build trees and drives systemd (see deploy/left4me-controller.service)\n');
     return 1;
   }
-  const log = pino({ level: values['log-level'] as string, base: { component: 'controller' } }, printableJsonLines(pino.destination({ fd: 2, sync: true })));
+  const log = pino({ level: values['log-level'] ?? options.logLevel ?? 'info', base: { component: 'controller' } }, printableJsonLines(pino.destination({ fd: 2, sync: true })));
 
   // SIGHUP (`left4me reconcile`, `systemctl reload`) is answered from here on: the
   // handler goes in before anything slow, and the pid file, written right after
@@ -41,7 +52,7 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
   let controller: Controller | undefined;
   let started = false;
   let hupWhileStarting = false;
-  const pidFile = values['pid-file'] as string;
+  const pidFile = values['pid-file'] ?? options.pidFile ?? DEFAULT_PID_FILE;
   if (!values.once) {
     process.on('SIGHUP', () => {
       if (!controller || !started) {

@@ -3,7 +3,7 @@ import { report } from './apply.js';
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
 import { parseKind } from './kinds.js';
-import { documentOptions } from './host-options.js';
+import { documentOptionsWithSources } from './document-sources.js';
 import { resolveTarget } from './target.js';
 
 /**
@@ -17,5 +17,5 @@ export async function deleteCommand(args: string[], io: Io): Promise<number> {
   if (!name || positionals.length > 2) throw new UsageError('delete takes KIND and NAME');
   const target = resolveTarget(values);
   const dryRun = values['dry-run'] ?? false;
-  return report(await deleteDocument(target.stateDir, kind, name, { dryRun, ...documentOptions(values) }), dryRun, target.stateDir, io);
+  return report(await deleteDocument(target.stateDir, kind, name, { dryRun, ...(await documentOptionsWithSources(values)) }), dryRun, target.stateDir, io);
 }

@@ -1,4 +1,5 @@
 import { documentsOf, loadState } from '../documents/loader.js';
+import type { DocumentOrigin } from '../documents/origin.js';
 import { formatProblem } from '../documents/problems.js';
 import { StatusStore } from '../status/store.js';
 import { serverAccountName } from '../systemd/server-accounts.js';
@@ -8,7 +9,7 @@ import type { Io } from './io.js';
 import { parseKind } from './kinds.js';
 import { printableYaml } from './printable.js';
 import { renderTable } from './table.js';
-import { documentOptions } from './host-options.js';
+import { documentOptionsWithSources } from './document-sources.js';
 import { resolveTarget } from './target.js';
 
 /** `left4me describe KIND NAME`: the document, where it is written, its conditions and recent events. */
@@ -18,7 +19,7 @@ export async function describeCommand(args: string[], io: Io): Promise<number> {
   const name = positionals[1];
   if (!name || positionals.length > 2) throw new UsageError('describe takes KIND and NAME');
   const target = resolveTarget(values);
-  const state = await loadState(target.stateDir, documentOptions(values));
+  const state = await loadState(target.stateDir, await documentOptionsWithSources(values));
   const doc = documentsOf(state, kind).get(name);
   const status = await new StatusStore(target.statusDir).read(kind, name);
   const problems = state.problems.filter((p) => p.kind === kind && p.name === name);
@@ -28,8 +29,10 @@ export async function describeCommand(args: string[], io: Io): Promise<number> {
   }
   const now = Date.now();
   const out: string[] = [`Name:        ${name}`, `Kind:        ${kind}`];
+  const inv = doc ? undefined : state.invalid.get(`${kind.toLowerCase()}/${name}`);
+  if (inv) out.push(`Source:      ${sourceLine(inv)}`);
   if (doc) {
-    out.push(`Source:      ${doc.source.file}:${doc.source.line}`, `Owner:       ${doc.metadata.owner}`, `Generation:  ${doc.generation}`);
+    out.push(`Source:      ${sourceLine(doc.source)}`, `Owner:       ${doc.metadata.owner}`, `Generation:  ${doc.generation}`);
   }
   if (status) {
     if (status.observedGeneration) out.push(`Observed:    ${status.observedGeneration}${doc && status.observedGeneration !== doc.generation ? ' (not yet reconciled)' : ''}`);
@@ -73,4 +76,9 @@ export async function describeCommand(args: string[], io: Io): Promise<number> {
   if (doc) out.push('', 'Spec:', ...printableYaml(doc.spec).trimEnd().split('\n').map((l) => `  ${l}`));
   io.out(`${out.join('\n')}\n`);
   return 0;
+}
+
+/** Where a document is written: the local file, or `git NAME, <repository path>:<line> at <commit>` (change it there). */
+function sourceLine(s: { file: string; line: number; origin?: DocumentOrigin }): string {
+  return s.origin ? `git ${s.origin.source}, ${s.origin.file}:${s.line} at ${s.origin.commit}` : `${s.file}:${s.line}`;
 }

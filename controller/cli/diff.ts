@@ -7,7 +7,7 @@ import { Reason } from '../status/conditions.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { parse, UsageError } from './args.js';
 import type { Io } from './io.js';
-import { HOST_OPTIONS, hostConfig } from './host-options.js';
+import { CONFIG_OPTION, HOST_OPTIONS, hostConfig, readConfigFile } from './host-options.js';
 
 /** One line per instance: what the next pass would do, or what stops it. */
 export function describeNext(name: string, next: Prepared | Stalled | Waiting): string {
@@ -22,9 +22,12 @@ export function describeNext(name: string, next: Prepared | Stalled | Waiting): 
 
 /** `left4me diff`: the dry run — reads the documents and the host, prints the plan, changes nothing. */
 export async function diffCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { ...HOST_OPTIONS });
+  const { values, positionals } = parse(args, { ...HOST_OPTIONS, ...CONFIG_OPTION });
   if (positionals.length > 0) throw new UsageError('diff takes no arguments');
-  const cfg = hostConfig(values);
+  // The controller's own configuration file too: the plan must be the one that controller would make.
+  const file = await readConfigFile(values, 'diff', 'no plan', io);
+  if (!file) return 1;
+  const cfg = hostConfig(values, { ...(file.options.resyncMs !== undefined ? { resyncMs: file.options.resyncMs } : {}), sources: file.options.sources }, file.found ? { path: file.path, settings: file.options.settings } : undefined);
   const systemd = new DbusSystemdAdapter(cfg.busAddress ? { address: cfg.busAddress } : {});
   try {
     const controller = new Controller(cfg, { systemd, log: pino({ level: 'silent' }), probe: a2sProbe() });

@@ -1,9 +1,12 @@
 import type { Document, Kind, OverlaySource } from '../documents/kinds.js';
+import type { DocumentOrigin } from '../documents/origin.js';
+import { originLabel } from '../documents/problems.js';
 import { parseDuration } from '../documents/duration.js';
 import { documentsOf, loadState, type LoadOptions } from '../documents/loader.js';
 import { parse, UsageError } from './args.js';
 import { StatusStore, type DocumentStatus } from '../status/store.js';
-import { documentOptions } from './host-options.js';
+import { documentOptionsWithSources } from './document-sources.js';
+import { getSources } from './get-sources.js';
 import { resolveTarget } from './target.js';
 import type { Io } from './io.js';
 import { parseKind } from './kinds.js';
@@ -13,18 +16,26 @@ import { renderTable } from './table.js';
 /** How often `get -w` reads the documents and the status store again. */
 const WATCH_POLL_MS = 1_000;
 
-/** `left4me get KIND [NAME] [-o table|yaml|json|name] [-w [--timeout D]]`: lists documents from the state directory with their status. */
+/**
+ * `left4me get KIND [NAME] [-o table|yaml|json|name] [-w [--timeout D]]`:
+ * lists documents from the state directory and the host's git sources with
+ * their status; `get sources` lists the git sources themselves (get-sources.ts).
+ */
 export async function getCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     output: { type: 'string', short: 'o', default: 'table' },
     watch: { type: 'boolean', short: 'w' },
     timeout: { type: 'string' },
   });
-  const kind = parseKind(positionals[0]);
   const name = positionals[1];
   if (positionals.length > 2) throw new UsageError('get takes KIND and at most one NAME');
   const output = values.output as string;
   if (!['table', 'yaml', 'json', 'name'].includes(output)) throw new UsageError(`unknown output format "${output}" (table, yaml, json or name)`);
+  if (positionals[0] === 'sources' || positionals[0] === 'source') {
+    if (values.watch) throw new UsageError('-w watches documents; run get sources again to see the sources change');
+    return getSources(values, name, output, io);
+  }
+  const kind = parseKind(positionals[0]);
   if (values.watch && output !== 'table') throw new UsageError('-w watches the table; it does not go with -o');
   let timeoutMs: number | undefined;
   if (values.timeout !== undefined) {
@@ -38,7 +49,8 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
 
   const target = resolveTarget(values);
   const store = new StatusStore(target.statusDir);
-  const load = documentOptions(values);
+  // Read again on every listing: a source's `current` may flip while -w watches.
+  const load = () => documentOptionsWithSources(values);
   const listing = await list(target.stateDir, load, store, kind, name);
   if (name !== undefined && listing.docs.length === 0 && listing.invalid.length === 0) {
     io.err(`${kind.toLowerCase()}/${name} not found\n`);
@@ -49,7 +61,7 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
   const { docs, invalid, statuses } = listing;
   const plain = [
     ...docs.map(({ apiVersion, kind: k, metadata, spec }) => ({ apiVersion, kind: k, metadata, spec, ...(statuses.has(metadata.name) ? { status: statuses.get(metadata.name) } : {}) })),
-    ...invalid.map((i) => ({ kind, metadata: { name: i.name }, invalid: { file: i.file, line: i.line }, ...(statuses.has(i.name) ? { status: statuses.get(i.name) } : {}) })),
+    ...invalid.map((i) => ({ kind, metadata: { name: i.name }, invalid: { file: i.origin ? originLabel(i.origin) : i.file, line: i.line, ...(i.origin ? { origin: i.origin } : {}) }, ...(statuses.has(i.name) ? { status: statuses.get(i.name) } : {}) })),
   ].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   if (output === 'json') io.out(`${printableJson(name !== undefined ? plain[0] : plain)}\n`);
   else if (output === 'yaml') io.out(plain.map((d) => printableYaml(d)).join('---\n'));
@@ -63,17 +75,17 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
 /** The documents of a kind (valid, and invalid ones by name and place) with their statuses. */
 interface Listing {
   docs: Document[];
-  invalid: Array<{ name: string; file: string; line: number }>;
+  invalid: Array<{ name: string; file: string; line: number; origin?: DocumentOrigin }>;
   statuses: Map<string, DocumentStatus>;
   problems: number;
 }
 
-async function list(stateDir: string, load: LoadOptions, store: StatusStore, kind: Kind, name: string | undefined): Promise<Listing> {
-  const state = await loadState(stateDir, load);
+async function list(stateDir: string, load: () => Promise<LoadOptions>, store: StatusStore, kind: Kind, name: string | undefined): Promise<Listing> {
+  const state = await loadState(stateDir, await load());
   let docs = [...documentsOf(state, kind).values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   // Invalid documents stay listed (READY False (Invalid)): their servers keep running as they were.
   const prefix = `${kind.toLowerCase()}/`;
-  let invalid = [...state.invalid.entries()].filter(([key]) => key.startsWith(prefix)).map(([key, where]) => ({ name: key.slice(prefix.length), file: where.file, line: where.line }));
+  let invalid = [...state.invalid.entries()].filter(([key]) => key.startsWith(prefix)).map(([key, where]) => ({ name: key.slice(prefix.length), file: where.file, line: where.line, ...(where.origin ? { origin: where.origin } : {}) }));
   if (name !== undefined) {
     docs = docs.filter((d) => d.metadata.name === name);
     invalid = invalid.filter((i) => i.name === name);
@@ -90,7 +102,7 @@ async function list(stateDir: string, load: LoadOptions, store: StatusStore, kin
  * `get -w`: the table once, then every row that changes (or `NAME deleted`),
  * kubectl style, until interrupted or --timeout passes.
  */
-async function watchTable(stateDir: string, load: LoadOptions, store: StatusStore, kind: Kind, name: string | undefined, first: Listing, timeoutMs: number | undefined, io: Io): Promise<number> {
+async function watchTable(stateDir: string, load: () => Promise<LoadOptions>, store: StatusStore, kind: Kind, name: string | undefined, first: Listing, timeoutMs: number | undefined, io: Io): Promise<number> {
   const deadline = timeoutMs !== undefined ? Date.now() + timeoutMs : Infinity;
   const [header, rows] = table(kind, first, Date.now());
   io.out(renderTable(header, rows));
@@ -111,7 +123,11 @@ async function watchTable(stateDir: string, load: LoadOptions, store: StatusStor
 /** The header and rows of valid documents and, sorted in among them, rows of invalid ones (what their status still says). */
 function table(kind: Kind, { docs, invalid, statuses }: Listing, now: number): [string[], string[][]] {
   const [headers, rows] = validRows(kind, docs, statuses, now);
-  for (const { name } of invalid) rows.push(invalidRow(kind, headers.length, name, statuses.get(name), now));
+  for (const { name, origin } of invalid) {
+    const row = invalidRow(kind, headers.length, name, statuses.get(name), now);
+    if (kind === 'Instance') row[row.length - 1] = sourceWord(origin);
+    rows.push(row);
+  }
   return [headers, rows.sort((a, b) => (a[0]! < b[0]! ? -1 : 1))];
 }
 
@@ -171,7 +187,7 @@ function validRows(kind: Kind, docs: Document[], statuses: Map<string, DocumentS
       ];
     case 'Instance':
       return [
-        ['NAME', 'READY', 'STATE', 'PORT', 'PLAYERS', 'AGE', 'BLUEPRINT', 'NODE'],
+        ['NAME', 'READY', 'STATE', 'PORT', 'PLAYERS', 'AGE', 'BLUEPRINT', 'NODE', 'SOURCE'],
         (docs as Document<'Instance'>[]).map((d) => {
           const st = statuses.get(d.metadata.name);
           const running = st?.conditions.find((c) => c.type === 'Running');
@@ -184,10 +200,16 @@ function validRows(kind: Kind, docs: Document[], statuses: Map<string, DocumentS
             running?.status === 'True' && st?.unit?.activeState === 'active' ? age(now - Date.parse(running.lastTransitionTime)) : '-',
             d.spec.blueprint,
             d.spec.node ?? '-',
+            sourceWord(d.source.origin),
           ];
         }),
       ];
   }
+}
+
+/** Where a document comes from: `local`, or the git source and commit (`fleet@1a2b3c4`). */
+function sourceWord(origin: DocumentOrigin | undefined): string {
+  return origin ? `${origin.source}@${origin.commit.slice(0, 7)}` : 'local';
 }
 
 function readyWord(st: DocumentStatus | undefined): string {

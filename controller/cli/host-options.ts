@@ -1,10 +1,21 @@
-import { parseNetwork } from '../builds/networks.js';
-import { controllerConfig, installationRootProblem, keptDirectories, type ControllerConfig, type ControllerConfigInput } from '../config.js';
+import { installationRootProblem, type ControllerConfig, type ControllerConfigInput } from '../config.js';
+import {
+  DEFAULT_CONTROLLER_CONFIG,
+  hostSettingsConfig,
+  loadControllerConfigFile,
+  portRange,
+  SettingError,
+  sizeBytes,
+  type ControllerFileResult,
+  type HostSettings,
+  type SettingName,
+} from '../config-file.js';
+import { formatProblem } from '../documents/problems.js';
+import type { Io } from './io.js';
 import { DEFAULT_INSTALLATION_ROOTS } from '../documents/installation-path.js';
 import type { LoadOptions } from '../documents/loader.js';
-import { DEFAULT_DATA_DIR, hostLayout } from '../host/layout.js';
-import { uidRangeProblem } from '../systemd/server-accounts.js';
-import { defaultUnitConfig, SERVER_SANDBOXES, type ServerSandbox } from '../systemd/units.js';
+import { DEFAULT_DATA_DIR, onHostPath } from '../host/layout.js';
+import { defaultUnitConfig } from '../systemd/units.js';
 import { UsageError } from './args.js';
 import { resolveTarget } from './target.js';
 
@@ -24,6 +35,9 @@ export const HOST_OPTIONS = {
   'server-sandbox': { type: 'string' },
 } as const;
 
+/** `--config FILE`: the controller configuration file of the verbs that read it (controller, diff); not the demo's. */
+export const CONFIG_OPTION = { config: { type: 'string' } } as const;
+
 type HostValues = {
   state?: string;
   demo?: boolean;
@@ -42,96 +56,104 @@ type HostValues = {
 /** The operator's limits on builds; documents only ask within them. */
 type LimitValues = { 'max-archive-bytes'?: string; 'max-build-bytes'?: string; 'build-concurrency'?: string };
 
-const BINARY_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+/** The flag of each host setting; the ones without a flag are set only in controller.yaml. */
+const FLAGS: Record<SettingName, string> = {
+  stateDir: '--state',
+  dataDir: '--data-dir',
+  configDir: 'configDir',
+  unitDir: '--unit-dir',
+  fsRoot: '--fs-root',
+  busAddress: '--bus',
+  node: '--node',
+  portRange: '--port-range',
+  clientPortRange: '--client-port-range',
+  uidRange: '--uid-range',
+  allowDownloadNetworks: '--allow-download-network',
+  installationRoots: '--installation-root',
+  maxArchiveBytes: '--max-archive-bytes',
+  maxBuildBytes: '--max-build-bytes',
+  maxDownloadBytes: 'maxDownloadBytes',
+  buildConcurrency: '--build-concurrency',
+  concurrency: 'concurrency',
+  steamApiBase: 'steamApiBase',
+  serverSandbox: '--server-sandbox',
+};
 
 /** Parses a size such as `8G`, `512MiB` or `1048576` (binary units) into bytes, at least 1. */
 export function parseBytes(flag: string, text: string): number {
-  const m = /^(\d{1,15})([kmgt]?)(?:i?b)?$/i.exec(text);
-  const bytes = m ? Number(m[1]) * BINARY_UNITS[m[2]!.toLowerCase()]! : NaN;
-  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new UsageError(`${flag} must be a size in bytes such as 8G, 512M or 1048576 (at least 1)`);
+  const bytes = sizeBytes(text);
+  if (bytes === undefined) throw new UsageError(`${flag} must be a size in bytes such as 8G, 512M or 1048576 (at least 1)`);
   return bytes;
-}
-
-function limitsFrom(values: LimitValues): ControllerConfigInput {
-  const out: ControllerConfigInput = {};
-  if (values['max-archive-bytes'] !== undefined) out.maxArchiveBytes = parseBytes('--max-archive-bytes', values['max-archive-bytes']);
-  if (values['max-build-bytes'] !== undefined) out.maxBuildBytes = parseBytes('--max-build-bytes', values['max-build-bytes']);
-  const builds = values['build-concurrency'];
-  if (builds !== undefined) {
-    if (!/^\d{1,2}$/.test(builds) || Number(builds) < 1 || Number(builds) > 64) throw new UsageError('--build-concurrency must be a whole number from 1 to 64');
-    out.buildConcurrency = Number(builds);
-  }
-  return out;
 }
 
 /** Parses `27015-27115` into an inclusive range of unprivileged ports. */
 export function parseRange(flag: string, text: string): { min: number; max: number } {
-  const m = /^(\d{4,5})-(\d{4,5})$/.exec(text);
-  const min = Number(m?.[1]);
-  const max = Number(m?.[2]);
-  if (!m || min < 1024 || max > 65535 || min > max) throw new UsageError(`${flag} must look like 27015-27115 (ports 1024-65535, low first)`);
-  return { min, max };
-}
-
-/** One --allow-download-network value, canonical (`127.0.0.1/8` is refused, naming `127.0.0.0/8`). */
-function allowedNetwork(text: string): string {
-  try {
-    return parseNetwork(text).cidr;
-  } catch (err) {
-    throw new UsageError(`--allow-download-network ${(err as Error).message}`);
-  }
-}
-
-/** Parses `--uid-range 1879048192-1879113727`: uids servers are leased from, refused where systemd reserves them. */
-function parseUidRange(text: string | undefined, game: { min: number; max: number }): { min: number; max: number } | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(\d{1,10})-(\d{1,10})$/.exec(text);
-  if (!m) throw new UsageError('--uid-range must look like 1879048192-1879113727');
-  const range = { min: Number(m[1]), max: Number(m[2]) };
-  const problem = uidRangeProblem(range, game);
-  if (problem) throw new UsageError(`--uid-range ${problem}`);
+  const range = portRange(text);
+  if (!range) throw new UsageError(`${flag} must look like 27015-27115 (ports 1024-65535, low first)`);
   return range;
 }
 
-/** `--server-sandbox strict|compat`: the game servers' sandbox profile (see ServerSandbox in systemd/units.ts). */
-function parseServerSandbox(text: string | undefined): ServerSandbox | undefined {
-  if (text === undefined) return undefined;
-  const profile = SERVER_SANDBOXES.find((p) => p === text);
-  if (!profile) throw new UsageError(`--server-sandbox must be one of ${SERVER_SANDBOXES.join(', ')} (compat: the previous deployment's directives, for when srcds fails under strict)`);
-  return profile;
-}
-
-/** The controller configuration the host options (and --demo) describe. */
-export function hostConfig(values: HostValues & LimitValues, extra: ControllerConfigInput = {}): ControllerConfig {
+/** The host settings the flags give (and --demo's host), only those set: what a configuration file's values give way to. */
+export function flagSettings(values: HostValues & LimitValues): HostSettings {
   const target = resolveTarget(values);
   const demo = target.demo;
-  const game = parseRange('--port-range', values['port-range'] ?? '27015-27115');
-  const client = parseRange('--client-port-range', values['client-port-range'] ?? '26900-27000');
-  if (game.min <= client.max && client.min <= game.max) throw new UsageError('--port-range and --client-port-range must not overlap');
-  const uids = parseUidRange(values['uid-range'], game);
-  const bus = values.bus ?? demo?.busAddress;
-  const dataDir = values['data-dir'];
-  const roots = values['installation-root'] ?? demo?.installationRoots;
-  const sandbox = parseServerSandbox(values['server-sandbox']);
-  const cfg = controllerConfig({
-    stateDir: target.stateDir,
-    unitDir: values['unit-dir'] ?? demo?.unitDir ?? '/etc/systemd/system',
-    fsRoot: values['fs-root'] ?? demo?.fsRoot ?? '/',
-    ...(bus ? { busAddress: bus } : {}),
-    ...(values.node !== undefined ? { node: values.node } : {}),
-    ...(dataDir !== undefined || sandbox !== undefined
-      ? { units: { ...(dataDir !== undefined ? { layout: hostLayout(dataDir) } : {}), ...(sandbox !== undefined ? { server: { sandbox } } : {}) } }
-      : {}),
-    portRanges: { game, client },
-    allowedDownloadNetworks: (values['allow-download-network'] ?? []).map(allowedNetwork),
-    ...(uids ? { uidRange: uids } : {}),
-    ...(roots !== undefined ? { installationRoots: roots } : {}),
-    ...limitsFrom(values),
-    ...extra,
-  });
-  const unsafe = installationRootProblem(cfg.installationRoots, keptDirectories(cfg));
-  if (unsafe) throw new UsageError(`--installation-root: ${unsafe}`);
-  return cfg;
+  const given: Array<[SettingName, unknown]> = [
+    ['stateDir', values.state !== undefined || demo ? target.stateDir : undefined],
+    ['dataDir', values['data-dir']],
+    ['unitDir', values['unit-dir'] ?? demo?.unitDir],
+    ['fsRoot', values['fs-root'] ?? demo?.fsRoot],
+    ['busAddress', values.bus ?? demo?.busAddress],
+    ['node', values.node],
+    ['portRange', values['port-range']],
+    ['clientPortRange', values['client-port-range']],
+    ['uidRange', values['uid-range']],
+    ['allowDownloadNetworks', values['allow-download-network']],
+    ['installationRoots', values['installation-root'] ?? demo?.installationRoots],
+    ['maxArchiveBytes', values['max-archive-bytes']],
+    ['maxBuildBytes', values['max-build-bytes']],
+    ['buildConcurrency', values['build-concurrency']],
+    ['serverSandbox', values['server-sandbox']],
+  ];
+  return Object.fromEntries(given.filter(([, v]) => v !== undefined)) as HostSettings;
+}
+
+/**
+ * The controller configuration the host options (and --demo) describe, over
+ * the settings of a configuration file when one is given: a flag wins over
+ * the file. A bad value is a UsageError naming its flag, or its field and file.
+ */
+export function hostConfig(values: HostValues & LimitValues, extra: ControllerConfigInput = {}, file?: { path: string; settings: HostSettings }): ControllerConfig {
+  const flags = flagSettings(values);
+  const name = (s: SettingName) => (s in flags || !file || !(s in file.settings) ? FLAGS[s] : `${s} (${file.path})`);
+  try {
+    return hostSettingsConfig({ ...file?.settings, ...flags }, name, extra);
+  } catch (err) {
+    if (err instanceof SettingError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * The configuration file: `--config FILE`, else the default path on the host
+ * the verb drives (through `--fs-root`, so a test host's controller never
+ * reads this machine's /etc/left4me/controller.yaml).
+ */
+export function configPath(values: HostValues & { config?: string }): string {
+  return values.config ?? onHostPath(flagSettings(values).fsRoot ?? '/', DEFAULT_CONTROLLER_CONFIG);
+}
+
+/**
+ * Reads the configuration file of a controller-side verb, whole: with any
+ * problem, prints each as file:line:col and returns undefined (the verb exits
+ * 1, before touching the host). A missing default file is no configuration.
+ */
+export async function readConfigFile(values: HostValues & { config?: string }, verb: string, refusal: string, io: Io): Promise<(ControllerFileResult & { path: string }) | undefined> {
+  const path = configPath(values);
+  const file = await loadControllerConfigFile(path, { optional: values.config === undefined, owner: process.getuid?.() });
+  if (file.problems.length === 0) return { ...file, path };
+  for (const p of file.problems) io.err(`${formatProblem(p)}\n`);
+  io.err(`left4me ${verb}: ${path} has ${file.problems.length} problem${file.problems.length === 1 ? '' : 's'}; ${refusal} (check it with \`left4me config check ${path}\`)\n`);
+  return undefined;
 }
 
 /**

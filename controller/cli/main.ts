@@ -3,10 +3,12 @@
 // that a server, a build or a document controls goes through printable.ts.
 import { applyCommand } from './apply.js';
 import { UsageError } from './args.js';
+import { configCommand } from './config-cmd.js';
 import { controllerCommand } from './controller-cmd.js';
 import { deleteCommand } from './delete.js';
 import { describeCommand } from './describe.js';
 import { diffCommand } from './diff.js';
+import { doctorCommand } from './doctor.js';
 import { logsCommand } from './logs.js';
 import { rconCommandCli } from './rcon.js';
 import { reconcileCommand } from './reconcile.js';
@@ -22,9 +24,12 @@ const USAGE = `usage: left4me <command> [options]
 
 commands:
   validate [DIR]                    check a state directory; exit 0 when valid, 1 with the problems
+                                    (without DIR: the host's, with the git sources it serves beside it)
   get KIND [NAME] [-o table|yaml|json|name] [-w [--timeout D]]
                                     list documents with their status (KIND: installations, overlays, blueprints, instances);
                                     -w then prints each row that changes
+  get sources [NAME] [-o table|yaml|json|name]
+                                    the git sources: URL, ref, serving commit, last fetch, last error
   describe KIND NAME                conditions, events, problems and spec of one document
   apply -f FILE [--dry-run] [--wait [--timeout 5m]]
                                     write the documents of FILE (a YAML file, a directory, or - for stdin;
@@ -36,14 +41,19 @@ commands:
   logs instance NAME [-f] [--tail N]
                                     the game server's log from its journal namespace (journalctl; -f follows)
   reconcile                         ask the running controller for a full pass now
-  diff                              what the next controller pass would do (a dry run; changes nothing)
-  controller [--once] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
+  diff [--config FILE]              what the next controller pass would do (a dry run; changes nothing)
+  controller [--once] [--config FILE] [--node NAME] [--unit-dir DIR] [--resync-seconds N]
              [--port-range 27015-27115] [--client-port-range 26900-27000]
              [--uid-range 1879048192-1879113727] [--allow-download-network CIDR]...
              [--max-archive-bytes 8G] [--max-build-bytes 20G] [--build-concurrency 2]
              [--server-sandbox strict|compat]
                                     run the reconciler (as root); servers keep running when it stops;
-                                    compat: the game servers' previous sandbox, for a srcds strict kills
+                                    compat: the game servers' previous sandbox, for a srcds strict kills.
+                                    Settings and git sources come from FILE (default
+                                    /etc/left4me/controller.yaml, if present); flags win over it
+  config check [FILE]               check a controller configuration file (default
+                                    /etc/left4me/controller.yaml): exit 0 when the controller would
+                                    start with it, 1 with every problem as file:line:col
   user add NAME [--admin] [--password-stdin] | list | passwd NAME [--password-stdin] | remove NAME
                                     the web service's accounts (scrypt hashes in --web-data-dir,
                                     default /var/lib/left4me-web); without --password-stdin one is made
@@ -57,6 +67,10 @@ commands:
   top [--once]                      a live table of instances: state, ready, players, CPU, memory, port
   rcon NAME COMMAND... [--timeout SECONDS]
                                     one console command on an instance's server (as root), its output
+  doctor [-o table|json] [--port-range A-B] [--client-port-range A-B] [--uid-range A-B]
+                                    check this host for what left4me and srcds need (systemd, cgroups,
+                                    overlayfs, 32-bit glibc, disk, accounts, directories, ports, units);
+                                    ranges default to the controller unit's; exit 1 on any problem
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
@@ -77,6 +91,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   apply: applyCommand,
   delete: deleteCommand,
   controller: controllerCommand,
+  config: configCommand,
   diff: diffCommand,
   logs: logsCommand,
   reconcile: reconcileCommand,
@@ -85,6 +100,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   web: webCommand,
   token: tokenCommand,
   top: topCommand,
+  doctor: doctorCommand,
 } satisfies Record<string, Command>));
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */

@@ -11,7 +11,7 @@ import { loadState } from '../documents/loader.js';
 import { HistoryStore } from '../status/history.js';
 import { StatusStore, type DocumentStatus } from '../status/store.js';
 import { parse, UsageError } from './args.js';
-import { documentOptions } from './host-options.js';
+import { documentOptionsWithSources } from './document-sources.js';
 import type { Io } from './io.js';
 import { renderTable } from './table.js';
 import { resolveTarget } from './target.js';
@@ -69,9 +69,8 @@ export async function topCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { once: { type: 'boolean' } });
   if (positionals.length > 0) throw new UsageError('top takes no arguments');
   const target = resolveTarget(values);
-  const load = documentOptions(values);
   const print = async () => {
-    const rows = await topRows(target.stateDir, target.statusDir, load);
+    const rows = await topRows(target.stateDir, target.statusDir, await documentOptionsWithSources(values));
     io.out(rows.length ? renderTable(HEADER, rows) : 'no instances\n');
   };
   if (values.once) {

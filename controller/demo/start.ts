@@ -21,6 +21,8 @@ import { UsageError } from '../cli/args.js';
 import { demoDescriptorPath, type DemoDescriptor } from '../cli/target.js';
 import { DEMO_USAGE, demoControllerConfig } from './options.js';
 import { printableJsonLines } from '../cli/printable.js';
+import { hostProbe } from '../doctor/probe.js';
+import { missingPrerequisites, prerequisiteMessage } from '../doctor/prerequisites.js';
 import { addWebUser, installWebUnit, startWebUnit, webBinds, WEB_DATA_DIR, WEB_UNIT, webMainPid } from './web-unit.js';
 
 const UNIT_DIR = '/run/systemd/system';
@@ -58,6 +60,13 @@ async function main(): Promise<number> {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`${err.message}\n\n${DEMO_USAGE}`);
     return 2;
+  }
+  // What a private host needs from this machine, checked before anything boots: a missing tool would
+  // otherwise show as a failure deep inside the boot.
+  const missing = await missingPrerequisites(hostProbe());
+  if (missing.length > 0) {
+    process.stderr.write(prerequisiteMessage(missing, 'npm start'));
+    return 1;
   }
   const log = pino({ level: process.env.LEFT4ME_LOG_LEVEL ?? 'info', base: { component: 'controller' } }, printableJsonLines(pino.destination({ fd: 2, sync: true })));
   process.stdout.write('Booting a private systemd host...\n');

@@ -2,6 +2,7 @@ import { kindKey, type Document, type Kind } from './kinds.js';
 import { consoleCommandProblem } from './console-commands.js';
 import { closest } from './suggest.js';
 import { RESERVED_LAUNCH_ARGS } from './launch-args.js';
+import { shownSource } from './problems.js';
 
 /** Port ranges the controller leases from; explicit ports must fall inside them. */
 export interface PortRanges {
@@ -32,7 +33,7 @@ const RESERVED_CVARS: Record<string, string> = {
 
 type Docs = { [K in Kind]: Document<K>[] };
 
-const where = (d: Document) => `${d.source.file}:${d.source.line}`;
+const where = (d: Document) => shownSource(d.source);
 
 function suggest(name: string, known: Iterable<string>): string {
   const list = [...known].sort();

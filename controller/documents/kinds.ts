@@ -2,6 +2,8 @@
 // which stay the single contract: the loader only hands out documents the
 // schemas accepted, with defaults filled in and workshop ids as strings.
 
+import type { DocumentOrigin } from './origin.js';
+
 /** The document kinds, in dependency order (an Instance needs a Blueprint needs Overlays and an Installation). */
 export const KINDS = ['Installation', 'Overlay', 'Blueprint', 'Instance'] as const;
 /** One of the four document kinds. */
@@ -96,9 +98,12 @@ export interface SpecOf {
 
 /** Where a document (or one of its fields) was written. Lines and columns count from 1. */
 export interface SourcePosition {
+  /** The file as this process reads it (for a git source, inside the checkout of its commit). */
   file: string;
   line: number;
   col: number;
+  /** Set when the document comes from a git source: it is read-only (change the repository), and shown by this origin. */
+  origin?: DocumentOrigin;
 }
 
 /** A validated document of kind K, with where it came from and its generation. */

@@ -1,7 +1,9 @@
-import type { Kind } from './kinds.js';
+import type { Kind, SourcePosition } from './kinds.js';
+import type { DocumentOrigin } from './origin.js';
 
 /** One thing wrong with the state tree, located precisely enough for a person to fix it. */
 export interface Problem {
+  /** The file as people read it: a path, or `SOURCE@<short commit>:<repository path>` for a file from a git source. */
   file: string;
   line: number;
   col: number;
@@ -11,6 +13,23 @@ export interface Problem {
   /** JSON pointer into the document, `''` for the whole file or document. */
   pointer: string;
   message: string;
+  /** Set when the file is a git source's: which source, commit and repository path (`file` shows the same, shortened). */
+  origin?: DocumentOrigin;
+}
+
+/** A git file as messages show it: `SOURCE@<7-hex commit>:<repository path>`. */
+export function originLabel(o: DocumentOrigin): string {
+  return `${o.source}@${o.commit.slice(0, 7)}:${o.file}`;
+}
+
+/** A file as messages show it: its path, or the git label when it comes from a source. */
+export function shownFile(s: { file: string; origin?: DocumentOrigin }): string {
+  return s.origin ? originLabel(s.origin) : s.file;
+}
+
+/** Where a document was written, as messages show it: `file:line`, the git label for a document from a source. */
+export function shownSource(s: SourcePosition): string {
+  return `${s.origin ? originLabel(s.origin) : s.file}:${s.line}`;
 }
 
 /** Formats a problem as `file:line:col  kind/name  /pointer  message` (one line; the CLI prints these). */

@@ -47,7 +47,7 @@ const MAX_LINK_HOPS = 40;
  * opened O_NOFOLLOW in a directory already open, and a link is only followed
  * by resolving its target component by component inside the tree. Never throws.
  */
-export async function scanStateDir(dir: string, limits: ScanLimits = DEFAULT_LIMITS): Promise<ScanResult> {
+export async function scanStateDir(dir: string, limits: ScanLimits = DEFAULT_LIMITS, opts: { resolveRoot?: boolean } = {}): Promise<ScanResult> {
   const files: StateFile[] = [];
   const problems: Problem[] = [];
   const problem = (path: string, message: string) => problems.push({ file: path, line: 1, col: 1, pointer: '', message });
@@ -56,7 +56,9 @@ export async function scanStateDir(dir: string, limits: ScanLimits = DEFAULT_LIM
   let root: Dir;
   try {
     // The state directory itself may be reached through links (the operator's choice); nothing below it is.
-    rootReal = await realpath(dir);
+    // A git source's directory is taken as given (`resolveRoot: false`): it may be reached through
+    // /proc/PID/root, which realpath(3) cannot see through; an absolute link inside it then counts as outside.
+    rootReal = opts.resolveRoot === false ? dir : await realpath(dir);
     root = await Dir.root(rootReal);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

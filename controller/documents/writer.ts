@@ -5,6 +5,8 @@
 // (pure), check the planned tree on a private copy with the loader itself,
 // and only then write each file atomically. The loader stays the only
 // validator; this module only moves text around and reads its verdict.
+// Documents a git source serves are read-only here: they change in their
+// repository, never in the local tree (the loader says which, DesiredState.managed).
 
 import { lstat, mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -160,6 +162,9 @@ export async function applyDocuments(stateDir: string, inputs: InputFile[], opts
   if (inputProblems.length > 0) return refuse(`nothing applied: ${count(inputProblems.length, 'problem')} in the input`, inputProblems);
   if (docs.length === 0) return refuse(`nothing applied: ${inputs.map((i) => i.name).join(', ')} ${inputs.length === 1 ? 'holds' : 'hold'} no documents`, []);
 
+  const managed = await managedRefusal(stateDir, docs.flatMap((d) => (d.kind && d.name ? [`${kindKey(d.kind)}/${d.name}`] : [])), opts);
+  if (managed) return refuse(managed, []);
+
   const tree = await readTree(stateDir, opts);
   if (typeof tree === 'string') return refuse(tree, []);
 
@@ -212,6 +217,9 @@ export async function deleteDocument(stateDir: string, kind: Kind, name: string,
   const tree = await readTree(stateDir, opts);
   if (typeof tree === 'string') return refuse(tree, []);
   const where = tree.locations.get(key);
+  // A local copy that conflicts with a source's may be deleted: that is how the conflict is resolved here.
+  const managed = where ? undefined : await managedRefusal(stateDir, [key], opts);
+  if (managed) return refuse(managed, []);
   if (!where) {
     const unreadable = tree.scanProblems.length + tree.files.filter((f) => f.segments.some((s) => s.hasData && !s.kind)).length;
     return refuse(`${key} not found${unreadable > 0 ? ` (some files could not be read and may define it: run left4me validate)` : ''}`, []);
@@ -234,6 +242,20 @@ export async function deleteDocument(stateDir: string, kind: Kind, name: string,
     if (failed) return { outcomes: [], refused: { message: failed, problems: [] }, warnings };
   }
   return { outcomes: plan.outcomes, warnings };
+}
+
+/**
+ * Why these `kind/name` keys may not be written here: a git source serves
+ * them. Undefined when none is, or when no source is read at all.
+ */
+async function managedRefusal(stateDir: string, keys: string[], opts: LoadOptions): Promise<string | undefined> {
+  if (!opts.sources?.length || keys.length === 0) return undefined;
+  const state = await loadState(stateDir, opts);
+  const lines = [...new Set(keys)].flatMap((key) => {
+    const origin = state.managed.get(key);
+    return origin ? [`${key} is managed by git source ${origin.source}: change the repository`] : [];
+  });
+  return lines.length > 0 ? lines.join('\n') : undefined;
 }
 
 function refuse(message: string, problems: Problem[]): WriteResult {

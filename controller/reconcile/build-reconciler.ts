@@ -19,7 +19,7 @@ import { parseDuration } from '../documents/duration.js';
 import { specHash } from '../documents/hash.js';
 import type { Document } from '../documents/kinds.js';
 import { documentsOf, type DesiredState } from '../documents/loader.js';
-import { formatProblem } from '../documents/problems.js';
+import { formatProblem, shownFile } from '../documents/problems.js';
 import { ConditionType as C, Reason } from '../status/conditions.js';
 import type { DocumentStatus, StatusStore } from '../status/store.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
@@ -123,9 +123,9 @@ export class BuildReconciler {
     try {
       if (!doc) {
         const problems = state.problems.filter((p) => p.kind === kind && p.name === name);
-        const message = problems.map(formatProblem).join('; ') || `${invalid!.file}:${invalid!.line}: invalid`;
+        const message = problems.map(formatProblem).join('; ') || `${shownFile(invalid!)}:${invalid!.line}: invalid`;
         status.set({ type: C.Valid, status: 'False', reason: Reason.Invalid, message });
-        throw new Stalled(Reason.Invalid, `${message}; the builds in use are left as they are`, undefined, { file: invalid!.file, line: problems[0]?.line ?? invalid!.line });
+        throw new Stalled(Reason.Invalid, `${message}; the builds in use are left as they are`, undefined, { file: shownFile(invalid!), line: problems[0]?.line ?? invalid!.line });
       }
       status.generation = doc.generation;
       status.set({ type: C.Valid, status: 'True', reason: Reason.Valid, message: 'the document is valid' }).notStalled();

@@ -1,3 +1,4 @@
+// One concern: the controller daemon — what triggers a pass, and running keys through the queue.
 // The reconcile room: documents → desired → observe → plan (pure) → execute →
 // status. This file is the daemon around it: triggers (state-directory
 // watch, systemd's unit signals, jittered resync, SIGHUP) enqueue keys such
@@ -12,9 +13,10 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import type { RemoteFingerprint, StepRunner } from '../builds/pipeline.js';
 import { documentLoadOptions, installationRootProblem, keptDirectories, onHost, type ControllerConfig } from '../config.js';
-import { loadState, type DesiredState } from '../documents/loader.js';
+import { loadState, type DesiredState, type LoadOptions } from '../documents/loader.js';
 import { formatProblem } from '../documents/problems.js';
 import { RconSecrets } from '../secrets.js';
+import { readActiveSources } from '../sources/active.js';
 import { PortLeases, portFreeOnHost } from '../status/leases.js';
 import { StatusStore } from '../status/store.js';
 import { ControllerCounters } from '../status/counters.js';
@@ -133,6 +135,16 @@ export class Controller {
       concurrency: cfg.concurrency,
       onError: (key, err, retry) => deps.log.warn({ key, err: errorMessage(err), retryInMs: retry }, 'reconcile failed; will retry'),
     });
+  }
+
+  /**
+   * How a pass reads the desired state: the controller's judgement, and the
+   * git sources in force now (read each pass: a readdir and two small reads
+   * per source), so a flipped `current` is seen by the next load.
+   */
+  private async loadOptions(): Promise<LoadOptions> {
+    const active = await readActiveSources(this.cfg.units.layout, this.cfg.fsRoot);
+    return { ...documentLoadOptions(this.cfg), sources: active.roots, sourceProblems: active.problems };
   }
 
   private host(path: string): string {
@@ -259,7 +271,7 @@ export class Controller {
    */
   private loadDesired(scope: 'changed' | 'all' = 'all'): Promise<void> {
     const run = async () => {
-      const state = await loadState(this.cfg.stateDir, documentLoadOptions(this.cfg));
+      const state = await loadState(this.cfg.stateDir, await this.loadOptions());
       const before = this.desired;
       if (scope === 'all' || !before) {
         for (const p of state.problems) this.deps.log.warn({ problem: formatProblem(p) }, 'invalid document');
@@ -373,7 +385,7 @@ export class Controller {
 
   /** `left4me diff`: what the next pass would do to each instance, without doing it. */
   async dryRun(): Promise<Array<{ name: string; next: Prepared | Stalled | Waiting }>> {
-    const state = await loadState(this.cfg.stateDir, documentLoadOptions(this.cfg));
+    const state = await loadState(this.cfg.stateDir, await this.loadOptions());
     await this.buildSide.loadStatus();
     this.leases ??= await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client);
     const preview = this.leases.preview(this.leaseRequests(state));

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { ControllerConfig } from '../config.js';
 import { installationOf } from '../documents/dependencies.js';
+import { shownFile } from '../documents/problems.js';
 import { parseDuration } from '../documents/duration.js';
 import type { Document } from '../documents/kinds.js';
 import type { DesiredState } from '../documents/loader.js';
@@ -63,7 +64,8 @@ function renderUnits(spec: InstanceUnitSpec, blueprint: Document<'Blueprint'>, c
     return { mount: renderInstanceMount(spec, cfg.units), launchEnv: renderLaunchEnv(spec, cfg.units) };
   } catch (err) {
     if (!(err instanceof UnitRenderError)) throw err;
-    const { file, line } = blueprint.source;
+    const { line } = blueprint.source;
+    const file = shownFile(blueprint.source);
     return {
       blocked: true,
       reason: 'Invalid',
@@ -87,7 +89,7 @@ export function installationDir(inst: Document<'Installation'>, cfg: ControllerC
 function unusable(state: DesiredState, kind: 'blueprint' | 'overlay' | 'installation', name: string): Blocked {
   const invalid = state.invalid.get(`${kind}/${name}`);
   return invalid
-    ? { blocked: true, reason: 'DependencyInvalid', message: `${kind} ${name} is invalid (${invalid.file}:${invalid.line})` }
+    ? { blocked: true, reason: 'DependencyInvalid', message: `${kind} ${name} is invalid (${shownFile(invalid)}:${invalid.line})` }
     : { blocked: true, reason: 'DependencyMissing', message: `${kind} ${name} does not exist` };
 }
 

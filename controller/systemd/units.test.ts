@@ -267,7 +267,7 @@ describe('the server template', () => {
       TemporaryFileSystem=/etc:ro /var:ro /opt:ro /srv:ro /mnt:ro /media:ro /run:ro /dev/shm:mode=1777
       BindReadOnlyPaths=-/etc/alternatives -/etc/ca-certificates -/etc/gai.conf -/etc/group -/etc/host.conf -/etc/hosts -/etc/ld.so.cache -/etc/ld.so.conf -/etc/ld.so.conf.d -/etc/localtime -/etc/machine-id -/etc/nsswitch.conf -/etc/os-release -/etc/passwd -/etc/protocols -/etc/resolv.conf -/etc/services -/etc/ssl
       BindPaths=/var/lib/left4me/runtime/%i
-      InaccessiblePaths=-/dev/mqueue -/etc/left4me -/var/lib/left4me/status -/var/lib/left4me/cache -/var/lib/left4me/instances -/var/lib/left4me/overlays -/var/lib/left4me/installation -/var/lib/left4me/secrets -/var/lib/left4me/trash -/var/lib/left4me/logs -/var/lib/left4me/build-runs -/var/lib/left4me/steam
+      InaccessiblePaths=-/dev/mqueue -/etc/left4me -/var/lib/left4me/status -/var/lib/left4me/cache -/var/lib/left4me/instances -/var/lib/left4me/overlays -/var/lib/left4me/installation -/var/lib/left4me/secrets -/var/lib/left4me/trash -/var/lib/left4me/logs -/var/lib/left4me/build-runs -/var/lib/left4me/steam -/var/lib/left4me/sources -/var/lib/left4me/triggers
 
       [Install]
       WantedBy=multi-user.target

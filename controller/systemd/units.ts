@@ -207,7 +207,7 @@ const MOUNT_OPTIONS_MAX = 4095;
 // ProtectHome=, PrivateTmp= and the API file systems put their own mounts here, so nothing below them can be bound into the sandbox.
 const SANDBOX_REPLACED = ['/dev', '/home', '/proc', '/root', '/run/user', '/sys', '/tmp', '/var/tmp'];
 // Layout trees a game server must not see except through its own merged overlay.
-const hiddenLayoutKeys = ['configDir', 'statusDir', 'cacheDir', 'instancesDir', 'overlaysDir', 'installationDir', 'secretsDir', 'trashDir', 'logsDir', 'buildRunsDir', 'steamHome'] as const;
+const hiddenLayoutKeys = ['configDir', 'statusDir', 'cacheDir', 'instancesDir', 'overlaysDir', 'installationDir', 'secretsDir', 'trashDir', 'logsDir', 'buildRunsDir', 'steamHome', 'sourcesDir', 'triggersDir'] as const;
 
 function checkPath(field: string, value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('/')) {

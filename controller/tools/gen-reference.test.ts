@@ -87,10 +87,10 @@ describe('renderReference', () => {
     expect(missing).toEqual([]);
   });
 
-  it('presents the kinds in order, then metadata once, then shared types', async () => {
+  it('presents the kinds in order, then metadata once, then shared types, then the controller configuration', async () => {
     const out = await renderReference();
     const headings = [...out.matchAll(/^### (.+)$/gm)].map((m) => m[1]);
-    expect(headings).toEqual(['Installation', 'Overlay', 'Blueprint', 'Instance', 'Metadata', 'Shared types']);
+    expect(headings).toEqual(['Installation', 'Overlay', 'Blueprint', 'Instance', 'Metadata', 'Shared types', 'Controller configuration']);
     for (const kind of ['Installation', 'Overlay', 'Blueprint', 'Instance']) {
       const section = out.split(`### ${kind}\n`)[1]!.split('\n### ')[0]!;
       expect(rowOf(section, 'metadata')).toContain('[metadata](#metadata)');
@@ -114,6 +114,20 @@ describe('renderReference', () => {
     expect(rowOf(out, 'metadata.annotations["left4me/restartedAt"]')).toContain('format date-time');
     expect(rowOf(out, 'name')).toContain('pattern');
     expect(out).toMatch(/\| `cvars` \| map of \[cvarName\]\(#shared-types\)/);
+  });
+
+  it('renders the controller configuration with its own types inline and its sources per item', async () => {
+    const out = await renderReference();
+    const section = out.split('### Controller configuration\n')[1]!;
+    expect(section).toContain('holds no secrets');
+    expect(rowOf(section, 'stateDir')).toContain('`--state`');
+    expect(rowOf(section, 'sources[].interval')).toContain('[duration](#shared-types)');
+    expect(rowOf(section, 'sources[].interval')).toContain('default `1m`');
+    expect(rowOf(section, 'sources[].name')).toContain('| required |');
+    expect(rowOf(section, 'maxArchiveBytes')).toContain('integer/string');
+    // Its $defs are its own, not shared document types.
+    const shared = out.split('### Shared types\n')[1]!.split('\n### ')[0]!;
+    expect(shared).not.toContain('`absolutePath`');
   });
 
   it('shows one-of sets and conditional requirements', async () => {

@@ -409,6 +409,13 @@ function table(rows: Row[]): string {
 // ---------------------------------------------------------------------------
 // The document
 
+/** The controller's own configuration file: not a document kind, rendered in its own section after the documents'. */
+const CONTROLLER_SCHEMA = '/controller.schema.json';
+
+function isControllerSchema(id: string): boolean {
+  return id.endsWith(CONTROLLER_SCHEMA);
+}
+
 function kindOf(schema: Obj): string | undefined {
   const kind = isObj(schema.properties) ? schema.properties.kind : undefined;
   return isObj(kind) && typeof kind.const === 'string' ? kind.const : undefined;
@@ -435,7 +442,7 @@ export function renderSchemas(set: SchemaSet): string {
 
   const shared = new Map<string, string>();
   for (const [id, schema] of set) {
-    if (kindOf(schema) !== undefined || !isObj(schema.$defs)) continue;
+    if (kindOf(schema) !== undefined || isControllerSchema(id) || !isObj(schema.$defs)) continue;
     for (const name of Object.keys(schema.$defs)) {
       const uri = `${id}#/$defs/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
       if (uri !== metadataUri) shared.set(uri, name);
@@ -469,6 +476,13 @@ export function renderSchemas(set: SchemaSet): string {
       lines.push(`| ${[code(name), typeLabel(ctx, r, true), description(r.node)].map(cell).join(' | ')} |`);
     }
     out.push('', '### Shared types', '', 'Value types that several fields use.', '', lines.join('\n'));
+  }
+  const controller = [...set].find(([id]) => isControllerSchema(id));
+  if (controller) {
+    const [id, schema] = controller;
+    const rows: Row[] = [];
+    walkChildren(ctx, deref(set, schema, id), '', [], rows);
+    out.push('', `### ${typeof schema.title === 'string' ? schema.title : 'Controller configuration'}`, '', description(schema), '', table(rows));
   }
   return out.join('\n');
 }

@@ -21,6 +21,7 @@ import { healthPlugin } from './plugins/health.js';
 import { securityPlugin } from './plugins/security.js';
 import { usersPlugin } from './plugins/users.js';
 import { historyPlugin } from './plugins/history.js';
+import { hooksPlugin } from './plugins/hooks.js';
 import { installRequestMetrics, metricsPlugin } from './plugins/metrics.js';
 import { WEB_SCHEMAS } from './schemas.js';
 
@@ -41,6 +42,7 @@ const PLUGINS: WebPlugin[] = [
   filesPlugin,
   eventsPlugin,
   logsPlugin,
+  hooksPlugin,
   uiPlugin,
 ];
 

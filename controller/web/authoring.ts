@@ -17,6 +17,7 @@ import { specHash } from '../documents/hash.js';
 import { KINDS, kindKey, type Document, type Kind } from '../documents/kinds.js';
 import { documentsOf, type DesiredState } from '../documents/loader.js';
 import { isDocumentName } from '../documents/names.js';
+import type { DocumentOrigin } from '../documents/origin.js';
 import type { Problem } from '../documents/problems.js';
 import type { InputFile } from '../documents/writer.js';
 import { parseYamlFile } from '../documents/yaml-source.js';
@@ -56,18 +57,18 @@ export function ifMatches(header: string, etag: string): boolean {
 }
 
 /**
- * Where a document comes from when the API may not change it: documents synced
- * from git are changed in the repository (issue 12). No git source exists yet,
- * so nothing is managed; this is the one place to answer it.
+ * Where a document comes from when the API may not change it: a git source
+ * serves that kind and name (valid or not, alone or in conflict with a local
+ * copy), so it changes in the repository. The one place to answer it.
  */
-export function managedBy(_doc: Pick<Document, 'kind' | 'metadata'>): string | undefined {
-  return undefined;
+export function managedBy(state: DesiredState, kind: Kind, name: string): DocumentOrigin | undefined {
+  return state.managed.get(`${kindKey(kind)}/${name}`);
 }
 
-/** Refuses a write to a document a source outside the API manages. */
-export function assertNotManaged(doc: Pick<Document, 'kind' | 'metadata'>): void {
-  const by = managedBy(doc);
-  if (by) throw forbidden(`${kindKey(doc.kind)} "${doc.metadata.name}" is managed by ${by}: change the repository`);
+/** Refuses (403) a write to a document a git source serves, with the words `left4me apply` uses. */
+export function assertNotManaged(state: DesiredState, kind: Kind, name: string): void {
+  const by = managedBy(state, kind, name);
+  if (by) throw forbidden(`${kindKey(kind)}/${name} is managed by git source ${by.source}: change the repository`);
 }
 
 /** A request body ready for the writer, and a way back from its lines to the lines the client sent. */
@@ -110,9 +111,10 @@ export async function authorBody(text: string, user: WebUser, state: DesiredStat
     const kind = KINDS.includes(obj.kind as Kind) ? (obj.kind as Kind) : undefined;
     const name = isDocumentName(obj.metadata?.name) ? obj.metadata.name : undefined;
     if (kind && name) identity.docs.push({ kind, name });
+    // Before any other judgement: a name a git source serves is the repository's, new here or not.
+    if (kind && name) assertNotManaged(state, kind, name);
     const existing = kind && name ? await existingOwner(state, kind, name) : undefined;
     if (existing && kind && name) {
-      assertNotManaged({ kind, metadata: { name, owner: existing } });
       if (user.role !== 'admin' && existing !== user.name) {
         if (existing === 'system') throw forbidden(`${kindKey(kind)} "${name}" is a system document: only an admin may change it`);
         throw new ApiError(409, `${kindKey(kind)} "${name}" already exists and is not yours: choose another name`);

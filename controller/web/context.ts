@@ -59,7 +59,7 @@ export interface WebContext {
   layout: HostLayout;
   users: UserStore;
   status: StatusStore;
-  /** The desired state, reloaded when the state directory changes. */
+  /** The desired state with the host's git sources, reloaded when the state directory changes or a source flips. */
   state: StateView;
   /** Browser sessions (cookie logins). */
   sessions: SessionStore;
@@ -75,7 +75,7 @@ export function webContext(opts: WebOptions): WebContext {
     layout,
     users,
     status: new CachedStatusReader(layout.statusDir),
-    state: new StateView(opts.stateDir, opts.load ?? {}),
+    state: new StateView(opts.stateDir, opts.load ?? {}, { layout }),
     sessions: new SessionStore(opts.webDataDir, users, opts.sessionLimits ?? DEFAULT_SESSION_LIMITS),
     loginLimits: loginLimiters(opts.loginLimits),
   };

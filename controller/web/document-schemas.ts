@@ -11,19 +11,33 @@ const str = { type: 'string' } as const;
 const int = { type: 'integer' } as const;
 const strings = { type: 'object', additionalProperties: { type: 'string' } } as const;
 
+/** Where a document from a git source comes from: such a document is read-only to the API (403), changed in its repository. */
+export const ORIGIN = {
+  $id: 'left4me-web/documents/origin',
+  type: 'object',
+  additionalProperties: false,
+  required: ['source', 'commit', 'file'],
+  properties: {
+    source: { type: 'string', description: 'the git source (controller.yaml sources[].name)' },
+    commit: { type: 'string', description: 'the full commit id in force' },
+    file: { type: 'string', description: 'the file, relative to the repository root' },
+  },
+} as const;
+
 export const PROBLEM = {
   $id: 'left4me-web/documents/problem',
   type: 'object',
   additionalProperties: false,
   required: ['file', 'line', 'col', 'pointer', 'message'],
   properties: {
-    file: { type: 'string', description: '`body` for the request body; else a file of the state tree, relative to it' },
+    file: { type: 'string', description: '`body` for the request body; `SOURCE@<commit>:<path>` for a git source\'s file; else a file of the state tree, relative to it' },
     line: int,
     col: int,
     kind: str,
     name: str,
     pointer: { type: 'string', description: 'JSON pointer into the document' },
     message: str,
+    origin: { $ref: 'left4me-web/documents/origin#' },
   },
 } as const;
 
@@ -87,7 +101,7 @@ export const DOCUMENT_ITEM = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'owner', 'ready'],
-  properties: { name: str, owner: str, ready: str, reason: str, message: str },
+  properties: { name: str, owner: str, ready: str, reason: str, message: str, origin: { $ref: 'left4me-web/documents/origin#' } },
 } as const;
 
 export const DOCUMENT_ANSWER = {
@@ -103,6 +117,7 @@ export const DOCUMENT_ANSWER = {
     problems: { type: 'array', items: { $ref: 'left4me-web/documents/problem#' } },
     etag: str,
     status: { $ref: 'left4me-web/documents/status#' },
+    origin: { $ref: 'left4me-web/documents/origin#' },
   },
 } as const;
 
@@ -135,4 +150,52 @@ export const VALIDATE_ANSWER = {
   },
 } as const;
 
-export const DOCUMENT_SCHEMAS: object[] = [PROBLEM, DOCUMENT, DOCUMENT_STATUS, DOCUMENT_ITEM, DOCUMENT_ANSWER, WRITE_ERROR, VALIDATE_ANSWER];
+const COMMIT_INFO = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['commit', 'author', 'date', 'subject'],
+  properties: { commit: str, author: str, date: str, subject: str, since: str },
+} as const;
+const orNull = (schema: object) => ({ anyOf: [{ type: 'null' }, schema] });
+
+/** `GET /api/v1/sources`: each git source's status as the controller wrote it (its URL carries no credentials). */
+export const SOURCES_ANSWER = {
+  $id: 'left4me-web/sources',
+  type: 'object',
+  additionalProperties: false,
+  required: ['items'],
+  properties: {
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'url', 'ref', 'path', 'intervalMs', 'serving', 'lastFetch', 'lastError'],
+        properties: {
+          name: str,
+          url: str,
+          ref: { type: 'object', additionalProperties: false, properties: { branch: str, tag: str } },
+          path: str,
+          intervalMs: int,
+          serving: orNull(COMMIT_INFO),
+          lastFetch: orNull({ type: 'object', additionalProperties: false, required: ['at'], properties: { at: str, tip: str } }),
+          lastError: orNull({
+            type: 'object',
+            additionalProperties: false,
+            required: ['at', 'reason', 'message'],
+            properties: {
+              at: str,
+              reason: { type: 'string', description: 'fetch-failed, ref-missing, force-push, invalid or checkout-failed' },
+              message: str,
+              commit: COMMIT_INFO,
+              // Inline, not a $ref: the serializer picks an anyOf branch with Ajv, which resolves refs against this $id.
+              problems: { type: 'array', items: { ...PROBLEM, $id: undefined, properties: { ...PROBLEM.properties, origin: { ...ORIGIN, $id: undefined } } } },
+            },
+          }),
+        },
+      },
+    },
+  },
+} as const;
+
+export const DOCUMENT_SCHEMAS: object[] = [ORIGIN, SOURCES_ANSWER, PROBLEM, DOCUMENT, DOCUMENT_STATUS, DOCUMENT_ITEM, DOCUMENT_ANSWER, WRITE_ERROR, VALIDATE_ANSWER];

@@ -41,7 +41,7 @@ export class DocumentWrites {
 
   /** Applies (or dry-runs) an authored body; throws 422 with the problems when the writer refuses (in a dry run only when asked to). */
   async apply(user: WebUser, body: AuthoredBody, dryRun = false, throwRefused = !dryRun): Promise<WriteResult> {
-    const result = await applyDocuments(this.ctx.opts.stateDir, [body.input], { ...this.ctx.opts.load, dryRun });
+    const result = await applyDocuments(this.ctx.opts.stateDir, [body.input], { ...(await this.ctx.state.loadOptions()), dryRun });
     if (!dryRun) this.ctx.state.invalidate();
     if (result.refused && throwRefused) {
       const state = await this.ctx.state.get();
@@ -53,7 +53,7 @@ export class DocumentWrites {
 
   /** Deletes a document; throws 422 when others still use it. */
   async delete(user: WebUser, kind: Kind, name: string): Promise<void> {
-    const result = await deleteDocument(this.ctx.opts.stateDir, kind, name, this.ctx.opts.load ?? {});
+    const result = await deleteDocument(this.ctx.opts.stateDir, kind, name, await this.ctx.state.loadOptions());
     this.ctx.state.invalidate();
     if (result.refused) {
       const state = await this.ctx.state.get();
@@ -72,13 +72,15 @@ export class DocumentWrites {
   /**
    * Problems as the client sees them: the body's at the lines it sent, the
    * tree's relative to the state directory (the host's paths are not the
-   * client's business), and for users only what they may see.
+   * client's business), a git source's by its repository path, and for users only what they may see.
    */
   problems(user: WebUser, state: DesiredState, problems: Problem[], body?: AuthoredBody, alsoVisible?: ReadonlySet<string>): Problem[] {
     const stateDir = this.ctx.opts.stateDir;
     const shown = problems.map((p) => {
       const message = p.message.split(stateDir + sep).join('');
       if (p.file === BODY) return { ...p, line: body ? body.originalLine(p.line) : p.line, message };
+      // A git source's file is shown as `SOURCE@<commit>:<repository path>` already: no host path in it.
+      if (p.origin) return { ...p, message };
       const rel = relative(stateDir, p.file);
       return { ...p, file: rel === '' || rel.startsWith('..') ? '-' : rel, message };
     });

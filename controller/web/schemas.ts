@@ -21,6 +21,7 @@ export const INSTANCE_ITEM = {
     maxPlayers: { type: 'integer' },
     map: { type: 'string', description: 'the map the server said it runs (A2S)' },
     unit: { type: 'string', description: "systemd's active state" },
+    origin: { $ref: 'left4me-web/documents/origin#' },
   },
 } as const;
 

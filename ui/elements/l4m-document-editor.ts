@@ -36,6 +36,9 @@ interface DocumentAnswer {
   etag: string;
   outcome?: string;
   status?: { ready: string; reason?: string; message?: string };
+  /** Set when a git source serves the document: it is changed in the repository, never here. */
+  origin?: { source: string; commit: string; file: string };
+  problems?: Problem[];
 }
 
 interface Effect {
@@ -116,6 +119,7 @@ export class L4mDocumentEditor extends LitElement {
   private blueprints: string[] = [];
   private overlays: string[] = [];
   private status: DocumentAnswer['status'];
+  private origin: DocumentAnswer['origin'];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private checks = 0;
   private readonly api = new ContextConsumer(this, { context: apiContext });
@@ -142,13 +146,17 @@ export class L4mDocumentEditor extends LitElement {
         this.original = undefined;
         this.etag = '';
         this.status = undefined;
+        this.origin = undefined;
         this.setText(stringify(template(this.kindName, this.blueprints)));
         return;
       }
       const a = await api.request<DocumentAnswer>('GET', `/api/v1/${kind}/${encodeURIComponent(name)}`);
       this.status = a.body.status;
+      this.origin = a.body.origin;
       this.adopt(a.body.document ?? a.body.written ?? {}, a.body.etag || a.headers.get('etag') || '');
-      this.check(0);
+      // A document a git source serves is not checked as an edit (the API refuses it): its problems are the repository's, as read.
+      if (this.origin) this.problems = a.body.problems ?? [];
+      else this.check(0);
     },
   });
 
@@ -335,7 +343,8 @@ export class L4mDocumentEditor extends LitElement {
   private editor() {
     const user = this.api.value?.user;
     const owner = isObj(this.original?.metadata) ? this.original.metadata.owner : undefined;
-    const readOnly = user?.role !== 'admin' && (owner === 'system' || this.kindName === 'Installation');
+    const managed = this.origin;
+    const readOnly = !!managed || (user?.role !== 'admin' && (owner === 'system' || this.kindName === 'Installation'));
     const kindWord = this.kindName.toLowerCase();
     return html`
       <p><a href="#/documents/${this.kind}">← ${this.kind}</a></p>
@@ -344,7 +353,9 @@ export class L4mDocumentEditor extends LitElement {
         ? html`<p><span class=${this.status.ready}>${this.status.ready === 'True' ? 'Ready' : this.status.ready === 'False' ? 'Not ready' : 'Unknown'}</span>
             <span class="muted">${this.status.reason ?? ''}${this.status.message ? ` — ${this.status.message}` : ''}</span></p>`
         : nothing}
-      ${readOnly ? html`<p class="muted">A system document: only an admin may change it.</p>` : nothing}
+      ${managed
+        ? html`<p class="managed" role="note">Managed by git source <strong>${managed.source}</strong> (${managed.commit.slice(0, 7)}): change <code>${managed.file}</code> in the repository.</p>`
+        : readOnly ? html`<p class="muted">A system document: only an admin may change it.</p>` : nothing}
       <div class="bar">
         <button @click=${this.showPreview} ?disabled=${this.busy}>Preview</button>
         <button @click=${this.save} ?disabled=${this.busy || readOnly}>Save</button>
@@ -357,11 +368,11 @@ export class L4mDocumentEditor extends LitElement {
       <div class="halves">
         <section aria-labelledby="form-title">
           <h2 id="form-title">Form</h2>
-          <l4m-schema-form .kind=${this.kindName} .value=${this.doc} .blueprints=${this.blueprints} .overlays=${this.overlays} ?is-new=${this.isNew} @l4m-field=${this.onField}></l4m-schema-form>
+          <l4m-schema-form ?read-only=${!!managed} .kind=${this.kindName} .value=${this.doc} .blueprints=${this.blueprints} .overlays=${this.overlays} ?is-new=${this.isNew} @l4m-field=${this.onField}></l4m-schema-form>
         </section>
         <section aria-labelledby="yaml-title">
           <h2 id="yaml-title">YAML</h2>
-          <l4m-yaml-editor .kind=${this.kindName} .value=${this.text} .problems=${this.problems} @l4m-input=${this.onInput}></l4m-yaml-editor>
+          <l4m-yaml-editor ?read-only=${!!managed} .kind=${this.kindName} .value=${this.text} .problems=${this.problems} @l4m-input=${this.onInput}></l4m-yaml-editor>
         </section>
       </div>
       <l4m-confirm></l4m-confirm>

@@ -32,6 +32,8 @@ export interface DocumentItem {
   message?: string;
   blueprint?: string;
   state?: string;
+  /** Set when a git source serves the document (read-only here). */
+  origin?: { source: string; commit: string; file: string };
 }
 
 const readyText = (r: string) => (r === 'True' ? 'Ready' : r === 'False' ? 'Not ready' : 'Unknown');
@@ -108,7 +110,7 @@ export class L4mDocuments extends LitElement {
     const instances = kind.kind === 'Instance';
     if (items.length === 0) return html`<p>No ${kind.path} yet.</p>`;
     return html`<table aria-label="Documents">
-      <thead><tr><th>Name</th><th>Ready</th>${instances ? html`<th>Blueprint</th><th class="wide">State</th>` : nothing}<th class="wide">Owner</th></tr></thead>
+      <thead><tr><th>Name</th><th>Ready</th>${instances ? html`<th>Blueprint</th><th class="wide">State</th>` : nothing}<th class="wide">Owner</th><th class="wide">Source</th></tr></thead>
       <tbody>
         ${items.map((item) => {
           // An invalid document has no status of its own: the list's word stands; a valid one follows the feed.
@@ -120,6 +122,7 @@ export class L4mDocuments extends LitElement {
             <td><span class=${r.ready}>${readyText(r.ready)}</span> <span class="reason" title=${r.message ?? ''}>${r.reason ?? ''}</span></td>
             ${instances ? html`<td>${r.blueprint ?? ''}</td><td class="wide">${r.state ?? ''}</td>` : nothing}
             <td class="wide">${r.owner}</td>
+            <td class="wide">${r.origin ? html`<span title=${`git source ${r.origin.source} at ${r.origin.commit}: ${r.origin.file}`}>${r.origin.source}@${r.origin.commit.slice(0, 7)}</span>` : 'local'}</td>
           </tr>`;
         })}
       </tbody>

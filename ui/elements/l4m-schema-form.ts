@@ -32,6 +32,7 @@ export class L4mSchemaForm extends LitElement {
     blueprints: { attribute: false },
     overlays: { attribute: false },
     isNew: { type: Boolean, attribute: 'is-new' },
+    readOnly: { type: Boolean, attribute: 'read-only' },
   };
   static override styles = [
     theme,
@@ -46,6 +47,8 @@ export class L4mSchemaForm extends LitElement {
       textarea { min-height: 5rem; }
       fieldset { border: 1px solid var(--line); border-radius: 4px; padding: 0.5rem; margin: 0; }
       legend { font-weight: 600; }
+      /* Only there so that one attribute disables every control (a read-only document). */
+      fieldset.all { border: 0; padding: 0; min-width: 0; display: grid; gap: 0.8rem; }
       .row { display: flex; gap: 0.4rem; margin-bottom: 0.3rem; }
       .row input { flex: 1; min-width: 0; }
       button { font: inherit; }
@@ -61,6 +64,8 @@ export class L4mSchemaForm extends LitElement {
   overlays: string[] = [];
   /** A new document: its name can be set (an existing one's cannot: renaming is a new document). */
   isNew = false;
+  /** Every control disabled: the document is shown, not edited (a git source serves it). */
+  readOnly = false;
   private readonly uid = `f${++ids}`;
 
   private emit(path: string[], value: unknown): void {
@@ -74,7 +79,7 @@ export class L4mSchemaForm extends LitElement {
   override render() {
     const meta = isObj(this.value.metadata) ? this.value.metadata : {};
     const nameId = `${this.uid}-name`;
-    return html`<form aria-label="Fields" @submit=${(e: Event) => e.preventDefault()}>
+    return html`<form aria-label="Fields" @submit=${(e: Event) => e.preventDefault()}><fieldset class="all" ?disabled=${this.readOnly}>
       <div>
         <label for=${nameId}>Name</label>
         <input id=${nameId} name="name" required ?readonly=${!this.isNew} aria-describedby="${nameId}-help" .value=${typeof meta.name === 'string' ? meta.name : ''}
@@ -82,7 +87,7 @@ export class L4mSchemaForm extends LitElement {
         <small class="help" id="${nameId}-help">Lowercase letters, digits and '-'.${this.isNew ? '' : ' A new name makes a new document: use the YAML editor.'}</small>
       </div>
       ${formFields(this.kind).map((f) => this.field(f))}
-    </form>`;
+    </fieldset></form>`;
   }
 
   private field(f: FormField) {

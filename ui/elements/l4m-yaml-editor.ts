@@ -25,7 +25,7 @@ export interface Problem {
 export const inBody = (p: Problem): boolean => p.file === undefined || p.file === 'body';
 
 export class L4mYamlEditor extends LitElement {
-  static override properties = { kind: {}, value: {}, problems: { attribute: false }, loaded: { state: true } };
+  static override properties = { kind: {}, value: {}, problems: { attribute: false }, readOnly: { type: Boolean, attribute: 'read-only' }, loaded: { state: true } };
   static override styles = [
     theme,
     css`
@@ -42,6 +42,8 @@ export class L4mYamlEditor extends LitElement {
   kind: Kind = 'Instance';
   value = '';
   problems: Problem[] = [];
+  /** The text can be read but not changed (a document a git source serves). */
+  readOnly = false;
   loaded = false;
   private editor: YamlEditorHandle | undefined;
   private loading: Promise<void> | undefined;
@@ -77,6 +79,7 @@ export class L4mYamlEditor extends LitElement {
         label: 'YAML editor',
         keysAt: (path) => keysAt(this.kind, path),
         onChange: (text) => this.input(text),
+        readOnly: this.readOnly,
       });
       this.editor.setProblems(this.problems.filter(inBody));
       this.loaded = true;
@@ -102,6 +105,7 @@ export class L4mYamlEditor extends LitElement {
 
   override updated(changed: PropertyValues<this>): void {
     if (!this.editor) return;
+    if (changed.has('readOnly')) this.editor.setReadOnly(this.readOnly);
     if (changed.has('value')) this.editor.setValue(this.value);
     if (changed.has('value') || changed.has('problems')) this.editor.setProblems(this.problems.filter(inBody));
   }
@@ -111,7 +115,7 @@ export class L4mYamlEditor extends LitElement {
       <div class="cm"></div>
       ${this.loaded
         ? nothing
-        : html`<textarea aria-label="YAML editor" spellcheck="false" .value=${this.value} @input=${(e: Event) => this.input((e.target as HTMLTextAreaElement).value)}></textarea>`}
+        : html`<textarea aria-label="YAML editor" spellcheck="false" ?readonly=${this.readOnly} .value=${this.value} @input=${(e: Event) => this.input((e.target as HTMLTextAreaElement).value)}></textarea>`}
       ${this.problems.length > 0
         ? html`<h3>Problems</h3>
             <ul aria-label="Problems">

@@ -12,7 +12,7 @@ import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirro
 import { yaml } from '@codemirror/lang-yaml';
 import { defaultHighlightStyle, indentUnit, syntaxHighlighting } from '@codemirror/language';
 import { lintGutter, lintKeymap, setDiagnostics, type Diagnostic } from '@codemirror/lint';
-import { EditorState, type Text } from '@codemirror/state';
+import { Compartment, EditorState, type Text } from '@codemirror/state';
 import { EditorView, highlightActiveLine, keymap, lineNumbers } from '@codemirror/view';
 
 /** What completion may offer at a path of keys. */
@@ -30,6 +30,8 @@ export interface YamlEditorHandle {
   value(): string;
   setValue(text: string): void;
   setProblems(problems: LineProblem[]): void;
+  /** Read-only: the text can be read, selected and copied, not changed (a document a git source serves). */
+  setReadOnly(readOnly: boolean): void;
   destroy(): void;
 }
 
@@ -97,8 +99,10 @@ const look = EditorView.theme({
   ),
 });
 
-export function createYamlEditor(opts: { parent: HTMLElement; root: ShadowRoot; text: string; label: string; keysAt: KeysAt; onChange: (text: string) => void }): YamlEditorHandle {
+export function createYamlEditor(opts: { parent: HTMLElement; root: ShadowRoot; text: string; label: string; keysAt: KeysAt; onChange: (text: string) => void; readOnly?: boolean }): YamlEditorHandle {
   let quiet = false;
+  const writable = new Compartment();
+  const access = (readOnly: boolean) => [EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly), EditorView.contentAttributes.of({ 'aria-readonly': String(readOnly) })];
   const view = new EditorView({
     root: opts.root,
     parent: opts.parent,
@@ -117,6 +121,7 @@ export function createYamlEditor(opts: { parent: HTMLElement; root: ShadowRoot; 
         keymap.of([...defaultKeymap, ...historyKeymap, ...completionKeymap, ...lintKeymap, indentWithTab]),
         EditorView.lineWrapping,
         EditorView.contentAttributes.of({ 'aria-label': opts.label }),
+        writable.of(access(opts.readOnly ?? false)),
         look,
         EditorView.updateListener.of((u) => {
           if (u.docChanged && !quiet) opts.onChange(u.state.doc.toString());
@@ -141,6 +146,9 @@ export function createYamlEditor(opts: { parent: HTMLElement; root: ShadowRoot; 
       } finally {
         quiet = false;
       }
+    },
+    setReadOnly(readOnly) {
+      view.dispatch({ effects: writable.reconfigure(access(readOnly)) });
     },
     setProblems(problems) {
       const doc = view.state.doc;

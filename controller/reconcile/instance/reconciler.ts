@@ -11,7 +11,7 @@
  */
 import type { Document } from '../../documents/kinds.js';
 import type { DesiredState } from '../../documents/loader.js';
-import { formatProblem } from '../../documents/problems.js';
+import { formatProblem, shownFile } from '../../documents/problems.js';
 import { ConditionType as C, Reason } from '../../status/conditions.js';
 import type { Lease } from '../../status/leases.js';
 import { instancePaths, launchEnvPort, serverUnitName } from '../../systemd/units.js';
@@ -135,9 +135,9 @@ const checkValid: Step = async (_x, pass, status) => {
   const invalid = state.invalid.get(`instance/${pass.name}`);
   if (invalid) {
     const problems = state.problems.filter((p) => p.kind === 'Instance' && p.name === pass.name);
-    const message = problems.map(formatProblem).join('; ') || `${invalid.file}:${invalid.line}: invalid`;
+    const message = problems.map(formatProblem).join('; ') || `${shownFile(invalid)}:${invalid.line}: invalid`;
     status.set({ type: C.Valid, status: 'False', reason: Reason.Invalid, message });
-    throw new Stalled(Reason.Invalid, `${message}; the server is left as it is`, undefined, { file: invalid.file, line: problems[0]?.line ?? invalid.line });
+    throw new Stalled(Reason.Invalid, `${message}; the server is left as it is`, undefined, { file: shownFile(invalid), line: problems[0]?.line ?? invalid.line });
   }
   pass.doc = state.instances.get(pass.name)!;
   status.generation = pass.doc.generation;

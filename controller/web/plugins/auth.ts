@@ -25,6 +25,12 @@ declare module 'fastify' {
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** The login form: the one /api route open to anyone (it is rate-limited instead). */
 export const LOGIN_ROUTE = '/api/v1/session';
+/**
+ * Forges' webhooks (routes/hooks.ts): no account, session or CSRF token (a
+ * forge cannot log in, and a cross-site page cannot sign); the route checks a
+ * signature over the body instead. Exempt by matched route and method only.
+ */
+export const GIT_HOOK_ROUTE = '/api/v1/hooks/git/:name';
 
 /** The session cookie's name: `__Host-` over TLS, which browsers accept only from a secure origin, for Path=/ and without Domain. */
 export function sessionCookieName(ctx: WebContext): string {
@@ -78,6 +84,7 @@ export async function authPlugin(app: FastifyInstance, ctx: WebContext): Promise
     // The raw path and the matched route both count: a path the router decodes into /api/ is guarded too.
     const path = req.url.split('?')[0]!;
     if (!path.startsWith('/api/') && !req.routeOptions.url?.startsWith('/api/')) return;
+    if (req.method === 'POST' && req.routeOptions.url === GIT_HOOK_ROUTE) return;
     const unsafe = !SAFE_METHODS.has(req.method);
     const auth = req.headers.authorization;
     if (auth !== undefined) {

@@ -4,6 +4,7 @@ import { DOCUMENT_SCHEMAS } from '../document-schemas.js';
 import { DocumentWrites } from '../document-writes.js';
 import { actionsRoutes } from '../routes/actions.js';
 import { documentsRoutes } from '../routes/documents.js';
+import { sourcesRoutes } from '../routes/sources.js';
 import { validateRoutes } from '../routes/validate.js';
 
 /** YAML bodies, and JSON ones: both reach the routes as text, since problems must point at the lines the client sent. */
@@ -30,8 +31,8 @@ function forFastify(schema: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * Documents: list, read, write and dry-run the four kinds, and the instance
- * actions (document edits). Every write goes through one DocumentWrites.
+ * Documents: list, read, write and dry-run the four kinds, the instance
+ * actions (document edits), and the git sources some of them come from. Every write goes through one DocumentWrites.
  */
 export const documentsPlugin: WebPlugin = (app, ctx) => {
   // schemas/ itself: the answers' `document` is each kind's own schema, so a field no schema knows never leaves.
@@ -43,4 +44,5 @@ export const documentsPlugin: WebPlugin = (app, ctx) => {
   documentsRoutes(app, ctx, writes);
   actionsRoutes(app, ctx, writes);
   validateRoutes(app, ctx, writes);
+  sourcesRoutes(app, ctx);
 };

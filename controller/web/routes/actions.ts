@@ -42,7 +42,7 @@ export function actionsRoutes(app: FastifyInstance, ctx: WebContext, writes: Doc
         const user = userOf(req);
         return writes.serial(async () => {
           const doc = await ownedInstance(ctx, req, req.params.name);
-          assertNotManaged(doc);
+          assertNotManaged(await ctx.state.get(), 'Instance', doc.metadata.name);
           const tag = req.headers['if-match'];
           if (typeof tag === 'string' && tag.trim() !== '') checkFresh(versionOf(doc), tag);
           const text = await editedText(doc, edit.path, edit.value());

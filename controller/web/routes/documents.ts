@@ -7,10 +7,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KINDS, type Document, type Kind } from '../../documents/kinds.js';
-import { documentsOf } from '../../documents/loader.js';
+import { documentsOf, type DesiredState } from '../../documents/loader.js';
+import type { DocumentOrigin } from '../../documents/origin.js';
 import type { DocumentStatus } from '../../status/store.js';
 import { ownedBy, userOf, visibleTo } from '../access.js';
-import { assertNotManaged, authorBody, type AuthoredBody, documentView, etagOf, ifMatches, pathOf, writtenDocument } from '../authoring.js';
+import { assertNotManaged, managedBy, authorBody, type AuthoredBody, documentView, etagOf, ifMatches, pathOf, writtenDocument } from '../authoring.js';
 import { specHash } from '../../documents/hash.js';
 import { kindKey } from '../../documents/kinds.js';
 import type { WebContext } from '../context.js';
@@ -103,7 +104,7 @@ export function checkFresh(v: Version, tag: string): void {
 export async function editableVersion(ctx: WebContext, req: FastifyRequest, kind: Kind, name: string): Promise<Version> {
   const v = await visibleVersion(ctx, req, kind, name);
   if (!ownedBy(userOf(req), { metadata: { owner: v.owner } })) throw forbidden(`${kindKey(kind)} "${name}" is a system document: only an admin may change it`);
-  assertNotManaged({ kind, metadata: { name, owner: v.owner } });
+  assertNotManaged(await ctx.state.get(), kind, name);
   return v;
 }
 
@@ -118,13 +119,13 @@ export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: D
       const state = await ctx.state.get();
       const valid = [...documentsOf(state, kind).values()].filter((d) => visibleTo(user, d));
       // Synchronous reads: a list asks for every status at once, and a promise per status cost more than the read.
-      const out: Array<{ name: string }> = valid.map((d) => listItem(d, ctx.status.readNow(kind, d.metadata.name)));
+      const out: Array<{ name: string }> = valid.map((d) => ({ ...listItem(d, ctx.status.readNow(kind, d.metadata.name)), ...originField(state, kind, d.metadata.name) }));
       // Invalid documents are listed too (Ready False, Invalid): their owners must find them to fix them.
       for (const inv of state.invalid.values()) {
         if (inv.kind !== kind || documentsOf(state, kind).has(inv.name)) continue;
         const written = await writtenDocument(state, kind, inv.name);
         if (!written || !visibleTo(user, { metadata: { owner: written.owner } })) continue;
-        out.push(invalidItem(inv.name, written.owner, written.data));
+        out.push({ ...invalidItem(inv.name, written.owner, written.data), ...originField(state, kind, inv.name) });
       }
       return { items: out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
     });
@@ -132,11 +133,11 @@ export function documentsRoutes(app: FastifyInstance, ctx: WebContext, writes: D
     app.get<{ Params: { name: string } }>(`${base}/:name`, { schema: { params: NAME_PARAMS, response: { 200: ANSWER, ...ERRORS } } }, async (req, reply) => {
       const v = await visibleVersion(ctx, req, kind, req.params.name);
       const st = await ctx.status.read(kind, v.name);
-      if (v.doc) return answer(reply, v.doc, st);
       const state = await ctx.state.get();
+      if (v.doc) return answer(reply, v.doc, st, undefined, state);
       const problems = writes.problems(userOf(req), state, state.problems.filter((p) => p.kind === kind && p.name === v.name), undefined, new Set([`${kindKey(kind)}/${v.name}`]));
       reply.header('etag', v.etag);
-      return { valid: false, written: v.written, etag: v.etag, problems, status: statusView(undefined, st) };
+      return { valid: false, written: v.written, etag: v.etag, problems, status: statusView(undefined, st), ...originField(state, kind, v.name) };
     });
 
     app.post(base, { schema: { response: { 201: ANSWER, ...ERRORS } } }, async (req, reply) => {
@@ -197,11 +198,17 @@ async function oneDocument(writes: DocumentWrites, user: WebUser, body: Authored
   return one;
 }
 
-/** A document with its ETag (also as the header) and status. */
-function answer(reply: FastifyReply, doc: Document, st: DocumentStatus | undefined, outcome?: string) {
+/** A document with its ETag (also as the header), status, and the git source it comes from (read-only here) if any. */
+function answer(reply: FastifyReply, doc: Document, st: DocumentStatus | undefined, outcome?: string, state?: DesiredState) {
   const etag = etagOf(doc);
   reply.header('etag', etag);
-  return { ...(outcome ? { outcome } : {}), valid: true, document: documentView(doc), etag, status: statusView(doc, st) };
+  return { ...(outcome ? { outcome } : {}), valid: true, document: documentView(doc), etag, status: statusView(doc, st), ...(state ? originField(state, doc.kind, doc.metadata.name) : {}) };
+}
+
+/** `origin` when a git source serves this kind and name: which source, commit and repository file (the answer's read-only mark). */
+function originField(state: DesiredState, kind: Kind, name: string): { origin?: DocumentOrigin } {
+  const origin = managedBy(state, kind, name);
+  return origin ? { origin } : {};
 }
 
 /** The status fields a client may see (no uid, PID or error text: those stay with the controller and the operator). */
