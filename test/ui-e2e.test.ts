@@ -138,7 +138,7 @@ describe('the dashboard in Chromium against left4me web on a private systemd hos
   });
 
   step('creates an instance from a blueprint with the form', async () => {
-    await page.goto(`${web.baseUrl}/#/documents/instances/new`);
+    await page.goto(`${web.baseUrl}/#/documents/instances/+new`);
     await page.getByLabel('Name', { exact: true }).fill(NAME);
     await page.getByLabel('Blueprint', { exact: true }).selectOption('coop');
     await record('instance-new');

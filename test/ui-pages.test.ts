@@ -146,9 +146,15 @@ describe('the Builds page', () => {
     await admin.login('admin', PASSWORDS.admin);
     const inst = (await (await admin.request('GET', '/api/v1/installations/demo')).json()) as { status: { progress?: unknown } };
     expect(inst.status.progress).toEqual({ pass: 2, passes: 2, platform: 'linux', state: 'downloading', percent: 90 });
-    await status.write(overlayStatus('demo-rates', { building: { build: 'b-9', log: 'logs/overlays/demo-rates/b-9.log', since: '2026-01-01T00:00:00.000Z' } }));
+    const step = { step: 2, steps: 3, kind: 'archive', label: 'download maps.7z', bytes: 1000, totalBytes: 4000 };
+    await status.write(overlayStatus('demo-rates', { building: { build: 'b-9', log: 'logs/overlays/demo-rates/b-9.log', since: '2026-01-01T00:00:00.000Z', step } }));
     const ov = (await (await admin.request('GET', '/api/v1/overlays/demo-rates')).json()) as { status: { building?: unknown } };
-    expect(ov.status.building).toEqual({ build: 'b-9', since: '2026-01-01T00:00:00.000Z' });
+    expect(ov.status.building).toEqual({ build: 'b-9', since: '2026-01-01T00:00:00.000Z', step });
+    // The Builds page shows where the build is, from the feed.
+    await page.goto(`${base}/#/builds`);
+    const bar = page.getByRole('progressbar', { name: 'Progress of demo-rates' });
+    await waitFor('the step of demo-rates', async () => (await bar.count()) === 1 && (await bar.getAttribute('value')) === '25');
+    await text('the step text', page.getByRole('table', { name: 'Overlays' }).locator('tr[data-name="demo-rates"]'), /step 2 of 3 · download maps\.7z · 25% \(1000 bytes of 3\.9 KiB\)/);
   });
 
   it("follows a running build's log as it is written, until the build ends", async () => {

@@ -84,8 +84,20 @@ export function keysAt(kind: Kind, path: readonly string[]): Array<{ key: string
   });
 }
 
+/** A definition of a kind's own schema (`#/$defs/<name>`, e.g. an overlay's `archive`), its common `$ref`s followed. */
+export function defOf(kind: Kind, name: string): SchemaNode | undefined {
+  const defs = (schemaOf(kind) as { $defs?: Record<string, SchemaNode> }).$defs;
+  return resolve(defs?.[name]);
+}
+
+/** The description and choices of one property of a node (a source field's help text, an archive's formats). */
+export function propertyOf(node: SchemaNode | undefined, key: string): { description: string; enum?: string[]; default?: unknown } {
+  const n = resolve(node?.properties?.[key]);
+  return { description: n?.description ?? '', ...(n?.enum ? { enum: n.enum.map(String) } : {}), ...(n?.default !== undefined ? { default: n.default } : {}) };
+}
+
 /** How the form edits one field of `spec`. */
-export type FieldControl = 'text' | 'textarea' | 'enum' | 'integer' | 'boolean' | 'names' | 'map';
+export type FieldControl = 'text' | 'textarea' | 'enum' | 'integer' | 'boolean' | 'names' | 'map' | 'object' | 'sources';
 
 export interface FormField {
   key: string;
@@ -96,13 +108,27 @@ export interface FormField {
   minimum?: number;
   maximum?: number;
   default?: unknown;
+  /** An `object` field's own fields (an installation's steam block), one level deep. */
+  fields?: FormField[];
+}
+
+/** One scalar field of a schema node as a form field, or undefined when the form has no control for it. */
+function scalarField(key: string, n: SchemaNode, required: boolean): FormField | undefined {
+  const base = { key, description: n.description ?? '', required, ...(n.default !== undefined ? { default: n.default } : {}) };
+  const types = Array.isArray(n.type) ? n.type : n.type ? [n.type] : [];
+  if (n.enum) return { ...base, control: 'enum', enum: n.enum.map(String) };
+  if (types.length === 1 && types[0] === 'integer') return { ...base, control: 'integer', ...(n.minimum !== undefined ? { minimum: n.minimum } : {}), ...(n.maximum !== undefined ? { maximum: n.maximum } : {}) };
+  if (types.length === 1 && types[0] === 'boolean') return { ...base, control: 'boolean' };
+  if (types.length === 1 && types[0] === 'string') return { ...base, control: (n.maxLength ?? 0) > 1024 ? 'textarea' : 'text' };
+  return undefined;
 }
 
 /**
  * The spec fields the form offers for a kind: strings, enums, integers and
- * booleans, lists of names (a blueprint's overlays) and string maps (cvars).
- * Anything more structured (an overlay's sources, an installation's steam
- * block) is edited in YAML.
+ * booleans, lists of names (a blueprint's overlays), string maps (cvars),
+ * objects of such fields (an installation's steam block) and an overlay's
+ * sources (their own editor, <l4m-overlay-sources>). Anything else is
+ * edited in YAML.
  */
 export function formFields(kind: Kind): FormField[] {
   const spec = nodeAt(kind, ['spec']);
@@ -112,12 +138,16 @@ export function formFields(kind: Kind): FormField[] {
     const n = resolve(raw)!;
     const base = { key, description: n.description ?? '', required: required.has(key), ...(n.default !== undefined ? { default: n.default } : {}) };
     const types = Array.isArray(n.type) ? n.type : n.type ? [n.type] : [];
-    if (n.enum) out.push({ ...base, control: 'enum', enum: n.enum.map(String) });
-    else if (types.length === 1 && types[0] === 'integer') out.push({ ...base, control: 'integer', ...(n.minimum !== undefined ? { minimum: n.minimum } : {}), ...(n.maximum !== undefined ? { maximum: n.maximum } : {}) });
-    else if (types.length === 1 && types[0] === 'boolean') out.push({ ...base, control: 'boolean' });
-    else if (types.length === 1 && types[0] === 'string') out.push({ ...base, control: (n.maxLength ?? 0) > 1024 ? 'textarea' : 'text' });
+    const scalar = scalarField(key, n, required.has(key));
+    if (scalar) out.push(scalar);
+    else if (kind === 'Overlay' && key === 'sources') out.push({ ...base, control: 'sources' });
     else if (types[0] === 'array' && resolve(n.items)?.type === 'string') out.push({ ...base, control: 'names' });
     else if (types[0] === 'object' && typeof n.additionalProperties === 'object' && !n.properties) out.push({ ...base, control: 'map' });
+    else if (types[0] === 'object' && n.properties) {
+      const inner = new Set(n.required ?? []);
+      const fields = Object.entries(n.properties).map(([k, v]) => scalarField(k, resolve(v)!, inner.has(k)));
+      if (fields.every((f) => f !== undefined)) out.push({ ...base, control: 'object', fields: fields as FormField[] });
+    }
   }
   return out;
 }

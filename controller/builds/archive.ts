@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { OverlaySource } from '../documents/kinds.js';
 import { ArchiveSandbox } from './archive-sandbox.js';
 import { assignLinkTargets, checkEntries, escapesRoot, linksToRead, MAX_ARCHIVE_ENTRIES, maxSizeLimit, SevenZipListing, TarListing, type ArchiveEntry, type SizeLimit } from './archive-listing.js';
-import { download } from './download.js';
+import { download, downloadName, downloadProgress } from './download.js';
 import { ensureLayerDir, layerPathSegments, prefixed, stepLabel } from './files.js';
 import { reclaimTree } from './sandbox-run.js';
 import { BuildStepError, type BuildContext } from './source.js';
@@ -46,10 +46,11 @@ export async function buildArchive(spec: ArchiveSpec, ctx: BuildContext): Promis
     try {
       // The file itself is scratch, not part of the build: maxSize and the archive cap bound it, the build cap does not.
       const maxBytes = Math.min(spec.maxSize, ctx.maxArchiveBytes ?? Infinity, ctx.maxDownloadBytes);
-      await download(spec.url, file, { sha256: spec.sha256, maxBytes, signal: ctx.signal, egress: ctx.egress, log: ctx.log });
+      await download(spec.url, file, { sha256: spec.sha256, maxBytes, signal: ctx.signal, egress: ctx.egress, log: ctx.log, onProgress: downloadProgress(ctx, spec.url) });
     } catch (err) {
       throw prefixed(err, `${stepLabel(ctx)}, archive`);
     }
+    ctx.progress?.({ label: `extract ${downloadName(spec.url)}` });
     sandbox = await ArchiveSandbox.open(ctx, file);
 
     const entries = await listArchive(sandbox, format, limit, where);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../test/support/http-fixture.js';
-import { download } from './download.js';
+import { download, downloadName } from './download.js';
 import { EgressGuard } from './egress.js';
 import { BuildStepError } from './source.js';
 
@@ -121,5 +121,16 @@ describe('download', () => {
     const err = await failure(download(server.url('/slow'), join(dir, 'x'), { maxBytes: 1 << 20, signal: AbortSignal.timeout(300), egress }));
     expect(err.message).toMatch(/stopped after \d+ bytes/);
     expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe('downloadName', () => {
+  it("names a download by its path's last segment, decoded, never by its query, fragment or credentials", () => {
+    expect(downloadName('https://user:hunter2@example.org/a/maps%20pack.7z?token=s3cret#x')).toBe('maps pack.7z');
+    expect(downloadName('https://example.org/')).toBe('example.org');
+    expect(downloadName('https://example.org/%E0%A4%A')).toBe('%E0%A4%A');
+    expect(downloadName('https://example.org/a%0D%0Ab%1B.zip')).toBe('ab.zip');
+    expect(downloadName(`https://example.org/${'x'.repeat(200)}.zip`)).toHaveLength(60);
+    expect(downloadName('not a url')).toBe('file');
   });
 });

@@ -3,7 +3,7 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
 import { EgressRefusedError, guardedRequest, type EgressGuard } from './egress.js';
-import { BuildStepError } from './source.js';
+import { BuildStepError, type BuildContext } from './source.js';
 
 /** Options of one download. */
 export interface DownloadOptions {
@@ -19,6 +19,8 @@ export interface DownloadOptions {
   expectedBytes?: number;
   /** Which addresses every hop may connect to. */
   egress: EgressGuard;
+  /** Told the bytes received so far (and the whole, when Content-Length or `expectedBytes` says) once the answer starts and after every chunk. */
+  onProgress?: (bytes: number, totalBytes: number | undefined) => void;
 }
 
 /** What was downloaded. */
@@ -54,6 +56,8 @@ export async function download(url: string, dest: string, opts: DownloadOptions)
     throw new BuildStepError(`${shown} is ${declared} bytes (Content-Length), more than the limit of ${opts.maxBytes}; raise the limit (maxSize) if this file is expected to be this large`);
   }
   log(declared !== undefined ? `size ${declared} bytes` : 'size unknown (no Content-Length)');
+  const total = declared ?? opts.expectedBytes;
+  opts.onProgress?.(0, total);
 
   const part = `${dest}.part-${randomBytes(6).toString('hex')}`;
   const hash = createHash('sha256');
@@ -78,6 +82,7 @@ export async function download(url: string, dest: string, opts: DownloadOptions)
       }
       hash.update(chunk.value);
       await fh.write(chunk.value);
+      opts.onProgress?.(bytes, total);
       if (bytes >= nextProgress) {
         log(`received ${bytes}${declared !== undefined ? ` of ${declared}` : ''} bytes`);
         nextProgress += PROGRESS_STEP;
@@ -176,6 +181,40 @@ function transferError(shown: string, bytes: number, callerSignal: AbortSignal, 
   }
   const detail = err instanceof Error ? (err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message) : String(err);
   return new Error(`download of ${shown} failed after ${bytes} bytes: ${detail}; retry later or check the URL`, { cause: err });
+}
+
+const MAX_NAME_CHARS = 60;
+
+/**
+ * What a status may call a download: the last segment of the URL's path
+ * (`maps.7z`), decoded, without control characters and cut short; the host
+ * when the path has none. Never the query, the fragment or credentials
+ * (signed URLs carry tokens there).
+ */
+export function downloadName(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'file';
+  }
+  const last = u.pathname.split('/').filter(Boolean).at(-1);
+  let name = last ?? u.hostname;
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    // not valid percent-encoding: shown as written
+  }
+  name = name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  if (name.length > MAX_NAME_CHARS) name = `${name.slice(0, MAX_NAME_CHARS - 1)}…`;
+  return name || u.hostname || 'file';
+}
+
+/** Says in the step's progress that it downloads `url`, and returns the `onProgress` that reports the bytes under the same label. */
+export function downloadProgress(ctx: Pick<BuildContext, 'progress'>, url: string): NonNullable<DownloadOptions['onProgress']> {
+  const label = `download ${downloadName(url)}`;
+  ctx.progress?.({ label });
+  return (bytes, totalBytes) => ctx.progress?.({ label, bytes, ...(totalBytes !== undefined ? { totalBytes } : {}) });
 }
 
 /** URLs may carry credentials; logs and statuses must not. */

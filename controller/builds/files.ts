@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { OverlayFile } from '../documents/kinds.js';
 import { openDirBeneath, UnsafePathError, type Dir } from '../fs/beneath.js';
-import { download } from './download.js';
+import { download, downloadProgress } from './download.js';
 import { BuildStepError, type BuildContext } from './source.js';
 
 /**
@@ -29,7 +29,14 @@ export async function buildFiles(entries: OverlayFile[], ctx: BuildContext): Pro
         const tmp = parent.tempName();
         try {
           try {
-            await download(entry.url, parent.at(tmp), { sha256: entry.sha256, maxBytes: ctx.maxDownloadBytes, signal: ctx.signal, egress: ctx.egress, log: (l) => ctx.log(`${entry.path}: ${l}`) });
+            await download(entry.url, parent.at(tmp), {
+              sha256: entry.sha256,
+              maxBytes: ctx.maxDownloadBytes,
+              signal: ctx.signal,
+              egress: ctx.egress,
+              log: (l) => ctx.log(`${entry.path}: ${l}`),
+              onProgress: downloadProgress(ctx, entry.url),
+            });
           } catch (err) {
             throw prefixed(err, where);
           }

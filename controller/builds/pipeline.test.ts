@@ -45,6 +45,18 @@ describe('OverlayPipeline', () => {
     expect((await p.ensure(o, id)).reused).toBe(true);
   });
 
+  it('tells the caller each step (1-based, of all), its kind and label, and what the step reports itself', async () => {
+    const seen: unknown[] = [];
+    const p = pipeline(join(root, 'progress'), { archive: async (_s, ctx) => ctx.progress?.({ label: 'extract maps.7z' }) });
+    const maps: OverlaySource = { archive: { url: 'https://user:pw@example.org/dl/maps%20pack.7z?sig=abc', sha256: 'a'.repeat(64), stripComponents: 0, maxSize: 1 } };
+    await p.ensure(overlay('prog', [files('x'), maps], 'g1'), 'g1', (s) => seen.push(s));
+    expect(seen).toEqual([
+      { step: 1, steps: 2, kind: 'files', label: 'files' },
+      { step: 2, steps: 2, kind: 'archive', label: 'download maps pack.7z' },
+      { step: 2, steps: 2, kind: 'archive', label: 'extract maps.7z' },
+    ]);
+  });
+
   it('concurrent requests for the same build run it once', async () => {
     let runs = 0;
     const p = pipeline(join(root, 'dedupe'), { archive: async () => void runs++ });

@@ -14,9 +14,11 @@ import type { HostLayout } from '../host/layout.js';
 import { specHash } from '../documents/hash.js';
 import { parseDuration } from '../documents/duration.js';
 import type { Document, OverlaySource } from '../documents/kinds.js';
+import type { BuildStepProgress } from '../status/store.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
+import { downloadName } from './download.js';
 import type { EgressGuard } from './egress.js';
-import { BuildStepError, type BuildContext } from './source.js';
+import { BuildStepError, type BuildContext, type StepActivity } from './source.js';
 
 /** One kind of build step, keyed by the source's one field name. */
 export type StepRunner = (source: OverlaySource, ctx: BuildContext) => Promise<void>;
@@ -131,12 +133,17 @@ export class OverlayPipeline {
     return join(this.paths.overlaysDir, overlay, build);
   }
 
-  /** Makes sure the build exists (building it, once, if not); rejects with BuildFailedError. */
-  ensure(overlay: Document<'Overlay'>, build: string): Promise<BuildOutcome> {
+  /**
+   * Makes sure the build exists (building it, once, if not); rejects with
+   * BuildFailedError. `onProgress` hears where the build is, at every step
+   * and as often as a step reports (callers throttle); a caller that joins a
+   * build already running hears nothing.
+   */
+  ensure(overlay: Document<'Overlay'>, build: string, onProgress?: (p: BuildStepProgress) => void): Promise<BuildOutcome> {
     const key = `${overlay.metadata.name}/${build}`;
     let p = this.inflight.get(key);
     if (!p) {
-      p = this.run(overlay, build).finally(() => this.inflight.delete(key));
+      p = this.run(overlay, build, onProgress).finally(() => this.inflight.delete(key));
       this.inflight.set(key, p);
     }
     return p;
@@ -146,7 +153,7 @@ export class OverlayPipeline {
     return join(this.paths.logsDir, overlay, `${build}.log`);
   }
 
-  private async run(overlay: Document<'Overlay'>, build: string): Promise<BuildOutcome> {
+  private async run(overlay: Document<'Overlay'>, build: string, onProgress?: (p: BuildStepProgress) => void): Promise<BuildOutcome> {
     const name = overlay.metadata.name;
     const final = this.dir(name, build);
     const log = this.logPath(name, build);
@@ -170,6 +177,10 @@ export class OverlayPipeline {
           const runner = this.steps[kind];
           if (!runner) throw new BuildStepError(`overlay ${name}: source ${step} (${kind}) cannot be built by this controller`);
           write(`step ${step}: ${kind}`);
+          const steps = overlay.spec.sources.length;
+          const progress = (a: StepActivity) =>
+            onProgress?.({ step: step + 1, steps, kind, label: a.label, ...(a.bytes !== undefined ? { bytes: a.bytes } : {}), ...(a.totalBytes !== undefined ? { totalBytes: a.totalBytes } : {}) });
+          progress({ label: stepLabel(source, kind) });
           await runner(source, {
             overlay: name,
             step,
@@ -178,6 +189,7 @@ export class OverlayPipeline {
             cacheDir: this.paths.cacheDir,
             tmpDir: scratch,
             log: (line) => write(`  [${kind}] ${line}`),
+            progress,
             signal: controller.signal,
             systemd: this.env.systemd,
             steamApiBase: this.env.steamApiBase,
@@ -264,6 +276,16 @@ export async function treeBytes(root: string): Promise<number> {
     }
   }
   return total;
+}
+
+/** What a step is called in the status before it says more itself: `download maps.7z`, `workshop 123456 …`, `script`, `files`. */
+function stepLabel(source: OverlaySource, kind: string): string {
+  if ('archive' in source) return `download ${downloadName(source.archive.url)}`;
+  if ('workshop' in source) {
+    const ids = [...(source.workshop.items ?? []), ...(source.workshop.collections ?? [])];
+    return `workshop ${ids.slice(0, 3).join(' ')}${ids.length > 3 ? ` and ${ids.length - 3} more` : ''}`.trimEnd();
+  }
+  return kind;
 }
 
 async function exists(path: string): Promise<boolean> {

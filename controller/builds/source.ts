@@ -22,6 +22,12 @@ export interface BuildContext {
   tmpDir: string;
   /** Appends one line to the build log. */
   log(line: string): void;
+  /**
+   * Says what the step does now, for the overlay's status (the pipeline
+   * throttles what is written): a short label, never a whole URL, and a
+   * download's bytes. Unset in contexts nobody watches (single-step tests).
+   */
+  progress?(activity: StepActivity): void;
   /** Aborted when the build is cancelled or times out. */
   signal: AbortSignal;
   /** systemd, for steps that run in a sandbox (scripts, archives). */
@@ -38,6 +44,13 @@ export interface BuildContext {
   maxArchiveBytes?: number;
   /** What the operator's cap on a whole build leaves for this step, in bytes; unset: no build cap. */
   buildBytesLeft?: number;
+}
+
+/** What a running step says it does: `label` (e.g. `download maps.7z`) and, while downloading, bytes so far and of the whole when known. */
+export interface StepActivity {
+  label: string;
+  bytes?: number;
+  totalBytes?: number;
 }
 
 /** A step that failed for a reason a person must fix (bad checksum, missing item, script exit code); the message says what and where. */

@@ -183,6 +183,23 @@ describe('building', () => {
   });
 });
 
+describe('progress', () => {
+  it("reports every item's bytes together against the items' sizes from Steam; a cached item counts whole", async () => {
+    steam.setItem({ id: '698857882', title: 'Tank Run', content: Buffer.alloc(300_000, 1) });
+    steam.setItem({ id: '2524204971', title: 'Dark Carnival Remix', content: Buffer.alloc(200_000, 2) });
+    await buildWorkshop({ items: ['698857882'] }, await ctx('first'));
+    const seen: Array<{ label: string; bytes?: number; totalBytes?: number }> = [];
+    await buildWorkshop({ items: ['698857882', '2524204971'] }, await ctx('maps', { progress: (a) => seen.push(a) }));
+    expect(seen.every((a) => a.totalBytes === 500_000)).toBe(true);
+    expect(seen.map((a) => a.label)).toContain('workshop 2524204971 (2/2)');
+    expect(seen.map((a) => a.label)).toContain('workshop 698857882 (1/2)');
+    // Parallel downloads add up: the total never goes back and ends at the whole.
+    const bytes = seen.map((a) => a.bytes!);
+    expect(bytes).toEqual([...bytes].sort((a, b) => a - b));
+    expect(bytes.at(-1)).toBe(500_000);
+  });
+});
+
 describe('links an earlier step left', () => {
   // A script step runs as the build user and may leave any symlink in the build;
   // the workshop step runs as root and must never create or link through one.

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDirBeneath, UnsafePathError, type Dir } from '../fs/beneath.js';
-import { download } from './download.js';
+import { download, type DownloadOptions } from './download.js';
 import { BuildStepError, type BuildContext } from './source.js';
 import { getCollectionDetails, getPublishedFileDetails, type CollectionDetails, type PublishedFileDetails, type SteamApiOptions } from './steam-api.js';
 
@@ -101,10 +101,12 @@ export async function buildWorkshop(spec: WorkshopSpec, ctx: BuildContext, resol
   const addons = await openAddons(ctx);
   let failed: unknown;
   try {
+    const progress = workshopProgress(ctx, items);
     failed = await eachLimited(items, PARALLEL_DOWNLOADS, async (item) => {
       const cached = join(cache, `${item.id}-${item.revision}.vpk`);
       try {
-        await ensureCached(item, cached, ctx);
+        await ensureCached(item, cached, ctx, progress.of(item));
+        progress.done(item);
         await linkInto(cached, addons, `${item.id}.vpk`);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
@@ -121,6 +123,34 @@ export async function buildWorkshop(spec: WorkshopSpec, ctx: BuildContext, resol
   if (problems.length) throw itemsError(ctx, problems);
   ctx.log(`workshop: installed ${items.length} item${items.length === 1 ? '' : 's'} into left4dead2/addons`);
   return items;
+}
+
+/**
+ * The step's progress over all its items at once (they download in
+ * parallel): the label names the item that reported last and its place in
+ * the list, the bytes are those of every item together (a cached item counts
+ * whole), and the whole is known when Steam gave every item's size.
+ */
+function workshopProgress(ctx: BuildContext, items: readonly WorkshopItem[]) {
+  const received = new Map<string, number>();
+  const sizes = items.map((i) => i.fileSize);
+  const totalBytes = sizes.every((n): n is number => n !== undefined && n > 0) ? sizes.reduce((a, b) => a + b, 0) : undefined;
+  const position = new Map(items.map((item, i) => [item.id, i + 1]));
+  const report = (item: WorkshopItem) => {
+    let bytes = 0;
+    for (const n of received.values()) bytes += n;
+    ctx.progress?.({ label: `workshop ${item.id} (${position.get(item.id)}/${items.length})`, bytes, ...(totalBytes !== undefined ? { totalBytes } : {}) });
+  };
+  return {
+    of: (item: WorkshopItem): NonNullable<DownloadOptions['onProgress']> => (bytes) => {
+      received.set(item.id, bytes);
+      report(item);
+    },
+    done: (item: WorkshopItem) => {
+      received.set(item.id, item.fileSize ?? received.get(item.id) ?? 0);
+      report(item);
+    },
+  };
 }
 
 /** A digest of the items' ids and revisions (order-free); the pipeline mixes it into the build id, so a refresh rebuilds only when an item changed. */
@@ -253,12 +283,12 @@ function* walkCollections(roots: readonly string[], found: Map<string, Collectio
 const inflight = new Map<string, Promise<void>>();
 
 /** Makes `cached` hold the item's current file, downloading it at most once per revision. */
-async function ensureCached(item: WorkshopItem, cached: string, ctx: BuildContext): Promise<void> {
+async function ensureCached(item: WorkshopItem, cached: string, ctx: BuildContext, onProgress?: DownloadOptions['onProgress']): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     let p = inflight.get(cached);
     const ours = !p;
     if (!p) {
-      p = fill(item, cached, ctx).finally(() => inflight.delete(cached));
+      p = fill(item, cached, ctx, onProgress).finally(() => inflight.delete(cached));
       inflight.set(cached, p);
     }
     try {
@@ -270,7 +300,7 @@ async function ensureCached(item: WorkshopItem, cached: string, ctx: BuildContex
   }
 }
 
-async function fill(item: WorkshopItem, cached: string, ctx: BuildContext): Promise<void> {
+async function fill(item: WorkshopItem, cached: string, ctx: BuildContext, onProgress?: DownloadOptions['onProgress']): Promise<void> {
   const existing = await stat(cached).catch(() => undefined);
   if (existing && (item.fileSize === undefined || existing.size === item.fileSize)) {
     ctx.log(`workshop: ${item.id} (${item.title}) revision ${item.revision} is cached`);
@@ -282,6 +312,7 @@ async function fill(item: WorkshopItem, cached: string, ctx: BuildContext): Prom
     signal: ctx.signal,
     egress: ctx.egress,
     log: (line) => ctx.log(`workshop: ${item.id}: ${line}`),
+    ...(onProgress ? { onProgress } : {}),
     ...(item.fileSize !== undefined && item.fileSize > 0 ? { expectedBytes: item.fileSize } : {}),
   });
   // Game servers read the layer as an unprivileged user; the umask must not narrow the shared inode.

@@ -102,3 +102,11 @@ export function hostLayout(dataDir: string = DEFAULT_DATA_DIR, configDir: string
     webGroup: 'left4me-web',
   };
 }
+
+/** The layout with every path moved to where this process reaches it (see onHostPath); names of accounts unchanged. */
+export function layoutOnHost(layout: HostLayout, fsRoot: string): HostLayout {
+  if (fsRoot === '/') return layout;
+  const out = { ...layout } as Record<string, string>;
+  for (const [k, v] of Object.entries(layout)) if (v.startsWith('/')) out[k] = onHostPath(fsRoot, v);
+  return out as unknown as HostLayout;
+}

@@ -24,12 +24,16 @@ import { ConditionType as C, Reason } from '../status/conditions.js';
 import type { DocumentStatus, StatusStore } from '../status/store.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
 import { errorMessage } from './errors.js';
+import { ThrottledWrites } from './progress-writes.js';
 import { resultOf, Stalled } from './outcome.js';
 import type { ReconcileResult } from './queue.js';
 import type { ReadyBuilds } from './resolve.js';
 import { StatusBuilder } from './status-builder.js';
 
 const execFileAsync = promisify(execFile);
+
+/** A running overlay build's progress reaches its status at most this often (and at every new step). */
+const BUILD_PROGRESS_WRITE_MS = 500;
 
 /** How soon to look again at a directory installation that is not there yet. */
 const MISSING_INSTALLATION_POLL_MS = 30_000;
@@ -168,10 +172,22 @@ export class BuildReconciler {
         status.patch({ building: { build: wanted, log: join('logs', 'overlays', name, `${wanted}.log`), since: new Date(now).toISOString() } });
         await this.store.write(status.build(), status.prev);
       }
-      const outcome = await this.pipeline.ensure(doc, wanted).catch((err: unknown) => {
-        this.deps.built?.('overlay', false, (performance.now() - buildStarted) / 1000);
-        throw err;
-      });
+      // Where the build is goes into `building.step` while it runs; every write of it lands before the final status.
+      const progress = new ThrottledWrites(() => status.build(), (snap) => this.store.write(snap), BUILD_PROGRESS_WRITE_MS);
+      let step = 0;
+      const outcome = await this.pipeline
+        .ensure(doc, wanted, (p) => {
+          const building = status.current.building;
+          if (!building) return;
+          status.patch({ building: { ...building, step: p } });
+          progress.request(p.step !== step);
+          step = p.step;
+        })
+        .catch((err: unknown) => {
+          this.deps.built?.('overlay', false, (performance.now() - buildStarted) / 1000);
+          throw err;
+        })
+        .finally(() => progress.settle());
       if (!outcome.reused) this.deps.built?.('overlay', true, (performance.now() - buildStarted) / 1000);
       const relLog = join('logs', 'overlays', name, `${wanted}.log`);
       status.patch({ build: { ready: wanted, wanted, generation: doc.generation, checkedAt, result: 'Succeeded', log: relLog }, building: undefined, lastError: undefined });

@@ -30,6 +30,7 @@ import { ServerAccounts } from './accounts.js';
 import { BuildReconciler } from './build-reconciler.js';
 import { changedKeys } from './changed-keys.js';
 import { errorMessage } from './errors.js';
+import { GitSources, type GitSourcesDeps } from './git-sources.js';
 import { writeIfChanged, type InstanceHost } from './instance/host.js';
 import { InstanceReconciler, type Prepared } from './instance/reconciler.js';
 import { HostJanitor } from './janitor.js';
@@ -52,6 +53,8 @@ export interface ControllerDeps {
   fingerprints?: Partial<Record<string, RemoteFingerprint>>;
   /** Whether a port is free on the host (default: a bind probe). */
   portFree?: (port: number) => Promise<boolean>;
+  /** Test seams of the git sync (an ssh stand-in, caps). */
+  gitSync?: GitSourcesDeps['sync'];
 }
 
 /** Debounce of state-directory events: editors write files in several steps. */
@@ -77,6 +80,8 @@ export class Controller {
   private readonly janitor: HostJanitor;
   private watcher?: FSWatcher;
   private stopResync?: () => void;
+  /** The git sources of controller.yaml (none: nothing runs). */
+  private gitSources?: GitSources;
   private unsubscribe: Array<() => void> = [];
   private reloadTimer?: NodeJS.Timeout;
   private loading?: Promise<void>;
@@ -181,6 +186,19 @@ export class Controller {
     await this.janitor.sweepTrash().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'emptying the trash failed'));
     await this.buildSide.loadStatus();
     await this.installHostUnits();
+    // Git sources start before the first load: what they served before a restart is on disk and serves at once;
+    // a flip to a newer commit reloads. `--once` (no watch) fetches each source once, awaited, for its one pass.
+    this.gitSources = new GitSources(this.cfg, {
+      log: this.deps.log,
+      loadOptions: () => this.loadOptions(),
+      served: (name, commit) => {
+        this.deps.log.info({ source: name, commit }, 'git source serves a new commit');
+        this.scheduleLoad(0, 'changed');
+      },
+      ...(webGid !== undefined ? { webGid } : {}),
+      ...(this.deps.gitSync ? { sync: this.deps.gitSync } : {}),
+    });
+    await this.gitSources.start({ poll: opts.watch !== false });
     await this.loadDesired();
     if (opts.watch !== false) this.watchStateDir();
     if (opts.watch !== false) this.sampler.start();
@@ -203,6 +221,7 @@ export class Controller {
     this.stopResync?.();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     for (const u of this.unsubscribe) u();
+    await this.gitSources?.stop();
     await this.sampler.stop();
     await this.watcher?.close();
     let timer: NodeJS.Timeout | undefined;
@@ -221,6 +240,12 @@ export class Controller {
   resyncNow(): void {
     this.units.invalidate();
     this.scheduleLoad(0, 'all');
+  }
+
+  /** Fetches a git source now, as its webhook would; resolves with what the attempt did. */
+  fetchSource(name: string) {
+    if (!this.gitSources) throw new Error('the controller has not started');
+    return this.gitSources.fetchNow(name);
   }
 
   /** Enqueues one key now, e.g. `installation/l4d2`. */

@@ -47,11 +47,27 @@ export interface DocumentStatus {
   lastError?: { message: string; file?: string; line?: number; time: string };
   /** Overlays and Steam installations: the build instances use (`ready`) and the newest attempt. */
   build?: OverlayBuildStatus;
-  /** Overlays: a build running now (its log is written while it runs); gone when it ends. */
-  building?: { build: string; log: string; since: string };
+  /** Overlays: a build running now (its log is written while it runs, `step` while a step runs); gone when it ends. */
+  building?: { build: string; log: string; since: string; step?: BuildStepProgress };
   /** Steam installations: progress of a running install. */
   progress?: { pass: number; passes: number; platform: string; state: string; percent: number };
   events: StatusEvent[];
+}
+
+/**
+ * Where a running overlay build is: step `step` (1-based) of `steps`, the
+ * source kind, a short label of what it does (`download maps.7z`,
+ * `workshop 123456`, `extract maps.7z`, `script`: never a whole URL, which
+ * may carry credentials) and, while it downloads, the bytes so far and of
+ * the whole (when the server or Steam said).
+ */
+export interface BuildStepProgress {
+  step: number;
+  steps: number;
+  kind: string;
+  label: string;
+  bytes?: number;
+  totalBytes?: number;
 }
 
 /** An overlay's builds, as the controller tracks them. */

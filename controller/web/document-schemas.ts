@@ -91,7 +91,15 @@ export const DOCUMENT_STATUS = {
     unit: { type: 'object', additionalProperties: false, properties: { activeState: str, subState: str, since: str } },
     build: { type: 'object', additionalProperties: false, properties: { ready: str, wanted: str, result: str, checkedAt: str } },
     /** A build running now (overlays) or an install (installations), for the dashboard's Builds page; never its log's path. */
-    building: { type: 'object', additionalProperties: false, properties: { build: str, since: str } },
+    building: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        build: str,
+        since: str,
+        step: { type: 'object', additionalProperties: false, properties: { step: int, steps: int, kind: str, label: str, bytes: int, totalBytes: int } },
+      },
+    },
     progress: { type: 'object', additionalProperties: false, properties: { pass: int, passes: int, platform: str, state: str, percent: { type: 'number' } } },
   },
 } as const;

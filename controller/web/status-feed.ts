@@ -63,6 +63,12 @@ export function summarize(st: DocumentStatus): StatusSummary {
   if (st.unit && typeof st.unit.activeState === 'string') out.unit = st.unit.activeState;
   if (st.build?.result === 'Succeeded' || st.build?.result === 'Failed') out.build = st.build.result;
   if (st.building && typeof st.building.build === 'string') out.building = st.building.build;
+  const step = st.building?.step;
+  if (step) {
+    out.buildStep = { step: Number(step.step), steps: Number(step.steps), kind: String(step.kind), label: String(step.label) };
+    if (typeof step.bytes === 'number') out.buildStep.bytes = step.bytes;
+    if (typeof step.totalBytes === 'number') out.buildStep.totalBytes = step.totalBytes;
+  }
   if (st.progress) out.progress = { pass: Number(st.progress.pass), passes: Number(st.progress.passes), state: String(st.progress.state), percent: Number(st.progress.percent) };
   return out;
 }

@@ -23,4 +23,6 @@ export interface StatusSummary {
   /** A build or install running now: its id (overlays) and, for Steam installations, steamcmd's progress. */
   building?: string;
   progress?: { pass: number; passes: number; state: string; percent: number };
+  /** Overlays: where a running build is (step N of M, what it does, a download's bytes). */
+  buildStep?: { step: number; steps: number; kind: string; label: string; bytes?: number; totalBytes?: number };
 }

@@ -111,6 +111,84 @@ describe('<l4m-schema-form>', { timeout: 180_000 }, () => {
   });
 });
 
+describe('<l4m-schema-form>: structured fields', { timeout: 180_000 }, () => {
+  it("edits an overlay's sources as a list: the common fields of each kind, add and remove", async () => {
+    const { page } = browser;
+    const sources = [
+      { files: [{ path: 'left4dead2/cfg/a.cfg', content: 'sv_cheats 0' }] },
+      { archive: { url: 'https://example.org/maps.7z', sha256: 'a'.repeat(64), stripComponents: 1 } },
+      { workshop: { items: [123456, '98765432109876543210'] } },
+      { script: { run: 'echo hi' } },
+    ];
+    await mount('l4m-schema-form', { kind: 'Overlay', value: { metadata: { name: 'maps' }, spec: { sources } } }, 'l4m-field');
+    const source = (n: number, kind: string) => page.getByRole('group', { name: `Source ${n}: ${kind}` });
+    // What the document says, in its kind's fields.
+    const file1 = source(1, 'files').getByRole('group', { name: 'File 1' });
+    expect(await file1.getByLabel('Path', { exact: true }).inputValue()).toBe('left4dead2/cfg/a.cfg');
+    expect(await file1.getByLabel('Content', { exact: true }).inputValue()).toBe('sv_cheats 0');
+    expect(await source(2, 'archive').getByLabel('Url', { exact: true }).inputValue()).toBe('https://example.org/maps.7z');
+    expect(await source(2, 'archive').getByLabel('Strip components').inputValue()).toBe('1');
+    expect(await source(2, 'archive').getByRole('combobox', { name: 'Format' }).locator('option').allTextContents()).toEqual(['(not set)', 'zip', 'tar', 'tar.gz', 'tar.xz', 'tar.bz2', '7z']);
+    expect(await source(3, 'workshop').getByLabel('Items', { exact: true }).inputValue()).toBe('123456\n98765432109876543210');
+    expect(await source(4, 'script').getByLabel('Run', { exact: true }).inputValue()).toBe('echo hi');
+    // The schema's help text describes the field.
+    expect(await source(2, 'archive').getByLabel('Sha256').getAttribute('aria-describedby')).toBeTruthy();
+
+    // Edits: one event each, its path reaching into the list.
+    await source(2, 'archive').getByLabel('Url', { exact: true }).fill('https://example.org/maps2.7z');
+    await source(2, 'archive').getByLabel('Url', { exact: true }).press('Tab');
+    await source(2, 'archive').getByRole('combobox', { name: 'Format' }).selectOption('7z');
+    await source(3, 'workshop').getByLabel('Items', { exact: true }).fill('123456\n777');
+    await source(3, 'workshop').getByLabel('Items', { exact: true }).press('Tab');
+    await file1.getByLabel('Content', { exact: true }).fill('sv_cheats 1');
+    await file1.getByLabel('Content', { exact: true }).press('Tab');
+    await source(1, 'files').getByRole('button', { name: 'Add a file to source 1' }).click();
+    // The new file's empty content gives way to a URL.
+    await page.evaluate(() => {
+      const form = document.querySelectorAll('l4m-schema-form')[0] as HTMLElement & { value: unknown };
+      const v = structuredClone(form.value) as { spec: { sources: Array<{ files?: unknown[] }> } };
+      v.spec.sources[0]!.files!.push({ path: '', content: '' });
+      form.value = v;
+    });
+    const file2 = source(1, 'files').getByRole('group', { name: 'File 2' });
+    await file2.getByLabel('Url', { exact: true }).fill('https://example.org/motd.txt');
+    await file2.getByLabel('Url', { exact: true }).press('Tab');
+    await page.getByRole('button', { name: 'Remove source 4' }).click();
+    await page.getByLabel('New source').selectOption('archive');
+    await page.getByRole('button', { name: 'Add source' }).click();
+    expect(await seen()).toEqual([
+      { path: ['spec', 'sources', 1, 'archive', 'url'], value: 'https://example.org/maps2.7z' },
+      { path: ['spec', 'sources', 1, 'archive', 'format'], value: '7z' },
+      { path: ['spec', 'sources', 2, 'workshop', 'items'], value: [123456, 777] },
+      { path: ['spec', 'sources', 0, 'files', 0, 'content'], value: 'sv_cheats 1' },
+      { path: ['spec', 'sources', 0, 'files', 1], value: { path: '', content: '' } },
+      { path: ['spec', 'sources', 0, 'files', 1, 'content'] },
+      { path: ['spec', 'sources', 0, 'files', 1, 'url'], value: 'https://example.org/motd.txt' },
+      { path: ['spec', 'sources', 3] },
+      { path: ['spec', 'sources', 4], value: { archive: { url: '', sha256: '' } } },
+    ]);
+  });
+
+  it("shows an installation's steam fields for a steam installation only", async () => {
+    const { page } = browser;
+    await mount('l4m-schema-form', { kind: 'Installation', value: { metadata: { name: 'l4d2' }, spec: { source: 'directory', path: '/srv/left4me/installations/l4d2' } } }, 'l4m-field');
+    expect(await page.getByRole('group', { name: 'Steam' }).count()).toBe(0);
+    await mount('l4m-schema-form', { kind: 'Installation', value: { metadata: { name: 'l4d2' }, spec: { source: 'steam', steam: { branch: 'beta', validate: false } } } }, 'l4m-field');
+    const steam = page.getByRole('group', { name: 'Steam' }).last();
+    expect(await steam.getByLabel('Branch', { exact: true }).inputValue()).toBe('beta');
+    expect(await steam.getByLabel('Login', { exact: true }).getAttribute('placeholder')).toBe('default');
+    expect(await steam.getByLabel('Validate', { exact: true }).isChecked()).toBe(false);
+    expect(await steam.getByLabel('Windows first', { exact: true }).isChecked()).toBe(true);
+    await steam.getByLabel('Login', { exact: true }).fill('builds');
+    await steam.getByLabel('Login', { exact: true }).press('Tab');
+    await steam.getByLabel('Validate', { exact: true }).check();
+    expect(await seen()).toEqual([
+      { path: ['spec', 'steam', 'login'], value: 'builds' },
+      { path: ['spec', 'steam', 'validate'], value: true },
+    ]);
+  });
+});
+
 describe('<l4m-diff>', { timeout: 180_000 }, () => {
   it('says each change in words, in a region named Changes', async () => {
     const { page } = browser;

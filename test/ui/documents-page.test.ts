@@ -210,6 +210,141 @@ describe('the Documents pages', { timeout: 180_000 }, () => {
     expect(browser.errors).toEqual([]);
   });
 
+  it('opens a document named "new" as itself; "New instance" creates one at its own address', async () => {
+    const { page } = browser;
+    writeFileSync(join(fx.stateDir, 'instances', 'new.yaml'), 'apiVersion: left4me/v1\nkind: Instance\nmetadata:\n  name: new\n  owner: alice\nspec:\n  blueprint: demo-coop\n  state: stopped\n');
+    // The web's view of the state directory follows it through a watcher: the list is asked once that saw the file.
+    await poll(async () => (await fetch(`${base}/api/v1/instances/new`, { headers: { authorization: `Bearer ${aliceToken}` } })).status).toBe(200);
+    await page.getByRole('navigation', { name: 'Kinds' }).getByRole('link', { name: 'Blueprints' }).click();
+    await page.getByRole('navigation', { name: 'Kinds' }).getByRole('link', { name: 'Instances' }).click();
+    const table = page.getByRole('table', { name: 'Documents' });
+    await poll(() => table.locator('tr[data-name="new"]').count()).toBe(1);
+    await table.getByRole('link', { name: 'new', exact: true }).click();
+    await poll(() => page.evaluate(() => location.hash)).toBe('#/documents/instances/new');
+    await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Instance new');
+    await poll(yamlShown).toContain('  name: new');
+    expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(1);
+    await page.getByRole('link', { name: '← instances' }).click();
+    await page.getByRole('link', { name: 'New instance' }).click();
+    await poll(() => page.evaluate(() => location.hash)).toBe('#/documents/instances/+new');
+    await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('New instance');
+    expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('');
+    expect(browser.errors).toEqual([]);
+  });
+
+  it('asks before leaving unsaved changes: Cancel stays with the edit, Confirm leaves; a saved edit leaves freely', async () => {
+    const { page } = browser;
+    await page.goto(`${base}/#/documents/instances/new`);
+    await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Instance new');
+    const dialog = page.getByRole('dialog', { name: 'Confirm' });
+    // Untouched: the navigation goes at once.
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Servers' }).click();
+    await poll(() => page.getByRole('table', { name: 'Servers' }).count()).toBe(1);
+    await page.goBack();
+    await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Instance new');
+
+    await page.getByRole('combobox', { name: 'State' }).selectOption('running');
+    await poll(yamlShown).toContain('state: running');
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Servers' }).click();
+    await poll(() => dialog.isVisible()).toBe(true);
+    expect(await dialog.textContent()).toContain('Leave without saving?');
+    // While asking, the address is the editor's again; Cancel keeps the editor and the edit.
+    expect(await page.evaluate(() => location.hash)).toBe('#/documents/instances/new');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await poll(() => dialog.isVisible()).toBe(false);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Instance new');
+    expect(await yamlShown()).toContain('state: running');
+    expect(await page.evaluate(() => location.hash)).toBe('#/documents/instances/new');
+    expect(await seriousAxe()).toEqual([]);
+    // Logging out asks too; Cancel stays logged in, with the edit.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await poll(() => dialog.isVisible()).toBe(true);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await poll(() => dialog.isVisible()).toBe(false);
+    expect(await page.getByRole('button', { name: 'Log out' }).count()).toBe(1);
+    expect(await yamlShown()).toContain('state: running');
+
+    // The back button asks too (Cancel left no extra entry: back is the page before the editor); Confirm leaves, the edit unwritten.
+    await page.goBack();
+    await poll(() => dialog.isVisible()).toBe(true);
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await poll(() => page.evaluate(() => location.hash)).toBe('#/documents/instances/+new');
+    await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('New instance');
+    expect(file('instances/new.yaml')).toContain('state: stopped');
+
+    // Saved: nothing to ask.
+    await page.goto(`${base}/#/documents/instances/new`);
+    await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Instance new');
+    await page.getByRole('combobox', { name: 'State' }).selectOption('running');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await poll(() => page.getByRole('status').textContent()).toMatch(/Saved/);
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Documents' }).click();
+    await poll(() => page.getByRole('table', { name: 'Documents' }).count()).toBe(1);
+    expect(await dialog.count()).toBe(0);
+    expect(browser.errors).toEqual([]);
+  });
+
+  it("a reload or closed tab with unsaved changes gets the browser's own question", async () => {
+    const other = await browser.page.context().newPage();
+    try {
+      await other.goto(`${base}/#/documents/instances/new`);
+      await poll(() => other.getByRole('heading', { level: 1 }).textContent()).toBe('Instance new');
+      // Typed, not set by script: the browser asks only on a page the person has interacted with.
+      await poll(() => other.locator('.cm-content').count()).toBe(1);
+      await other.locator('.cm-content').click();
+      await other.keyboard.press('Control+End');
+      await other.keyboard.type('\n# a note');
+      await poll(() => other.locator('.cm-content').innerText()).toContain('# a note');
+      const asked = other.waitForEvent('dialog');
+      await other.close({ runBeforeUnload: true });
+      const question = await asked;
+      expect(question.type()).toBe('beforeunload');
+      await question.accept();
+    } finally {
+      if (!other.isClosed()) await other.close();
+    }
+    rmSync(join(fx.stateDir, 'instances', 'new.yaml'));
+  });
+
+  it("edits an overlay's sources with the form, in sync with the YAML and its comments, and saves it", async () => {
+    const { page } = browser;
+    await page.goto(`${base}/#/documents/overlays/+new`);
+    await poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('New overlay');
+    await page.getByLabel('Name', { exact: true }).fill('alice-maps');
+    await page.getByLabel('Name', { exact: true }).press('Tab');
+    await page.getByLabel('New source').selectOption('archive');
+    await page.getByRole('button', { name: 'Add source' }).click();
+    await poll(yamlShown).toContain('spec:\n  sources:\n    - archive:\n        url: ""\n        sha256: ""');
+    const sha = 'a'.repeat(64);
+    await typeYaml(`apiVersion: left4me/v1\nkind: Overlay\nmetadata:\n  name: alice-maps\nspec:\n  sources:\n    # the map pack\n    - archive:\n        url: https://example.org/maps.7z # a mirror\n        sha256: ${sha}\n`);
+    const archive = page.getByRole('group', { name: 'Source 1: archive' });
+    await poll(() => archive.getByLabel('Url', { exact: true }).inputValue()).toBe('https://example.org/maps.7z');
+    await archive.getByLabel('Url', { exact: true }).fill('https://example.org/maps-v2.7z');
+    await archive.getByLabel('Url', { exact: true }).press('Tab');
+    await poll(yamlShown).toContain('    # the map pack\n    - archive:\n        url: https://example.org/maps-v2.7z # a mirror');
+    // A second source added and removed again through the form; the comments stay throughout.
+    await page.getByLabel('New source').selectOption('workshop');
+    await page.getByRole('button', { name: 'Add source' }).click();
+    const workshop = page.getByRole('group', { name: 'Source 2: workshop' });
+    await workshop.getByLabel('Items', { exact: true }).fill('123456');
+    await workshop.getByLabel('Items', { exact: true }).press('Tab');
+    await poll(yamlShown).toContain('    - workshop:\n        items:\n          - 123456');
+    await page.getByRole('button', { name: 'Remove source 2' }).click();
+    await poll(yamlShown).not.toContain('workshop');
+    expect(await yamlShown()).toContain('# the map pack');
+    await poll(() => page.getByRole('list', { name: 'Problems' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await poll(() => page.evaluate(() => location.hash)).toBe('#/documents/overlays/alice-maps');
+    expect(file('overlays/alice-maps.yaml')).toMatch(/url: https:\/\/example\.org\/maps-v2\.7z/);
+    // Gone again, so the admin's overlay list below is the demo's.
+    const dialog = page.getByRole('dialog', { name: 'Confirm' });
+    await poll(() => page.getByRole('button', { name: 'Delete' }).count()).toBe(1);
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await poll(() => existsSync(join(fx.stateDir, 'overlays', 'alice-maps.yaml'))).toBe(false);
+    expect(browser.errors).toEqual([]);
+  });
+
   it("an admin edits a blueprint's overlays with the form and sees which servers it would restart", async () => {
     const { page } = browser;
     await page.getByRole('button', { name: 'Log out' }).click();
@@ -227,6 +362,13 @@ describe('the Documents pages', { timeout: 180_000 }, () => {
     await poll(() => page.getByRole('region', { name: 'Changes' }).getByRole('listitem').count()).toBeGreaterThan(0);
     const effects = page.getByRole('list', { name: 'Effects' }).getByRole('listitem');
     await poll(() => effects.allTextContents()).toEqual([expect.stringMatching(/^demo-1: /), expect.stringMatching(/^demo-2: /), expect.stringMatching(/^demo-3: /)]);
+    // Previewed, not saved: leaving asks, and the blueprint stays as it was.
+    await page.getByRole('link', { name: '← blueprints' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm' });
+    await poll(() => dialog.isVisible()).toBe(true);
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await poll(() => page.getByRole('table', { name: 'Documents' }).locator('tr[data-name="demo-coop"]').count()).toBe(1);
+    expect(file('blueprints/demo-coop.yaml')).not.toMatch(/overlays:\s*\n\s*- demo-base\s*\n\s*- demo-config/);
     expect(browser.errors).toEqual([]);
   });
 

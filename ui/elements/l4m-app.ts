@@ -8,6 +8,7 @@ import { ContextProvider } from '@lit/context';
 import { css, html, LitElement, nothing } from 'lit';
 import { Api, type SessionUser } from '../services/api.js';
 import { apiContext, feedContext } from '../services/context.js';
+import { mayLeave, unsaved } from '../services/leave-guard.js';
 import { StatusFeed } from '../services/status-feed.js';
 import { theme } from '../theme.js';
 import './l4m-login.js';
@@ -55,7 +56,11 @@ export class L4mApp extends LitElement {
   dark = matchMedia('(prefers-color-scheme: dark)').matches;
   readonly api = new Api();
   readonly feed = new StatusFeed();
-  private readonly onHash = () => (this.route = parseHash(location.hash));
+  /** The hash the page shows now, its entry's place in the session history, and a hash the person agreed to go to despite unsaved work. */
+  private shownHash: string | undefined;
+  private shownIndex = 0;
+  private leavingTo: string | undefined;
+  private readonly onHash = () => void this.followHash();
   private readonly onUnauthorized = () => this.loggedOut();
 
   constructor() {
@@ -84,6 +89,39 @@ export class L4mApp extends LitElement {
     this.feed.stop();
   }
 
+  /**
+   * Follows the location hash to its page, unless the page has unsaved work
+   * and the person, asked, stays. The hash has changed already when the
+   * browser says so, so staying means going back to the entry shown: each
+   * entry the dashboard shows is stamped with its place in the history, so a
+   * back or forward step (stamped) is undone by the opposite step, and a new
+   * entry (a link, a typed address: not stamped) by one step back.
+   */
+  private async followHash(): Promise<void> {
+    const next = location.hash;
+    if (next === this.shownHash) return;
+    if (this.shownHash !== undefined && next !== this.leavingTo && unsaved()) {
+      const place: unknown = (history.state as { l4mIndex?: unknown } | null)?.l4mIndex;
+      const traversed = typeof place === 'number' ? place - this.shownIndex : undefined;
+      if (traversed === undefined) history.back();
+      else if (traversed !== 0) history.go(-traversed);
+      if (!(await mayLeave())) return;
+      this.leavingTo = next;
+      if (traversed === undefined) location.hash = next;
+      else history.go(traversed);
+      return;
+    }
+    this.leavingTo = undefined;
+    this.shownHash = next;
+    const place: unknown = (history.state as { l4mIndex?: unknown } | null)?.l4mIndex;
+    if (typeof place === 'number') this.shownIndex = place;
+    else {
+      this.shownIndex += 1;
+      history.replaceState({ ...(history.state as object | null), l4mIndex: this.shownIndex }, '');
+    }
+    this.route = parseHash(next);
+  }
+
   private loggedIn(user: SessionUser): void {
     this.user = user;
     this.feed.start();
@@ -95,6 +133,7 @@ export class L4mApp extends LitElement {
   }
 
   private async logout(): Promise<void> {
+    if (!(await mayLeave())) return;
     await this.api.logout();
     this.loggedOut();
   }

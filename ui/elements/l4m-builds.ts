@@ -1,7 +1,8 @@
 /**
  * <l4m-builds .args=…>: the Builds page (route `builds`). `#/builds` lists
- * overlays and (for admins) installations with their build status and a
- * running install's progress, live from the status feed, and the servers
+ * overlays and (for admins) installations with their build status, a
+ * running overlay build's step (and download percent) and a running
+ * install's progress, live from the status feed, and the servers
  * whose writable layers can be browsed; `#/builds/overlays/NAME` and
  * `#/builds/installations/NAME` show one build's log (followed while it
  * runs) and, for overlays, the ready build's files;
@@ -27,6 +28,7 @@ interface BuildItem {
   build?: string;
   building?: string;
   progress?: StatusSummary['progress'];
+  buildStep?: StatusSummary['buildStep'];
 }
 
 type Plural = 'overlays' | 'installations';
@@ -36,6 +38,46 @@ const READY_TEXT: Record<string, string> = { True: 'Ready', False: 'Not ready', 
 /** "pass 1/2 · downloading · 45%" */
 export function progressText(p: NonNullable<StatusSummary['progress']>): string {
   return `pass ${p.pass}/${p.passes} · ${p.state} · ${Math.round(p.percent)}%`;
+}
+
+type BuildStep = NonNullable<StatusSummary['buildStep']>;
+
+/** 12345678 → "11.8 MiB" */
+export function bytesText(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** A download's share done, 0–100 (floored: 100 only when every byte is there); undefined when its size is unknown. */
+export function stepPercent(s: BuildStep): number | undefined {
+  if (s.bytes === undefined || !s.totalBytes) return undefined;
+  return Math.min(100, Math.floor((s.bytes / s.totalBytes) * 100));
+}
+
+/** "step 2 of 3 · download maps.7z · 45% (12.0 MiB of 26.7 MiB)" */
+export function stepText(s: BuildStep): string {
+  const percent = stepPercent(s);
+  const bytes =
+    percent !== undefined ? ` · ${percent}% (${bytesText(s.bytes!)} of ${bytesText(s.totalBytes!)})` : s.bytes !== undefined ? ` · ${bytesText(s.bytes)}` : '';
+  return `step ${s.step} of ${s.steps} · ${s.label}${bytes}`;
+}
+
+/** A running overlay build: where it is, and a bar while it downloads (no value: a download of unknown size). */
+function stepView(name: string, s: BuildStep) {
+  const percent = stepPercent(s);
+  const bar =
+    percent !== undefined
+      ? html`<progress max="100" value=${percent} aria-label="Progress of ${name}"></progress> `
+      : s.bytes !== undefined
+        ? html`<progress aria-label="Progress of ${name}"></progress> `
+        : nothing;
+  return html`${bar}<span class="step">${stepText(s)}</span>`;
 }
 
 export class L4mBuilds extends LitElement {
@@ -79,13 +121,14 @@ export class L4mBuilds extends LitElement {
   private rowOf(plural: Plural, item: BuildItem): BuildItem {
     const s = this.feed.value?.get(KIND_OF[plural], item.name);
     if (!s) return item;
-    return { ...item, ready: s.ready, reason: s.reason, message: s.message, build: s.build, building: s.building, progress: s.progress };
+    return { ...item, ready: s.ready, reason: s.reason, message: s.message, build: s.build, building: s.building, progress: s.progress, buildStep: s.buildStep };
   }
 
   private buildCell(r: BuildItem) {
     if (r.progress) {
       return html`<progress max="100" value=${r.progress.percent} aria-label="Progress of ${r.name}"></progress> <span>${progressText(r.progress)}</span>`;
     }
+    if (r.building && r.buildStep) return stepView(r.name, r.buildStep);
     if (r.building) return html`<span>Building ${r.building}…</span>`;
     return html`<span>${r.build ?? '–'}</span>`;
   }
@@ -149,6 +192,7 @@ export class L4mBuilds extends LitElement {
         ${s ? html`<span class=${s.ready}>${READY_TEXT[s.ready] ?? s.ready}</span> <span class="muted">${s.reason ?? ''} ${s.message ?? ''}</span>` : nothing}
       </p>
       ${s?.progress ? html`<p><progress max="100" value=${s.progress.percent} aria-label="Progress of ${name}"></progress> ${progressText(s.progress)}</p>` : nothing}
+      ${s?.building ? html`<p>Building ${s.building}${s.buildStep ? html`: ${stepView(name, s.buildStep)}` : '…'}</p>` : nothing}
       <section>
         <h2>Build log</h2>
         <l4m-build-log .plural=${plural} .name=${name} .live=${running}></l4m-build-log>

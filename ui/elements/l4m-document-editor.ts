@@ -7,17 +7,18 @@
  * and its problems shown at their lines. "Preview" shows what changes (a JSON
  * diff of the version read against the edit) and what the controller would
  * do; "Save" POSTs a new document or PUTs with If-Match; a 409 shows theirs
- * against mine and lets the user take theirs or put mine over it. Loaded
- * lazily by <l4m-documents>, with everything it needs (yaml, the schemas,
+ * against mine and lets the user take theirs or put mine over it. Leaving with
+ * unsaved changes asks first (services/leave-guard.ts). Loaded lazily by <l4m-documents>, with everything it needs (yaml, the schemas,
  * fast-json-patch, CodeMirror after it).
  */
 import { ContextConsumer } from '@lit/context';
 import { Task } from '@lit/task';
 import { css, html, LitElement, nothing } from 'lit';
-import { isScalar, parseDocument, stringify } from 'yaml';
+import { isCollection, isScalar, parseDocument, stringify } from 'yaml';
 import { KIND_PATHS, withoutDefaults, type Kind } from '../schemas.js';
 import { ApiError } from '../services/api.js';
 import { apiContext } from '../services/context.js';
+import { LeaveGuard } from '../services/leave-guard.js';
 import { theme } from '../theme.js';
 import './l4m-confirm.js';
 import './l4m-diff.js';
@@ -69,6 +70,7 @@ export class L4mDocumentEditor extends LitElement {
   static override properties = {
     kind: {},
     name: {},
+    create: { type: Boolean },
     text: { state: true },
     doc: { state: true },
     problems: { state: true },
@@ -102,8 +104,10 @@ export class L4mDocumentEditor extends LitElement {
 
   /** The kind's path segment: instances, blueprints, overlays or installations. */
   kind = 'instances';
-  /** The document's name, or `new` to create one. */
-  name = 'new';
+  /** The document's name (any name, `new` too); unused when creating. */
+  name = '';
+  /** Create a new document instead of editing `name`. */
+  create = false;
   text = '';
   doc: Obj = {};
   problems: Problem[] = [];
@@ -123,18 +127,25 @@ export class L4mDocumentEditor extends LitElement {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private checks = 0;
   private readonly api = new ContextConsumer(this, { context: apiContext });
+  /** The text as last loaded or saved: anything else is unsaved work, which leaving asks about first. */
+  private savedText: string | undefined;
+  private readonly guard = new LeaveGuard(
+    this,
+    () => this.savedText !== undefined && this.text !== this.savedText,
+    () => this.confirm('Leave without saving?', `Your changes to ${this.isNew ? `the new ${this.kindName.toLowerCase()}` : `${this.kindName.toLowerCase()} ${this.name}`} are not saved; they are lost if you leave.`),
+  );
 
   private get kindName(): Kind {
     return KIND_PATHS[this.kind] ?? 'Instance';
   }
 
   private get isNew(): boolean {
-    return this.name === 'new';
+    return this.create;
   }
 
   private readonly load = new Task(this, {
-    args: () => [this.kind, this.name] as const,
-    task: async ([kind, name]) => {
+    args: () => [this.kind, this.name, this.create] as const,
+    task: async ([kind, name, create]) => {
       const api = this.api.value!;
       const names = async (path: string) => (await api.get<{ items: Array<{ name: string }> }>(`/api/v1/${path}`)).items.map((i) => i.name);
       [this.blueprints, this.overlays] = await Promise.all([
@@ -142,12 +153,13 @@ export class L4mDocumentEditor extends LitElement {
         this.kindName === 'Blueprint' ? names('overlays') : [],
       ]);
       this.reset();
-      if (name === 'new') {
+      if (create) {
         this.original = undefined;
         this.etag = '';
         this.status = undefined;
         this.origin = undefined;
         this.setText(stringify(template(this.kindName, this.blueprints)));
+        this.savedText = this.text;
         return;
       }
       const a = await api.request<DocumentAnswer>('GET', `/api/v1/${kind}/${encodeURIComponent(name)}`);
@@ -161,6 +173,7 @@ export class L4mDocumentEditor extends LitElement {
   });
 
   private reset(): void {
+    this.savedText = undefined;
     this.preview = undefined;
     this.conflict = undefined;
     this.problems = [];
@@ -173,6 +186,7 @@ export class L4mDocumentEditor extends LitElement {
     this.original = doc;
     this.etag = etag;
     this.setText(stringify(doc));
+    this.savedText = this.text;
   }
 
   private setText(text: string): void {
@@ -202,7 +216,12 @@ export class L4mDocumentEditor extends LitElement {
       // The same node with a new value: its comments stay; its old quoting goes (the new value is written plain when it can be).
       node.value = e.detail.value;
       node.type = undefined;
-    } else d.setIn(e.detail.path, e.detail.value);
+    } else {
+      // An item added to a list written inline (a new overlay's `sources: []`) turns the list into block style: one item a line, readable.
+      const parent = d.getIn(e.detail.path.slice(0, -1), true);
+      if (isCollection(parent) && parent.flow && typeof e.detail.value === 'object') parent.flow = false;
+      d.setIn(e.detail.path, typeof e.detail.value === 'object' && e.detail.value !== null ? d.createNode(e.detail.value) : e.detail.value);
+    }
     this.error = '';
     this.setText(d.toString());
     this.check();
@@ -267,12 +286,14 @@ export class L4mDocumentEditor extends LitElement {
       if (this.isNew) {
         const a = await api.request<DocumentAnswer>('POST', `/api/v1/${this.kind}`, { yaml: this.text });
         const name = isObj(a.body.document?.metadata) ? String(a.body.document.metadata.name) : '';
+        this.savedText = this.text;
         location.hash = `#/documents/${this.kind}/${encodeURIComponent(name)}`;
         return;
       }
       const a = await api.request<DocumentAnswer>('PUT', `/api/v1/${this.kind}/${encodeURIComponent(this.name)}`, { yaml: this.text, headers: { 'if-match': this.etag } });
       this.original = a.body.document ?? this.original;
       this.etag = a.body.etag;
+      this.savedText = this.text;
       this.status = a.body.status ?? this.status;
       this.preview = undefined;
       this.problems = [];
@@ -317,6 +338,8 @@ export class L4mDocumentEditor extends LitElement {
     this.busy = true;
     try {
       await this.api.value!.request('DELETE', `/api/v1/${this.kind}/${encodeURIComponent(this.name)}`, { headers: { 'if-match': this.etag } });
+      // Gone: an edit of it is nothing to keep.
+      this.savedText = this.text;
       location.hash = `#/documents/${this.kind}`;
     } catch (err) {
       this.failed(err);

@@ -2,10 +2,10 @@
  * <l4m-documents>: the Documents pages. `#/documents/KIND` lists the
  * documents of a kind the user can see, with their status (live from the
  * feed) and invalid ones marked; `#/documents/KIND/NAME` edits one and
- * `#/documents/KIND/new` creates one, in <l4m-document-editor>, which is
+ * `#/documents/KIND/+new` creates one, in <l4m-document-editor>, which is
  * loaded only then (with the YAML library, the schemas and CodeMirror) so the
- * dashboard's first load stays small. (A document named `new` cannot be
- * opened here: that path creates one; the CLI edits it.)
+ * dashboard's first load stays small. `+` is in no document name, so every
+ * name (`new` too) opens as itself.
  */
 import { ContextConsumer } from '@lit/context';
 import { Task } from '@lit/task';
@@ -14,6 +14,9 @@ import { apiContext, feedContext } from '../services/context.js';
 import { StatusController, type StatusSummary } from '../services/status-feed.js';
 import { theme } from '../theme.js';
 import { registerRoute } from './l4m-app.js';
+
+/** The path segment after the kind that creates a document: never a document's name (names have no `+`). */
+export const CREATE_SEGMENT = '+new';
 
 /** The kinds, by their path segment, in the order the page offers them. */
 const KINDS: Array<{ path: string; kind: StatusSummary['kind']; label: string; one: string }> = [
@@ -61,7 +64,7 @@ export class L4mDocuments extends LitElement {
     `,
   ];
 
-  /** The route's arguments: [KIND] lists, [KIND, NAME] edits, [KIND, 'new'] creates. */
+  /** The route's arguments: [KIND] lists, [KIND, NAME] edits, [KIND, '+new'] creates. */
   args: string[] = [];
   private readonly api = new ContextConsumer(this, { context: apiContext });
   private readonly feed = new ContextConsumer(this, { context: feedContext });
@@ -86,7 +89,8 @@ export class L4mDocuments extends LitElement {
     if (this.args[1] !== undefined) {
       // The editor and all it brings arrive on first use (a chunk of their own).
       this.editorLoaded ??= import('./l4m-document-editor.js');
-      return html`<l4m-document-editor .kind=${kind.path} .name=${this.args[1]}></l4m-document-editor>`;
+      const create = this.args[1] === CREATE_SEGMENT;
+      return html`<l4m-document-editor .kind=${kind.path} .name=${create ? '' : this.args[1]} .create=${create}></l4m-document-editor>`;
     }
     const admin = this.api.value?.user?.role === 'admin';
     return html`
@@ -95,7 +99,7 @@ export class L4mDocuments extends LitElement {
       </nav>
       <div class="bar">
         <h1>${kind.label}</h1>
-        ${admin || kind.kind !== 'Installation' ? html`<a class="new" href="#/documents/${kind.path}/new">New ${kind.one}</a>` : nothing}
+        ${admin || kind.kind !== 'Installation' ? html`<a class="new" href="#/documents/${kind.path}/${CREATE_SEGMENT}">New ${kind.one}</a>` : nothing}
       </div>
       ${this.list.render({
         pending: () => html`<p>Loading ${kind.path}…</p>`,

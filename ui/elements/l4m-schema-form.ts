@@ -2,7 +2,9 @@
  * <l4m-schema-form>: the form half of the documents editor. Its fields are
  * generated from the kind's JSON Schema (ui/schemas.ts): the name, then each
  * spec field the form can edit, labelled by its schema name with the
- * schema's description as help text. Two fields know their options: an
+ * schema's description as help text (an installation's steam block as a
+ * group of its own fields, shown for steam installations; an overlay's
+ * sources in <l4m-overlay-sources>). Two fields know their options: an
  * instance's blueprint (a select of the blueprints the user can see) and a
  * blueprint's overlays (a multi-select). It never edits the document itself:
  * each change goes up as an `l4m-field` event `{ path, value }` (value
@@ -11,9 +13,11 @@
 import { css, html, LitElement, nothing } from 'lit';
 import { formFields, labelOf, type FormField, type Kind } from '../schemas.js';
 import { theme } from '../theme.js';
+import './l4m-overlay-sources.js';
 
 export interface FieldChange {
-  path: string[];
+  /** Keys, and indexes into lists (an overlay's sources). */
+  path: Array<string | number>;
   value: unknown;
 }
 
@@ -68,7 +72,7 @@ export class L4mSchemaForm extends LitElement {
   readOnly = false;
   private readonly uid = `f${++ids}`;
 
-  private emit(path: string[], value: unknown): void {
+  private emit(path: Array<string | number>, value: unknown): void {
     this.dispatchEvent(new CustomEvent<FieldChange>('l4m-field', { detail: { path, value }, bubbles: true, composed: true }));
   }
 
@@ -90,13 +94,14 @@ export class L4mSchemaForm extends LitElement {
     </fieldset></form>`;
   }
 
-  private field(f: FormField) {
-    const id = `${this.uid}-${f.key}`;
+  private field(f: FormField, within: string[] = []): unknown {
+    const id = `${this.uid}-${[...within, f.key].join('-')}`;
     const help = f.description ? html`<small class="help" id="${id}-help">${f.description}</small>` : nothing;
     // "Required" is the control's own `required`; nothing is added to the label, whose text is the field's name and only that.
     const label = html`<label for=${id}>${labelOf(f.key)}</label>`;
-    const v = this.spec[f.key];
-    const path = ['spec', f.key];
+    const parent = within.reduce<Obj>((o, k) => (isObj(o[k]) ? (o[k] as Obj) : {}), this.spec);
+    const v = parent[f.key];
+    const path = ['spec', ...within, f.key];
     const described = f.description ? `${id}-help` : '';
     if (this.kind === 'Instance' && f.key === 'blueprint') return this.select(id, label, help, described, path, this.blueprints, v, f.required);
     switch (f.control) {
@@ -119,13 +124,22 @@ export class L4mSchemaForm extends LitElement {
         return this.names(id, label, help, described, path, f.key, v);
       case 'map':
         return this.map(f, path, v);
+      case 'object':
+        // An installation's steam block means something only for steam installations.
+        if (this.kind === 'Installation' && f.key === 'steam' && this.spec.source !== 'steam') return nothing;
+        return html`<fieldset aria-describedby=${described}>
+          <legend>${labelOf(f.key)}</legend>
+          ${(f.fields ?? []).map((inner): unknown => this.field(inner, [...within, f.key]))} ${help}
+        </fieldset>`;
+      case 'sources':
+        return html`<div><l4m-overlay-sources .sources=${Array.isArray(v) ? v : []}></l4m-overlay-sources>${help}</div>`;
       default:
         return html`<div>${label}<input id=${id} type="text" ?required=${f.required} aria-describedby=${described} placeholder=${f.default !== undefined ? String(f.default) : ''} .value=${typeof v === 'string' || typeof v === 'number' ? String(v) : ''}
           @change=${(e: Event) => this.emit(path, (e.target as HTMLInputElement).value.trim() || undefined)} />${help}</div>`;
     }
   }
 
-  private select(id: string, label: unknown, help: unknown, described: string, path: string[], options: string[], v: unknown, required: boolean, dflt?: unknown) {
+  private select(id: string, label: unknown, help: unknown, described: string, path: Array<string | number>, options: string[], v: unknown, required: boolean, dflt?: unknown) {
     const current = typeof v === 'string' ? v : '';
     // A value the options do not know (a blueprint not visible, a typo in the YAML) stays shown, so the select never hides it.
     const all = current && !options.includes(current) ? [current, ...options] : options;
@@ -136,7 +150,7 @@ export class L4mSchemaForm extends LitElement {
     </select>${help}</div>`;
   }
 
-  private names(id: string, label: unknown, help: unknown, described: string, path: string[], key: string, v: unknown) {
+  private names(id: string, label: unknown, help: unknown, described: string, path: Array<string | number>, key: string, v: unknown) {
     const list = Array.isArray(v) ? v.map(String) : [];
     if (this.kind === 'Blueprint' && key === 'overlays') {
       const all = [...list, ...this.overlays.filter((o) => !list.includes(o))];
@@ -157,7 +171,7 @@ export class L4mSchemaForm extends LitElement {
   }
 
   /** A string map (cvars) as key/value rows, plus an empty row to add one. */
-  private map(f: FormField, path: string[], v: unknown) {
+  private map(f: FormField, path: Array<string | number>, v: unknown) {
     const entries = isObj(v) ? Object.entries(v) : [];
     const label = labelOf(f.key);
     const set = (key: string, value: unknown) => this.emit([...path, key], value);

@@ -227,7 +227,7 @@ export function statusView(doc: Document | undefined, st: DocumentStatus | undef
     ...(st?.map !== undefined ? { map: st.map } : {}),
     ...(st?.unit ? { unit: st.unit } : {}),
     ...(st?.build ? { build: st.build } : {}),
-    ...(st?.building ? { building: { build: st.building.build, since: st.building.since } } : {}),
+    ...(st?.building ? { building: { build: st.building.build, since: st.building.since, ...(st.building.step ? { step: st.building.step } : {}) } } : {}),
     ...(st?.progress ? { progress: st.progress } : {}),
   };
 }
