@@ -79,13 +79,6 @@ afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-/**
- * Shipped modules the CLI does not load yet, each with the reason; remove an
- * entry once `left4me` imports it. The git sync (fetch, checkout, triggers,
- * credentials, webhook secrets) landed before the controller runs it.
- */
-const NOT_YET_LOADED = ['credentials', 'fetch', 'git', 'sync', 'triggers', 'webhook-secrets'].map((m) => `dist/controller/sources/${m}.js`);
-
 /** Every module specifier a JavaScript file names (static and dynamic imports, re-exports). */
 function specifiers(file: string): string[] {
   return ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles.map((f) => f.fileName);
@@ -183,7 +176,7 @@ describe('the packed tarball', () => {
     expect(missing).toEqual([]);
     // Nothing unused ships: a compiled module the CLI never loads is dead weight, except
     // files of types alone, which compile to an empty module (shared shapes such as web/wire.ts).
-    const unreached = shipped.filter((f) => f.endsWith('.js') && f.startsWith('dist/controller/') && !reached.has(f) && !typesOnly(join(installed, f)) && !NOT_YET_LOADED.includes(f));
+    const unreached = shipped.filter((f) => f.endsWith('.js') && f.startsWith('dist/controller/') && !reached.has(f) && !typesOnly(join(installed, f)));
     expect(unreached).toEqual([]);
 
     const imported = [...bare.keys()].sort();
