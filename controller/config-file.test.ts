@@ -47,6 +47,7 @@ maxArchiveBytes: 4G
 maxBuildBytes: 21474836480
 maxDownloadBytes: 1GiB
 buildConcurrency: 3
+serverSandbox: compat
 concurrency: 8
 resync: 2m
 steamApiBase: https://steam.example
@@ -97,6 +98,7 @@ describe('a good controller.yaml', () => {
       secretsDir: '/srv/left4me/data/secrets',
     });
     expect(cfg.units.layout.configDir).toBe('/srv/left4me/etc');
+    expect(cfg.units.server.sandbox).toBe('compat');
     expect(cfg.units.layout.gitCredentialsDir).toBe('/srv/left4me/etc/secrets/git');
     expect(cfg.sources.map((s) => s.name)).toEqual(['fleet', 'pinned']);
   });
@@ -131,6 +133,7 @@ describe('problems, each at its line', () => {
       '3:10 /sources must be a list (got a map)',
     ]);
     expect(await problemsOf('- just\n- a list\n')).toEqual(['1:1  must be a map (got a list)']);
+    expect(await problemsOf('serverSandbox: lax\n')).toEqual([expect.stringMatching(/^1:16 \/serverSandbox must be one of .*strict.*compat/)]);
     expect(await problemsOf(sourceFile('url: /srv/fleet.git', 'branchh: main'))).toEqual(['4:5 /sources/0/branchh unknown field "branchh" — did you mean "branch"?']);
     expect(await problemsOf('sources:\n  - url: /srv/fleet.git\n')).toEqual(['2:5 /sources/0 missing required field "name"']);
   });
@@ -291,6 +294,12 @@ describe('flags and the file', () => {
     expect(cfg.maxBuildBytes).toBe(2 ** 30);
     expect(cfg.dataDir).toBe('/srv/d');
     expect(hostConfig({ 'data-dir': '/srv/other' }, {}, { path, settings }).dataDir).toBe('/srv/other');
+    // The sandbox profile too: the file's, unless the flag names another; the file's data directory stays beside it.
+    const sandboxed = file('serverSandbox: compat\ndataDir: /srv/d\n');
+    const fromFile = (await loadControllerConfigFile(sandboxed)).options.settings;
+    expect(hostConfig({}, {}, { path: sandboxed, settings: fromFile }).units.server.sandbox).toBe('compat');
+    const flagged = hostConfig({ 'server-sandbox': 'strict' }, {}, { path: sandboxed, settings: fromFile });
+    expect([flagged.units.server.sandbox, flagged.units.layout.dataDir]).toEqual(['strict', '/srv/d']);
   });
 
   it('a clash between a flag and the file names both, the file value by field and file', async () => {

@@ -21,7 +21,7 @@ import { DEFAULT_CONFIG_DIR, DEFAULT_DATA_DIR, hostLayout } from './host/layout.
 import { packageRoot } from './package-root.js';
 import type { GitSourceConfig } from './sources/types.js';
 import { uidRangeProblem } from './systemd/server-accounts.js';
-import { UnitRenderError } from './systemd/units.js';
+import { SERVER_SANDBOXES, UnitRenderError, type ServerSandbox } from './systemd/units.js';
 
 /** Where the controller looks for its configuration when `--config` is not given (as the host sees it). */
 export const DEFAULT_CONTROLLER_CONFIG = join(DEFAULT_CONFIG_DIR, 'controller.yaml');
@@ -61,6 +61,8 @@ export interface HostSettings {
   buildConcurrency?: string | number;
   concurrency?: number;
   steamApiBase?: string;
+  /** The game servers' sandbox profile, `strict` or `compat` (ServerSandbox in systemd/units.ts). */
+  serverSandbox?: string;
 }
 
 export type SettingName = keyof HostSettings;
@@ -136,14 +138,24 @@ export function hostSettingsConfig(s: HostSettings, name: (setting: SettingName)
     fail('buildConcurrency', `${name('buildConcurrency')} must be a whole number from 1 to 64`);
   }
 
+  const sandbox = s.serverSandbox;
+  if (sandbox !== undefined && !SERVER_SANDBOXES.some((p) => p === sandbox)) {
+    fail('serverSandbox', `${name('serverSandbox')} must be one of ${SERVER_SANDBOXES.join(', ')} (compat: the previous deployment's sandbox, for when srcds fails under strict)`);
+  }
+
   const cfg = layoutChecked(s, name, () => controllerConfig({
     ...(s.stateDir !== undefined ? { stateDir: s.stateDir } : {}),
     ...(s.unitDir !== undefined ? { unitDir: s.unitDir } : {}),
     ...(s.fsRoot !== undefined ? { fsRoot: s.fsRoot } : {}),
     ...(s.busAddress !== undefined ? { busAddress: s.busAddress } : {}),
     ...(s.node !== undefined ? { node: s.node } : {}),
-    ...(s.dataDir !== undefined || s.configDir !== undefined
-      ? { units: { layout: hostLayout(s.dataDir ?? DEFAULT_DATA_DIR, s.configDir ?? DEFAULT_CONFIG_DIR) } }
+    ...(s.dataDir !== undefined || s.configDir !== undefined || sandbox !== undefined
+      ? {
+          units: {
+            ...(s.dataDir !== undefined || s.configDir !== undefined ? { layout: hostLayout(s.dataDir ?? DEFAULT_DATA_DIR, s.configDir ?? DEFAULT_CONFIG_DIR) } : {}),
+            ...(sandbox !== undefined ? { server: { sandbox: sandbox as ServerSandbox } } : {}),
+          },
+        }
       : {}),
     portRanges: { game, client },
     allowedDownloadNetworks,
@@ -283,7 +295,7 @@ export interface LoadConfigOptions {
 const SETTINGS: readonly SettingName[] = [
   'stateDir', 'dataDir', 'configDir', 'unitDir', 'busAddress', 'node', 'portRange', 'clientPortRange', 'uidRange',
   'allowDownloadNetworks', 'installationRoots', 'maxArchiveBytes', 'maxBuildBytes', 'maxDownloadBytes', 'buildConcurrency',
-  'concurrency', 'steamApiBase',
+  'concurrency', 'steamApiBase', 'serverSandbox',
 ];
 
 let validator: ValidateFunction | undefined;

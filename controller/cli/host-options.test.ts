@@ -28,6 +28,21 @@ describe('operator limits on the command line', () => {
   });
 });
 
+describe('the game servers\' sandbox profile', () => {
+  it('is strict unless --server-sandbox compat asks for the previous deployment\'s, with --data-dir kept beside it', () => {
+    expect(hostConfig({ state: '/tmp/state' }).units.server.sandbox).toBe('strict');
+    const cfg = hostConfig({ state: '/tmp/state', 'server-sandbox': 'compat', 'data-dir': '/srv/l4m' });
+    expect(cfg.units.server.sandbox).toBe('compat');
+    expect(cfg.units.layout.dataDir).toBe('/srv/l4m');
+    expect(hostConfig({ state: '/tmp/state', 'server-sandbox': 'strict' }).units.server.sandbox).toBe('strict');
+  });
+
+  it.each(['Compat', 'lax', '', 'strict '])('refuses --server-sandbox %j with a usage error naming the choices', (value) => {
+    expect(() => hostConfig({ state: '/tmp/state', 'server-sandbox': value })).toThrow(UsageError);
+    expect(() => hostConfig({ state: '/tmp/state', 'server-sandbox': value })).toThrow(/--server-sandbox must be one of strict, compat/);
+  });
+});
+
 describe('how verbs judge documents', () => {
   it("take the controller's port ranges when given (a fixed port is judged as the controller will), the loader's defaults otherwise", () => {
     expect(documentOptions({ state: '/tmp/state' }).portRanges).toBeUndefined();

@@ -32,6 +32,7 @@ export const HOST_OPTIONS = {
   'max-archive-bytes': { type: 'string' },
   'max-build-bytes': { type: 'string' },
   'build-concurrency': { type: 'string' },
+  'server-sandbox': { type: 'string' },
 } as const;
 
 /** `--config FILE`: the controller configuration file of the verbs that read it (controller, diff); not the demo's. */
@@ -50,6 +51,7 @@ type HostValues = {
   'client-port-range'?: string;
   'allow-download-network'?: string[];
   'uid-range'?: string;
+  'server-sandbox'?: string;
 };
 /** The operator's limits on builds; documents only ask within them. */
 type LimitValues = { 'max-archive-bytes'?: string; 'max-build-bytes'?: string; 'build-concurrency'?: string };
@@ -74,6 +76,7 @@ const FLAGS: Record<SettingName, string> = {
   buildConcurrency: '--build-concurrency',
   concurrency: 'concurrency',
   steamApiBase: 'steamApiBase',
+  serverSandbox: '--server-sandbox',
 };
 
 /** Parses a size such as `8G`, `512MiB` or `1048576` (binary units) into bytes, at least 1. */
@@ -109,6 +112,7 @@ export function flagSettings(values: HostValues & LimitValues): HostSettings {
     ['maxArchiveBytes', values['max-archive-bytes']],
     ['maxBuildBytes', values['max-build-bytes']],
     ['buildConcurrency', values['build-concurrency']],
+    ['serverSandbox', values['server-sandbox']],
   ];
   return Object.fromEntries(given.filter(([, v]) => v !== undefined)) as HostSettings;
 }

@@ -46,7 +46,9 @@ commands:
              [--port-range 27015-27115] [--client-port-range 26900-27000]
              [--uid-range 1879048192-1879113727] [--allow-download-network CIDR]...
              [--max-archive-bytes 8G] [--max-build-bytes 20G] [--build-concurrency 2]
-                                    run the reconciler (as root); servers keep running when it stops.
+             [--server-sandbox strict|compat]
+                                    run the reconciler (as root); servers keep running when it stops;
+                                    compat: the game servers' previous sandbox, for a srcds strict kills.
                                     Settings and git sources come from FILE (default
                                     /etc/left4me/controller.yaml, if present); flags win over it
   config check [FILE]               check a controller configuration file (default

@@ -11,6 +11,8 @@ describe('npm start -- <controller options>', () => {
     expect(cfg?.allowedDownloadNetworks).toEqual(['127.0.0.0/8', '::1/128']);
     expect(cfg?.portRanges.game).toEqual({ min: 28015, max: 28115 });
     expect(cfg).toMatchObject(host);
+    expect(cfg?.units.server.sandbox).toBe('strict');
+    expect(demoControllerConfig(['--server-sandbox', 'compat'], host)?.units.server.sandbox).toBe('compat');
   });
 
   it('refuses what the demo host sets itself, and bad networks, before anything boots', () => {

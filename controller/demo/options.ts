@@ -18,6 +18,7 @@ Boots a private systemd with the demo servers. Controller options (as for
   --source URL[#BRANCH][:PATH]    run the demo from a git repository (a local path, file://,
                                   https:// or ssh) instead of state.example/demo; polled every
                                   minute, and its webhook works too (source name: demo)
+  --server-sandbox compat         run the demo servers under the previous deployment's sandbox
 `;
 
 /** The git source `npm start -- --source` names. */

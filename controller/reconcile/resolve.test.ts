@@ -46,6 +46,24 @@ describe('resolveInstance', () => {
     }
   });
 
+  it("carries the server template's stamp in the instance's files, so another sandbox profile is a change its update policy applies", async () => {
+    const state = await stack(1, mkdtempSync(join(root, 'profile-')));
+    const doc = state.instances.get('versus-1')!;
+    const files = (c: typeof cfg) => {
+      const r = resolveInstance(state, doc, lease, 'pw', c, allBuilt, 1879048192);
+      if ('blocked' in r) throw new Error(r.message);
+      return r.intent.files;
+    };
+    const strict = files(cfg);
+    const compat = files(controllerConfig({ units: { server: { sandbox: 'compat' } } }));
+    const changed = [...strict.keys()].filter((p) => strict.get(p) !== compat.get(p));
+    expect(changed).toEqual([`/etc/systemd/system/left4me-server@versus-1.service.d/10-user.conf`]);
+    expect(strict.get(changed[0]!)).toMatch(/^# Runs under left4me-server@\.service strict sha256:[0-9a-f]{16}:/m);
+    expect(compat.get(changed[0]!)).toMatch(/^# Runs under left4me-server@\.service compat sha256:[0-9a-f]{16}:/m);
+    // The same configuration, the same files: a resync changes nothing.
+    expect(files(controllerConfig())).toEqual(strict);
+  });
+
   it('resolves the same blueprint with fewer layers', async () => {
     const state = await stack(30, mkdtempSync(join(root, 'short-')));
     const r = resolveInstance(state, state.instances.get('versus-1')!, lease, 'pw', cfg, allBuilt, 1879048192);

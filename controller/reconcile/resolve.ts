@@ -7,7 +7,7 @@ import type { Document } from '../documents/kinds.js';
 import type { DesiredState } from '../documents/loader.js';
 import type { Lease } from '../status/leases.js';
 import { renderUserDropIn } from '../systemd/server-accounts.js';
-import { instancePaths, renderInstanceMount, renderLaunchEnv, UnitRenderError, type InstanceUnitSpec, type OverlayBuildRef } from '../systemd/units.js';
+import { instancePaths, renderInstanceMount, renderLaunchEnv, serverTemplateStamp, UnitRenderError, type InstanceUnitSpec, type OverlayBuildRef } from '../systemd/units.js';
 import { renderConfigLayer, type ConfigLayer } from './config-layer.js';
 import type { InstanceIntent } from './plan.js';
 
@@ -178,7 +178,7 @@ export function resolveInstance(
   const rendered = renderUnits(unitSpec, blueprint, cfg);
   if ('blocked' in rendered) return rendered;
   const { mount } = rendered;
-  const user = renderUserDropIn(cfg.unitDir, doc.metadata.name, uid);
+  const user = renderUserDropIn(cfg.unitDir, doc.metadata.name, uid, serverTemplateStamp(cfg.units));
   const files = new Map<string, string>([
     [join(cfg.unitDir, mount.fileName), mount.text],
     [user.path, user.text],

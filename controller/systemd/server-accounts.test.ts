@@ -47,6 +47,19 @@ describe('the account of one server', () => {
       User=1879048192
       "
     `);
+    // With the template's stamp (what the controller writes), a new template is a new drop-in text.
+    expect(renderUserDropIn('/etc/systemd/system', 'versus-1', 1879048192, 'compat sha256:0123456789abcdef').text).toMatchInlineSnapshot(`
+      "# Managed by left4me — edits are overwritten
+
+      # Runs under left4me-server@.service compat sha256:0123456789abcdef: a new template (another --server-sandbox,
+      # a new left4me) changes this file, and the instance's update policy restarts it onto that template.
+
+      [Service]
+      # This instance alone runs as this uid: no other server and no build can signal it.
+      User=1879048192
+      "
+    `);
+    expect(() => renderUserDropIn('/etc/systemd/system', 'versus-1', 1879048192, 'compat\nUser=0')).toThrow(/not a template stamp/);
     expect(() => renderUserDropIn('/etc/systemd/system', '../x', 1879048192)).toThrow(/instance name/);
     expect(() => renderUserDropIn('/etc/systemd/system', 'a', 0)).toThrow(/not a server uid/);
   });

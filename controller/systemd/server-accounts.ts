@@ -10,7 +10,7 @@
  * reboots so enabled servers start before the controller does.
  */
 import type { UidRange } from '../status/uid-leases.js';
-import { MANAGED_HEADER, serverUnitName } from './units.js';
+import { MANAGED_HEADER, SERVER_TEMPLATE_UNIT, serverUnitName } from './units.js';
 
 /** Where systemd's NSS module reads drop-in user records (userdb(5)); persistent, unlike /run/userdb. */
 export const USERDB_DIR = '/etc/userdb';
@@ -118,14 +118,26 @@ export function userDropInPath(unitDir: string, instance: string): string {
   return `${unitDir}/${serverUnitName(instance)}.d/${USER_DROP_IN}`;
 }
 
-/** The drop-in that makes an instance's server run as its leased uid: path under unitDir, and text. Pure. */
-export function renderUserDropIn(unitDir: string, instance: string, uid: number): { path: string; text: string } {
+/**
+ * The drop-in that makes an instance's server run as its leased uid: path
+ * under unitDir, and text. `templateStamp` (serverTemplateStamp()) names the
+ * template it runs under, so that a new template changes this file. Pure.
+ */
+export function renderUserDropIn(unitDir: string, instance: string, uid: number, templateStamp?: string): { path: string; text: string } {
   if (!Number.isInteger(uid) || uid < 1) throw new Error(`instance ${instance}: ${uid} is not a server uid`);
+  if (templateStamp !== undefined && !/^[a-z]+ sha256:[0-9a-f]{16}$/.test(templateStamp)) throw new Error(`instance ${instance}: ${JSON.stringify(templateStamp)} is not a template stamp`);
   return {
     path: userDropInPath(unitDir, instance),
     text: [
       MANAGED_HEADER,
       '',
+      ...(templateStamp === undefined
+        ? []
+        : [
+            `# Runs under ${SERVER_TEMPLATE_UNIT} ${templateStamp}: a new template (another --server-sandbox,`,
+            "# a new left4me) changes this file, and the instance's update policy restarts it onto that template.",
+            '',
+          ]),
       '[Service]',
       '# This instance alone runs as this uid: no other server and no build can signal it.',
       `User=${uid}`,

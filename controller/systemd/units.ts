@@ -16,6 +16,7 @@
  * mount unit: that restarts the server with it, whereas restarting only the
  * server keeps the old mount (checked on systemd 252).
  */
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { RESERVED_LAUNCH_ARGS } from '../documents/launch-args.js';
 import { hostLayout, type HostLayout } from '../host/layout.js';
@@ -60,8 +61,20 @@ export class UnitRenderError extends Error {
   }
 }
 
+/**
+ * The game servers' sandbox. `strict` is the one tuned here (against the demo
+ * server); `compat` is the directive set the previous deployment ran real
+ * srcds with for years, kept for when real srcds disagrees with `strict`
+ * (`left4me controller --server-sandbox compat`). The differences are listed
+ * at compatSandbox() and in README's security table.
+ */
+export type ServerSandbox = 'strict' | 'compat';
+export const SERVER_SANDBOXES: readonly ServerSandbox[] = ['strict', 'compat'];
+
 /** Resource limits and restart policy of every game server. */
 export interface ServerSettings {
+  /** Which sandbox directive set the template carries; see ServerSandbox. */
+  sandbox: ServerSandbox;
   memoryHigh: string;
   memoryMax: string;
   tasksMax: number;
@@ -130,6 +143,7 @@ export function defaultUnitConfig(): UnitConfig {
   return {
     layout: hostLayout(),
     server: {
+      sandbox: 'strict',
       memoryHigh: '1536M',
       memoryMax: '2G',
       tasksMax: 256,
@@ -262,6 +276,9 @@ export function validateConfig(cfg: UnitConfig): void {
   }
 
   const s = cfg.server;
+  if (!SERVER_SANDBOXES.includes(s.sandbox)) {
+    throw new UnitRenderError('server.sandbox', `${JSON.stringify(s.sandbox)} is not one of ${SERVER_SANDBOXES.join(', ')}`);
+  }
   checkPattern('server.memoryHigh', s.memoryHigh, SIZE_RE, 'a size such as 1536M');
   checkPattern('server.memoryMax', s.memoryMax, SIZE_RE, 'a size such as 2G');
   checkInt('server.tasksMax', s.tasksMax, 1, 4194304);
@@ -400,14 +417,13 @@ function renderUnit(sections: readonly Section[]): string {
 
 /**
  * The `left4me-server@.service` template: srcds_run from the instance's
- * merged overlay, as the left4me user, in the game slice, with every sandbox
- * setting srcds tolerates. Reads cfg only; the result is the same for every instance.
+ * merged overlay, as the left4me user, in the game slice, in the sandbox
+ * `cfg.server.sandbox` names. Reads cfg only; the result is the same for every instance.
  */
 export function renderServerTemplate(cfg: UnitConfig = defaultUnitConfig()): string {
   validateConfig(cfg);
   const { layout: l, server: s } = cfg;
   const runtime = `${l.runtimeDir}/%i`;
-  const hidden = hiddenPaths(l).map((p) => `-${p}`);
   return renderUnit([
     [
       'Unit',
@@ -454,50 +470,153 @@ export function renderServerTemplate(cfg: UnitConfig = defaultUnitConfig()): str
         { comment: "What a server writes is its own uid's, readable by the group of its writable layer: the web group" },
         { comment: '(upper/ is setgid left4me-web), never the game group other servers share.' },
         ['UMask', '0027'],
-        ['NoNewPrivileges', 'yes'],
-        ['CapabilityBoundingSet', ''],
-        ['AmbientCapabilities', ''],
-        ['PrivateUsers', 'yes'],
-        ['PrivateTmp', 'yes'],
-        ['PrivateDevices', 'yes'],
-        ['DevicePolicy', 'closed'],
-        ['PrivateIPC', 'yes'],
-        ['PrivateMounts', 'yes'],
-        ['ProtectSystem', 'strict'],
-        ['ProtectHome', 'yes'],
-        { comment: 'srcds reads /proc/cpuinfo, so no ProcSubset=pid.' },
-        ['ProtectProc', 'invisible'],
-        ['ProtectKernelTunables', 'yes'],
-        ['ProtectKernelModules', 'yes'],
-        ['ProtectKernelLogs', 'yes'],
-        ['ProtectClock', 'yes'],
-        ['ProtectControlGroups', 'yes'],
-        ['ProtectHostname', 'yes'],
-        ['KeyringMode', 'private'],
-        ['RestrictSUIDSGID', 'yes'],
-        ['RestrictNamespaces', 'yes'],
-        ['RestrictRealtime', 'yes'],
-        ['RemoveIPC', 'yes'],
-        ['LockPersonality', 'yes'],
-        { comment: 'srcds_linux is 32-bit with W+X text relocations: x86 ABI allowed, no MemoryDenyWriteExecute.' },
-        ['SystemCallArchitectures', 'native x86'],
-        ['SystemCallFilter', '@system-service'],
-        ['SystemCallFilter', '~@clock @cpu-emulation @debug @module @mount @obsolete @privileged @raw-io @reboot @resources @swap'],
-        ['SystemCallErrorNumber', 'EPERM'],
-        { comment: 'Game traffic goes to the whole internet, so no IPAddressDeny=. AF_UNIX stays for in-process IPC.' },
-        { comment: 'This binds 64-bit helpers only: seccomp cannot inspect the x86 socketcall() of 32-bit glibc.' },
-        ['RestrictAddressFamilies', 'AF_INET AF_INET6 AF_UNIX'],
-        { comment: 'Empty read-only trees over host data (ProtectSystem= leaves /run writable and PrivateDevices= shares' },
-        { comment: "the host's /dev/shm); the server sees its own merged overlay and what it needs to run." },
-        ['TemporaryFileSystem', [...['/etc', '/var', '/opt', '/srv', '/mnt', '/media', '/run'].map((p) => `${p}:ro`), '/dev/shm:mode=1777'].join(' ')],
-        ['BindReadOnlyPaths', ETC_READ_ONLY.map((p) => `-${p}`).join(' ')],
-        ...s.extraReadOnlyPaths.map((p): Line => ['BindReadOnlyPaths', p]),
-        ['BindPaths', runtime],
-        ['InaccessiblePaths', ['-/dev/mqueue', ...hidden].join(' ')],
+        ...(s.sandbox === 'compat' ? compatSandbox(cfg) : strictSandbox(cfg)),
       ],
     ],
     ['Install', [['WantedBy', 'multi-user.target']]],
   ]);
+}
+
+const templateStamps = new WeakMap<UnitConfig, string>();
+
+/**
+ * What names the template an instance is started under: its sandbox profile
+ * and a digest of its text, e.g. `compat sha256:0123456789abcdef`. Each
+ * instance's own drop-in carries it, so a changed template (another
+ * `--server-sandbox`, a new left4me) is a changed instance, applied by its
+ * update policy like any document change — otherwise servers would keep the
+ * old definition until they happened to restart. Remembered per config
+ * object (a controller's config does not change while it runs): a resync
+ * renders one template, not one per instance. Pure.
+ */
+export function serverTemplateStamp(cfg: UnitConfig): string {
+  let stamp = templateStamps.get(cfg);
+  if (stamp === undefined) {
+    stamp = `${cfg.server.sandbox} sha256:${createHash('sha256').update(renderServerTemplate(cfg)).digest('hex').slice(0, 16)}`;
+    templateStamps.set(cfg, stamp);
+  }
+  return stamp;
+}
+
+/** The `strict` sandbox: every setting srcds tolerates, as measured against the demo server. */
+function strictSandbox(cfg: UnitConfig): Line[] {
+  const { layout: l } = cfg;
+  const hidden = hiddenPaths(l).map((p) => `-${p}`);
+  return [
+    { comment: 'Sandbox profile strict (left4me controller --server-sandbox strict|compat).' },
+    ['NoNewPrivileges', 'yes'],
+    ['CapabilityBoundingSet', ''],
+    ['AmbientCapabilities', ''],
+    ['PrivateUsers', 'yes'],
+    ['PrivateTmp', 'yes'],
+    ['PrivateDevices', 'yes'],
+    ['DevicePolicy', 'closed'],
+    ['PrivateIPC', 'yes'],
+    ['PrivateMounts', 'yes'],
+    ['ProtectSystem', 'strict'],
+    ['ProtectHome', 'yes'],
+    { comment: 'srcds reads /proc/cpuinfo, so no ProcSubset=pid.' },
+    ['ProtectProc', 'invisible'],
+    ['ProtectKernelTunables', 'yes'],
+    ['ProtectKernelModules', 'yes'],
+    ['ProtectKernelLogs', 'yes'],
+    ['ProtectClock', 'yes'],
+    ['ProtectControlGroups', 'yes'],
+    ['ProtectHostname', 'yes'],
+    ['KeyringMode', 'private'],
+    ['RestrictSUIDSGID', 'yes'],
+    ['RestrictNamespaces', 'yes'],
+    ['RestrictRealtime', 'yes'],
+    ['RemoveIPC', 'yes'],
+    ['LockPersonality', 'yes'],
+    { comment: 'srcds_linux is 32-bit with W+X text relocations: x86 ABI allowed, no MemoryDenyWriteExecute.' },
+    ['SystemCallArchitectures', 'native x86'],
+    ['SystemCallFilter', '@system-service'],
+    ['SystemCallFilter', '~@clock @cpu-emulation @debug @module @mount @obsolete @privileged @raw-io @reboot @resources @swap'],
+    ['SystemCallErrorNumber', 'EPERM'],
+    { comment: 'Game traffic goes to the whole internet, so no IPAddressDeny=. AF_UNIX stays for in-process IPC.' },
+    { comment: 'This binds 64-bit helpers only: seccomp cannot inspect the x86 socketcall() of 32-bit glibc.' },
+    ['RestrictAddressFamilies', 'AF_INET AF_INET6 AF_UNIX'],
+    { comment: 'Empty read-only trees over host data (ProtectSystem= leaves /run writable and PrivateDevices= shares' },
+    { comment: "the host's /dev/shm); the server sees its own merged overlay and what it needs to run." },
+    ['TemporaryFileSystem', [...['/etc', '/var', '/opt', '/srv', '/mnt', '/media', '/run'].map((p) => `${p}:ro`), '/dev/shm:mode=1777'].join(' ')],
+    ...serverBinds(cfg),
+    ['InaccessiblePaths', ['-/dev/mqueue', ...hidden].join(' ')],
+  ];
+}
+
+/**
+ * The `compat` sandbox: exactly the directives the previous deployment ran
+ * real srcds with (L4D2 facts, "The previous deployment"), plus the binds of
+ * this product's layout, and pkey_alloc() allowed (@pkey: V8 probes it, and
+ * under the previous deployment's kill action that probe killed the demo
+ * server, which is node; the keys only protect a process's own memory).
+ * What it lacks against strictSandbox():
+ * - SystemCallArchitectures=native x86: every architecture's syscalls pass the filter;
+ * - @clock @module @resources in the syscall deny list (ProtectClock= and
+ *   ProtectKernelModules= still block the first two; setpriority() and
+ *   friends are allowed);
+ * - SystemCallErrorNumber=EPERM: a denied syscall kills the server with
+ *   SIGSYS, as before (the journal shows `status=31/SYS`), instead of failing
+ *   with EPERM;
+ * - read-only empty /var, /run and a private /dev/shm: only /var/lib is
+ *   replaced (by a writable empty tmpfs, as are /etc /opt /srv /mnt /media and
+ *   /home /root), the host's /run shows read-only, /dev/shm is the host's;
+ * - InaccessiblePaths=/dev/mqueue;
+ * - PrivateMounts= and DevicePolicy=closed stated (the namespace is private and
+ *   PrivateDevices= closes the device policy anyway).
+ * Both profiles keep what the product's design needs: the per-instance uid
+ * (drop-in), the overlay mount dependency, LogNamespace=, UMask=0027, the
+ * accounting the history reads, LimitCORE=0, and left4me's own trees
+ * (RCON passwords, other servers' layers) inaccessible wherever the layout puts them.
+ */
+function compatSandbox(cfg: UnitConfig): Line[] {
+  const hidden = hiddenPaths(cfg.layout);
+  return [
+    { comment: "Sandbox profile compat (left4me controller --server-sandbox): the previous deployment's directives" },
+    { comment: 'under which real srcds ran; a denied syscall kills the server (SIGSYS, status=31/SYS in the journal).' },
+    ['NoNewPrivileges', 'yes'],
+    ['CapabilityBoundingSet', ''],
+    ['AmbientCapabilities', ''],
+    ['PrivateUsers', 'yes'],
+    ['PrivateTmp', 'yes'],
+    ['PrivateDevices', 'yes'],
+    ['PrivateIPC', 'yes'],
+    ['ProtectSystem', 'strict'],
+    ['ProtectHome', 'yes'],
+    ['ProtectProc', 'invisible'],
+    ['ProtectKernelTunables', 'yes'],
+    ['ProtectKernelModules', 'yes'],
+    ['ProtectKernelLogs', 'yes'],
+    ['ProtectClock', 'yes'],
+    ['ProtectControlGroups', 'yes'],
+    ['ProtectHostname', 'yes'],
+    ['KeyringMode', 'private'],
+    ['RestrictSUIDSGID', 'yes'],
+    ['RestrictNamespaces', 'yes'],
+    ['RestrictRealtime', 'yes'],
+    ['RemoveIPC', 'yes'],
+    ['LockPersonality', 'yes'],
+    ['SystemCallFilter', '@system-service'],
+    { comment: "Not the previous deployment's: V8 (the demo server is node) probes pkey_alloc(), outside systemd 252's" },
+    { comment: '@system-service, and a probe must not kill the server. Memory protection keys are per process.' },
+    ['SystemCallFilter', '@pkey'],
+    ['SystemCallFilter', '~@cpu-emulation @debug @mount @obsolete @privileged @raw-io @reboot @swap'],
+    ['RestrictAddressFamilies', 'AF_INET AF_INET6 AF_UNIX'],
+    ['TemporaryFileSystem', '/var/lib /etc /opt /home /root /srv /mnt /media'],
+    ...serverBinds(cfg),
+    { comment: "left4me's own trees stay hidden wherever the layout puts them (not only below the empty trees above)." },
+    ['InaccessiblePaths', hidden.map((p) => `-${p}`).join(' ')],
+  ];
+}
+
+/** What both sandboxes bind in over their empty trees: what glibc and srcds read in /etc, the operator's extra paths, the merged overlay. */
+function serverBinds(cfg: UnitConfig): Line[] {
+  return [
+    ['BindReadOnlyPaths', ETC_READ_ONLY.map((p) => `-${p}`).join(' ')],
+    ...cfg.server.extraReadOnlyPaths.map((p): Line => ['BindReadOnlyPaths', p]),
+    ['BindPaths', `${cfg.layout.runtimeDir}/%i`],
+  ];
 }
 
 /**

@@ -33,6 +33,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   crash-recovery            28015-28115 / 29015-29115
  *   build-concurrency         28120-28199 / 29120-29199
  *   doctor-host               28180-28189 / 29180-29189 (inside build-concurrency's, which starts no server)
+ *   package (installed CLI)   28190-28199 / 29190-29199 (the same)
  *   overlay-builds            28200-28299 / 29200-29299
  *   installation              28300-28399 / 29300-29399
  *   deploy-controller         28400-28499 / 29400-29499
@@ -49,6 +50,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   ui-e2e (the dashboard)    28970-28979 / 29970-29979, web 28812
  *   git-origins               28980-28989 / 29980-29989
  *   server-unit               28990-28991 / 29990-29991
+ *   server-sandbox            28992-28995 / 29992-29995
  * Suites on bootWebHost pass a web port of their own; `npm start` serves the
  * web on 8000 (or a free port when 8000 is taken).
  */
