@@ -277,7 +277,7 @@ exit 0`;
     expect(r.detail).toContain('left4me-server@alpha.service was killed by the system call filter (seccomp): "Nov 30 18:02:12 host systemd[1]: left4me-server@alpha.service: Main process exited, code=killed, status=31/SYS"');
     expect(r.detail).toContain('left4me-server@beta.service was refused a writable and executable mapping (W^X): "Nov 30 18:05:40 host srcds_run[901]: ./srcds_linux');
     expect(r.fix).toBe(COMPAT_HINT);
-    expect(r.fix).toContain('controller --server-sandbox compat');
+    expect(r.fix).toContain('run the controller with --server-sandbox compat');
 
     const plain = fakeHost({}, { systemctl: systemctl('', 'left4me-server@gamma.service loaded failed failed x\n'), journalctl: 'echo "srcds_run[3]: Could not open file: Permission denied"' });
     expect(await checkServerSandbox(plain.probe)).toMatchObject({ status: 'problem', detail: expect.stringContaining('no sign of a sandbox kill'), fix: expect.stringContaining('left4me logs instance') });

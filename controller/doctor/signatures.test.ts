@@ -34,4 +34,10 @@ describe('sandbox kill signatures in journal text', () => {
     expect(sandboxSignature(ORDINARY)).toBeUndefined();
     expect(sandboxSignature('')).toBeUndefined();
   });
+
+  it('finds a call the strict filter refused (EPERM), but only when no kill or W^X line is there', () => {
+    const eperm = 'Nov 30 18:07:01 host srcds_run[930]: sched_setaffinity: Operation not permitted';
+    expect(sandboxSignature(`${ORDINARY}\n${eperm}`)).toEqual({ kind: 'denied', line: eperm });
+    expect(sandboxSignature(`${eperm}\n${EXECSTACK}`)?.kind).toBe('wx');
+  });
 });

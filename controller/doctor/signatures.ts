@@ -5,7 +5,7 @@
  */
 
 /** Which sandbox setting a line points at. */
-export type SandboxKill = 'seccomp' | 'wx';
+export type SandboxKill = 'seccomp' | 'wx' | 'denied';
 
 /** A journal line that matched, and what it means. */
 export interface SandboxSignature {
@@ -33,11 +33,20 @@ const WX = [
   /\bmprotect\b.*(Permission denied|Operation not permitted|EACCES|EPERM)/i,
 ];
 
+/**
+ * A system call the strict profile's filter refused: it answers EPERM
+ * (SystemCallErrorNumber=EPERM) instead of killing, so srcds sees
+ * "Operation not permitted" where it expected success and gives up.
+ */
+const DENIED = [/\bOperation not permitted\b/, /\bEPERM\b/];
+
 /** The first line (newest last, as journalctl prints) showing a sandbox kill, or undefined. */
 export function sandboxSignature(text: string): SandboxSignature | undefined {
   for (const line of text.split('\n')) {
     if (SECCOMP.some((r) => r.test(line))) return { kind: 'seccomp', line: line.trim() };
     if (WX.some((r) => r.test(line))) return { kind: 'wx', line: line.trim() };
   }
+  // A refused call is the weakest sign (any failing call says the same words): only when nothing stronger matched.
+  for (const line of text.split('\n')) if (DENIED.some((r) => r.test(line))) return { kind: 'denied', line: line.trim() };
   return undefined;
 }

@@ -54,7 +54,9 @@ export async function checkUnit(probe: HostProbe, spec: UnitSpec): Promise<Check
 /** At most this many failed servers are read (each costs two journal reads). */
 const MAX_FAILED = 10;
 /** The hint this check gives, naming the controller option that selects the server sandbox profile. */
-export const COMPAT_HINT = 'run it with --server-sandbox compat (left4me controller --server-sandbox compat, in a drop-in on left4me-controller.service)';
+export const COMPAT_HINT =
+  'under the strict profile (the default; a refused system call fails with EPERM) run the controller with --server-sandbox compat (in a drop-in on left4me-controller.service); ' +
+  'a seccomp kill under compat is a system call outside even the previous deployment\'s filter: the kernel audit line\'s syscall= names it';
 
 /**
  * Every failed (or crash-looping) game server's last 50 journal lines (systemd's own lines in
@@ -82,7 +84,8 @@ export async function checkServerSandbox(probe: HostProbe): Promise<CheckResult>
       continue;
     }
     signed = true;
-    const what = sig.kind === 'seccomp' ? 'killed by the system call filter (seccomp)' : 'refused a writable and executable mapping (W^X)';
+    const what =
+      sig.kind === 'seccomp' ? 'killed by the system call filter (seccomp)' : sig.kind === 'wx' ? 'refused a writable and executable mapping (W^X)' : 'refused a system call (EPERM, the strict filter\'s answer)';
     findings.push(`${unit} was ${what}: "${sig.line.slice(0, 200)}"`);
   }
   if (failed.length > MAX_FAILED) findings.push(`and ${failed.length - MAX_FAILED} more failed servers`);
