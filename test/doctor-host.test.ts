@@ -65,7 +65,7 @@ describe('left4me doctor inside a private host', () => {
     expect(sandbox.status).toBe('problem');
     expect(sandbox.detail).toContain('left4me-server@sigsys.service was killed by the system call filter (seccomp)');
     expect(sandbox.detail).toMatch(/status=31\/SYS/);
-    expect(sandbox.fix).toContain('controller --server-sandbox compat');
+    expect(sandbox.fix).toContain('run the controller with --server-sandbox compat');
     await demo.host.exec('systemctl', ['reset-failed', 'left4me-server@sigsys.service']);
     expect((await doctor()).check('server-sandbox')).toMatchObject({ status: 'ok', detail: 'no game server has failed' });
 
