@@ -498,6 +498,22 @@ export function serverTemplateStamp(cfg: UnitConfig): string {
   return stamp;
 }
 
+
+/** What both server sandbox profiles set alike: the kernel, clock, cgroups, hostname, keyrings, SUID, namespaces, realtime, IPC and personality kept from the server. */
+const KERNEL_AND_IPC_PROTECTIONS: Line[] = [
+  ['ProtectKernelTunables', 'yes'],
+  ['ProtectKernelModules', 'yes'],
+  ['ProtectKernelLogs', 'yes'],
+  ['ProtectClock', 'yes'],
+  ['ProtectControlGroups', 'yes'],
+  ['ProtectHostname', 'yes'],
+  ['KeyringMode', 'private'],
+  ['RestrictSUIDSGID', 'yes'],
+  ['RestrictNamespaces', 'yes'],
+  ['RestrictRealtime', 'yes'],
+  ['RemoveIPC', 'yes'],
+  ['LockPersonality', 'yes'],
+];
 /** The `strict` sandbox: every setting srcds tolerates, as measured against the demo server. */
 function strictSandbox(cfg: UnitConfig): Line[] {
   const { layout: l } = cfg;
@@ -517,18 +533,7 @@ function strictSandbox(cfg: UnitConfig): Line[] {
     ['ProtectHome', 'yes'],
     { comment: 'srcds reads /proc/cpuinfo, so no ProcSubset=pid.' },
     ['ProtectProc', 'invisible'],
-    ['ProtectKernelTunables', 'yes'],
-    ['ProtectKernelModules', 'yes'],
-    ['ProtectKernelLogs', 'yes'],
-    ['ProtectClock', 'yes'],
-    ['ProtectControlGroups', 'yes'],
-    ['ProtectHostname', 'yes'],
-    ['KeyringMode', 'private'],
-    ['RestrictSUIDSGID', 'yes'],
-    ['RestrictNamespaces', 'yes'],
-    ['RestrictRealtime', 'yes'],
-    ['RemoveIPC', 'yes'],
-    ['LockPersonality', 'yes'],
+    ...KERNEL_AND_IPC_PROTECTIONS,
     { comment: 'srcds_linux is 32-bit with W+X text relocations: x86 ABI allowed, no MemoryDenyWriteExecute.' },
     ['SystemCallArchitectures', 'native x86'],
     ['SystemCallFilter', '@system-service'],
@@ -585,18 +590,7 @@ function compatSandbox(cfg: UnitConfig): Line[] {
     ['ProtectSystem', 'strict'],
     ['ProtectHome', 'yes'],
     ['ProtectProc', 'invisible'],
-    ['ProtectKernelTunables', 'yes'],
-    ['ProtectKernelModules', 'yes'],
-    ['ProtectKernelLogs', 'yes'],
-    ['ProtectClock', 'yes'],
-    ['ProtectControlGroups', 'yes'],
-    ['ProtectHostname', 'yes'],
-    ['KeyringMode', 'private'],
-    ['RestrictSUIDSGID', 'yes'],
-    ['RestrictNamespaces', 'yes'],
-    ['RestrictRealtime', 'yes'],
-    ['RemoveIPC', 'yes'],
-    ['LockPersonality', 'yes'],
+    ...KERNEL_AND_IPC_PROTECTIONS,
     ['SystemCallFilter', '@system-service'],
     { comment: "Not the previous deployment's: V8 (the demo server is node) probes pkey_alloc(), outside systemd 252's" },
     { comment: '@system-service, and a probe must not kill the server. Memory protection keys are per process.' },
