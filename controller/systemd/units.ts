@@ -498,7 +498,6 @@ export function serverTemplateStamp(cfg: UnitConfig): string {
   return stamp;
 }
 
-
 /** What both server sandbox profiles set alike: the kernel, clock, cgroups, hostname, keyrings, SUID, namespaces, realtime, IPC and personality kept from the server. */
 const KERNEL_AND_IPC_PROTECTIONS: Line[] = [
   ['ProtectKernelTunables', 'yes'],
@@ -514,6 +513,7 @@ const KERNEL_AND_IPC_PROTECTIONS: Line[] = [
   ['RemoveIPC', 'yes'],
   ['LockPersonality', 'yes'],
 ];
+
 /** The `strict` sandbox: every setting srcds tolerates, as measured against the demo server. */
 function strictSandbox(cfg: UnitConfig): Line[] {
   const { layout: l } = cfg;
