@@ -168,3 +168,16 @@ export function documentLoadOptions(cfg: ControllerConfig): Pick<LoadOptions, 'p
 export function onHost(cfg: Pick<ControllerConfig, 'fsRoot'>, path: string): string {
   return onHostPath(cfg.fsRoot, path);
 }
+
+/** Node names, as `spec.node` and `--node` write them. */
+const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * The node name a controller takes when none is given: the host name's first
+ * label in lower case (`EU-1.example.org` → `eu-1`), or undefined when that
+ * is no node name (then only instances without `node` run). Pure.
+ */
+export function defaultNodeName(hostname: string): string | undefined {
+  const label = hostname.trim().split('.')[0]!.toLowerCase();
+  return NODE_NAME.test(label) ? label : undefined;
+}

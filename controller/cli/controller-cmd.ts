@@ -5,6 +5,7 @@ import { a2sProbe } from '../game/a2s.js';
 import { Controller } from '../reconcile/controller.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { parse, UsageError } from './args.js';
+import { withDefaultNode } from './node-name.js';
 import type { Io } from './io.js';
 import { CONFIG_OPTION, HOST_OPTIONS, hostConfig, readConfigFile } from './host-options.js';
 import { printableJsonLines } from './printable.js';
@@ -38,7 +39,7 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
   if (!file) return 1;
   const options = file.options;
   const resyncMs = flagResync !== undefined ? flagResync * 1000 : (options.resyncMs ?? 60_000);
-  const cfg = hostConfig(values, { resyncMs, sources: options.sources }, file.found ? { path: file.path, settings: options.settings } : undefined);
+  const cfg = await withDefaultNode(hostConfig(values, { resyncMs, sources: options.sources }, file.found ? { path: file.path, settings: options.settings } : undefined));
   if (process.getuid?.() !== 0) {
     io.err('left4me controller must run as root: it writes unit files, owns build trees and drives systemd (see deploy/left4me-controller.service)\n');
     return 1;

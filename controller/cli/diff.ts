@@ -6,6 +6,7 @@ import { Stalled, Waiting } from '../reconcile/outcome.js';
 import { Reason } from '../status/conditions.js';
 import { DbusSystemdAdapter } from '../systemd/dbus-adapter.js';
 import { parse, UsageError } from './args.js';
+import { withDefaultNode } from './node-name.js';
 import type { Io } from './io.js';
 import { CONFIG_OPTION, HOST_OPTIONS, hostConfig, readConfigFile } from './host-options.js';
 
@@ -27,7 +28,7 @@ export async function diffCommand(args: string[], io: Io): Promise<number> {
   // The controller's own configuration file too: the plan must be the one that controller would make.
   const file = await readConfigFile(values, 'diff', 'no plan', io);
   if (!file) return 1;
-  const cfg = hostConfig(values, { ...(file.options.resyncMs !== undefined ? { resyncMs: file.options.resyncMs } : {}), sources: file.options.sources }, file.found ? { path: file.path, settings: file.options.settings } : undefined);
+  const cfg = await withDefaultNode(hostConfig(values, { ...(file.options.resyncMs !== undefined ? { resyncMs: file.options.resyncMs } : {}), sources: file.options.sources }, file.found ? { path: file.path, settings: file.options.settings } : undefined));
   const systemd = new DbusSystemdAdapter(cfg.busAddress ? { address: cfg.busAddress } : {});
   try {
     const controller = new Controller(cfg, { systemd, log: pino({ level: 'silent' }), probe: a2sProbe() });
