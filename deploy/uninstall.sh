@@ -96,6 +96,7 @@ if command -v nft > /dev/null && nft list table inet left4me > /dev/null 2>&1; t
   nft delete table inet left4me && say "deleted the nftables table inet left4me"
 fi
 for f in "$SYSUSERS_DIR/left4me.conf" "$TMPFILES_DIR/left4me.conf"; do [ ! -e "$f" ] || gone "$f"; done
+# (Their directories stay, even when empty: systemd's own, which other packages use too.)
 
 # --- the package ------------------------------------------------------------------------------
 if [ -d "$PREFIX/lib/node_modules/left4me" ]; then

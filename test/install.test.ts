@@ -114,9 +114,52 @@ function controllerUnits(): string[] {
 }
 
 let installed: string[] = [];
+/** Paths in the host's /etc and /var overlays' upper layers when it booted: what the install found. */
+let bootUpper: Set<string>;
+
+/**
+ * What the host wrote into /etc and /var since boot and still holds, but for directories
+ * that already exist on the machine (an overlay copies a directory up when something is
+ * created in it), machine files rewritten unchanged, systemd's empty config directories, lock files of the account tools and npm's own prefix directories (on a
+ * real host /usr/local/bin and /usr/local/lib/node_modules, which other packages share).
+ */
+function leftovers(): string[] {
+  const npmDirs = [PREFIX, `${PREFIX}/bin`, `${PREFIX}/lib`, `${PREFIX}/lib/node_modules`, '/var/opt'];
+  // Standard directories of systemd's tools, which install.sh creates when a host lacks them and
+  // uninstall.sh leaves (other packages use them too).
+  const systemdDirs = ['/etc/sysusers.d', '/etc/tmpfiles.d', '/etc/sysctl.d'];
+  return [...upperPaths()]
+    .filter((p) => !bootUpper.has(p))
+    // A path the host no longer has is a whiteout: something of the machine's was deleted.
+    .map((p) => (existsSync(join(host.root, p)) || lstatSync(join(host.root, p), { throwIfNoEntry: false }) ? p : `deleted ${p}`))
+    .filter((p) => !(systemdDirs.includes(p) && readdirSync(join(host.root, p)).length === 0))
+    .filter((p) => !(existsSync(p) && lstatSync(p).isDirectory() && lstatSync(join(host.root, p)).isDirectory()))
+    // A machine file the account tools rewrote with the same bytes (userdel rewrites /etc/subuid).
+    .filter((p) => !(existsSync(p) && lstatSync(p).isFile() && readFileSync(p).equals(readFileSync(join(host.root, p)))))
+    .filter((p) => !npmDirs.includes(p) && !/^\/etc\/(\.pwd\.lock|(passwd|group|shadow|gshadow)-)$/.test(p))
+    .sort();
+}
+
+/** Every path the host has written into its /etc and /var since boot (the overlays' upper layers). */
+function upperPaths(): Set<string> {
+  const out = new Set<string>();
+  for (const top of ['etc', 'var']) {
+    const base = join(host.dirs.base, `${top}.upper`);
+    const walk = (rel: string) => {
+      for (const e of readdirSync(join(base, rel), { withFileTypes: true })) {
+        const r = rel === '' ? e.name : `${rel}/${e.name}`;
+        out.add(`/${top}/${r}`);
+        if (e.isDirectory()) walk(r);
+      }
+    };
+    walk('');
+  }
+  return out;
+}
 
 describe('deploy/install.sh on a fresh host', () => {
   it('installs the package, accounts, directories, units, sysctl and nftables files; starts both services and verifies them', async () => {
+    bootUpper = upperPaths();
     const r = await install([`${WORK}/left4me.tgz`, '--web-listen', WEB, '--rcon-from', '10.1.0.0/16,2001:db8::/32']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     const files = reported(r.stdout);
@@ -263,6 +306,13 @@ describe('deploy/uninstall.sh', () => {
     expect(existsSync(hostPath('/var/lib/left4me/status'))).toBe(true);
     expect(readdirSync(hostPath('/var/lib/left4me-web')).length).toBeGreaterThan(0);
     expect(r.stdout).toContain('--purge removes them');
+    // Nothing else of the install is anywhere in the host's /etc or /var.
+    expect(leftovers()).toEqual([
+      '/etc/userdb', // the game servers' user records (none here: no server ran)
+      '/var/lib/left4me-web',
+      '/var/lib/left4me-web/users.json',
+      expect.stringMatching(/^\/var\/log\/journal\/[0-9a-f]{32}\.left4me$/), // the game servers' journal namespace
+    ]);
   }, 180_000);
 
   it('--purge leaves nothing', async () => {
@@ -274,6 +324,6 @@ describe('deploy/uninstall.sh', () => {
     expect(readdirSync(hostPath('/var/lib/left4me'))).toEqual([]);
     expect(existsSync(hostPath('/var/lib/left4me-web'))).toBe(false);
     for (const a of ['left4me', 'left4me-build', 'left4me-web']) expect((await host.exec('getent', ['passwd', a])).code, a).not.toBe(0);
-    expect(existsSync(hostPath('/var/log/journal')) ? readdirSync(hostPath('/var/log/journal')).filter((d) => d.endsWith('.left4me')) : []).toEqual([]);
+    expect(leftovers()).toEqual([]);
   }, 120_000);
 });
