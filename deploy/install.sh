@@ -76,6 +76,8 @@ range() { # NAME VALUE: A-B, 1 <= A <= B <= 65535
 }
 range --game-ports "$GAME_PORTS"
 range --client-ports "$CLIENT_PORTS"
+[ "${CLIENT_PORTS#*-}" -lt "${GAME_PORTS%-*}" ] || [ "${CLIENT_PORTS%-*}" -gt "${GAME_PORTS#*-}" ] ||
+  die "--game-ports $GAME_PORTS and --client-ports $CLIENT_PORTS overlap: a port is one or the other"
 RCON4=
 RCON6=
 if [ -n "$RCON_FROM" ]; then
@@ -273,7 +275,7 @@ fi
   printf '\t\ttcp dport %s ip saddr @rcon4 accept\n' "$GAME_PORTS"
   printf '\t\ttcp dport %s ip6 saddr @rcon6 accept\n' "$GAME_PORTS"
   printf '\t\ttcp dport %s drop\n\t}\n\n' "$GAME_PORTS"
-  printf '\tchain mark {\n\t\ttype filter hook postrouting priority mangle; policy accept;\n'
+  printf '\tchain qos {\n\t\ttype filter hook postrouting priority mangle; policy accept;\n'
   printf '\t\tudp sport { %s, %s } ip dscp set ef\n' "$GAME_PORTS" "$CLIENT_PORTS"
   printf '\t\tudp sport { %s, %s } ip6 dscp set ef\n\t}\n}\n' "$GAME_PORTS" "$CLIENT_PORTS"
 } > "$work/nft"

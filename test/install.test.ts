@@ -204,6 +204,13 @@ describe('deploy/install.sh on a fresh host', () => {
     expect(readFileSync(hostPath('/etc/systemd/system/left4me-controller.service'), 'utf8')).toContain(`ExecStart=${PREFIX}/bin/left4me controller `);
     // The controller rendered the template and slices (the script leaves those to it).
     expect(controllerUnits()).toEqual(expect.arrayContaining(['/etc/systemd/system/left4me-server@.service', '/etc/systemd/system/l4d2-game.slice', '/etc/systemd/system/l4d2-build.slice']));
+    // The exposure of the services as installed (README's security table has the figures).
+    for (const u of ['left4me-controller.service', 'left4me-web.service']) {
+      const sec = await host.exec('systemd-analyze', ['security', '--no-pager', u]);
+      const m = new RegExp(`Overall exposure level for ${u.replace('.', '\\.')}: ([0-9.]+)`).exec(sec.stdout);
+      expect(m, sec.stdout + sec.stderr).not.toBeNull();
+      console.log(`systemd-analyze security ${u} (installed): ${m![1]}`);
+    }
     // The directories of the tmpfiles file exist.
     for (const d of ['/etc/left4me/state/instances', '/var/lib/left4me/status', '/var/lib/left4me-web']) expect(existsSync(hostPath(d)), d).toBe(true);
 
@@ -240,6 +247,7 @@ describe('deploy/install.sh on a fresh host', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--web-listen', '0.0.0.0'], /--web-listen 0\.0\.0\.0: expected ADDR:PORT/],
       [['--game-ports', '27115-27015'], /--game-ports 27115-27015: ports are 1-65535, low end first/],
+      [['--client-ports', '27100-27200'], /--game-ports 27015-27115 and --client-ports 27100-27200 overlap/],
       [['--rcon-from', '10.0.0.0/8;drop'], /--rcon-from 10\.0\.0\.0\/8;drop: not an IPv4 or IPv6 network/],
       [['--game-cpus', '2-3'], /--game-cpus 2-3 splits SMT siblings \(CPU 6-7 share a core with it\): use --game-cpus 2-3,6-7/],
       [['--game-cpus', '9'], /--game-cpus 9: CPU 9 is not online here \(online: 0-7\)/],
