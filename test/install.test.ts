@@ -5,7 +5,9 @@
 // (only npm's prefix moves: the host shares the machine's /usr), the services
 // start under their shipped units, a second run changes no file, pinning and
 // its SMT check run against a CPU topology given to the script, and the
-// uninstall leaves state and data, --purge not even those.
+// uninstall leaves state and data, --purge not even those. An upgrade (a new
+// tarball) restarts both services; run from the installed package, the script
+// finds its own prefix.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -293,6 +295,46 @@ describe('deploy/install.sh on a fresh host', () => {
       expect(existsSync(hostPath(`/etc/systemd/system/${slice}.d`))).toBe(false);
     }
     expect((await install(args, env)).stdout).toContain('nothing changed');
+  }, 300_000);
+});
+
+describe('deploy/install.sh again', () => {
+  const args = ['--web-listen', WEB, '--rcon-from', '10.1.0.0/16,2001:db8::/32'];
+
+  it('run from the installed package without a tarball, it finds its prefix itself and changes nothing', async () => {
+    const env = { ...ENV, LEFT4ME_PREFIX: '' };
+    const r = await host.exec('sh', [`${PKG}/deploy/install.sh`, ...args], { env, timeoutMs: 120_000 });
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain('left4me install: nothing changed');
+    expect(r.stdout).toContain(`${PREFIX}/bin/left4me user add admin --admin`);
+    // From anywhere else, it needs the tarball.
+    const lost = await host.exec('sh', [`${WORK}/package/deploy/install.sh`, ...args], { env });
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toMatch(/no tarball given and .* is not an installed package's deploy\//);
+  }, 120_000);
+
+  it('a new tarball replaces the package and restarts both services onto it', async () => {
+    // The same package with one changed byte in the web unit's comments: a new release, as far as the script can tell.
+    const unpacked = join(scratch, 'next');
+    mkdirSync(unpacked);
+    await run('tar', ['-xzf', join(host.root, WORK, 'left4me.tgz'), '-C', unpacked]);
+    const unit = join(unpacked, 'package/deploy/left4me-web.service');
+    writeFileSync(unit, readFileSync(unit, 'utf8').replace('# The left4me web service', '# The left4me web service (next release)'));
+    await run('tar', ['-czf', join(host.root, WORK, 'next.tgz'), '-C', unpacked, 'package']);
+    const pids = await Promise.all(['left4me-controller.service', 'left4me-web.service'].map(async (u) => (await unitFacts(u)).MainPID));
+
+    const r = await install([`${WORK}/next.tgz`, ...args]);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(reported(r.stdout).filter((f) => f.what === 'wrote').map((f) => f.path)).toEqual([PKG, '/etc/systemd/system/left4me-web.service']);
+    expect(r.stdout).toContain('restarted left4me-controller.service');
+    expect(r.stdout).toContain('restarted left4me-web.service');
+    expect(readFileSync(hostPath('/etc/systemd/system/left4me-web.service'), 'utf8')).toContain('(next release)');
+    const after = await Promise.all(['left4me-controller.service', 'left4me-web.service'].map(async (u) => unitFacts(u)));
+    for (const [i, f] of after.entries()) {
+      expect(f.ActiveState).toBe('active');
+      expect(f.MainPID).not.toBe(pids[i]);
+    }
+    expect((await install([`${WORK}/next.tgz`, ...args])).stdout).toContain('nothing changed');
   }, 300_000);
 });
 
