@@ -216,6 +216,13 @@ describe('deploy/install.sh on a fresh host', () => {
     // The directories of the tmpfiles file exist.
     for (const d of ['/etc/left4me/state/instances', '/var/lib/left4me/status', '/var/lib/left4me-web']) expect(existsSync(hostPath(d)), d).toBe(true);
 
+    // The installed doctor agrees about what the install is responsible for (the machine's own
+    // lacks, such as 32-bit libraries or cgroup v2, are not the install's to fix).
+    const doctor = await host.exec(`${PREFIX}/bin/left4me`, ['doctor', '-o', 'json']);
+    const checks = (JSON.parse(doctor.stdout) as { checks: Array<{ id: string; status: string; detail: string }> }).checks;
+    for (const id of ['systemd', 'accounts', 'directories', 'nss-systemd', 'controller-unit', 'web-unit', 'server-sandbox']) {
+      expect(checks.find((c) => c.id === id), `${id}: ${doctor.stdout}`).toMatchObject({ status: 'ok' });
+    }
     const sysctl = readFileSync(hostPath('/etc/sysctl.d/60-left4me.conf'), 'utf8');
     for (const l of ['net.core.rmem_max = 8388608', 'net.core.wmem_max = 8388608', 'net.core.rmem_default = 524288', 'net.core.wmem_default = 524288', 'net.ipv4.udp_rmem_min = 16384', 'net.ipv4.udp_wmem_min = 16384', 'net.core.netdev_max_backlog = 5000', 'net.core.netdev_budget = 600']) {
       expect(sysctl).toContain(`\n${l}\n`);
