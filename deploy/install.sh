@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
     --client-ports) [ $# -ge 2 ] || die "--client-ports needs A-B"; CLIENT_PORTS=$2; shift 2 ;;
     --rcon-from) [ $# -ge 2 ] || die "--rcon-from needs CIDR[,CIDR...]"; RCON_FROM=$2; shift 2 ;;
     --firewall) FIREWALL=yes; shift ;;
-    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [ -z "$TARBALL" ] || die "one tarball only (got $TARBALL and $1)"; TARBALL=$1; shift ;;
   esac
