@@ -51,6 +51,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   git-origins               28980-28989 / 29980-29989
  *   server-unit               28990-28991 / 29990-29991
  *   server-sandbox            28992-28995 / 29992-29995
+ *   install (install.sh)      web 28813; no game server (the controller's default ranges stay unleased)
  * Suites on bootWebHost pass a web port of their own; `npm start` serves the
  * web on 8000 (or a free port when 8000 is taken).
  */
