@@ -21,7 +21,7 @@ export async function observeInstance(x: InstanceHost, r: ResolvedInstance, stat
   const paths = instancePaths(r.intent.name, x.cfg.units.layout);
   const dirs = [paths.configLayerDir(r.configLayer.build), paths.upperDir, paths.workDir, ...r.unitSpec.overlays.map((o) => overlayBuildDir(o, x.cfg.units.layout))];
   return {
-    ...(service && service.loadState !== 'not-found' ? { service: { activeState: service.activeState, subState: service.subState } } : {}),
+    ...(service && service.loadState !== 'not-found' ? { service: { activeState: service.activeState, subState: service.subState, ...(service.result ? { result: service.result } : {}) } } : {}),
     mounted: mount?.activeState === 'active',
     enabled: isEnabled(x, r.intent.name),
     files,
