@@ -118,7 +118,7 @@ export async function serverFaults(demo: DemoHost, opts: { bystanders: number; s
   await settle(demo);
   const untouched = await serverFacts(demo, still);
   // A hung server is found by the periodic pass (a healthy server is not probed otherwise): a short one here.
-  const c = controllerProcess(demo, ['--log-level', 'info', '--resync-seconds', '5']);
+  const c = controllerProcess(demo, ['--log-level', process.env.LEFT4ME_CHAOS_LOG ?? 'info', '--resync-seconds', '5']);
   const alive = () => {
     if (c.child.exitCode !== null) throw new Error(`the controller exited ${c.child.exitCode}: ${c.stderr()}`);
   };
@@ -183,8 +183,9 @@ export async function serverFaults(demo: DemoHost, opts: { bystanders: number; s
         alive();
         seen = `${(await demo.host.exec('systemctl', ['show', 'left4me-server@looping.service', '-p', 'Result,ActiveState,SubState,NRestarts'])).stdout.trim().replace(/\n/g, ' ')} kills=${kills}`;
         return seen.includes('Result=start-limit-hit');
-      }, 120_000, 250).catch((err: Error) => {
-        throw new Error(`${err.message}; systemd: ${seen}; controller: ${c.stderr().slice(-3000)}`);
+      }, 120_000, 250).catch(async (err: Error) => {
+        const journal = (await demo.host.exec('journalctl', ['-u', 'left4me-server@looping.service', '-n', '60', '--no-pager', '-o', 'short-precise'])).stdout;
+        throw new Error(`${err.message}; systemd: ${seen}; journal:\n${journal}\ncontroller: ${c.stderr().slice(-6000)}`);
       });
       const gaveUp = await unitFacts(demo.host, 'left4me-server@looping.service');
       await waitFor('the crash loop reported Stalled with the log tail', async () => {

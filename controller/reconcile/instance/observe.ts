@@ -14,7 +14,9 @@ import { isEnabled, type InstanceHost } from './host.js';
 /** Reads the observation plan() compares the intent with. */
 export async function observeInstance(x: InstanceHost, r: ResolvedInstance, status: DocumentStatus | undefined): Promise<InstanceObservation> {
   const units = await x.units.snapshot();
-  const service = units.get(serverUnitName(r.intent.name));
+  let service = units.get(serverUnitName(r.intent.name));
+  // A failed server's Result decides between a start and a crash-loop stall; the listing's may lag a signal behind.
+  if (service?.activeState === 'failed') service = await x.systemd.getUnit(service.name);
   const mount = units.get(r.mountUnit);
   const files = new Map<string, string | undefined>();
   for (const path of r.intent.files.keys()) files.set(path, readSmallFile(onHost(x.cfg, path)));
