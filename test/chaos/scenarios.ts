@@ -165,14 +165,10 @@ export async function serverFaults(demo: DemoHost, opts: { bystanders: number; s
     let looping = true;
     const injector = (async () => {
       while (looping) {
-        const pid = await serverPid(demo, 'looping').catch(() => 0);
-        if (pid) {
-          try {
-            process.kill(pid, 'SIGKILL');
-            kills++;
-          } catch {
-            // gone already
-          }
+        // systemd finds the unit's processes itself: a crash right after every start, whatever its pid.
+        const f = await unitFacts(demo.host, 'left4me-server@looping.service').catch(() => undefined);
+        if (f?.ActiveState === 'active') {
+          await demo.host.exec('systemctl', ['kill', '-s', 'SIGKILL', 'left4me-server@looping.service']).then(() => kills++, () => undefined);
         }
         await sleep(50);
       }
@@ -184,7 +180,7 @@ export async function serverFaults(demo: DemoHost, opts: { bystanders: number; s
         seen = `${(await demo.host.exec('systemctl', ['show', 'left4me-server@looping.service', '-p', 'Result,ActiveState,SubState,NRestarts'])).stdout.trim().replace(/\n/g, ' ')} kills=${kills}`;
         return seen.includes('Result=start-limit-hit');
       }, 120_000, 250).catch(async (err: Error) => {
-        const journal = (await demo.host.exec('journalctl', ['-u', 'left4me-server@looping.service', '-n', '60', '--no-pager', '-o', 'short-precise'])).stdout;
+        const journal = (await demo.host.exec('journalctl', ['-u', 'left4me-server@looping.service', '-n', '60', '--no-pager', '-o', 'short-precise']).catch((e: Error) => ({ stdout: e.message }))).stdout;
         throw new Error(`${err.message}; systemd: ${seen}; journal:\n${journal}\ncontroller: ${c.stderr().slice(-6000)}`);
       });
       const gaveUp = await unitFacts(demo.host, 'left4me-server@looping.service');
