@@ -23,8 +23,8 @@ export interface InstanceIntent {
 
 /** What is there for one instance. */
 export interface InstanceObservation {
-  /** The server unit, if systemd knows it; `result` is how its last run ended (`start-limit-hit` after a crash loop). */
-  service?: { activeState: string; subState: string; result?: string };
+  /** The server unit, if systemd knows it; `gaveUp`: failed because systemd's start limit ended a crash loop. */
+  service?: { activeState: string; subState: string; gaveUp?: boolean };
   /** Whether the overlay is mounted at the instance's runtime dir. */
   mounted: boolean;
   /** Whether the server unit is enabled (started at boot, without waiting for the controller). */
@@ -132,7 +132,7 @@ function planRunning(
 ): InstancePlan {
   // A crash loop that systemd's start limit ended stays down until a person acts: a restart (or reset)
   // annotation, or documents that change what the server runs. Starting it again would only loop again.
-  if (state === 'failed' && obs.service?.result === 'start-limit-hit' && upToDate && !resetRequested && !restartRequested) {
+  if (state === 'failed' && obs.service?.gaveUp && upToDate && !resetRequested && !restartRequested) {
     return { actions, crashLoop: true };
   }
   // Server not running: bring it up with the current files.

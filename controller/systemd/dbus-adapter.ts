@@ -51,6 +51,7 @@ const UINT64_MAX = 0xffff_ffff_ffff_ffffn;
 interface ServiceFacts {
   mainPid: number;
   result: string;
+  nRestarts: number;
 }
 
 interface JobWaiter {
@@ -234,7 +235,7 @@ export class DbusSystemdAdapter implements SystemdAdapter {
     const fetched = await Promise.all(
       missing.map(async ([, , , , , , path]) => {
         const [props] = (await this.conn.call({ path, interface: PROPERTIES, member: 'GetAll', signature: 's', body: [SERVICE] })) as [Record<string, VariantType>];
-        return [path, { mainPid: Number(props.MainPID?.value ?? 0), result: String(props.Result?.value ?? '') }] as const;
+        return [path, { mainPid: Number(props.MainPID?.value ?? 0), result: String(props.Result?.value ?? ''), nRestarts: Number(props.NRestarts?.value ?? 0) }] as const;
       }),
     );
     // Facts read under an older connection may have missed signals; use them once, cache them not.
@@ -246,6 +247,7 @@ export class DbusSystemdAdapter implements SystemdAdapter {
       if (isService(name) && facts) {
         unit.mainPid = facts.mainPid;
         unit.result = facts.result;
+        unit.nRestarts = facts.nRestarts;
       }
       if (jobId !== 0) unit.job = { id: jobId, type: jobType };
       return unit;
@@ -287,12 +289,13 @@ export class DbusSystemdAdapter implements SystemdAdapter {
   private updateServiceFacts(path: string, changed: Record<string, VariantType>, invalidated: string[]): void {
     const facts = this.services.get(path);
     if (!facts) return;
-    if (invalidated.includes('MainPID') || invalidated.includes('Result')) {
+    if (invalidated.includes('MainPID') || invalidated.includes('Result') || invalidated.includes('NRestarts')) {
       this.services.delete(path);
       return;
     }
     if (changed.MainPID) facts.mainPid = Number(changed.MainPID.value);
     if (changed.Result) facts.result = String(changed.Result.value);
+    if (changed.NRestarts) facts.nRestarts = Number(changed.NRestarts.value);
   }
 
   private jobRemoved(path: string, unit: string, result: string): void {

@@ -9,6 +9,7 @@ import type { DocumentStatus } from '../../status/store.js';
 import { instancePaths, overlayBuildDir, serverUnitName } from '../../systemd/units.js';
 import type { InstanceObservation } from '../plan.js';
 import type { ResolvedInstance } from '../resolve.js';
+import type { UnitState } from '../../systemd/adapter.js';
 import { isEnabled, type InstanceHost } from './host.js';
 
 /** Reads the observation plan() compares the intent with. */
@@ -23,7 +24,7 @@ export async function observeInstance(x: InstanceHost, r: ResolvedInstance, stat
   const paths = instancePaths(r.intent.name, x.cfg.units.layout);
   const dirs = [paths.configLayerDir(r.configLayer.build), paths.upperDir, paths.workDir, ...r.unitSpec.overlays.map((o) => overlayBuildDir(o, x.cfg.units.layout))];
   return {
-    ...(service && service.loadState !== 'not-found' ? { service: { activeState: service.activeState, subState: service.subState, ...(service.result ? { result: service.result } : {}) } } : {}),
+    ...(service && service.loadState !== 'not-found' ? { service: { activeState: service.activeState, subState: service.subState, ...(gaveUp(x, service) ? { gaveUp: true } : {}) } } : {}),
     mounted: mount?.activeState === 'active',
     enabled: isEnabled(x, r.intent.name),
     files,
@@ -32,4 +33,14 @@ export async function observeInstance(x: InstanceHost, r: ResolvedInstance, stat
     ...(status?.handledRestartAt ? { handledRestartAt: status.handledRestartAt } : {}),
     ...(status?.handledResetAt ? { handledResetAt: status.handledResetAt } : {}),
   };
+}
+
+/**
+ * Whether systemd stopped restarting a failed server: its start limit refused
+ * a start. A start asked for says so in Result; an automatic restart refused
+ * keeps the crash's Result (systemd 252) but leaves the restart count at the
+ * burst, which only a new start asked for clears.
+ */
+function gaveUp(x: InstanceHost, service: UnitState): boolean {
+  return service.activeState === 'failed' && (service.result === 'start-limit-hit' || (service.nRestarts ?? 0) >= x.cfg.units.server.startLimitBurst);
 }
