@@ -87,7 +87,7 @@ const diff = (what: string, got: readonly string[], want: readonly string[]): st
 /**
  * Status: every document's status speaks of its current generation and is
  * Ready (an instance that should run: running and answering A2S), and no
- * status is kept for a document that is gone. Empty when all holds.
+ * status or lease is kept for an instance that is gone. Empty when all holds.
  */
 export async function statusProblems(demo: DemoHost, state: DesiredState): Promise<string[]> {
   const problems: string[] = [];
@@ -111,6 +111,10 @@ export async function statusProblems(demo: DemoHost, state: DesiredState): Promi
       if (stalled) problems.push(`${kind}/${name}: Stalled (${stalled.reason}: ${stalled.message})`);
     }
   }
+  // Deletions finished: no status or lease left of an instance whose document is gone.
+  for (const n of await demo.status.names('Instance')) if (!state.instances.has(n)) problems.push(`Instance/${n}: status kept after its document was deleted`);
+  const leases = JSON.parse(await readFile(join(demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8').catch(() => '{"leases": {}}')) as { leases: Record<string, unknown> };
+  for (const n of Object.keys(leases.leases)) if (!state.instances.has(n)) problems.push(`Instance/${n}: lease kept after its document was deleted`);
   return problems;
 }
 
