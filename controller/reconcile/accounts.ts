@@ -2,6 +2,7 @@ import { chmod, lchown, lstat, mkdir, readFile, readdir, readlink, rename, rm, s
 import { join } from 'node:path';
 import { onHost, type ControllerConfig } from '../config.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import type { LeaseRecovery } from '../status/leases.js';
 import { UidLeases, type UidLeaseConflict } from '../status/uid-leases.js';
 import { nssReadsUserdb, renderUserRecord, serverAccountName, uidOfRecordFile, uidRangeClashes, uidRangeProblem, USERDB_DIR } from '../systemd/server-accounts.js';
 import { instancePaths } from '../systemd/units.js';
@@ -18,7 +19,11 @@ export class ServerAccounts {
   private gid?: number;
   private webGid?: number;
 
-  constructor(private readonly cfg: ControllerConfig) {}
+  constructor(
+    private readonly cfg: ControllerConfig,
+    /** Where a lost uid lease file is rebuilt from the host; none: such a file is an error. */
+    private readonly recovery?: LeaseRecovery<number>,
+  ) {}
 
   private host(path: string): string {
     return onHost(this.cfg, path);
@@ -43,13 +48,13 @@ export class ServerAccounts {
       throw new Error("game servers run as uids known only to user records in /etc/userdb, which this host's NSS does not read: install libnss-systemd and put `systemd` on the passwd: and group: lines of /etc/nsswitch.conf");
     }
     await this.groupId();
-    await this.load();
+    await this.load(true);
     await this.publish();
   }
 
-  /** Loads the lease file without touching the host (`left4me diff`). */
-  async load(): Promise<UidLeases> {
-    this.leases ??= await UidLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'uid-leases.json'), this.cfg.uidRange);
+  /** Loads the lease file without touching the host (`left4me diff`); only the controller's start (`recover`) rebuilds a lost one. */
+  async load(recover = false): Promise<UidLeases> {
+    this.leases ??= await UidLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'uid-leases.json'), this.cfg.uidRange, recover ? this.recovery : undefined);
     return this.leases;
   }
 

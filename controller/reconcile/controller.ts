@@ -34,6 +34,7 @@ import { GitSources, type GitSourcesDeps } from './git-sources.js';
 import { writeIfChanged, type InstanceHost } from './instance/host.js';
 import { InstanceReconciler, type Prepared } from './instance/reconciler.js';
 import { HostJanitor } from './janitor.js';
+import { portLeaseRecovery, uidLeaseRecovery } from './lease-recovery.js';
 import { isOutcome, type Stalled, type Waiting } from './outcome.js';
 import { WorkQueue, startResync, type ReconcileResult } from './queue.js';
 import { Reloader } from './reloader.js';
@@ -118,7 +119,7 @@ export class Controller {
       ...(deps.fingerprints ? { fingerprints: deps.fingerprints } : {}),
     });
     this.janitor = new HostJanitor(cfg, deps.systemd, deps.log, this.now);
-    this.accounts = new ServerAccounts(cfg);
+    this.accounts = new ServerAccounts(cfg, uidLeaseRecovery(cfg, deps.log));
     const instanceHost: InstanceHost = {
       cfg,
       systemd: deps.systemd,
@@ -163,7 +164,8 @@ export class Controller {
 
   /** Starts: installs the host units, reads the state directory, reconciles everything, then watches. */
   async start(opts: { watch?: boolean; resync?: boolean } = {}): Promise<void> {
-    this.leases = await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client, this.deps.portFree ?? portFreeOnHost);
+    // A lease file lost to a torn disk or an edit is rebuilt from the servers' own files, not a crash loop.
+    this.leases = await PortLeases.open(join(this.host(this.cfg.units.layout.statusDir), 'leases.json'), this.cfg.portRanges.game, this.cfg.portRanges.client, this.deps.portFree ?? portFreeOnHost, portLeaseRecovery(this.cfg, this.deps.log));
     await this.accounts.open();
     // RCON passwords readable by root and the web account's group (its console and player list), root-only on
     // a host without that group. Every start: a host set up before the web service gets it, one that dropped it loses it.

@@ -73,4 +73,18 @@ describe('trees too deep to name', () => {
     await janitor.sweepTemporaries();
     expect(existsSync(tmp)).toBe(false);
   });
+
+  it("removes the temp files a kill leaves beside status files, at the top and in each kind's folder, and nothing else", async () => {
+    const cfg = controllerConfig({ fsRoot: root, stateDir: join(root, 'state') });
+    const status = join(root, cfg.units.layout.statusDir);
+    mkdirSync(join(status, 'instance'), { recursive: true });
+    mkdirSync(join(status, 'overlay'), { recursive: true });
+    const temps = [join(status, '.0123456789ab.tmp'), join(status, 'instance', '.c1596ed56df4.tmp'), join(status, 'overlay', '.eb775cd73165.tmp')];
+    const kept = [join(status, 'leases.json'), join(status, 'instance', 'a.json'), join(status, 'instance', '.notours.tmp')];
+    for (const f of [...temps, ...kept]) writeFileSync(f, '{');
+    await new HostJanitor(cfg, {} as SystemdAdapter, pino({ level: 'silent' }), Date.now).sweepTemporaries();
+    expect(temps.filter((f) => existsSync(f))).toEqual([]);
+    expect(kept.filter((f) => existsSync(f))).toEqual(kept);
+  });
 });
+

@@ -98,6 +98,10 @@ export class HostJanitor {
     };
     await sweep(this.cfg.unitDir, /^\.[0-9a-f]{12}\.tmp$/);
     await sweep(l.statusDir, /^\.[0-9a-f]{12}\.tmp$/);
+    // Each kind's status files live one level down (status/instance/…): a kill during their write leaves its temp there.
+    for (const kind of await readdir(this.host(l.statusDir)).catch(() => [] as string[])) {
+      if (/^[a-z]+$/.test(kind)) await sweep(join(l.statusDir, kind), /^\.[0-9a-f]{12}\.tmp$/);
+    }
     await sweep(this.cfg.secretsDir, /^\.[0-9a-f]{12}\.tmp$/);
     await sweep(join(l.cacheDir, 'workshop'), /\.part-[0-9a-f]+$/);
     for (const parent of [l.overlaysDir, l.instancesDir, l.installationDir]) {

@@ -31,7 +31,11 @@ describe('planInstance', () => {
     ['in sync and stopped as desired: nothing', { state: 'stopped' }, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false, enabled: false }, []],
     // start / stop
     ['stopped by hand: start again', {}, { service: { activeState: 'inactive', subState: 'dead' } }, ['start']],
-    ['crashed past its start limit: reset-failed, start', {}, { service: { activeState: 'failed', subState: 'failed' }, mounted: true }, ['resetFailed', 'start']],
+    ['failed (not by its start limit): reset-failed, start', {}, { service: { activeState: 'failed', subState: 'failed', gaveUp: false }, mounted: true }, ['resetFailed', 'start']],
+    // a crash loop systemd ended (StartLimitBurst): left down until a person acts
+    ['crash loop ended by the start limit: left failed, reported', {}, { service: { activeState: 'failed', subState: 'failed', gaveUp: true }, mounted: true }, [], { crashLoop: true }],
+    ['crash loop, then restartedAt: reset-failed, start', { restartedAt: 't1' }, { service: { activeState: 'failed', subState: 'failed', gaveUp: true }, mounted: true }, ['resetFailed', 'start'], { handled: { restartedAt: 't1' } }],
+    ['crash loop, then new documents: new files, reset-failed, start', {}, { service: { activeState: 'failed', subState: 'failed', gaveUp: true }, mounted: true, files: OLD }, ['unmount', 'writeFiles', 'resetFailed', 'start']],
     ['desired stopped: stop and unmount', { state: 'stopped' }, { enabled: false }, ['stop', 'unmount']],
     ['stopped with outdated files: write them while it is down', { state: 'stopped' }, { service: { activeState: 'inactive', subState: 'dead' }, mounted: false, enabled: false, files: OLD }, ['writeFiles']],
     ['starting: wait and look again', {}, { service: { activeState: 'activating', subState: 'start' } }, [], { requeueAfterMs: 1000 }],

@@ -23,8 +23,8 @@ export interface InstanceIntent {
 
 /** What is there for one instance. */
 export interface InstanceObservation {
-  /** The server unit, if systemd knows it. */
-  service?: { activeState: string; subState: string };
+  /** The server unit, if systemd knows it; `gaveUp`: failed because systemd's start limit ended a crash loop. */
+  service?: { activeState: string; subState: string; gaveUp?: boolean };
   /** Whether the overlay is mounted at the instance's runtime dir. */
   mounted: boolean;
   /** Whether the server unit is enabled (started at boot, without waiting for the controller). */
@@ -71,6 +71,8 @@ export interface InstancePlan {
   needsPlayers?: boolean;
   /** The restartedAt/resetAt annotation values this plan acts on; recorded in status once every action succeeded. */
   handled?: { restartedAt?: string; resetAt?: string };
+  /** systemd gave up on a crash-looping server (start limit hit) and nothing changed since: left failed, reported Stalled. */
+  crashLoop?: boolean;
 }
 
 /** How often a whenEmpty rollout looks at the player count again. */
@@ -128,6 +130,11 @@ function planRunning(
   restartRequested: boolean,
   handled: Pick<InstancePlan, 'handled'>,
 ): InstancePlan {
+  // A crash loop that systemd's start limit ended stays down until a person acts: a restart (or reset)
+  // annotation, or documents that change what the server runs. Starting it again would only loop again.
+  if (state === 'failed' && obs.service?.gaveUp && upToDate && !resetRequested && !restartRequested) {
+    return { actions, crashLoop: true };
+  }
   // Server not running: bring it up with the current files.
   if (!ACTIVE.has(state)) {
     if (obs.mounted && (!upToDate || resetRequested)) actions.push({ type: 'unmount' });

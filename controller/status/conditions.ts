@@ -44,6 +44,8 @@ export const Reason = {
   WaitingForManualRestart: 'WaitingForManualRestart',
   Progressing: 'Progressing',
   Succeeded: 'Succeeded',
+  /** systemd stopped restarting a server that kept crashing (its start limit): not started again until a person acts. */
+  CrashLoop: 'CrashLoop',
   /** Some state file could not be read: nothing is deleted until it can. */
   StateUnreadable: 'StateUnreadable',
 } as const;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,40 @@ describe('PortLeases', () => {
     expect(({} as Record<string, unknown>).port).toBeUndefined();
     await l.reconcile([{ name: 'ok' }, { name: 'new' }]);
     expect(l.get('new')).toEqual({ port: 27015, clientPort: 26900 });
+  });
+
+  it('a truncated or corrupted lease file is an error naming it, never an empty table (that would hand every port to someone else)', async () => {
+    for (const [i, text] of ['{"leases": {"a": {"port": 27015, "cli', '', 'null', '{"leases": 5}', '[]'].entries()) {
+      const file = join(dir, `torn-${i}.json`);
+      writeFileSync(file, text);
+      await expect(open(file)).rejects.toThrow(`${file} is not a lease table (truncated or corrupted)`);
+      expect(readFileSync(file, 'utf8')).toBe(text);
+    }
+  });
+
+  it('with a recovery, a torn lease file is moved aside and rebuilt from what the host shows, then persisted', async () => {
+    const torn = mkdtempSync(join(dir, 'recover-'));
+    const file = join(torn, 'leases.json');
+    writeFileSync(file, '{"leases": {"a": {"port": 27016, "clientP');
+    const told: unknown[] = [];
+    const host = new Map([
+      ['a', { port: 27016, clientPort: 26901 }],
+      ['b', { port: 27015, clientPort: 26900 }],
+      ['__proto__', { port: 27017, clientPort: 26902 }],
+    ]);
+    const l = await PortLeases.open(file, game, client, undefined, { fromHost: async () => host, recovered: (info) => told.push(info) });
+    expect(Object.fromEntries(l.all())).toEqual({ a: { port: 27016, clientPort: 26901 }, b: { port: 27015, clientPort: 26900 } });
+    const aside = readdirSync(torn).filter((f) => f.startsWith('leases.json.unreadable-'));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(torn, aside[0]!), 'utf8')).toBe('{"leases": {"a": {"port": 27016, "clientP');
+    expect(told).toEqual([{ file, movedTo: join(torn, aside[0]!), leases: 2 }]);
+    // Persisted: the next open reads the rebuilt table and recovers nothing.
+    const again = await PortLeases.open(file, game, client, undefined, { fromHost: async () => new Map(), recovered: (info) => told.push(info) });
+    expect(again.get('b')).toEqual({ port: 27015, clientPort: 26900 });
+    expect(told).toHaveLength(1);
+    // A new instance does not get a port the rebuilt table holds.
+    await again.reconcile([{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
+    expect(again.get('c')).toEqual({ port: 27017, clientPort: 26902 });
   });
 
   it('portFreeOnHost sees a TCP listener', async () => {

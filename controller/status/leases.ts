@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { isDocumentName, jsonEntries } from '../documents/names.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 
@@ -20,6 +20,46 @@ export interface LeaseConflict {
   name: string;
   field: 'port' | 'clientPort';
   message: string;
+}
+
+/**
+ * What to do with a lease file that is there but cannot be read as one
+ * (truncated, corrupted, not JSON): rebuild it from what the host shows.
+ * Without it, such a file is an error naming the file.
+ */
+export interface LeaseRecovery<T> {
+  /** The leases the host shows (each running or configured server's own files). */
+  fromHost(): Promise<Map<string, T>>;
+  /** Told once the bad file was moved aside and the table rebuilt. */
+  recovered(info: { file: string; movedTo: string; leases: number }): void;
+}
+
+/**
+ * Reads a JSON lease table: the object under `field`, or undefined when the
+ * file does not exist. A file that is not such a table is moved aside to
+ * `<file>.unreadable-<time>` (kept for a person to look at) and `recovery`
+ * rebuilds the table; without a recovery it is an error, never an empty
+ * table (that would hand every server's port to someone else).
+ */
+export async function readLeaseTable<T>(file: string, field: string, recovery: LeaseRecovery<T> | undefined): Promise<{ entries: [string, unknown][] } | { rebuilt: Map<string, T>; movedTo: string } | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  let entries: [string, unknown][] | undefined;
+  try {
+    entries = jsonEntries((JSON.parse(text) as Record<string, unknown> | null)?.[field]);
+  } catch {
+    entries = undefined;
+  }
+  if (entries) return { entries };
+  if (!recovery) throw new Error(`${file} is not a lease table (truncated or corrupted); move it away and the controller rebuilds it from the servers' files`);
+  const movedTo = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await rename(file, movedTo);
+  return { rebuilt: await recovery.fromHost(), movedTo };
 }
 
 /** Inclusive port range. */
@@ -44,17 +84,19 @@ export class PortLeases {
   ) {}
 
   /**
-   * Loads the lease file (missing = no leases). With `portFree`, new
-   * automatic leases skip ports another process on the host already holds.
+   * Loads the lease file (missing = no leases; unreadable = rebuilt through
+   * `recovery`, see readLeaseTable). With `portFree`, new automatic leases
+   * skip ports another process on the host already holds.
    */
-  static async open(file: string, game: PortRange, client: PortRange, portFree?: (port: number) => Promise<boolean>): Promise<PortLeases> {
+  static async open(file: string, game: PortRange, client: PortRange, portFree?: (port: number) => Promise<boolean>, recovery?: LeaseRecovery<Lease>): Promise<PortLeases> {
     const l = new PortLeases(file, game, client, portFree);
-    try {
-      const data = JSON.parse(await readFile(file, 'utf8')) as { leases?: unknown } | null;
-      // Only an instance name with two whole ports holds anything: a "__proto__" or malformed entry would block a port forever.
-      for (const [name, lease] of jsonEntries(data?.leases) ?? []) if (isDocumentName(name) && isLease(lease)) l.leases.set(name, { port: lease.port, clientPort: lease.clientPort });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const table = await readLeaseTable(file, 'leases', recovery);
+    const entries = table === undefined ? [] : 'entries' in table ? table.entries : [...table.rebuilt];
+    // Only an instance name with two whole ports holds anything: a "__proto__" or malformed entry would block a port forever.
+    for (const [name, lease] of entries) if (isDocumentName(name) && isLease(lease)) l.leases.set(name, { port: lease.port, clientPort: lease.clientPort });
+    if (table && 'rebuilt' in table) {
+      await l.save();
+      recovery!.recovered({ file, movedTo: table.movedTo, leases: l.leases.size });
     }
     return l;
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,5 +25,20 @@ describe('CachedStatusReader', () => {
     await writer.remove('Instance', 'a');
     expect(await reader.read('Instance', 'a')).toBeUndefined();
     expect(await reader.read('Instance', '__proto__')).toBeUndefined();
+  });
+});
+
+describe('StatusStore', () => {
+  it('reads a torn or misshapen status file as no status (the next pass rebuilds it from the host), and writes over it', async () => {
+    const torn = mkdtempSync(join(dir, 'torn-'));
+    mkdirSync(join(torn, 'instance'));
+    const store = new StatusStore(torn);
+    for (const text of ['{"kind": "Instance", "name": "a", "condi', '', 'null', '[]', '5', '{"kind": "Instance", "name": "a"}', '{"conditions": 5, "events": []}', '{"conditions": [null], "events": []}']) {
+      writeFileSync(join(torn, 'instance', 'a.json'), text);
+      expect(await store.read('Instance', 'a')).toBeUndefined();
+      expect(await new CachedStatusReader(torn).read('Instance', 'a')).toBeUndefined();
+    }
+    expect(await store.write(status(3))).toBe(true);
+    expect((await store.read('Instance', 'a'))?.players).toBe(3);
   });
 });

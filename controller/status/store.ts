@@ -117,7 +117,9 @@ export class StatusStore {
       const text = readSmallFile(path);
       if (text === undefined) return undefined;
       this.texts.set(path, text);
-      return JSON.parse(text) as DocumentStatus;
+      const status = JSON.parse(text) as DocumentStatus | null;
+      // A status is rebuilt from the host by the next pass; one that is not even shaped like one counts as none.
+      return isStatusShaped(status) ? status : undefined;
     } catch (err) {
       if (err instanceof SyntaxError) return undefined; // a torn file cannot happen (atomic writes), but never crash on one
       throw err;
@@ -161,6 +163,13 @@ export class StatusStore {
     this.texts.delete(this.path(kind, name));
     await rm(this.path(kind, name), { force: true });
   }
+}
+
+/** Whether parsed JSON has what every reader of a status relies on: an object with condition and event lists. */
+function isStatusShaped(v: unknown): v is DocumentStatus {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const s = v as Partial<DocumentStatus>;
+  return Array.isArray(s.conditions) && s.conditions.every((c) => typeof c === 'object' && c !== null) && Array.isArray(s.events);
 }
 
 /**

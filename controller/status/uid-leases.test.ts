@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,21 @@ describe('UidLeases', () => {
     const l = await open(file);
     expect([...l.all()]).toEqual([['ok', 1879048194]]);
     expect(({} as Record<string, unknown>).constructor).toBe(Object);
+  });
+
+  it('a torn file is an error naming it; with a recovery it is moved aside and rebuilt from the host, keeping every uid', async () => {
+    const torn = mkdtempSync(join(dir, 'recover-'));
+    const file = join(torn, 'uid-leases.json');
+    writeFileSync(file, '{"uids": {"a": 18790');
+    await expect(open(file)).rejects.toThrow(`${file} is not a lease table (truncated or corrupted)`);
+    const told: unknown[] = [];
+    const l = await UidLeases.open(file, range, { fromHost: async () => new Map([['a', range.min + 2]]), recovered: (info) => told.push(info) });
+    expect(Object.fromEntries(l.all())).toEqual({ a: range.min + 2 });
+    expect(told).toHaveLength(1);
+    expect(readdirSync(torn).filter((f) => f.startsWith('uid-leases.json.unreadable-'))).toHaveLength(1);
+    expect(JSON.parse(readFileSync(file, 'utf8')).uids).toEqual({ a: range.min + 2 });
+    expect(await (await open(file)).reconcile(['a', 'b'])).toEqual([]);
+    expect((await open(file)).get('a')).toBe(range.min + 2);
   });
 
   it('preview changes nothing', async () => {

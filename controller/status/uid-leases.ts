@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { isDocumentName } from '../documents/names.js';
+import { readLeaseTable, type LeaseRecovery } from './leases.js';
 
 /** Inclusive range of uids game servers are leased from. */
 export interface UidRange {
@@ -35,15 +35,16 @@ export class UidLeases {
     private readonly range: UidRange,
   ) {}
 
-  /** Loads the lease file (missing = no leases); entries that are not a uid are dropped. */
-  static async open(file: string, range: UidRange): Promise<UidLeases> {
+  /** Loads the lease file (missing = no leases; unreadable = rebuilt through `recovery`); entries that are not a uid are dropped. */
+  static async open(file: string, range: UidRange, recovery?: LeaseRecovery<number>): Promise<UidLeases> {
     const l = new UidLeases(file, range);
-    try {
-      const data = JSON.parse(await readFile(file, 'utf8')) as { uids?: Record<string, unknown> };
-      // Only an instance name holds a uid (as in leases.json): a "__proto__" or malformed entry holds nothing.
-      for (const [name, uid] of Object.entries(data.uids ?? {})) if (isDocumentName(name) && Number.isInteger(uid)) l.leases.set(name, uid as number);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const table = await readLeaseTable(file, 'uids', recovery);
+    const entries = table === undefined ? [] : 'entries' in table ? table.entries : [...table.rebuilt];
+    // Only an instance name holds a uid (as in leases.json): a "__proto__" or malformed entry holds nothing.
+    for (const [name, uid] of entries) if (isDocumentName(name) && Number.isInteger(uid)) l.leases.set(name, uid as number);
+    if (table && 'rebuilt' in table) {
+      await l.save();
+      recovery!.recovered({ file, movedTo: table.movedTo, leases: l.leases.size });
     }
     return l;
   }

@@ -17,6 +17,8 @@ export interface UnitState {
   mainPid?: number;
   /** Services only: outcome of the last run: `success`, `exit-code`, `signal`, `core-dump`, `timeout`, … */
   result?: string;
+  /** Services only: automatic restarts (Restart=) since the last start asked for; kept while the unit is failed. */
+  nRestarts?: number;
   /** The unit's pending job, if any. */
   job?: { id: number; type: string };
 }

@@ -51,6 +51,7 @@ const UINT64_MAX = 0xffff_ffff_ffff_ffffn;
 interface ServiceFacts {
   mainPid: number;
   result: string;
+  nRestarts: number;
 }
 
 interface JobWaiter {
@@ -109,7 +110,8 @@ export class DbusSystemdAdapter implements SystemdAdapter {
 
   async getUnit(name: string): Promise<UnitState> {
     const [rows] = (await this.manager('ListUnitsByNames', 'as', [[name]])) as [UnitRow[]];
-    const [unit] = await this.withServiceFacts(rows);
+    // One unit, read when a caller must decide on it: its MainPID/Result fresh too, not as the last signal left them.
+    const [unit] = await this.withServiceFacts(rows, true);
     if (!unit) throw new SystemdError('call', `systemd returned nothing for ${name}`);
     return unit;
   }
@@ -227,24 +229,25 @@ export class DbusSystemdAdapter implements SystemdAdapter {
       );
   }
 
-  private async withServiceFacts(rows: UnitRow[]): Promise<UnitState[]> {
+  private async withServiceFacts(rows: UnitRow[], fresh = false): Promise<UnitState[]> {
     const generation = this.conn.generation;
-    const missing = rows.filter(([name, , load, , , , path]) => isService(name) && load !== 'not-found' && !this.services.has(path));
+    const missing = rows.filter(([name, , load, , , , path]) => isService(name) && load !== 'not-found' && (fresh || !this.services.has(path)));
     const fetched = await Promise.all(
       missing.map(async ([, , , , , , path]) => {
         const [props] = (await this.conn.call({ path, interface: PROPERTIES, member: 'GetAll', signature: 's', body: [SERVICE] })) as [Record<string, VariantType>];
-        return [path, { mainPid: Number(props.MainPID?.value ?? 0), result: String(props.Result?.value ?? '') }] as const;
+        return [path, { mainPid: Number(props.MainPID?.value ?? 0), result: String(props.Result?.value ?? ''), nRestarts: Number(props.NRestarts?.value ?? 0) }] as const;
       }),
     );
     // Facts read under an older connection may have missed signals; use them once, cache them not.
-    const fresh = new Map<string, ServiceFacts>(fetched);
-    if (generation === this.conn.generation) for (const [path, facts] of fresh) this.services.set(path, facts);
+    const read = new Map<string, ServiceFacts>(fetched);
+    if (generation === this.conn.generation) for (const [path, facts] of read) this.services.set(path, facts);
     return rows.map(([name, description, loadState, activeState, subState, , path, jobId, jobType]) => {
       const unit: UnitState = { name, description, loadState, activeState, subState };
-      const facts = fresh.get(path) ?? this.services.get(path);
+      const facts = read.get(path) ?? this.services.get(path);
       if (isService(name) && facts) {
         unit.mainPid = facts.mainPid;
         unit.result = facts.result;
+        unit.nRestarts = facts.nRestarts;
       }
       if (jobId !== 0) unit.job = { id: jobId, type: jobType };
       return unit;
@@ -286,12 +289,13 @@ export class DbusSystemdAdapter implements SystemdAdapter {
   private updateServiceFacts(path: string, changed: Record<string, VariantType>, invalidated: string[]): void {
     const facts = this.services.get(path);
     if (!facts) return;
-    if (invalidated.includes('MainPID') || invalidated.includes('Result')) {
+    if (invalidated.includes('MainPID') || invalidated.includes('Result') || invalidated.includes('NRestarts')) {
       this.services.delete(path);
       return;
     }
     if (changed.MainPID) facts.mainPid = Number(changed.MainPID.value);
     if (changed.Result) facts.result = String(changed.Result.value);
+    if (changed.NRestarts) facts.nRestarts = Number(changed.NRestarts.value);
   }
 
   private jobRemoved(path: string, unit: string, result: string): void {

@@ -788,6 +788,13 @@ export function launchEnvPort(text: string | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** The game and client ports an instance's launch.env starts its server with (the host's truth when leases.json is lost). Pure. */
+export function launchEnvPorts(text: string | undefined): { port: number; clientPort: number } | undefined {
+  const port = launchEnvPort(text);
+  const m = text === undefined ? null : /^LEFT4ME_ARGS="[^\n]*?(?:^|\s)\+clientport (\d{1,5})(?:\s|")/m.exec(text);
+  return port !== undefined && m ? { port, clientPort: Number(m[1]) } : undefined;
+}
+
 // ---------------------------------------------------------------------------
 // The whole host.
 

@@ -31,6 +31,8 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   reconciler (in process)   27015-27115 / 26900-27000 (the defaults)
  *   git-fleet (two hosts)     a 28000-28004 / 29000-29004, b 28005-28009 / 29005-29009
  *   crash-recovery            28015-28115 / 29015-29115
+ *   chaos (npm run chaos and  28060-28099 / 29060-29099 (inside crash-recovery's range, which
+ *     chaos-short)              leases from its bottom and holds at most 28015-28034 / 29015-29034)
  *   build-concurrency         28120-28199 / 29120-29199
  *   doctor-host               28180-28189 / 29180-29189 (inside build-concurrency's, which starts no server)
  *   package (installed CLI)   28190-28199 / 29190-29199 (the same)

@@ -7,7 +7,9 @@ import { onHost } from '../../config.js';
 import { layerExists, writeLayer } from '../../builds/layer-writer.js';
 import { SystemdError } from '../../systemd/adapter.js';
 import { instancePaths, overlayBuildDir, serverUnitName } from '../../systemd/units.js';
-import type { Action } from '../plan.js';
+import { Reason } from '../../status/conditions.js';
+import { Waiting } from '../outcome.js';
+import { TRANSITION_POLL_MS, type Action } from '../plan.js';
 import type { ResolvedInstance } from '../resolve.js';
 import { runtimeUnits, writeIfChanged, type InstanceHost } from './host.js';
 import { moveToTrash } from './trash.js';
@@ -42,7 +44,13 @@ export const EXECUTORS: { readonly [T in Action['type']]: Executor } = {
   },
 
   async resetFailed(x, r) {
-    await x.systemd.resetFailed(serverUnitName(r.intent.name)).catch(ignoreNoSuchUnit);
+    // systemd passes through `failed` on its way to an automatic restart (Restart=), and a listing may catch that
+    // moment. Reset only a unit that is failed now: a reset also clears systemd's start limit and restart count,
+    // and starting it here would skip RestartSec, so a crash loop would run forever.
+    const name = serverUnitName(r.intent.name);
+    const now = await x.systemd.getUnit(name);
+    if (now.activeState !== 'failed') throw new Waiting(Reason.Starting, `systemd is restarting the server itself (${now.activeState}/${now.subState})`, TRANSITION_POLL_MS);
+    await x.systemd.resetFailed(name).catch(ignoreNoSuchUnit);
   },
 
   async enable(x, r) {

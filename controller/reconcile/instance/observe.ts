@@ -9,19 +9,22 @@ import type { DocumentStatus } from '../../status/store.js';
 import { instancePaths, overlayBuildDir, serverUnitName } from '../../systemd/units.js';
 import type { InstanceObservation } from '../plan.js';
 import type { ResolvedInstance } from '../resolve.js';
+import type { UnitState } from '../../systemd/adapter.js';
 import { isEnabled, type InstanceHost } from './host.js';
 
 /** Reads the observation plan() compares the intent with. */
 export async function observeInstance(x: InstanceHost, r: ResolvedInstance, status: DocumentStatus | undefined): Promise<InstanceObservation> {
   const units = await x.units.snapshot();
-  const service = units.get(serverUnitName(r.intent.name));
+  let service = units.get(serverUnitName(r.intent.name));
+  // A failed server's Result decides between a start and a crash-loop stall; the listing's may lag a signal behind.
+  if (service?.activeState === 'failed') service = await x.systemd.getUnit(service.name);
   const mount = units.get(r.mountUnit);
   const files = new Map<string, string | undefined>();
   for (const path of r.intent.files.keys()) files.set(path, readSmallFile(onHost(x.cfg, path)));
   const paths = instancePaths(r.intent.name, x.cfg.units.layout);
   const dirs = [paths.configLayerDir(r.configLayer.build), paths.upperDir, paths.workDir, ...r.unitSpec.overlays.map((o) => overlayBuildDir(o, x.cfg.units.layout))];
   return {
-    ...(service && service.loadState !== 'not-found' ? { service: { activeState: service.activeState, subState: service.subState } } : {}),
+    ...(service && service.loadState !== 'not-found' ? { service: { activeState: service.activeState, subState: service.subState, ...(gaveUp(x, service) ? { gaveUp: true } : {}) } } : {}),
     mounted: mount?.activeState === 'active',
     enabled: isEnabled(x, r.intent.name),
     files,
@@ -30,4 +33,14 @@ export async function observeInstance(x: InstanceHost, r: ResolvedInstance, stat
     ...(status?.handledRestartAt ? { handledRestartAt: status.handledRestartAt } : {}),
     ...(status?.handledResetAt ? { handledResetAt: status.handledResetAt } : {}),
   };
+}
+
+/**
+ * Whether systemd stopped restarting a failed server: its start limit refused
+ * a start. A start asked for says so in Result; an automatic restart refused
+ * keeps the crash's Result (systemd 252) but leaves the restart count at the
+ * burst, which only a new start asked for clears.
+ */
+function gaveUp(x: InstanceHost, service: UnitState): boolean {
+  return service.activeState === 'failed' && (service.result === 'start-limit-hit' || (service.nRestarts ?? 0) >= x.cfg.units.server.startLimitBurst);
 }

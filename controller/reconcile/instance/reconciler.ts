@@ -26,6 +26,7 @@ import { deleteInstance } from './deletion.js';
 import { EXECUTORS } from './executors.js';
 import type { InstanceHost } from './host.js';
 import { observeInstance } from './observe.js';
+import { serverLogTail } from './log-tail.js';
 import { healthCondition, mountCondition, runningCondition } from './observed.js';
 
 /** How soon to probe a server again that does not answer A2S yet: just after a start, and later. */
@@ -260,8 +261,20 @@ const recordObserved: Step = async (x, pass, status) => {
   }
   status.patch({ unit: service ? { activeState: service.activeState, subState: service.subState, ...(service.mainPid ? { mainPid: service.mainPid } : {}) } : { activeState: 'inactive', subState: 'dead' } });
   if (failure) throw failure;
+  if (plan.crashLoop) throw await crashLoopStall(x, pass.name);
   if (requeue !== Infinity) pass.requeueAfterMs = requeue;
 };
+
+/** Stalled (CrashLoop): systemd stopped restarting the server; what it said last, and what a person can do. */
+async function crashLoopStall(x: InstanceHost, name: string): Promise<Stalled> {
+  const s = x.cfg.units.server;
+  const tail = await serverLogTail(x.cfg, serverUnitName(name));
+  const lines = tail.length > 0 ? `; last log lines: ${tail.join(' | ')}` : `; no log lines (see journalctl --namespace=left4me -u ${serverUnitName(name)})`;
+  return new Stalled(
+    Reason.CrashLoop,
+    `the server exited ${s.startLimitBurst} times within ${s.startLimitIntervalSec}s and systemd stopped restarting it; fix the cause, then set the left4me/restartedAt annotation (or change the documents) to start it again${lines}`,
+  );
+}
 
 const PREPARE: readonly Step[] = [checkValid, leasePort, resolveDependencies, observeHost, checkPortFree, planChanges];
 const ACT: readonly Step[] = [applyPlan, recordObserved];

@@ -1,0 +1,264 @@
+// The reliability suite's frame: seeds that replay a run, controller processes
+// a scenario can kill, and the one final check every scenario ends with — the
+// private host is exactly what the documents ask for, nothing leaked, and no
+// server restarted that the scenario did not touch.
+import type { ChildProcess } from 'node:child_process';
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { documentLoadOptions } from '../../controller/config.js';
+import { loadState, type DesiredState } from '../../controller/documents/loader.js';
+import { spawnController, unitFacts, UNIT_DIR, waitFor, type DemoHost, type UnitFacts } from './demo-host.js';
+
+/** A small seeded PRNG, so a failing run can be replayed with the printed seed. */
+export function mulberry32(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The seed of one scenario run: LEFT4ME_CHAOS_SEED replays one; printed either way. */
+export function chaosSeed(scenario: string): { seed: number; random: () => number } {
+  const given = process.env.LEFT4ME_CHAOS_SEED;
+  const seed = given !== undefined && given !== '' ? Number(given) : Math.floor(Math.random() * 1_000_000);
+  if (!Number.isSafeInteger(seed)) throw new Error(`LEFT4ME_CHAOS_SEED must be an integer, not "${given}"`);
+  console.log(`chaos ${scenario}: seed ${seed} (LEFT4ME_CHAOS_SEED=${seed} replays it)`);
+  return { seed, random: mulberry32(seed) };
+}
+
+/** Which ports a chaos suite leases (see the port table in demo-host.ts). */
+export const CHAOS_PORTS = ['--port-range', '28060-28099', '--client-port-range', '29060-29099'];
+const GAME_RANGE = { min: 28060, max: 28099 };
+const CLIENT_RANGE = { min: 29060, max: 29099 };
+
+/** A controller process of a scenario, with its stderr kept for failure messages. */
+export interface ControllerProcess {
+  child: ChildProcess;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `left4me controller` against the host (a daemon, or one pass with `--once`). */
+export function controllerProcess(demo: DemoHost, args: string[] = []): ControllerProcess {
+  const child = spawnController(demo, [...CHAOS_PORTS, '--pid-file', join(demo.host.dirs.base, 'controller.pid'), ...args]);
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+    child.once('exit', (code) => resolve(code));
+  });
+  return { child, stderr: () => err, exited };
+}
+
+/** One controller pass to the end; fails with its stderr when it does not exit 0. */
+export async function controllerOnce(demo: DemoHost, extra: string[] = []): Promise<void> {
+  const c = controllerProcess(demo, ['--once', ...extra]);
+  const code = await c.exited;
+  if (code !== 0) throw new Error(`left4me controller --once exited ${code}: ${c.stderr()}`);
+}
+
+/** systemd's facts (InvocationID, NRestarts, …) of some instances' servers. */
+export async function serverFacts(demo: DemoHost, names: Iterable<string>): Promise<Map<string, UnitFacts>> {
+  const out = new Map<string, UnitFacts>();
+  for (const n of names) out.set(n, await unitFacts(demo.host, `left4me-server@${n}.service`));
+  return out;
+}
+
+/** The documents as the controller reads them. */
+export function desiredState(demo: DemoHost): Promise<DesiredState> {
+  return loadState(demo.stateDir, documentLoadOptions(demo.config()));
+}
+
+/** What the documents ask this host to run and keep. */
+function desired(state: DesiredState): { all: string[]; running: string[] } {
+  const all = [...state.instances.keys()].sort();
+  const running = all.filter((n) => state.instances.get(n)!.spec.state !== 'stopped');
+  return { all, running };
+}
+
+const diff = (what: string, got: readonly string[], want: readonly string[]): string[] => {
+  const g = [...got].sort();
+  const w = [...want].sort();
+  return JSON.stringify(g) === JSON.stringify(w) ? [] : [`${what}: got [${g.join(', ')}], want [${w.join(', ')}]`];
+};
+
+/**
+ * Status: every document's status speaks of its current generation and is
+ * Ready (an instance that should run: running and answering A2S), and no
+ * status or lease is kept for an instance that is gone. Empty when all holds.
+ */
+export async function statusProblems(demo: DemoHost, state: DesiredState): Promise<string[]> {
+  const problems: string[] = [];
+  const kinds = [
+    ['Installation', state.installations],
+    ['Overlay', state.overlays],
+    ['Blueprint', state.blueprints],
+    ['Instance', state.instances],
+  ] as const;
+  for (const [kind, docs] of kinds) {
+    for (const [name, doc] of docs) {
+      const s = await demo.status.read(kind, name);
+      if (!s) {
+        problems.push(`${kind}/${name}: no status`);
+        continue;
+      }
+      if (s.observedGeneration !== doc.generation) problems.push(`${kind}/${name}: observedGeneration ${s.observedGeneration}, document ${doc.generation}`);
+      const ready = s.conditions.find((c) => c.type === 'Ready');
+      if (ready?.status !== 'True' || ready.observedGeneration !== doc.generation) problems.push(`${kind}/${name}: Ready ${ready?.status ?? 'missing'} (${ready?.reason ?? ''}: ${ready?.message ?? ''})`);
+      const stalled = s.conditions.find((c) => c.type === 'Stalled');
+      if (stalled) problems.push(`${kind}/${name}: Stalled (${stalled.reason}: ${stalled.message})`);
+    }
+  }
+  // Deletions finished: no status or lease left of an instance whose document is gone.
+  for (const n of await demo.status.names('Instance')) if (!state.instances.has(n)) problems.push(`Instance/${n}: status kept after its document was deleted`);
+  const leases = JSON.parse(await readFile(join(demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8').catch(() => '{"leases": {}}')) as { leases: Record<string, unknown> };
+  for (const n of Object.keys(leases.leases)) if (!state.instances.has(n)) problems.push(`Instance/${n}: lease kept after its document was deleted`);
+  return problems;
+}
+
+/** Names under `dir` (recursively, not following links) that a killed writer leaves behind. */
+async function temporaries(dir: string, depth = 0): Promise<string[]> {
+  const found: string[] = [];
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return found;
+  }
+  for (const e of entries) {
+    const p = join(dir, e);
+    if (/^\.[0-9a-f]{12}\.tmp$/.test(e) || /^\.tmp-[0-9a-f]{12}/.test(e) || /\.part-[0-9a-f]+$/.test(e)) found.push(p);
+    const st = await lstat(p).catch(() => undefined);
+    // Game files of writable layers are the servers' own; what the controller writes lies a few levels down at most.
+    if (st?.isDirectory() && depth < 5) found.push(...(await temporaries(p, depth + 1)));
+  }
+  return found;
+}
+
+/** What the final check saw, for the scenario's report line. */
+export interface HostCheck {
+  running: number;
+  stopped: number;
+  untouched: number;
+}
+
+/**
+ * The one final check of every scenario, on a quiet host (no controller
+ * running): units, mounts, leases, secrets, status, leaks, untouched
+ * servers, and a last `--once` pass that changes nothing. Throws one error
+ * listing every discrepancy.
+ */
+export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<string, UnitFacts> } = {}): Promise<HostCheck> {
+  const state = await desiredState(demo);
+  const problems: string[] = [];
+  if (state.problems.length > 0) problems.push(`the documents have problems: ${state.problems.map((p) => p.message).join('; ')}`);
+  const { all, running } = desired(state);
+  const root = demo.host.root;
+  const data = demo.host.dirs.varLib;
+
+  // Units: every server that should run is active; nothing else is loaded as anything but inactive.
+  const services = await demo.systemd.listUnits(['left4me-server@*.service']);
+  const name = (unit: string) => unit.slice('left4me-server@'.length, -'.service'.length);
+  problems.push(...diff('active servers', services.filter((u) => u.activeState === 'active').map((u) => name(u.name)), running));
+  for (const u of services) if (u.activeState !== 'active' && u.activeState !== 'inactive') problems.push(`${u.name} is ${u.activeState}/${u.subState}`);
+  const mounts = await demo.systemd.listUnits(['var-lib-left4me-runtime-*.mount']);
+  problems.push(...diff('active mount units', mounts.filter((u) => u.activeState === 'active').map((u) => u.name), running.map((n) => `var-lib-left4me-runtime-${n.replace(/-/g, '\\x2d')}.mount`)));
+  for (const u of mounts) if (u.activeState !== 'active' && u.activeState !== 'inactive') problems.push(`${u.name} is ${u.activeState}/${u.subState}`);
+
+  // Mounts: the host's own mount table has one overlay per running instance, on its runtime dir (the
+  // private host's own overlays of /etc and /var are its frame, not the product's).
+  const mountinfo = await readFile(`/proc/${demo.host.pid}/mountinfo`, 'utf8');
+  const overlays = mountinfo
+    .split('\n')
+    .filter((l) => l.includes(' - overlay '))
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith('/var/lib/left4me/'));
+  problems.push(...diff('overlay mounts', overlays, running.map((n) => `/var/lib/left4me/runtime/${n}`)));
+
+  // Unit files: one mount unit per instance document, enabled servers = running ones, no temp files.
+  const unitFiles = await readdir(join(root, UNIT_DIR));
+  problems.push(...diff('mount unit files', unitFiles.filter((f) => f.startsWith('var-lib-left4me-runtime-') && f.endsWith('.mount')), all.map((n) => `var-lib-left4me-runtime-${n.replace(/-/g, '\\x2d')}.mount`)));
+  const wants = await readdir(join(root, UNIT_DIR, 'multi-user.target.wants')).catch(() => [] as string[]);
+  problems.push(...diff('enabled servers', wants.filter((f) => f.startsWith('left4me-server@')).map(name), running));
+
+  // Leases: exactly one per instance document, no port twice, all in range.
+  const leaseFile = JSON.parse(await readFile(join(data, 'status', 'leases.json'), 'utf8')) as { leases: Record<string, { port: number; clientPort: number }> };
+  const leases = Object.entries(leaseFile.leases);
+  problems.push(...diff('leases', leases.map(([n]) => n), all));
+  for (const field of ['port', 'clientPort'] as const) {
+    const ports = leases.map(([, l]) => l[field]);
+    if (new Set(ports).size !== ports.length) problems.push(`a ${field} is leased twice: ${ports.join(', ')}`);
+    const range = field === 'port' ? GAME_RANGE : CLIENT_RANGE;
+    for (const [n, l] of leases) if (l[field] < range.min || l[field] > range.max) problems.push(`${n}'s ${field} ${l[field]} is outside ${range.min}-${range.max}`);
+  }
+
+  // Secrets: one RCON password per instance document.
+  const secrets = JSON.parse(await readFile(join(data, 'secrets', 'rcon.json'), 'utf8')) as Record<string, string>;
+  problems.push(...diff('RCON passwords', Object.keys(secrets), all));
+
+  // Status: current and Ready for every document; none left for deleted instances.
+  problems.push(...(await statusProblems(demo, state)));
+  for (const n of await readdir(join(data, 'instances')).catch(() => [] as string[])) {
+    if (!all.includes(n)) problems.push(`instances/${n} is left of a deleted instance`);
+  }
+  for (const n of await readdir(join(data, 'instances')).catch(() => [] as string[])) {
+    if (!state.instances.has(n) && (await demo.status.read('Instance', n))) problems.push(`a status is kept for deleted instance ${n}`);
+  }
+
+  // Leaks: no transient unit still loaded and active, no failed unit, no temporaries, no abandoned build run.
+  const failed = (await demo.host.exec('systemctl', ['list-units', '--state=failed', '--no-legend', '--plain'])).stdout.trim();
+  if (failed) problems.push(`failed units: ${failed}`);
+  const transient = (await demo.systemd.listUnits(['left4me-build-*', 'run-*'])).filter((u) => u.activeState !== 'inactive');
+  if (transient.length > 0) problems.push(`transient units left: ${transient.map((u) => `${u.name} ${u.activeState}`).join(', ')}`);
+  const temps = [...(await temporaries(data)), ...(await temporaries(join(root, UNIT_DIR)))];
+  if (temps.length > 0) problems.push(`temporaries left: ${temps.join(', ')}`);
+  if ((await readdir(join(data, 'build-runs')).catch(() => [] as string[])).length > 0) problems.push('build-runs is not empty');
+
+  // Servers the scenario did not touch were never restarted.
+  for (const [n, before] of opts.untouched ?? []) {
+    const now = await unitFacts(demo.host, `left4me-server@${n}.service`);
+    if (now.InvocationID !== before.InvocationID || now.NRestarts !== before.NRestarts) {
+      problems.push(`untouched server ${n} restarted: InvocationID ${before.InvocationID} → ${now.InvocationID}, NRestarts ${before.NRestarts} → ${now.NRestarts}`);
+    }
+  }
+
+  // And the host is at rest: one more pass changes no server.
+  if (problems.length === 0) {
+    const before = await serverFacts(demo, running);
+    await controllerOnce(demo);
+    const after = await serverFacts(demo, running);
+    for (const n of running) {
+      const a = before.get(n)!;
+      const b = after.get(n)!;
+      if (a.InvocationID !== b.InvocationID || a.ExecMainPID !== b.ExecMainPID) problems.push(`one more pass restarted ${n}`);
+    }
+  }
+
+  if (problems.length > 0) throw new Error(`the host is not the desired state:\n  ${problems.join('\n  ')}`);
+  return { running: running.length, stopped: all.length - running.length, untouched: opts.untouched?.size ?? 0 };
+}
+
+/** Runs a controller daemon until every document's status is current and Ready, then stops it (SIGTERM). */
+export async function settle(demo: DemoHost, timeoutMs = 120_000): Promise<void> {
+  const c = controllerProcess(demo);
+  let last: string[] = [];
+  try {
+    await waitFor(
+      'every status current and Ready',
+      async () => {
+        if (c.child.exitCode !== null) throw new Error(`the controller exited ${c.child.exitCode}: ${c.stderr()}`);
+        last = await statusProblems(demo, await desiredState(demo));
+        return last.length === 0;
+      },
+      timeoutMs,
+      250,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nstill: ${last.slice(0, 8).join('; ')}\ncontroller stderr:\n${c.stderr().slice(-4000)}`);
+    });
+  } finally {
+    c.child.kill('SIGTERM');
+    await c.exited;
+  }
+}
