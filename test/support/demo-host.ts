@@ -51,6 +51,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   git-origins               28980-28989 / 29980-29989
  *   server-unit               28990-28991 / 29990-29991
  *   server-sandbox            28992-28995 / 29992-29995
+ *   backup-restore (two hosts, one after the other) 28116-28119 / 29116-29119
  * Suites on bootWebHost pass a web port of their own; `npm start` serves the
  * web on 8000 (or a free port when 8000 is taken).
  */
