@@ -26,6 +26,8 @@ export interface BackupPaths {
   groupFile: string;
   /** Accounts a restored file may belong to besides root (the controller's, the web's). */
   accounts: readonly string[];
+  /** The web service's account: it owns the web data directory when restore creates it. */
+  webAccount: string;
 }
 
 /** One area: a single file or a whole tree. */
@@ -197,7 +199,7 @@ export async function writeEntries(p: BackupPaths, entries: readonly ArchiveEntr
   const users = await accountIds(p.passwdFile);
   const groups = await accountIds(p.groupFile);
   const idsOf = (e: { owner: string; group: string }) => ({ uid: users.get(e.owner) ?? 0, gid: groups.get(e.group) ?? 0 });
-  const webIds = idsOf({ owner: p.accounts.find((a) => a.endsWith('-web')) ?? 'root', group: p.accounts.find((a) => a.endsWith('-web')) ?? 'root' });
+  const webIds = idsOf({ owner: p.webAccount, group: p.webAccount });
   // Parents of each area that holds something, as a fresh host would have them.
   for (const area of AREAS) {
     if (!entries.some((e) => e.path === area.name || e.path.startsWith(`${area.name}/`))) continue;

@@ -37,6 +37,7 @@ function backupPaths(values: { state?: string; 'data-dir'?: string; 'config-dir'
     passwdFile: on('/etc/passwd'),
     groupFile: on('/etc/group'),
     accounts: [layout.user, layout.webUser],
+    webAccount: layout.webUser,
   };
 }
 
