@@ -184,4 +184,23 @@ describe('left4me backup', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/lies inside .*state, which the backup itself holds/);
   });
+
+  it("finds the directories where controller.yaml keeps them, and refuses to guess when that file has a problem", async () => {
+    const f = fakeHost('f', 9101);
+    put(f, 'etc/left4me/controller.yaml', 'dataDir: /srv/left4me-data\nstateDir: /srv/left4me-state\n');
+    put(f, 'srv/left4me-state/instances/a.yaml', 'kind: Instance # moved\n');
+    put(f, 'srv/left4me-data/status/leases.json', '{"moved":true}');
+    put(f, 'var/lib/left4me/status/leases.json', '{"default place":true}');
+    let r = await cli('backup', 'create', join(dest, 'f.tar'), ...host(f));
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const { entries } = await readArchive(join(dest, 'f.tar'));
+    expect(entries.find((e) => e.path === 'data/status/leases.json')?.data?.toString()).toBe('{"moved":true}');
+    expect(entries.find((e) => e.path === 'state/instances/a.yaml')?.data?.toString()).toBe('kind: Instance # moved\n');
+    put(f, 'etc/left4me/controller.yaml', 'dataDir: relative/dir\n');
+    r = await cli('backup', 'create', join(dest, 'f2.tar'), ...host(f));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/controller\.yaml:1:10  -  \/dataDir  "relative\/dir" must be an absolute.*\n.*has problems; it names the directories to back up/);
+    expect(existsSync(join(dest, 'f2.tar'))).toBe(false);
+  });
 });

@@ -20,6 +20,8 @@ export interface BackupPaths {
   stateDir: string;
   dataDir: string;
   configDir: string;
+  /** The controller's configuration file (`<configDir>/controller.yaml` unless the operator keeps it elsewhere). */
+  configFile: string;
   webDataDir: string;
   /** The host's /etc/passwd and /etc/group: owners are kept by name. */
   passwdFile: string;
@@ -43,7 +45,7 @@ interface Area {
 
 const AREAS: readonly Area[] = [
   { name: 'state', tree: true, at: (p) => p.stateDir, parentMode: 0o755 },
-  { name: 'config/controller.yaml', tree: false, at: (p) => join(p.configDir, 'controller.yaml'), parentMode: 0o755 },
+  { name: 'config/controller.yaml', tree: false, at: (p) => p.configFile, parentMode: 0o755 },
   { name: 'config/secrets', tree: true, at: (p) => join(p.configDir, 'secrets'), parentMode: 0o755 },
   { name: 'data/status/leases.json', tree: false, at: (p) => join(p.dataDir, 'status', 'leases.json'), parentMode: 0o755 },
   { name: 'data/status/uid-leases.json', tree: false, at: (p) => join(p.dataDir, 'status', 'uid-leases.json'), parentMode: 0o755 },

@@ -1,6 +1,8 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { loadControllerConfigFile } from '../config-file.js';
+import { formatProblem } from '../documents/problems.js';
 import { ArchiveError, readArchive, writeArchive } from '../backup/archive.js';
 import { checkPlaces, clearAreas, collectEntries, occupied, writeEntries, type BackupPaths } from '../backup/backup.js';
 import { DEFAULT_CONFIG_DIR, DEFAULT_DATA_DIR, hostLayout, onHostPath } from '../host/layout.js';
@@ -12,27 +14,42 @@ const OPTIONS = {
   'config-dir': { type: 'string' },
   'web-data-dir': { type: 'string' },
   'fs-root': { type: 'string' },
+  config: { type: 'string' },
   force: { type: 'boolean' },
 } as const;
 
+type Values = { state?: string; 'data-dir'?: string; 'config-dir'?: string; 'web-data-dir'?: string; 'fs-root'?: string; config?: string; demo?: boolean };
+
 /**
- * The host's directories as this process reaches them. --data-dir,
- * --config-dir and --web-data-dir are host paths, reached below --fs-root;
- * --state is where this process reaches the documents (as for the
- * controller), and its default is the host's, below --fs-root.
+ * The host's directories as this process reaches them, and its controller.yaml.
+ * --data-dir, --config-dir and --web-data-dir are host paths, reached below
+ * --fs-root; --state is where this process reaches the documents (as for the
+ * controller). Without a flag, the controller.yaml's stateDir, dataDir and
+ * configDir (host paths) apply, then the defaults: the backup finds the
+ * directories where the controller keeps them. The file itself is
+ * `<configDir>/controller.yaml`, or `--config FILE`.
  */
-function backupPaths(values: { state?: string; 'data-dir'?: string; 'config-dir'?: string; 'web-data-dir'?: string; 'fs-root'?: string; demo?: boolean }): BackupPaths {
+async function backupPaths(values: Values, io: Io): Promise<BackupPaths | undefined> {
   if (values.demo) throw new UsageError('backup takes the host by --fs-root and the directory options, not --demo');
   const fsRoot = values['fs-root'] ?? '/';
   for (const [flag, v] of [['--data-dir', values['data-dir']], ['--config-dir', values['config-dir']], ['--web-data-dir', values['web-data-dir']], ['--fs-root', fsRoot]] as const) {
     if (v !== undefined && !v.startsWith('/')) throw new UsageError(`${flag} must be an absolute path`);
   }
-  const layout = hostLayout();
   const on = (path: string) => onHostPath(fsRoot, path);
+  const configFile = values.config !== undefined ? resolve(values.config) : on(join(values['config-dir'] ?? DEFAULT_CONFIG_DIR, 'controller.yaml'));
+  const file = await loadControllerConfigFile(configFile, { optional: values.config === undefined, owner: process.getuid?.() });
+  if (file.problems.length > 0) {
+    for (const p of file.problems) io.err(`${formatProblem(p)}\n`);
+    io.err(`left4me backup: ${configFile} has problems; it names the directories to back up (check it with \`left4me config check\`)\n`);
+    return undefined;
+  }
+  const settings = file.options.settings;
+  const layout = hostLayout();
   return {
-    stateDir: values.state !== undefined ? resolve(values.state) : on(DEFAULT_STATE_DIR),
-    dataDir: on(values['data-dir'] ?? DEFAULT_DATA_DIR),
-    configDir: on(values['config-dir'] ?? DEFAULT_CONFIG_DIR),
+    stateDir: values.state !== undefined ? resolve(values.state) : on(settings.stateDir ?? DEFAULT_STATE_DIR),
+    dataDir: on(values['data-dir'] ?? settings.dataDir ?? DEFAULT_DATA_DIR),
+    configDir: on(values['config-dir'] ?? settings.configDir ?? DEFAULT_CONFIG_DIR),
+    configFile,
     webDataDir: on(values['web-data-dir'] ?? DEFAULT_WEB_DATA_DIR),
     passwdFile: on('/etc/passwd'),
     groupFile: on('/etc/group'),
@@ -76,7 +93,8 @@ export async function backupCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, OPTIONS);
   const [action, file, ...rest] = positionals;
   if (rest.length > 0 || !file || (action !== 'create' && action !== 'restore')) throw new UsageError('backup takes: create FILE | restore FILE [--force]');
-  const p = backupPaths(values);
+  const p = await backupPaths(values, io);
+  if (!p) return 1;
   const path = resolve(file);
   try {
     if (action === 'create') {

@@ -72,7 +72,7 @@ commands:
                                     check this host for what left4me and srcds need (systemd, cgroups,
                                     overlayfs, 32-bit glibc, disk, accounts, directories, ports, units);
                                     ranges default to the controller unit's; exit 1 on any problem
-  backup create FILE | restore FILE [--force] [--config-dir DIR] [--web-data-dir DIR] [--fs-root DIR]
+  backup create FILE | restore FILE [--force] [--config FILE] [--config-dir DIR] [--web-data-dir DIR]
                                     documents, controller.yaml, port and uid leases, RCON passwords,
                                     webhook secrets, Steam logins, git credentials and web accounts in
                                     one 0600 tar (not builds, caches or writable layers); restore onto
