@@ -150,9 +150,37 @@ export function checkPlaces(p: BackupPaths, entries: readonly ArchiveEntry[]): v
   }
 }
 
-/** The host's files a restore would replace (empty on a fresh host). Directories alone do not count: a fresh host has them. */
-export async function occupied(p: BackupPaths): Promise<string[]> {
-  return (await collectEntries(p)).filter((e) => e.type === 'file').map((e) => e.path);
+/**
+ * Whether a file holds nothing a restore could lose: no bytes, a JSON
+ * object whose values are all empty (`{"leases": {}}`, as a controller
+ * started on a fresh host writes), or YAML of comments only (the shipped
+ * controller.yaml).
+ */
+function holdsNothing(path: string, data: Buffer): boolean {
+  const text = data.toString('utf8').trim();
+  if (text === '') return true;
+  if (path.endsWith('.yaml') && text.split('\n').every((l) => l.trim() === '' || l.trim().startsWith('#'))) return true;
+  if (!path.endsWith('.json')) return false;
+  try {
+    const v = JSON.parse(text) as unknown;
+    const empty = (x: unknown) => typeof x === 'object' && x !== null && Object.keys(x).length === 0;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(empty);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The host's files a restore would replace: none on a fresh host.
+ * Directories do not count (a fresh host has them), nor files that hold
+ * nothing (holdsNothing: what install and a first controller start leave)
+ * or already hold exactly the archive's bytes.
+ */
+export async function occupied(p: BackupPaths, incoming: readonly ArchiveEntry[] = []): Promise<string[]> {
+  const same = new Map(incoming.filter((e) => e.type === 'file').map((e) => [e.path, e.data!] as const));
+  return (await collectEntries(p))
+    .filter((e) => e.type === 'file' && !holdsNothing(e.path, e.data!) && !same.get(e.path)?.equals(e.data!))
+    .map((e) => e.path);
 }
 
 /** Removes everything of the areas on the host (after a copy was kept): trees' contents, single files. */

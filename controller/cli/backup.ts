@@ -111,7 +111,7 @@ export async function backupCommand(args: string[], io: Io): Promise<number> {
     // Everything is read and checked before anything on the host changes.
     const { manifest, entries } = await readArchive(path);
     checkPlaces(p, entries);
-    const present = await occupied(p);
+    const present = await occupied(p, entries);
     if (present.length > 0) {
       if (!values.force) {
         io.err(`left4me backup: this host is not empty (${present.slice(0, 5).join(', ')}${present.length > 5 ? `, and ${present.length - 5} more` : ''}); restore onto a fresh host, or give --force to replace them (a copy is kept)\n`);
