@@ -3,7 +3,8 @@
 // and was deleted), `left4me backup create` saves the host, the host goes
 // away; a second, fresh host gets `left4me backup restore` and a controller,
 // and the same two servers answer A2S on the same ports and accept the same
-// RCON passwords, with the web's account restored beside them.
+// RCON passwords, with the web's account restored beside them. A document
+// changed there makes a second restore refuse, and --force puts it back.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
@@ -99,10 +100,17 @@ describe('backup and restore onto a fresh host', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/restored \d+ files from the backup of /);
-    // Restoring again is refused: the host is no longer empty.
+    // A document changed here makes the host no longer empty: restoring over it is refused.
+    await second.write('instances/a.yaml', instanceDoc('a', ['cvars: {hostname: "changed on B"}']));
     const again = await left4me('backup', 'restore', archive, '--fs-root', second.host.root, '--state', second.stateDir);
     expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/this host is not empty/);
+    expect(again.stderr).toMatch(/this host is not empty \(state\/instances\/a\.yaml\)/);
+    expect(await readFile(join(second.stateDir, 'instances', 'a.yaml'), 'utf8')).toContain('changed on B');
+    // --force puts the archive's back, keeping a copy of what it replaced.
+    const forced = await left4me('backup', 'restore', archive, '--force', '--fs-root', second.host.root, '--state', second.stateDir);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toMatch(/kept what this restore replaces in .*\/var\/lib\/left4me\/backups\/replaced-.*\.tar/);
+    expect(await readFile(join(second.stateDir, 'instances', 'a.yaml'), 'utf8')).toContain(hostname('a'));
     expect(await readFile(join(second.host.dirs.varLib, 'status', 'uid-leases.json'), 'utf8')).toBe(seen.uids);
 
     controller = await startController(second, { portRanges: PORTS });
