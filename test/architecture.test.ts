@@ -50,6 +50,7 @@ const RULES: Array<[string, (f: string) => boolean, (imported: string) => boolea
   ['the reconciler never imports the cli', under('controller/reconcile'), under('controller/cli')],
   ['the doctor reads the host through its probe: it imports only itself, the host layout, the unit names and the package root', under('controller/doctor'), (i) => !i.startsWith('controller/doctor/') && !i.startsWith('controller/host/') && !['controller/systemd/units.ts', 'controller/package-root.ts'].includes(i)],
   ['the web service reaches the host only through documents and status: no reconciler, builds, systemd or cli', under('controller/web'), (i) => ['reconcile', 'builds', 'systemd', 'cli'].some((d) => i.startsWith(`controller/${d}/`))],
+  ['backups (the archive and what it holds) stand alone: only themselves, the fs helpers and the host layout; the cli finds the host', under('controller/backup'), (i) => !['controller/backup/', 'controller/fs/', 'controller/host/'].some((d) => i.startsWith(d))],
   ['plan() is pure: it imports no executor, no host access and no systemd', (f) => f === 'controller/reconcile/plan.ts', (i) => i.startsWith('controller/reconcile/instance/') || i.startsWith('controller/systemd/') || i.startsWith('controller/builds/')],
 ];
 

@@ -2,6 +2,7 @@
 // (through the launcher in bin/) exits the process. Everything a verb prints
 // that a server, a build or a document controls goes through printable.ts.
 import { applyCommand } from './apply.js';
+import { backupCommand } from './backup.js';
 import { UsageError } from './args.js';
 import { configCommand } from './config-cmd.js';
 import { controllerCommand } from './controller-cmd.js';
@@ -71,6 +72,11 @@ commands:
                                     check this host for what left4me and srcds need (systemd, cgroups,
                                     overlayfs, 32-bit glibc, disk, accounts, directories, ports, units);
                                     ranges default to the controller unit's; exit 1 on any problem
+  backup create FILE | restore FILE [--force] [--config FILE] [--config-dir DIR] [--web-data-dir DIR]
+                                    documents, controller.yaml, port and uid leases, RCON passwords,
+                                    webhook secrets, Steam logins, git credentials and web accounts in
+                                    one 0600 tar (not builds, caches or writable layers); restore onto
+                                    a fresh host (--force: replace, keeping a copy in DATA/backups)
 
 options:
   --state DIR                       the state directory (default /etc/left4me/state)
@@ -101,6 +107,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   token: tokenCommand,
   top: topCommand,
   doctor: doctorCommand,
+  backup: backupCommand,
 } satisfies Record<string, Command>));
 
 /** Runs the CLI with argv (without node and script); resolves to the exit code. Only the launcher exits. */
