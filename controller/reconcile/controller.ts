@@ -201,8 +201,10 @@ export class Controller {
       ...(this.deps.gitSync ? { sync: this.deps.gitSync } : {}),
     });
     await this.gitSources.start({ poll: opts.watch !== false });
+    // Watching starts before the first read: an edit made while it reads is then a watch event, not a miss
+    // until the next resync (chokidar's first walk must have ended for that: watchStateDir waits for it).
+    if (opts.watch !== false) await this.watchStateDir();
     await this.loadDesired();
-    if (opts.watch !== false) this.watchStateDir();
     if (opts.watch !== false) this.sampler.start();
     if (opts.resync !== false) {
       this.stopResync = startResync(() => {
@@ -262,7 +264,8 @@ export class Controller {
 
   // --- triggers ---------------------------------------------------------------
 
-  private watchStateDir(): void {
+  /** Watches the state directory; resolves once chokidar has walked it, so no edit made after start() returns goes unseen. */
+  private watchStateDir(): Promise<void> {
     this.watcher = watch(this.cfg.stateDir, {
       ignoreInitial: true,
       // A link out of the state directory must not make root watch (or stat) a tree someone else chose.
@@ -276,6 +279,12 @@ export class Controller {
       if (/\.ya?ml$/.test(path) || !/\.[^/]+$/.test(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS, 'changed');
     });
     this.watcher.on('error', (err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'state directory watch failed'));
+    const watcher = this.watcher;
+    return new Promise<void>((resolve) => {
+      watcher.once('ready', () => resolve());
+      // A watch that fails is logged above; the periodic resync still reads the tree, so start goes on.
+      watcher.once('error', () => resolve());
+    });
   }
 
   private pendingScope: 'changed' | 'all' = 'changed';
