@@ -3,6 +3,7 @@
  * for both sides (ui/ imports this file's types; it imports nothing but types).
  */
 import type { Kind } from '../documents/kinds.js';
+import type { DocumentOrigin } from '../documents/origin.js';
 
 /** What an event says about one document: never more than these fields. */
 export interface StatusSummary {
@@ -25,4 +26,22 @@ export interface StatusSummary {
   progress?: { pass: number; passes: number; state: string; percent: number };
   /** Overlays: where a running build is (step N of M, what it does, a download's bytes). */
   buildStep?: { step: number; steps: number; kind: string; label: string; bytes?: number; totalBytes?: number };
+}
+
+/** A row of `GET /api/v1/instances` (its response schema: `left4me-web/instance-item` in schemas.ts). */
+export interface InstanceItem {
+  name: string;
+  owner: string;
+  blueprint: string;
+  state: string;
+  ready: string;
+  reason?: string;
+  message?: string;
+  port?: number;
+  players?: number;
+  maxPlayers?: number;
+  map?: string;
+  unit?: string;
+  /** Where the document came from when a git source serves it. */
+  origin?: DocumentOrigin;
 }

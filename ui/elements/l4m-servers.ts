@@ -9,6 +9,7 @@
 import { ContextConsumer } from '@lit/context';
 import { Task } from '@lit/task';
 import { css, html, LitElement } from 'lit';
+import type { InstanceItem } from '../../controller/web/wire.js';
 import type { Api } from '../services/api.js';
 import { apiContext, feedContext } from '../services/context.js';
 import { StatusController } from '../services/status-feed.js';
@@ -16,22 +17,6 @@ import { theme } from '../theme.js';
 import type { ActionDetail } from './l4m-instance-actions.js';
 import './l4m-instance-actions.js';
 import './l4m-sparkline.js';
-
-/** A row of GET /api/v1/instances. */
-export interface InstanceItem {
-  name: string;
-  owner: string;
-  blueprint: string;
-  state: string;
-  ready: string;
-  reason?: string;
-  message?: string;
-  port?: number;
-  players?: number;
-  maxPlayers?: number;
-  map?: string;
-  unit?: string;
-}
 
 /** A bucket of GET /api/v1/instances/NAME/history. */
 export interface HistoryPoint {
