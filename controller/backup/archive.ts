@@ -8,10 +8,10 @@
  * types, sizes, the manifest, every checksum — before the caller writes
  * anything; anything unexpected is an ArchiveError naming the entry.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open } from 'node:fs/promises';
+import { replaceFile } from '../fs/atomic.js';
 
 /** The manifest's entry name; always the first entry. */
 export const MANIFEST_NAME = 'left4me-backup.json';
@@ -171,7 +171,7 @@ export function manifestOf(meta: { created: string; node: string }, entries: rea
 
 /**
  * Writes the archive atomically: a 0600 temp file beside `file` (created
- * O_EXCL|O_NOFOLLOW), fsync, rename. The archive holds secrets, so it is
+ * O_EXCL|O_NOFOLLOW, replaceFile), fsync, rename. The archive holds secrets, so it is
  * never readable by anyone but its owner, not even while it is written.
  */
 export async function writeArchive(file: string, meta: { created: string; node: string }, entries: readonly ArchiveEntry[]): Promise<Manifest> {
@@ -184,9 +184,7 @@ export async function writeArchive(file: string, meta: { created: string; node: 
     if (e.type === 'file' && !e.data) throw new ArchiveError(`${e.path}: a file without data`);
   }
   const manifest = manifestOf(meta, entries);
-  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
+  await replaceFile(file, 0o600, async (fh) => {
     const write = async (blocks: Buffer[]) => {
       for (const b of blocks) if (b.length > 0) await fh.write(b);
     };
@@ -196,19 +194,7 @@ export async function writeArchive(file: string, meta: { created: string; node: 
       await write(entryBlocks({ name, prefix, typeflag: e.type === 'dir' ? '5' : '0', mode: e.mode, uname: e.owner, gname: e.group }, e.data));
     }
     await write([END_BLOCKS]);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  });
   return manifest;
 }
 

@@ -10,9 +10,9 @@
  * entry to exactly one place, and a name outside the areas is refused.
  */
 import { constants } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { chmod, lchown, lstat, mkdir, open, opendir, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, lchown, lstat, mkdir, open, opendir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { replaceFile } from '../fs/atomic.js';
 import { ArchiveError, MAX_ENTRY_BYTES, type ArchiveEntry } from './archive.js';
 
 /** The host's directories as this process reaches them (below --fs-root for a private host), and its account files. */
@@ -244,28 +244,14 @@ export async function writeEntries(p: BackupPaths, entries: readonly ArchiveEntr
 }
 
 /**
- * Writes a file atomically with exactly this mode and owner (set through the
- * temp file's descriptor, so the umask cannot change the mode and the name
- * never shows other permissions); O_EXCL|O_NOFOLLOW on the temp name.
+ * Writes a file atomically with exactly this mode and owner, set through the
+ * temp file's descriptor (the umask cannot change the mode, and the name never
+ * shows other permissions): the temp file starts 0600.
  */
 async function writeFileExact(path: string, data: Buffer, mode: number, owner: { uid: number; gid: number }): Promise<void> {
-  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
+  await replaceFile(path, 0o600, async (fh) => {
     await fh.writeFile(data);
     await fh.chown(owner.uid, owner.gid);
     await fh.chmod(mode);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  });
 }

@@ -1,31 +1,45 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
- * Writes a file atomically: a temp file in the same directory, fsync, rename.
- * A crash leaves either the old or the new content, never a torn file. An
- * `owner` is set on the temp file's descriptor before the rename, so the file
- * never has its name with another owner and no path is chowned afterwards.
+ * The one way a file is replaced: `fill` writes a temp file beside `path`
+ * (`.<12 hex>.tmp`, created O_EXCL|O_NOFOLLOW with `mode`, so a name planted
+ * in a directory someone else can write is never written through), which is
+ * fsynced and renamed over `path`. A crash leaves either the old or the new
+ * content, never a torn file; on any failure the temp file is removed and
+ * `path` is untouched.
  */
-export async function writeFileAtomic(path: string, data: string, mode = 0o644, owner?: { uid: number; gid: number }): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
-  // O_EXCL|O_NOFOLLOW: a name planted in a directory someone else can write is never written through.
+export async function replaceFile(path: string, mode: number, fill: (fh: FileHandle) => Promise<void>): Promise<void> {
+  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
-    await fh.writeFile(data);
-    if (owner) await fh.chown(owner.uid, owner.gid);
+    await fill(fh);
     await fh.sync();
-  } finally {
+  } catch (err) {
     await fh.close();
+    await rm(tmp, { force: true });
+    throw err;
   }
+  await fh.close();
   try {
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * Writes a file atomically (replaceFile), creating its directory. An `owner`
+ * is set on the temp file's descriptor before the rename, so the file never
+ * has its name with another owner and no path is chowned afterwards.
+ */
+export async function writeFileAtomic(path: string, data: string, mode = 0o644, owner?: { uid: number; gid: number }): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await replaceFile(path, mode, async (fh) => {
+    await fh.writeFile(data);
+    if (owner) await fh.chown(owner.uid, owner.gid);
+  });
 }
