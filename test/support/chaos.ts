@@ -28,10 +28,35 @@ export function chaosSeed(scenario: string): { seed: number; random: () => numbe
   return { seed, random: mulberry32(seed) };
 }
 
-/** Which ports a chaos suite leases (see the port table in demo-host.ts). */
-export const CHAOS_PORTS = ['--port-range', '28060-28099', '--client-port-range', '29060-29099'];
-const GAME_RANGE = { min: 28060, max: 28099 };
-const CLIENT_RANGE = { min: 29060, max: 29099 };
+/** How a scenario's controllers run on one host: its port ranges (see the port table in demo-host.ts), where units go, extra flags. */
+export interface ChaosSetup {
+  game: { min: number; max: number };
+  client: { min: number; max: number };
+  /** The unit directory inside the host; UNIT_DIR (a tmpfs) unless a scenario needs units to outlive the host. */
+  unitDir: string;
+  /** Flags every controller of this host gets. */
+  args: string[];
+}
+
+/** The ranges of `npm run chaos` and chaos-short when a suite sets nothing else. */
+const DEFAULT_SETUP: ChaosSetup = { game: { min: 28060, max: 28099 }, client: { min: 29060, max: 29099 }, unitDir: UNIT_DIR, args: [] };
+const setups = new WeakMap<DemoHost, ChaosSetup>();
+
+/** Gives one host's scenario its own ports, unit directory or flags (suites that run beside chaos-short need their own ports). */
+export function setChaosSetup(demo: DemoHost, setup: Partial<ChaosSetup>): void {
+  setups.set(demo, { ...DEFAULT_SETUP, ...setup });
+}
+
+/** The setup of one host (the defaults unless setChaosSetup gave others). */
+export function chaosSetup(demo: DemoHost): ChaosSetup {
+  return setups.get(demo) ?? DEFAULT_SETUP;
+}
+
+/** The controller flags of a host's setup (spawnController already names UNIT_DIR; a later --unit-dir wins). */
+export function chaosArgs(demo: DemoHost): string[] {
+  const s = chaosSetup(demo);
+  return ['--port-range', `${s.game.min}-${s.game.max}`, '--client-port-range', `${s.client.min}-${s.client.max}`, ...(s.unitDir === UNIT_DIR ? [] : ['--unit-dir', s.unitDir]), ...s.args];
+}
 
 /** A controller process of a scenario, with its stderr kept for failure messages. */
 export interface ControllerProcess {
@@ -42,7 +67,7 @@ export interface ControllerProcess {
 
 /** Starts `left4me controller` against the host (a daemon, or one pass with `--once`). */
 export function controllerProcess(demo: DemoHost, args: string[] = []): ControllerProcess {
-  const child = spawnController(demo, [...CHAOS_PORTS, '--pid-file', join(demo.host.dirs.base, 'controller.pid'), ...args]);
+  const child = spawnController(demo, [...chaosArgs(demo), '--pid-file', join(demo.host.dirs.base, 'controller.pid'), ...args]);
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => {
@@ -178,9 +203,10 @@ export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<
   problems.push(...diff('overlay mounts', overlays, running.map((n) => `/var/lib/left4me/runtime/${n}`)));
 
   // Unit files: one mount unit per instance document, enabled servers = running ones, no temp files.
-  const unitFiles = await readdir(join(root, UNIT_DIR));
+  const unitDir = chaosSetup(demo).unitDir;
+  const unitFiles = await readdir(join(root, unitDir));
   problems.push(...diff('mount unit files', unitFiles.filter((f) => f.startsWith('var-lib-left4me-runtime-') && f.endsWith('.mount')), all.map((n) => `var-lib-left4me-runtime-${n.replace(/-/g, '\\x2d')}.mount`)));
-  const wants = await readdir(join(root, UNIT_DIR, 'multi-user.target.wants')).catch(() => [] as string[]);
+  const wants = await readdir(join(root, unitDir, 'multi-user.target.wants')).catch(() => [] as string[]);
   problems.push(...diff('enabled servers', wants.filter((f) => f.startsWith('left4me-server@')).map(name), running));
 
   // Leases: exactly one per instance document, no port twice, all in range.
@@ -190,7 +216,7 @@ export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<
   for (const field of ['port', 'clientPort'] as const) {
     const ports = leases.map(([, l]) => l[field]);
     if (new Set(ports).size !== ports.length) problems.push(`a ${field} is leased twice: ${ports.join(', ')}`);
-    const range = field === 'port' ? GAME_RANGE : CLIENT_RANGE;
+    const range = field === 'port' ? chaosSetup(demo).game : chaosSetup(demo).client;
     for (const [n, l] of leases) if (l[field] < range.min || l[field] > range.max) problems.push(`${n}'s ${field} ${l[field]} is outside ${range.min}-${range.max}`);
   }
 
@@ -212,7 +238,7 @@ export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<
   if (failed) problems.push(`failed units: ${failed}`);
   const transient = (await demo.systemd.listUnits(['left4me-build-*', 'run-*'])).filter((u) => u.activeState !== 'inactive');
   if (transient.length > 0) problems.push(`transient units left: ${transient.map((u) => `${u.name} ${u.activeState}`).join(', ')}`);
-  const temps = [...(await temporaries(data)), ...(await temporaries(join(root, UNIT_DIR)))];
+  const temps = [...(await temporaries(data)), ...(await temporaries(join(root, unitDir)))];
   if (temps.length > 0) problems.push(`temporaries left: ${temps.join(', ')}`);
   if ((await readdir(join(data, 'build-runs')).catch(() => [] as string[])).length > 0) problems.push('build-runs is not empty');
 
