@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootPrivateHost, findHostLeaks, sweepStaleHosts, systemdVersion, withPrivateHost, type HostIdentity, type HostLeaks, type PrivateHost } from '../controller/demo/private-host/private-host.js';
+import { bootPrivateHost, bootThrowawayRoot, diskMounts, findHostLeaks, sweepStaleHosts, systemdVersion, withPrivateHost, type HostIdentity, type HostLeaks, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 
 const NO_LEAKS: HostLeaks = { processes: [], mounts: [], cgroups: [], dirs: [] };
 
@@ -118,6 +118,50 @@ describe('private host', () => {
     } finally {
       rmSync(extra, { recursive: true, force: true });
     }
+  });
+});
+
+describe('throwaway root', () => {
+  it('overlays the machine\'s disk mounts, parents first, and nothing virtual or outside the system', () => {
+    const mountinfo = [
+      '1 0 8:1 / / rw - ext4 /dev/vda rw',
+      '2 1 8:2 / /home rw - xfs /dev/vdb rw',
+      '3 1 0:5 / /proc rw - proc proc rw',
+      '4 1 0:6 / /tmp rw - ext4 /dev/vdc rw',
+      '5 1 8:3 / /usr rw - btrfs /dev/vdd rw',
+      '6 5 8:4 / /usr/local rw - ext4 /dev/vde rw',
+      '7 1 0:7 / /mnt/backup rw - ext4 /dev/vdf rw',
+      '8 1 0:8 / /srv/games\\040x rw - ext4 /dev/vdg rw',
+      '9 1 0:9 / /run/user/0 rw - fuse.portal portal rw',
+    ].join('\n');
+    expect(diskMounts(mountinfo)).toEqual(['/', '/home', '/usr', '/srv/games x', '/usr/local']);
+    expect(() => diskMounts('3 1 0:5 / / rw - tmpfs tmpfs rw')).toThrow(/not a disk filesystem/);
+  });
+
+  it('keeps every write of the host off the machine, starts with no left4me account, and leaves nothing behind', async () => {
+    const host = await bootThrowawayRoot();
+    const marker = `left4me-throwaway-${process.pid}`;
+    try {
+      expect((await host.exec('stat', ['-f', '-c', '%T', '/'])).stdout.trim()).toBe('overlayfs');
+      expect((await host.exec('getent', ['passwd', 'left4me'])).code).not.toBe(0);
+      // Everywhere an installer writes: the package prefix, /etc, root's home, a whole new directory.
+      const w = await host.exec('sh', ['-c', `touch /usr/local/bin/${marker} /etc/${marker} /root/${marker} && mkdir /opt/${marker}`]);
+      expect(w.code, w.stderr).toBe(0);
+      for (const p of [`/usr/local/bin/${marker}`, `/etc/${marker}`, `/root/${marker}`, `/opt/${marker}`]) {
+        expect(existsSync(join(host.root, p)), p).toBe(true);
+        expect(existsSync(p), p).toBe(false);
+      }
+      // The upper layer shows exactly what the host wrote.
+      expect(readdirSync(join(host.upperLayers.get('/')!, 'usr/local/bin'))).toContain(marker);
+      // The data directory is a real filesystem (overlay upper layers live there), not the overlay.
+      expect((await host.exec('stat', ['-f', '-c', '%T', '/var/lib/left4me'])).stdout.trim()).not.toBe('overlayfs');
+      // A command's working directory is the host's, not the machine's path of the same name.
+      expect((await host.exec('sh', ['-c', 'pwd; ls'], { cwd: '/root' })).stdout).toContain(`/root\n`);
+      expect((await host.exec('ls', [], { cwd: '/root' })).stdout).toContain(marker);
+    } finally {
+      await host.stop();
+    }
+    expect(findHostLeaks(host.identity)).toEqual(NO_LEAKS);
   });
 });
 

@@ -11,7 +11,17 @@
 //  - systemd is told it runs in a container, so it skips the bare-metal setup
 //    (kernel modules, clock, kmsg) it would otherwise do as PID 1.
 // Every mount happens inside the namespace after `mount --make-rprivate /`.
+//
+// A throwaway root (SetupPlan.root) goes one step further for installer tests:
+// the whole / is an overlay whose upper layers live on a tmpfs inside the
+// namespace, so nothing an installer writes anywhere (/usr, /etc, /var, apt's
+// database) reaches the machine, and the host starts without any account or
+// directory of left4me's. It is built first and pivoted into; everything
+// below then happens inside it exactly as on a plain private host.
 import type { CgroupHierarchy, CgroupLink } from './host-cgroups.js';
+
+/** Where a throwaway root's upper layers are seen inside it (upper0 is `/`'s, in ThrowawayRootPlan.lowers order). */
+export const ROOT_LAYERS = '/run/left4me-host/root-layers';
 
 /** A bind mount from a machine path into the private host. */
 export interface HostBind {
@@ -32,6 +42,16 @@ export interface SetupPlan {
   binds: HostBind[];
   /** Unit name of the target systemd boots into. */
   target: string;
+  /** A throwaway root: overlay every disk mount of the machine (`/` first), bind `binds` into it, pivot into it. */
+  root?: ThrowawayRootPlan;
+}
+
+/** The throwaway root's layers. */
+export interface ThrowawayRootPlan {
+  /** The machine's disk filesystems' mount points, parents before children, `/` first: each becomes an overlay with a discarded upper layer. */
+  lowers: string[];
+  /** tmpfs size= of the upper layers together (e.g. `4g`): the most an installer may write. */
+  size: string;
 }
 
 /** Name of the target the private host boots (never default.target: that would run tmpfiles --remove). */
@@ -81,6 +101,7 @@ export function setupScript(plan: SetupPlan): string {
     'fail() { echo "left4me-test-host: $*" >&2; exit 1; }',
     // Nothing we mount from here on may propagate back to the machine.
     'mount --make-rprivate /',
+    ...(plan.root ? rootLines(plan, plan.root) : []),
     ...cgroupLines(plan),
     // Kernel knobs are global: the host may read them, never write them.
     'for p in /proc/sys /proc/sysrq-trigger; do',
@@ -88,18 +109,23 @@ export function setupScript(plan: SetupPlan): string {
     '  mount --bind "$p" "$p"',
     '  mount -o remount,bind,ro "$p"',
     'done',
-    `mount -t overlay left4me-etc -o lowerdir=/etc,upperdir=${b('etc.upper')},workdir=${b('etc.work')} /etc`,
-    `mount -t overlay left4me-var -o lowerdir=/var,upperdir=${b('var.upper')},workdir=${b('var.work')} /var`,
-    // Binds come before /tmp is covered: their sources live in the machine's /tmp.
-    ...plan.binds.flatMap(bindLines),
+    ...(plan.root
+      ? []
+      : [
+          `mount -t overlay left4me-etc -o lowerdir=/etc,upperdir=${b('etc.upper')},workdir=${b('etc.work')} /etc`,
+          `mount -t overlay left4me-var -o lowerdir=/var,upperdir=${b('var.upper')},workdir=${b('var.work')} /var`,
+          // Binds come before /tmp is covered: their sources live in the machine's /tmp.
+          ...plan.binds.flatMap((bind) => bindLines(bind)),
+        ]),
     ...devLines(plan),
-    'mount -t tmpfs -o mode=0755,nosuid,nodev left4me-run /run',
+    ...(plan.root ? [] : ['mount -t tmpfs -o mode=0755,nosuid,nodev left4me-run /run']),
     'mount -t tmpfs -o mode=1777,nosuid,nodev left4me-tmp /tmp',
     'mount -t tmpfs -o mode=1777,nosuid,nodev left4me-var-tmp /var/tmp',
     // The one check that must never fail open: systemd may only start when
     // nothing it cleans is the machine's.
     'for d in /run /tmp /var/tmp; do [ "$(stat -f -c %T "$d")" = tmpfs ] || fail "$d is not private"; done',
     'for d in /etc /var; do [ "$(stat -f -c %T "$d")" = overlayfs ] || fail "$d is not an overlay"; done',
+    ...(plan.root ? ['for d in /usr /opt /srv /root /home; do [ ! -d "$d" ] || [ "$(stat -f -c %T "$d")" = overlayfs ] || fail "$d is not an overlay"; done'] : []),
     'mkdir -p /run/systemd/system',
     ...unitLines(plan),
     'say "mounts ready, exec systemd"',
@@ -126,10 +152,51 @@ function cgroupLines(plan: SetupPlan): string[] {
   return out;
 }
 
-function bindLines(bind: HostBind): string[] {
+/**
+ * The throwaway root: a tmpfs for the upper layers, one overlay per disk mount
+ * of the machine (an overlay does not reach into submounts), the kernel's
+ * filesystems carried over, the binds, then pivot_root and the old root
+ * detached. The upper layers are on their own tmpfs because an upper layer
+ * inside its own lower layer (the machine's /tmp under /) is an overlap
+ * overlayfs warns about; they vanish with the namespace.
+ */
+function rootLines(plan: SetupPlan, root: ThrowawayRootPlan): string[] {
+  const layers = `${plan.base}/root-layers`;
+  const merged = `${layers}/merged`;
+  const out = [`mount -t tmpfs -o mode=0700,size=${shq(root.size)} left4me-root-layers ${shq(layers)}`, `mkdir ${shq(merged)}`];
+  root.lowers.forEach((lower, i) => {
+    const at = lower === '/' ? merged : `${merged}${lower}`;
+    out.push(
+      `mkdir ${shq(`${layers}/upper${i}`)} ${shq(`${layers}/work${i}`)}`,
+      `mount -t overlay left4me-root${i} -o ${shq(`lowerdir=${lower},upperdir=${layers}/upper${i},workdir=${layers}/work${i}`)} ${shq(at)}`,
+    );
+  });
+  out.push(
+    `mount -t proc -o nosuid,nodev,noexec proc ${shq(`${merged}/proc`)}`,
+    `mount --rbind /sys ${shq(`${merged}/sys`)}`,
+    `mount --rbind /dev ${shq(`${merged}/dev`)}`,
+    ...plan.binds.flatMap((bind) => bindLines(bind, merged)),
+    // /run comes early here: the upper layers stay reachable in it (read by tests: what an install left).
+    `mount -t tmpfs -o mode=0755,nosuid,nodev left4me-run ${shq(`${merged}/run`)}`,
+    `mkdir -p ${shq(`${merged}${ROOT_LAYERS}`)}`,
+    `mount --bind ${shq(layers)} ${shq(`${merged}${ROOT_LAYERS}`)}`,
+    `cd ${shq(merged)}`,
+    'mkdir .left4me-old-root',
+    'pivot_root . .left4me-old-root',
+    'cd /',
+    'umount -l /.left4me-old-root',
+    'rmdir /.left4me-old-root',
+    // Nothing of the machine's tree is left but what the overlays show and the kernel's filesystems.
+    `[ "$(stat -f -c %T /)" = overlayfs ] || fail "/ is not an overlay"`,
+  );
+  return out;
+}
+
+/** Mount lines of one bind; `into` is the new root a throwaway root binds into before pivoting (where every target is creatable). */
+function bindLines(bind: HostBind, into = ''): string[] {
   const src = shq(bind.source);
-  const tgt = shq(bind.target);
-  const creatable = isCreatableTarget(bind.target);
+  const tgt = shq(`${into}${bind.target}`);
+  const creatable = into !== '' || isCreatableTarget(bind.target);
   const out = [
     `if [ -d ${src} ]; then`,
     creatable ? `  mkdir -p ${tgt}` : `  [ -d ${tgt} ] || fail ${shq(`bind target ${bind.target} does not exist`)}`,

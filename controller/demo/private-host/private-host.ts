@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import dbus from 'dbus-next';
 import { createHostCgroups, existingCgroups, readCgroupHierarchies, readCgroupLinks, removeCgroupTrees, unescapeMountinfo } from './host-cgroups.js';
 import { childrenOf, exists, isAlive, machinePidOf, pidNamespaceOf, pidsInNamespace, readStat, type ProcessIdentity } from './host-procs.js';
-import { HOST_TARGET, setupScript, type HostBind } from './host-setup.js';
+import { HOST_TARGET, ROOT_LAYERS, setupScript, type HostBind, type ThrowawayRootPlan } from './host-setup.js';
 import { accountFiles, planServiceAccount, type ServiceAccount } from './host-users.js';
 
 export type { HostBind } from './host-setup.js';
@@ -29,6 +29,22 @@ export interface BootOptions {
   binds?: HostBind[];
   /** How long boot may take before it is abandoned (ms). */
   timeoutMs?: number;
+}
+
+/** A host whose whole / is a throwaway overlay, for installer tests: no left4me account, directory or unit until something installs them. */
+export type ThrowawayRoot = Omit<PrivateHost, 'account' | 'buildAccount'> & {
+  /** Each overlaid disk mount (`/` first) → its upper layer as this process reaches it: everything the host wrote there. */
+  upperLayers: Map<string, string>;
+};
+
+/** What boot() makes: a PrivateHost, whose accounts a throwaway root lacks. */
+type BootedHost = Omit<PrivateHost, 'account' | 'buildAccount'> & Partial<Pick<PrivateHost, 'account' | 'buildAccount'>>;
+
+/** Options for bootThrowawayRoot. */
+export interface ThrowawayRootOptions {
+  timeoutMs?: number;
+  /** The most the host may write outside its data directory (tmpfs size=); default 4g. */
+  size?: string;
 }
 
 /** Options for PrivateHost.exec. */
@@ -121,7 +137,26 @@ let sequence = 0;
 const BASE_PREFIX = 'left4me-host-';
 
 /** Boots a private host: writes a temp dir under os.tmpdir() and cgroups under the test process's own; returns once systemd answers on its bus. */
-export async function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHost> {
+export function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHost> {
+  return boot(opts) as Promise<PrivateHost>;
+}
+
+/**
+ * Boots a throwaway root: like bootPrivateHost, but every disk filesystem of
+ * the machine, `/` first, is an overlay whose upper layer is a tmpfs that dies
+ * with the host, and there are no accounts, binds or left4me directories —
+ * an installer finds a fresh copy of the machine. /var/lib/left4me alone is a
+ * directory of the machine's disk (dirs.varLib), bound in empty: game servers'
+ * writable layers need a real filesystem there, since an overlay cannot be
+ * another overlay's upper layer, as on a real host where it is the root disk.
+ */
+export async function bootThrowawayRoot(opts: ThrowawayRootOptions = {}): Promise<ThrowawayRoot> {
+  const lowers = diskMounts();
+  const host = await boot({ timeoutMs: opts.timeoutMs }, { size: opts.size ?? '4g', lowers });
+  return { ...host, upperLayers: new Map(lowers.map((l, i) => [l, `${host.root}${ROOT_LAYERS}/upper${i}`])) };
+}
+
+async function boot(opts: BootOptions, throwaway?: ThrowawayRootPlan): Promise<BootedHost> {
   const started = performance.now();
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   installExitHandler();
@@ -137,33 +172,23 @@ export async function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHo
   let cgroups: string[] = [];
   let entry: LiveHost | undefined;
   try {
-    for (const d of ['etc.upper', 'etc.work', 'var.upper', 'var.work', 'dev']) mkdirSync(join(base, d));
-    for (const d of [dirs.etc, dirs.varLib]) {
+    for (const d of throwaway ? ['root-layers', 'dev'] : ['etc.upper', 'etc.work', 'var.upper', 'var.work', 'dev']) mkdirSync(join(base, d));
+    for (const d of throwaway ? [dirs.varLib] : [dirs.etc, dirs.varLib]) {
       mkdirSync(d);
       chmodSync(d, 0o755);
     }
-    const account = planServiceAccount();
-    const buildAccount = planServiceAccount('left4me-build', '/var/lib/left4me', [account]);
-    const webAccount = planServiceAccount('left4me-web', '/var/lib/left4me-web', [account, buildAccount]);
-    for (const f of accountFiles(account, buildAccount, webAccount)) {
-      const path = join(base, 'etc.upper', f.name);
-      writeFileSync(path, f.content, { mode: f.mode });
-      chownSync(path, f.uid, f.gid);
-      chmodSync(path, f.mode);
-    }
+    const accounts = throwaway ? undefined : writeAccounts(base);
 
     cgroups = createHostCgroups(hierarchies, cgroupName);
 
-    const binds: HostBind[] = [
-      { source: dirs.etc, target: '/etc/left4me' },
-      { source: dirs.varLib, target: '/var/lib/left4me' },
-      ...(opts.binds ?? []),
-    ];
+    const binds: HostBind[] = throwaway
+      ? [{ source: dirs.varLib, target: '/var/lib/left4me' }]
+      : [{ source: dirs.etc, target: '/etc/left4me' }, { source: dirs.varLib, target: '/var/lib/left4me' }, ...(opts.binds ?? [])];
     const mountTargets = ['/etc', '/var', '/run', '/tmp', '/var/tmp', '/dev', '/sys/fs/cgroup', '/proc/sys', ...binds.map((b) => b.target)];
     const mountIdsAtBoot = machineMounts()
       .filter((m) => mountTargets.includes(m.mountPoint))
       .map((m) => m.id);
-    const script = setupScript({ base, cgroups: hierarchies, cgroupLinks: readCgroupLinks(), binds, target: HOST_TARGET });
+    const script = setupScript({ base, cgroups: hierarchies, cgroupLinks: readCgroupLinks(), binds, target: HOST_TARGET, ...(throwaway ? { root: throwaway } : {}) });
 
     const log = openSync(dirs.bootLog, 'a');
     // The wrapper moves itself into the host's cgroups so that unshare's
@@ -202,7 +227,9 @@ export async function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHo
     const pidNamespace = pidNamespaceOf(init.pid);
     if (!pidNamespace) throw bootError('host vanished during boot', dirs.bootLog);
 
-    const host = makeHost(entry, { ...dirs, units: `${root}/run/systemd/system` }, account, buildAccount, {
+    // A throwaway root's /etc/left4me is whatever an installer makes of it, reached through the host.
+    const hostDirs = { ...dirs, units: `${root}/run/systemd/system`, ...(throwaway ? { etc: `${root}/etc/left4me` } : {}) };
+    const host = makeHost(entry, hostDirs, accounts, {
       pidNamespace,
       base,
       cgroups,
@@ -223,6 +250,41 @@ export async function bootPrivateHost(opts: BootOptions = {}): Promise<PrivateHo
     }
     throw err;
   }
+}
+
+/** Writes the left4me accounts into the /etc overlay's upper layer (a plain private host's accounts exist from boot). */
+function writeAccounts(base: string): { account: ServiceAccount; buildAccount: ServiceAccount } {
+  const account = planServiceAccount();
+  const buildAccount = planServiceAccount('left4me-build', '/var/lib/left4me', [account]);
+  const webAccount = planServiceAccount('left4me-web', '/var/lib/left4me-web', [account, buildAccount]);
+  for (const f of accountFiles(account, buildAccount, webAccount)) {
+    const path = join(base, 'etc.upper', f.name);
+    writeFileSync(path, f.content, { mode: f.mode });
+    chownSync(path, f.uid, f.gid);
+    chmodSync(path, f.mode);
+  }
+  return { account, buildAccount };
+}
+
+// Filesystems that hold no files of the machine's own: a throwaway root mounts its own or carries the kernel's over.
+const VIRTUAL_FS = new Set(['proc', 'sysfs', 'tmpfs', 'devtmpfs', 'devpts', 'cgroup', 'cgroup2', 'mqueue', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'fusectl', 'configfs', 'hugetlbfs', 'autofs', 'binfmt_misc', 'nsfs', 'efivarfs', 'ramfs', 'rpc_pipefs', 'selinuxfs']);
+const NOT_THE_SYSTEM = ['/proc', '/sys', '/dev', '/run', '/tmp', '/var/tmp', '/mnt', '/media'];
+
+/** The machine's disk filesystems a throwaway root overlays: `/` and the mounts holding parts of the system (a separate /usr, /var, /home…), parents first. */
+export function diskMounts(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
+  const points = new Set<string>();
+  for (const line of mountinfo.split('\n')) {
+    if (!line) continue;
+    const [pre, post] = line.split(' - ');
+    const mountPoint = unescapeMountinfo(pre?.split(' ')[4] ?? '');
+    const fsType = post?.split(' ')[0] ?? '';
+    if (VIRTUAL_FS.has(fsType) || fsType.startsWith('fuse')) continue;
+    if (mountPoint !== '/' && NOT_THE_SYSTEM.some((d) => mountPoint === d || mountPoint.startsWith(d + '/'))) continue;
+    points.add(mountPoint);
+  }
+  if (!points.has('/')) throw new Error('the machine\'s / is not a disk filesystem: a throwaway root needs one to lay over');
+  const depth = (p: string) => (p === '/' ? 0 : p.split('/').length);
+  return [...points].sort((a, b) => depth(a) - depth(b) || a.localeCompare(b));
 }
 
 /** Boots a host, runs `fn` with it and always stops it, also when `fn` throws. */
@@ -258,7 +320,7 @@ export function liveHostPids(): number[] {
   return [...live].map((h) => h.init.pid);
 }
 
-function makeHost(entry: LiveHost, dirs: HostDirs, account: ServiceAccount, buildAccount: ServiceAccount, identity: HostIdentity): PrivateHost {
+function makeHost(entry: LiveHost, dirs: HostDirs, accounts: { account: ServiceAccount; buildAccount: ServiceAccount } | undefined, identity: HostIdentity): BootedHost {
   const pid = entry.init.pid;
   let stopping: Promise<void> | undefined;
   return {
@@ -266,8 +328,7 @@ function makeHost(entry: LiveHost, dirs: HostDirs, account: ServiceAccount, buil
     busAddress: `unix:path=/proc/${pid}/root/run/dbus/system_bus_socket`,
     root: `/proc/${pid}/root`,
     dirs,
-    account,
-    buildAccount,
+    ...accounts,
     identity,
     bootMs: 0,
     exec: (cmd, args = [], opts = {}) => execIn(entry, cmd, args, opts),
@@ -292,7 +353,8 @@ function makeHost(entry: LiveHost, dirs: HostDirs, account: ServiceAccount, buil
 function execIn(entry: LiveHost, cmd: string, args: string[], opts: ExecOptions): Promise<ExecResult> {
   if (!isAlive(entry.init)) return Promise.reject(new Error(`private host ${entry.init.pid} is not running`));
   const nsArgs = ['--target', String(entry.init.pid), '--mount', '--pid', '--uts'];
-  if (opts.cwd) nsArgs.push(`--wd=${opts.cwd}`);
+  // nsenter opens the directory before it enters the namespaces: through the host's root, or it would be the machine's.
+  if (opts.cwd) nsArgs.push(`--wd=/proc/${entry.init.pid}/root${opts.cwd.startsWith('/') ? '' : '/'}${opts.cwd}`);
   const env: Record<string, string> = { SYSTEMD_PAGER: 'cat', SYSTEMD_COLORS: '0', LC_ALL: 'C.UTF-8' };
   for (const [k, v] of Object.entries(process.env)) {
     // The machine's bus and systemd settings must not leak into the host.
