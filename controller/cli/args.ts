@@ -10,6 +10,8 @@ export const COMMON_OPTIONS = {
   'data-dir': { type: 'string' },
   // Every verb that reads documents must judge directory installations as the controller does.
   'installation-root': { type: 'string', multiple: true },
+  // ...and fixed ports by the controller's ranges: its configuration file (host-options.ts configPath).
+  config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 

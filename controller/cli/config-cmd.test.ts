@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -125,5 +125,31 @@ describe('left4me config check', () => {
     expect((await cli('config')).code).toBe(2);
     expect((await cli('config', 'show')).code).toBe(2);
     expect((await cli('config', 'check', 'a', 'b')).code).toBe(2);
+  });
+});
+
+describe('document verbs and the host\'s controller.yaml', () => {
+  it('validate and apply judge fixed ports by the file\'s ranges, and a file the controller refuses is refused', async () => {
+    const state = join(scratch, 'ranges-state');
+    cpSync(join(packageRoot(), 'state.example', 'demo'), state, { recursive: true });
+    const pinned = join(state, 'instances', 'demo-3.yaml');
+    writeFileSync(pinned, readFileSync(pinned, 'utf8').replace('port: 27100', 'port: 30305'));
+    const outside = 'port 30305 is outside the game port range';
+
+    // An empty file: the defaults judge, as the controller would.
+    const path = write('ranges.yaml', '');
+    const none = await cli('validate', '--state', state, '--config', path);
+    expect(none.out + none.err).toContain(`${outside} 27015-27115`);
+
+    writeFileSync(path, 'portRange: 30300-30309\nclientPortRange: 31300-31309\n');
+    for (const verb of [['validate'], ['apply', '--dry-run', '-f', pinned]]) {
+      const r = await cli(...verb, '--state', state, '--config', path);
+      expect(r.out + r.err, verb[0]).not.toContain(outside);
+    }
+
+    writeFileSync(path, 'portRnage: 30300-30309\n');
+    const broken = await cli('validate', '--state', state, '--config', path);
+    expect(broken.code).toBe(2);
+    expect(broken.err).toContain(`${path} has 1 problem, and the controller refuses to start with it (check it with \`left4me config check ${path}\`)`);
   });
 });

@@ -135,11 +135,11 @@ export function hostConfig(values: HostValues & LimitValues, extra: ControllerCo
 
 /**
  * The configuration file: `--config FILE`, else the default path on the host
- * the verb drives (through `--fs-root`, so a test host's controller never
- * reads this machine's /etc/left4me/controller.yaml).
+ * the verb drives (through `--fs-root` or the demo host's root, so a test or
+ * demo host's verbs never read this machine's /etc/left4me/controller.yaml).
  */
 export function configPath(values: HostValues & { config?: string }): string {
-  return values.config ?? onHostPath(flagSettings(values).fsRoot ?? '/', DEFAULT_CONTROLLER_CONFIG);
+  return values.config ?? onHostPath(flagSettings(values).fsRoot ?? resolveTarget(values).demo?.fsRoot ?? '/', DEFAULT_CONTROLLER_CONFIG);
 }
 
 /**
@@ -159,13 +159,15 @@ export async function readConfigFile(values: HostValues & { config?: string }, v
 /**
  * Loader options for the verbs that read documents (validate, get, apply…),
  * so they judge directory installations as the controller on that host does:
- * the same roots (refused the same way) and the same file system. No unit
- * layout is built, so a scratch --data-dir anywhere still works.
+ * the same roots (refused the same way), the same port ranges and the same
+ * file system — from the flags, else the host's configuration file
+ * (`file`, read by the caller), else the defaults. No unit layout is built,
+ * so a scratch --data-dir anywhere still works.
  */
-export function documentOptions(values: HostValues): LoadOptions {
+export function documentOptions(values: HostValues, file: HostSettings = {}): LoadOptions {
   const target = resolveTarget(values);
   const demo = target.demo;
-  const installationRoots = values['installation-root'] ?? demo?.installationRoots ?? DEFAULT_INSTALLATION_ROOTS;
+  const installationRoots = values['installation-root'] ?? file.installationRoots ?? demo?.installationRoots ?? DEFAULT_INSTALLATION_ROOTS;
   const unsafe = installationRootProblem(installationRoots, [
     ['the state directory', target.stateDir],
     ['the data directory', values['data-dir'] ?? demo?.dataDir ?? DEFAULT_DATA_DIR],
@@ -174,8 +176,10 @@ export function documentOptions(values: HostValues): LoadOptions {
   ]);
   if (unsafe) throw new UsageError(`--installation-root: ${unsafe}`);
   // The controller's port ranges, when given, so that a verb judges fixed ports as the controller will.
-  const ranges = values['port-range'] !== undefined || values['client-port-range'] !== undefined
-    ? { portRanges: { game: parseRange('--port-range', values['port-range'] ?? '27015-27115'), client: parseRange('--client-port-range', values['client-port-range'] ?? '26900-27000') } }
+  const game = values['port-range'] ?? file.portRange;
+  const client = values['client-port-range'] ?? file.clientPortRange;
+  const ranges = game !== undefined || client !== undefined
+    ? { portRanges: { game: parseRange('--port-range', game ?? '27015-27115'), client: parseRange('--client-port-range', client ?? '26900-27000') } }
     : {};
   return { installationRoots, fsRoot: demo?.fsRoot ?? '/', ...ranges };
 }

@@ -83,6 +83,9 @@ options:
   --data-dir DIR                    the controller's data directory (default /var/lib/left4me)
   --installation-root DIR           where directory installations may live (repeatable; default
                                     /srv/left4me/installations); verbs judge documents with it
+  --config FILE                     the controller's settings (default /etc/left4me/controller.yaml, if
+                                    present): verbs judge documents by its port ranges and installation
+                                    roots, as the controller will (a flag wins over it)
   --demo                            target the demo host started by \`npm start\`
   -h, --help                        show this help
 `;
