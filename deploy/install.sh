@@ -11,6 +11,9 @@
 #                   [--firewall]
 # Without TARBALL it must run from an installed package's deploy/ (npm install -g
 # put it there) and installs nothing new. See README.md, "Installing on a host".
+# --game-ports and --client-ports are the ranges the firewall opens and, in a
+# new /etc/left4me/controller.yaml, the ranges the controller leases; an existing
+# file must name the same ones (the script refuses to disagree with it).
 #
 # Every path it writes can be moved with an environment variable, so that a test
 # (or a packager) can point it anywhere; the defaults are a Debian host's:
@@ -78,6 +81,19 @@ range --game-ports "$GAME_PORTS"
 range --client-ports "$CLIENT_PORTS"
 [ "${CLIENT_PORTS#*-}" -lt "${GAME_PORTS%-*}" ] || [ "${CLIENT_PORTS%-*}" -gt "${GAME_PORTS#*-}" ] ||
   die "--game-ports $GAME_PORTS and --client-ports $CLIENT_PORTS overlap: a port is one or the other"
+# The controller leases ports from controller.yaml and the firewall snippet opens the flags' ranges:
+# an existing file must agree with the flags, or servers would listen where the firewall drops.
+configured() { # KEY DEFAULT FLAG: the file's `KEY: A-B`, DEFAULT when the file lacks the line, FLAG when there is no file yet
+  [ -e "$CONFIG_DIR/controller.yaml" ] || { echo "$3"; return; }
+  grep -Eq "^$1:" "$CONFIG_DIR/controller.yaml" || { echo "$2"; return; }
+  v=$(sed -n "s/^$1:[[:space:]]*\\([0-9]\\{1,5\\}-[0-9]\\{1,5\\}\\)[[:space:]]*\\(#.*\\)\\{0,1\\}$/\\1/p" "$CONFIG_DIR/controller.yaml")
+  [ -n "$v" ] || die "$CONFIG_DIR/controller.yaml: cannot read $1 (write it as $1: A-B)"
+  echo "$v"
+}
+v=$(configured portRange 27015-27115 "$GAME_PORTS")
+[ "$v" = "$GAME_PORTS" ] || die "$CONFIG_DIR/controller.yaml leases game ports $v, but --game-ports is $GAME_PORTS: the firewall would open the wrong ones (give --game-ports $v, or change portRange there)"
+v=$(configured clientPortRange 26900-27000 "$CLIENT_PORTS")
+[ "$v" = "$CLIENT_PORTS" ] || die "$CONFIG_DIR/controller.yaml leases client ports $v, but --client-ports is $CLIENT_PORTS: the firewall would open the wrong ones (give --client-ports $v, or change clientPortRange there)"
 RCON4=
 RCON6=
 if [ -n "$RCON_FROM" ]; then
@@ -202,11 +218,15 @@ put "$DEPLOY/left4me.tmpfiles.conf" "$TMPFILES_DIR/left4me.conf" 644
 # Both are idempotent: on a host that has everything they change nothing.
 systemd-sysusers "$SYSUSERS_DIR/left4me.conf" || die "systemd-sysusers $SYSUSERS_DIR/left4me.conf failed"
 systemd-tmpfiles --create "$TMPFILES_DIR/left4me.conf" || die "systemd-tmpfiles --create $TMPFILES_DIR/left4me.conf failed"
-# The example settings, every line commented out; an operator's file is never replaced.
+# The example settings, every line commented out but the port ranges when the flags moved them;
+# an operator's file is never replaced (and was checked against the flags above).
 if [ -e "$CONFIG_DIR/controller.yaml" ]; then
   say "unchanged $CONFIG_DIR/controller.yaml (yours: never replaced)"
 else
-  put "$DEPLOY/controller.yaml" "$CONFIG_DIR/controller.yaml" 644
+  sed -e "s/^# portRange: 27015-27115\$/$( [ "$GAME_PORTS" = 27015-27115 ] && echo '# ' )portRange: $GAME_PORTS/" \
+    -e "s/^# clientPortRange: 26900-27000\$/$( [ "$CLIENT_PORTS" = 26900-27000 ] && echo '# ' )clientPortRange: $CLIENT_PORTS/" \
+    "$DEPLOY/controller.yaml" > "$work/controller.yaml"
+  put "$work/controller.yaml" "$CONFIG_DIR/controller.yaml" 644
 fi
 
 # --- units -----------------------------------------------------------------------------------
@@ -254,8 +274,10 @@ net.core.netdev_budget = 600
 EOF
 put "$work/sysctl" "$SYSCTL_DIR/60-left4me.conf" 644
 if [ $WROTE = yes ]; then
-  if [ "$APPLY_SYSCTL" = yes ]; then sysctl --system > /dev/null || die "sysctl --system failed"; say "applied $SYSCTL_DIR/60-left4me.conf (sysctl --system)"
-  else say "not applied (LEFT4ME_APPLY_SYSCTL=$APPLY_SYSCTL): takes effect at the next boot"; fi
+  if [ "$APPLY_SYSCTL" != yes ]; then say "not applied (LEFT4ME_APPLY_SYSCTL=$APPLY_SYSCTL): takes effect at the next boot"
+  # A container's /proc/sys is read-only: the kernel's knobs belong to whoever runs the container.
+  elif [ ! -w /proc/sys/net/core/rmem_max ]; then say "not applied: /proc/sys is read-only here (a container?); set these on the machine that runs it"
+  else sysctl --system > /dev/null || die "sysctl --system failed"; say "applied $SYSCTL_DIR/60-left4me.conf (sysctl --system)"; fi
 fi
 
 # --- nftables snippet -------------------------------------------------------------------------

@@ -51,8 +51,8 @@ done
 servers=$(systemctl list-units --all --plain --no-legend 'left4me-server@*.service' 2>/dev/null | awk '{print $1}')
 if [ -n "$servers" ]; then
   # shellcheck disable=SC2086 # one unit name a word
-  systemctl stop $servers || true
-  say "stopped $(echo "$servers" | wc -l) game servers"
+  systemctl disable --quiet --now $servers 2>/dev/null || systemctl stop $servers || true
+  say "stopped and disabled $(echo "$servers" | wc -l) game servers"
 fi
 # Whatever the controller wrote into the unit directory starts with its header line.
 mounts=
@@ -75,6 +75,11 @@ if [ -d "$UNIT_DIR" ]; then
     [ -f "$f" ] && [ ! -L "$f" ] || continue
     [ "$(head -n 1 "$f")" = "$MANAGED" ] || continue
     gone "$f"
+  done
+  # Enablement links of servers systemd did not have loaded (disabled above when it had): a link
+  # to a template that is gone would fail at every boot.
+  for l in "$UNIT_DIR"/*.wants/left4me-server@*.service "$UNIT_DIR"/*.requires/left4me-server@*.service; do
+    if [ -L "$l" ]; then gone "$l"; fi
   done
   # Drop-in directories emptied above (never one holding an operator's file).
   for d in "$UNIT_DIR"/*.d; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done

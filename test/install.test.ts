@@ -10,16 +10,15 @@
 // finds its own prefix.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../controller/package-root.js';
+import { packRelease } from './support/pack.js';
 import { bootPrivateHost, type ExecResult, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 
 const run = promisify(execFile);
-const repo = packageRoot();
 // Private hosts share the machine's network: the web port is this suite's own (test/support/demo-host.ts).
 const WEB = '127.0.0.1:28813';
 // npm's prefix inside the host: under its private /var, never the machine's /usr/local.
@@ -40,24 +39,13 @@ let host: PrivateHost;
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'left4me-install-'));
-  // Packed in a copy (npm pack empties dist/, which other suites run from), as test/package.test.ts does.
-  const src = join(scratch, 'src');
-  cpSync(repo, src, {
-    recursive: true,
-    filter: (path) => {
-      const top = relative(repo, path).split(sep)[0]!;
-      return top === '' || !(top === 'node_modules' || top === 'dist' || top === 'test-artifacts' || top.startsWith('.'));
-    },
-  });
-  symlinkSync(join(repo, 'node_modules'), join(src, 'node_modules'));
-  await run('npm', ['pack', '--pack-destination', scratch, '--no-fund', '--no-audit'], { cwd: src, maxBuffer: 64 * 2 ** 20 });
-  const tarball = readdirSync(scratch).find((f) => f.endsWith('.tgz'))!;
+  const tarball = await packRelease(scratch);
 
   host = await bootPrivateHost();
   mkdirSync(join(host.root, WORK));
-  copyFileSync(join(scratch, tarball), join(host.root, WORK, 'left4me.tgz'));
+  copyFileSync(tarball, join(host.root, WORK, 'left4me.tgz'));
   // The scripts as the tarball ships them (uninstall.sh must outlive the package it removes).
-  await run('tar', ['-xzf', join(scratch, tarball), '-C', join(host.root, WORK), 'package/deploy/install.sh', 'package/deploy/uninstall.sh']);
+  await run('tar', ['-xzf', tarball, '-C', join(host.root, WORK), 'package/deploy/install.sh', 'package/deploy/uninstall.sh']);
   // A CPU topology of four cores with two threads each (siblings 0+4, 1+5, 2+6, 3+7), as sysfs shows it.
   const cpus = join(host.root, WORK, 'cpu');
   mkdirSync(cpus);
@@ -263,6 +251,9 @@ describe('deploy/install.sh on a fresh host', () => {
       [['--game-cpus', '0-7'], /every online CPU: leave at least one core/],
       [['--game-cpus', '3-1'], /a range runs backwards/],
       [['--game-cpus', '1;reboot'], /expected e\.g\. 2-3/],
+      // The installed controller.yaml leases the default ranges: the firewall must not open others.
+      [['--game-ports', '30000-30099'], /controller\.yaml leases game ports 27015-27115, but --game-ports is 30000-30099/],
+      [['--client-ports', '31000-31099'], /controller\.yaml leases client ports 26900-27000, but --client-ports is 31000-31099/],
     ];
     const before = hashes(['/etc/systemd/system', '/etc/sysctl.d', '/etc/nftables.d']);
     for (const [args, message] of cases) {
