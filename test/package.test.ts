@@ -6,15 +6,16 @@
 // import is a shipped file or a dependency, every dependency is imported,
 // no test, tool, demo or source map ships.
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_INSTALLATION_ROOT } from '../controller/demo/game-server/installation.js';
 import { packageRoot } from '../controller/package-root.js';
+import { packRelease } from './support/pack.js';
 import { BASE_DOCS, bootDemoHost, instanceDoc, queryServer, UNIT_DIR, waitFor, type DemoHost } from './support/demo-host.js';
 
 const run = promisify(execFile);
@@ -47,22 +48,7 @@ async function sh(cmd: string, args: string[], cwd: string): Promise<{ stdout: s
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'left4me-package-'));
-  // npm pack runs prepack (which empties dist/) and prepare (the build): in a copy, so the
-  // checkout's dist/ that other suites run from is never half-built. The copy is the tree
-  // a release is packed from: sources and lock file, without build output or local state.
-  const src = join(scratch, 'src');
-  cpSync(repo, src, {
-    recursive: true,
-    filter: (path) => {
-      const top = relative(repo, path).split(sep)[0]!;
-      return top === '' || !(top === 'node_modules' || top === 'dist' || top === 'test-artifacts' || top.startsWith('.'));
-    },
-  });
-  symlinkSync(join(repo, 'node_modules'), join(src, 'node_modules'));
-  await sh('npm', ['pack', '--pack-destination', scratch, '--no-fund', '--no-audit'], src);
-  const tarballs = readdirSync(scratch).filter((f) => f.endsWith('.tgz'));
-  expect(tarballs).toEqual([expect.stringMatching(/^left4me-[0-9.]+\.tgz$/)]);
-  const tarball = join(scratch, tarballs[0]!);
+  const tarball = await packRelease(scratch);
   shipped = (await sh('tar', ['-tzf', tarball], scratch)).stdout
     .split('\n')
     .filter((l) => l !== '' && !l.endsWith('/'))
