@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_INSTALLATION_PATH, writeDemoInstallation } from '../controller/demo/game-server/installation.js';
 import { bootThrowawayRoot, type ExecResult, type ThrowawayRoot } from '../controller/demo/private-host/private-host.js';
 import { packageRoot } from '../controller/package-root.js';
-import { packRelease } from './support/pack.js';
+import { releaseTarball } from './support/pack.js';
 import { queryServer, rcon, waitFor } from './support/demo-host.js';
 
 // Private hosts share the machine's network: this suite's own ports (test/support/demo-host.ts).
@@ -38,7 +38,7 @@ let second: ThrowawayRoot | undefined;
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'left4me-acceptance-'));
-  tarball = await packRelease(scratch);
+  tarball = await releaseTarball();
 }, 240_000);
 
 afterAll(async () => {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packRelease } from './support/pack.js';
+import { releaseTarball } from './support/pack.js';
 import { bootPrivateHost, type ExecResult, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 
 const run = promisify(execFile);
@@ -39,7 +39,7 @@ let host: PrivateHost;
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'left4me-install-'));
-  const tarball = await packRelease(scratch);
+  const tarball = await releaseTarball();
 
   host = await bootPrivateHost();
   mkdirSync(join(host.root, WORK));

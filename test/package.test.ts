@@ -15,7 +15,7 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_INSTALLATION_ROOT } from '../controller/demo/game-server/installation.js';
 import { packageRoot } from '../controller/package-root.js';
-import { packRelease } from './support/pack.js';
+import { releaseTarball } from './support/pack.js';
 import { BASE_DOCS, bootDemoHost, instanceDoc, queryServer, UNIT_DIR, waitFor, type DemoHost } from './support/demo-host.js';
 
 const run = promisify(execFile);
@@ -48,7 +48,7 @@ async function sh(cmd: string, args: string[], cwd: string): Promise<{ stdout: s
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'left4me-package-'));
-  const tarball = await packRelease(scratch);
+  const tarball = await releaseTarball();
   shipped = (await sh('tar', ['-tzf', tarball], scratch)).stdout
     .split('\n')
     .filter((l) => l !== '' && !l.endsWith('/'))

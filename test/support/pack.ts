@@ -4,9 +4,10 @@
 // half-built. The copy is the tree a release is packed from: sources and the
 // lock file, without build output or local state.
 import { execFile } from 'node:child_process';
-import { cpSync, readdirSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
+import { inject } from 'vitest';
 import { packageRoot } from '../../controller/package-root.js';
 
 /** Packs the checkout into `dir` (a scratch directory of the caller's); returns the tarball's path. */
@@ -30,4 +31,38 @@ export async function packRelease(dir: string): Promise<string> {
   const tarballs = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
   if (tarballs.length !== 1 || !/^left4me-[0-9.]+\.tgz$/.test(tarballs[0]!)) throw new Error(`npm pack made ${JSON.stringify(tarballs)}, not one left4me-VERSION.tgz`);
   return join(dir, tarballs[0]!);
+}
+
+/**
+ * The run's release tarball, packed once for every suite that installs it
+ * (release.setup.ts gives the directory): the first caller packs, the others
+ * wait for it — other test files run in other processes. Read it, never change it.
+ */
+export async function releaseTarball(): Promise<string> {
+  const dir = inject('left4meReleaseDir');
+  const done = join(dir, 'done.json');
+  let packer = false;
+  try {
+    mkdirSync(join(dir, 'packing'));
+    packer = true;
+  } catch {
+    // Another test file is packing it.
+  }
+  if (packer) {
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const result = await packRelease(out).then(
+      (tarball) => ({ tarball }),
+      (err: Error) => ({ error: err.message }),
+    );
+    writeFileSync(done, JSON.stringify(result));
+  }
+  const deadline = Date.now() + 600_000;
+  while (!existsSync(done)) {
+    if (Date.now() > deadline) throw new Error(`no release tarball in ${dir} after 10 minutes`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const result = JSON.parse(readFileSync(done, 'utf8')) as { tarball?: string; error?: string };
+  if (!result.tarball) throw new Error(`packing the release failed: ${result.error}`);
+  return result.tarball;
 }
