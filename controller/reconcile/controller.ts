@@ -178,7 +178,11 @@ export class Controller {
         const name = this.instanceOfUnit(unit);
         if (name) this.queue.add(`instance/${name}`);
       }),
+      // A restarted system bus: what was in flight failed with `disconnected` and retries with backoff; the
+      // adapter reconnects by itself (backoff 50 ms to 2 s). Signals were missed meanwhile, so everything is read again.
+      this.deps.systemd.onDisconnected((err) => this.deps.log.warn({ err: err.message }, 'lost the connection to the system bus; reconnecting')),
       this.deps.systemd.onReconnected(() => {
+        this.deps.log.warn('reconnected to the system bus; resyncing everything');
         this.units.invalidate();
         this.enqueueAll();
       }),
