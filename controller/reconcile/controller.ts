@@ -60,6 +60,9 @@ export interface ControllerDeps {
 
 /** Debounce of state-directory events: editors write files in several steps. */
 const WATCH_DEBOUNCE_MS = 20;
+/** A failed load (e.g. a lease write on a full disk) is tried again after this, doubling per failure up to the max. */
+const LOAD_RETRY_MIN_MS = 500;
+const LOAD_RETRY_MAX_MS = 30_000;
 
 /**
  * The reconciler: turns the documents in the state directory into running
@@ -86,6 +89,8 @@ export class Controller {
   private unsubscribe: Array<() => void> = [];
   private reloadTimer?: NodeJS.Timeout;
   private loading?: Promise<void>;
+  /** Loads failed in a row (a lease write on a full disk): the next try waits longer. */
+  private loadFailures = 0;
   private readonly now: () => number;
   private readonly instances: InstanceReconciler;
   /** Counts for /metrics (written to the status directory) and the history sampler. */
@@ -300,7 +305,18 @@ export class Controller {
       this.reloadTimer = undefined;
       const s = this.pendingScope;
       this.pendingScope = 'changed';
-      this.loadDesired(s).catch((err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'reading the state directory failed'));
+      this.loadDesired(s).then(
+        () => {
+          this.loadFailures = 0;
+        },
+        (err: unknown) => {
+          // Tried again by itself, as a full pass: the edit that triggered this load may be half applied (its
+          // documents read, its leases not written), so only reading everything again is sure to see it.
+          const retryInMs = Math.min(LOAD_RETRY_MIN_MS * 2 ** this.loadFailures++, LOAD_RETRY_MAX_MS);
+          this.deps.log.error({ err: errorMessage(err), retryInMs }, 'reading the state directory failed; will retry');
+          this.scheduleLoad(retryInMs, 'all');
+        },
+      );
     }, delayMs);
     this.reloadTimer.unref?.();
   }
