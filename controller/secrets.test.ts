@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,35 @@ describe('RconSecrets', () => {
     expect(statSync(join(dir, 'rcon.json')).mode & 0o777).toBe(0o600);
     await reread.remove('i0');
     expect(await new RconSecrets(dir).peek('i0')).toBeUndefined();
+  });
+});
+
+describe('RconSecrets on a disk that refuses writes (full)', () => {
+  it('never hands out a password the file does not hold, keeps a removal until it is written, and writes again once the disk takes it', async () => {
+    const sub = join(dir, 'full');
+    mkdirSync(sub);
+    const file = join(sub, 'rcon.json');
+    const s = new RconSecrets(sub);
+    const a = await s.get('a');
+    // The directory turns into a file: every write fails, as on a full disk.
+    const broken = () => (rmSync(sub, { recursive: true }), writeFileSync(sub, ''));
+    const mended = (text: string) => (rmSync(sub), mkdirSync(sub), writeFileSync(file, text));
+    let saved = readFileSync(file, 'utf8');
+    broken();
+    await expect(s.get('b')).rejects.toThrow();
+    expect(await s.peek('b')).toBeUndefined();
+    mended(saved);
+    // The failed write does not block the ones after it.
+    const b = await s.get('b');
+    expect(await new RconSecrets(sub).peek('b')).toBe(b);
+    expect(await s.get('b')).toBe(b);
+    saved = readFileSync(file, 'utf8');
+    broken();
+    await expect(s.remove('b')).rejects.toThrow();
+    expect(await s.peek('b')).toBe(b);
+    mended(saved);
+    await s.remove('b');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ a });
   });
 });
 

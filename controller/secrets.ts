@@ -131,7 +131,13 @@ export class RconSecrets {
     if (existing) return existing;
     const password = randomBytes(18).toString('base64url');
     all.set(instance, password);
-    await this.save();
+    try {
+      await this.save();
+    } catch (err) {
+      // Never hand out a password the file does not hold (a full disk): after a restart it would be a new one.
+      if (all.get(instance) === password) all.delete(instance);
+      throw err;
+    }
     return password;
   }
 
@@ -144,8 +150,16 @@ export class RconSecrets {
   /** Forgets an instance's password (it was deleted). */
   async remove(instance: string): Promise<void> {
     const all = await this.load();
-    if (!all.delete(instance)) return;
-    await this.save();
+    const password = all.get(instance);
+    if (password === undefined) return;
+    all.delete(instance);
+    try {
+      await this.save();
+    } catch (err) {
+      // Kept until the file forgets it too, so the next removal writes again.
+      if (!all.has(instance)) all.set(instance, password);
+      throw err;
+    }
   }
 
   private async save(): Promise<void> {
@@ -154,7 +168,8 @@ export class RconSecrets {
     const snapshot = `${JSON.stringify(Object.fromEntries(this.cache ?? []), null, 2)}\n`;
     const gid = this.readerGid;
     const write = () => (gid !== undefined ? writeFileAtomic(this.file, snapshot, 0o640, { uid: process.getuid?.() ?? 0, gid }) : writeFileAtomic(this.file, snapshot, 0o600));
-    this.writing = this.writing.then(write);
+    // After a failed write (a full disk) the next one still runs: the chain must not stay rejected.
+    this.writing = this.writing.catch(() => undefined).then(write);
     await this.writing;
   }
 }

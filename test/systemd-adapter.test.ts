@@ -230,6 +230,37 @@ describe('DbusSystemdAdapter on a private host', () => {
     expect(await systemd.getUnit('l4m-after-restart.service')).toMatchObject({ activeState: 'active' });
   });
 
+  it('a job wait in flight when the bus restarts fails with code disconnected, at once, and the same start succeeds after the reconnect', async () => {
+    // A start job that runs for a while: its JobRemoved would come after the bus is gone.
+    writeUnit('l4m-slow-start.service', '[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sleep 4\n');
+    await systemd.reload();
+    const lost: SystemdError[] = [];
+    const offLost = systemd.onDisconnected((err) => lost.push(err));
+    const reconnected = new Promise<void>((resolve) => {
+      const off = systemd.onReconnected(() => {
+        off();
+        resolve();
+      });
+    });
+    const started = systemd.start('l4m-slow-start.service').then(
+      () => 'resolved',
+      (err: unknown) => err,
+    );
+    // The job is queued in systemd (the reply came) before the bus goes.
+    for (let i = 0; i < 100 && !(await systemd.getUnit('l4m-slow-start.service')).job; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await systemd.getUnit('l4m-slow-start.service')).job).toBeDefined();
+    expect((await host.exec('systemctl', ['restart', 'dbus.service'])).code).toBe(0);
+    const outcome = await started;
+    expect(outcome).toBeInstanceOf(SystemdError);
+    expect(outcome).toMatchObject({ code: 'disconnected' });
+    expect(lost.map((e) => e.code)).toEqual(['disconnected']);
+    await reconnected;
+    offLost();
+    // The caller's retry: systemd finished (or still runs) the first job; a start of an active unit is done at once.
+    await systemd.start('l4m-slow-start.service');
+    expect(await systemd.getUnit('l4m-slow-start.service')).toMatchObject({ activeState: 'active' });
+  });
+
   it('rejects calls after close', async () => {
     const other = new DbusSystemdAdapter({ address: host.busAddress });
     await other.getUnit('dbus.service');

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
 import { EgressRefusedError, guardedRequest, type EgressGuard } from './egress.js';
 import { BuildStepError, type BuildContext } from './source.js';
+import { syncDirectory } from '../fs/atomic.js';
 
 /** Options of one download. */
 export interface DownloadOptions {
@@ -105,7 +106,7 @@ export async function download(url: string, dest: string, opts: DownloadOptions)
     await fh.close();
     fh = undefined;
     await rename(part, dest);
-    await syncDir(dirname(dest));
+    await syncDirectory(dirname(dest));
     log(`downloaded ${shown}: ${bytes} bytes, sha256 ${digest}`);
     return { bytes, sha256: digest };
   } catch (err) {
@@ -228,18 +229,5 @@ function redact(url: string): string {
     return u.href;
   } catch {
     return url;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  // Without this the rename may not survive a power loss even though the data does.
-  const fh = await open(dir, 'r').catch(() => undefined);
-  if (!fh) return;
-  try {
-    await fh.sync();
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename is still atomic.
-  } finally {
-    await fh.close();
   }
 }

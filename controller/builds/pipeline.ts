@@ -168,10 +168,11 @@ export class OverlayPipeline {
       await mkdir(scratch, { recursive: true, mode: 0o700 });
       mkdirSync(join(this.paths.logsDir, name), { recursive: true });
       const write = (line: string) => appendFileSync(log, `${new Date(this.env.now()).toISOString()} ${line}\n`);
-      write(`build ${build} of overlay ${name} (spec ${overlay.generation}) started`);
       const controller = new AbortController();
       let bytes = 0;
       try {
+        // Inside the try: a log that cannot be written (a full disk) fails the build like any step, temp dirs removed.
+        write(`build ${build} of overlay ${name} (spec ${overlay.generation}) started`);
         for (const [step, source] of overlay.spec.sources.entries()) {
           const kind = Object.keys(source)[0]!;
           const runner = this.steps[kind];
@@ -213,7 +214,11 @@ export class OverlayPipeline {
         return { build, log, reused: false };
       } catch (err) {
         controller.abort();
-        write(`build ${build} FAILED: ${err instanceof Error ? err.message : String(err)}`);
+        try {
+          write(`build ${build} FAILED: ${err instanceof Error ? err.message : String(err)}`);
+        } catch {
+          // The disk that failed the build may refuse its log line too; the error itself still reaches the status.
+        }
         // Whatever a step left (links, any depth) goes without being followed; leftovers are the janitor's.
         await removeTree(tmp).catch(() => undefined);
         const tail = (await readFile(log, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-LOG_TAIL_LINES);

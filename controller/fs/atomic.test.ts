@@ -1,8 +1,31 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { replaceFile, writeFileAtomic } from './atomic.js';
+
+// What replaceFile asks of the kernel, in order: the directory fsync must come after the rename.
+const calls = vi.hoisted(() => [] as string[]);
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  return {
+    ...fs,
+    async open(path: string, flags: number, mode?: number) {
+      const fh = await fs.open(path, flags, mode);
+      calls.push(`open ${path}${(flags & constants.O_DIRECTORY) !== 0 ? ' (directory)' : ''}`);
+      const sync = fh.sync.bind(fh);
+      fh.sync = async () => {
+        calls.push(`fsync ${path}`);
+        return sync();
+      };
+      return fh;
+    },
+    async rename(from: string, to: string) {
+      calls.push(`rename ${to}`);
+      return fs.rename(from, to);
+    },
+  };
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'left4me-atomic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,6 +42,14 @@ describe('replacing a file', () => {
     ).rejects.toThrow('disk full');
     expect(readFileSync(path, 'utf8')).toBe('old');
     expect(readdirSync(dir)).toEqual(['leases.json']);
+  });
+
+  it('fsyncs the file before the rename and the directory after it, so the new name survives a power loss', async () => {
+    const path = join(dir, 'rcon.json');
+    calls.length = 0;
+    await writeFileAtomic(path, '{}\n', 0o600);
+    const tmp = calls[0]!.slice('open '.length);
+    expect(calls).toEqual([`open ${tmp}`, `fsync ${tmp}`, `rename ${path}`, `open ${dir} (directory)`, `fsync ${dir}`]);
   });
 
   it('writes the new content with the mode asked for', async () => {

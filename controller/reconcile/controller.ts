@@ -60,6 +60,9 @@ export interface ControllerDeps {
 
 /** Debounce of state-directory events: editors write files in several steps. */
 const WATCH_DEBOUNCE_MS = 20;
+/** A failed load (e.g. a lease write on a full disk) is tried again after this, doubling per failure up to the max. */
+const LOAD_RETRY_MIN_MS = 500;
+const LOAD_RETRY_MAX_MS = 30_000;
 
 /**
  * The reconciler: turns the documents in the state directory into running
@@ -86,6 +89,8 @@ export class Controller {
   private unsubscribe: Array<() => void> = [];
   private reloadTimer?: NodeJS.Timeout;
   private loading?: Promise<void>;
+  /** Loads failed in a row (a lease write on a full disk): the next try waits longer. */
+  private loadFailures = 0;
   private readonly now: () => number;
   private readonly instances: InstanceReconciler;
   /** Counts for /metrics (written to the status directory) and the history sampler. */
@@ -178,7 +183,11 @@ export class Controller {
         const name = this.instanceOfUnit(unit);
         if (name) this.queue.add(`instance/${name}`);
       }),
+      // A restarted system bus: what was in flight failed with `disconnected` and retries with backoff; the
+      // adapter reconnects by itself (backoff 50 ms to 2 s). Signals were missed meanwhile, so everything is read again.
+      this.deps.systemd.onDisconnected((err) => this.deps.log.warn({ err: err.message }, 'lost the connection to the system bus; reconnecting')),
       this.deps.systemd.onReconnected(() => {
+        this.deps.log.warn('reconnected to the system bus; resyncing everything');
         this.units.invalidate();
         this.enqueueAll();
       }),
@@ -296,7 +305,18 @@ export class Controller {
       this.reloadTimer = undefined;
       const s = this.pendingScope;
       this.pendingScope = 'changed';
-      this.loadDesired(s).catch((err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'reading the state directory failed'));
+      this.loadDesired(s).then(
+        () => {
+          this.loadFailures = 0;
+        },
+        (err: unknown) => {
+          // Tried again by itself, as a full pass: the edit that triggered this load may be half applied (its
+          // documents read, its leases not written), so only reading everything again is sure to see it.
+          const retryInMs = Math.min(LOAD_RETRY_MIN_MS * 2 ** this.loadFailures++, LOAD_RETRY_MAX_MS);
+          this.deps.log.error({ err: errorMessage(err), retryInMs }, 'reading the state directory failed; will retry');
+          this.scheduleLoad(retryInMs, 'all');
+        },
+      );
     }, delayMs);
     this.reloadTimer.unref?.();
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,33 @@ describe('PortLeases', () => {
     const again = await open(file);
     expect(again.get('b')).toEqual({ port: 27016, clientPort: 26902 });
     expect(JSON.parse(readFileSync(file, 'utf8')).leases.a).toEqual({ port: 27015, clientPort: 26901 });
+  });
+
+  it('a lease whose write failed (a full disk) is not held in memory: the next reconcile and release write again', async () => {
+    const sub = join(dir, 'full');
+    mkdirSync(sub);
+    const file = join(sub, 'leases.json');
+    const l = await open(file);
+    await l.reconcile([{ name: 'a' }]);
+    // The directory turns into a file: every write fails, as on a full disk.
+    const broken = () => (rmSync(sub, { recursive: true }), writeFileSync(sub, ''));
+    const mended = () => (rmSync(sub), mkdirSync(sub));
+    const saved = readFileSync(file, 'utf8');
+    broken();
+    await expect(l.reconcile([{ name: 'a' }, { name: 'b' }])).rejects.toThrow();
+    expect(l.get('b')).toBeUndefined();
+    mended();
+    writeFileSync(file, saved);
+    await l.reconcile([{ name: 'a' }, { name: 'b' }]);
+    expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).leases)).toEqual(['a', 'b']);
+    const before = readFileSync(file, 'utf8');
+    broken();
+    await expect(l.release('b')).rejects.toThrow();
+    expect(l.get('b')).toBeDefined();
+    mended();
+    writeFileSync(file, before);
+    await l.release('b');
+    expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).leases)).toEqual(['a']);
   });
 
   it('is sticky: existing leases survive new instances and re-ordering', async () => {

@@ -95,7 +95,7 @@ export class PortLeases {
     // Only an instance name with two whole ports holds anything: a "__proto__" or malformed entry would block a port forever.
     for (const [name, lease] of entries) if (isDocumentName(name) && isLease(lease)) l.leases.set(name, { port: lease.port, clientPort: lease.clientPort });
     if (table && 'rebuilt' in table) {
-      await l.save();
+      await l.save(l.leases);
       recovery!.recovered({ file, movedTo: table.movedTo, leases: l.leases.size });
     }
     return l;
@@ -139,8 +139,10 @@ export class PortLeases {
     }
     const { leases, conflicts } = result;
     const changed = JSON.stringify([...leases]) !== JSON.stringify([...this.leases]);
+    // Saved first: when the write fails (a full disk) the leases in memory stay what the file says, so the next
+    // reconcile sees the change again and saves it, instead of serving a lease the file never got.
+    if (changed) await this.save(leases);
     this.leases = leases;
-    if (changed) await this.save();
     return conflicts;
   }
 
@@ -212,11 +214,15 @@ export class PortLeases {
 
   /** Releases an instance's ports (after its server and units are gone). */
   async release(name: string): Promise<void> {
-    if (this.leases.delete(name)) await this.save();
+    if (!this.leases.has(name)) return;
+    const left = new Map(this.leases);
+    left.delete(name);
+    await this.save(left);
+    this.leases = left;
   }
 
-  private async save(): Promise<void> {
-    const sorted = Object.fromEntries([...this.leases].sort(([a], [b]) => (a < b ? -1 : 1)));
+  private async save(leases: ReadonlyMap<string, Lease>): Promise<void> {
+    const sorted = Object.fromEntries([...leases].sort(([a], [b]) => (a < b ? -1 : 1)));
     await writeFileAtomic(this.file, `${JSON.stringify({ leases: sorted }, null, 2)}\n`);
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,31 @@ describe('UidLeases', () => {
     expect(Object.fromEntries(l.all())).toEqual({ a: 1879048192, b: 1879048193 });
     expect((await open(file)).get('b')).toBe(1879048193);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ uids: { a: 1879048192, b: 1879048193 } });
+  });
+
+  it('a uid whose write failed (a full disk) is not held in memory: the next reconcile and release write again', async () => {
+    const sub = join(dir, 'full');
+    mkdirSync(sub);
+    const file = join(sub, 'uid-leases.json');
+    const l = await open(file);
+    await l.reconcile(['a']);
+    // The directory turns into a file: every write fails, as on a full disk.
+    const broken = () => (rmSync(sub, { recursive: true }), writeFileSync(sub, ''));
+    const mended = (text: string) => (rmSync(sub), mkdirSync(sub), writeFileSync(file, text));
+    let saved = readFileSync(file, 'utf8');
+    broken();
+    await expect(l.reconcile(['a', 'b'])).rejects.toThrow();
+    expect(l.get('b')).toBeUndefined();
+    mended(saved);
+    await l.reconcile(['a', 'b']);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ uids: { a: 1879048192, b: 1879048193 } });
+    saved = readFileSync(file, 'utf8');
+    broken();
+    await expect(l.release('b')).rejects.toThrow();
+    expect(l.get('b')).toBe(1879048193);
+    mended(saved);
+    await l.release('b');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ uids: { a: 1879048192 } });
   });
 
   it('is sticky: a uid stays with its instance while others come and go, and is reused only after release', async () => {

@@ -43,7 +43,7 @@ export class UidLeases {
     // Only an instance name holds a uid (as in leases.json): a "__proto__" or malformed entry holds nothing.
     for (const [name, uid] of entries) if (isDocumentName(name) && Number.isInteger(uid)) l.leases.set(name, uid as number);
     if (table && 'rebuilt' in table) {
-      await l.save();
+      await l.save(l.leases);
       recovery!.recovered({ file, movedTo: table.movedTo, leases: l.leases.size });
     }
     return l;
@@ -95,18 +95,23 @@ export class UidLeases {
   async reconcile(names: readonly string[]): Promise<UidLeaseConflict[]> {
     const { leases, conflicts } = this.preview(names);
     const changed = JSON.stringify(sorted(leases)) !== JSON.stringify(sorted(this.leases));
+    // Saved first: a failed write (a full disk) leaves memory as the file is, so the next reconcile saves again.
+    if (changed) await this.save(leases);
     this.leases = leases;
-    if (changed) await this.save();
     return conflicts;
   }
 
   /** Releases an instance's uid (after its server is gone). */
   async release(name: string): Promise<void> {
-    if (this.leases.delete(name)) await this.save();
+    if (!this.leases.has(name)) return;
+    const left = new Map(this.leases);
+    left.delete(name);
+    await this.save(left);
+    this.leases = left;
   }
 
-  private async save(): Promise<void> {
-    await writeFileAtomic(this.file, `${JSON.stringify({ uids: Object.fromEntries(sorted(this.leases)) }, null, 2)}\n`);
+  private async save(leases: ReadonlyMap<string, number>): Promise<void> {
+    await writeFileAtomic(this.file, `${JSON.stringify({ uids: Object.fromEntries(sorted(leases)) }, null, 2)}\n`);
   }
 }
 

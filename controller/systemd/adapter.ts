@@ -135,6 +135,8 @@ export interface SystemdAdapter {
   killUnit(name: string, signal: number | string, who?: 'all' | 'main' | 'control'): Promise<void>;
   /** Calls `cb(unitName)` within milliseconds of any state, property or job change of a unit; returns the unsubscribe function. */
   onUnitChanged(cb: (unit: string) => void): () => void;
+  /** Calls `cb` when the bus connection is lost (not on close()); calls and job waits in flight have rejected with code `disconnected`, and the adapter reconnects by itself, with backoff. */
+  onDisconnected(cb: (err: SystemdError) => void): () => void;
   /** Calls `cb` after the bus connection came back: changes may have been missed, resync everything. */
   onReconnected(cb: () => void): () => void;
   /** Closes the connection; pending calls and jobs reject with code `closed`. */

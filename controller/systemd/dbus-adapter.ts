@@ -72,6 +72,7 @@ export class DbusSystemdAdapter implements SystemdAdapter {
   private readonly finished = new Map<string, { unit: string; result: string }>();
   private readonly changeListeners = new Set<(unit: string) => void>();
   private readonly reconnectListeners = new Set<() => void>();
+  private readonly disconnectListeners = new Set<(err: SystemdError) => void>();
   private pendingChanges = new Set<string>();
   private flushScheduled = false;
 
@@ -89,7 +90,7 @@ export class DbusSystemdAdapter implements SystemdAdapter {
           });
         },
         signal: (msg) => this.onSignal(msg),
-        disconnected: (err) => this.onDisconnected(err),
+        disconnected: (err) => this.connectionLost(err),
         reconnected: () => {
           for (const cb of this.reconnectListeners) safely(cb);
         },
@@ -188,6 +189,11 @@ export class DbusSystemdAdapter implements SystemdAdapter {
     return () => this.changeListeners.delete(cb);
   }
 
+  onDisconnected(cb: (err: SystemdError) => void): () => void {
+    this.disconnectListeners.add(cb);
+    return () => this.disconnectListeners.delete(cb);
+  }
+
   onReconnected(cb: () => void): () => void {
     this.reconnectListeners.add(cb);
     return () => this.reconnectListeners.delete(cb);
@@ -197,6 +203,7 @@ export class DbusSystemdAdapter implements SystemdAdapter {
     this.conn.close();
     this.changeListeners.clear();
     this.reconnectListeners.clear();
+    this.disconnectListeners.clear();
   }
 
   private manager(member: string, signature: string, body: unknown[]): Promise<unknown[]> {
@@ -326,12 +333,13 @@ export class DbusSystemdAdapter implements SystemdAdapter {
     });
   }
 
-  private onDisconnected(err: SystemdError): void {
+  private connectionLost(err: SystemdError): void {
     this.services.clear();
     this.finished.clear();
     const all = [...this.waiters.values()].flat();
     this.waiters.clear();
     for (const w of all) w.reject(err);
+    if (err.code !== 'closed') for (const cb of this.disconnectListeners) safely(() => cb(err));
   }
 }
 

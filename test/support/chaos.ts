@@ -36,6 +36,11 @@ export interface ChaosSetup {
   unitDir: string;
   /** Flags every controller of this host gets. */
   args: string[];
+  /**
+   * Where the checks read the data directory; the host's bind source (host.dirs.varLib) unless given. A scenario
+   * that mounts over part of it inside the host (the disk-full tmpfs) gives the host's own view, under host.root.
+   */
+  dataDir?: string;
 }
 
 /** The ranges of `npm run chaos` and chaos-short when a suite sets nothing else. */
@@ -138,7 +143,7 @@ export async function statusProblems(demo: DemoHost, state: DesiredState): Promi
   }
   // Deletions finished: no status or lease left of an instance whose document is gone.
   for (const n of await demo.status.names('Instance')) if (!state.instances.has(n)) problems.push(`Instance/${n}: status kept after its document was deleted`);
-  const leases = JSON.parse(await readFile(join(demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8').catch(() => '{"leases": {}}')) as { leases: Record<string, unknown> };
+  const leases = JSON.parse(await readFile(join(chaosSetup(demo).dataDir ?? demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8').catch(() => '{"leases": {}}')) as { leases: Record<string, unknown> };
   for (const n of Object.keys(leases.leases)) if (!state.instances.has(n)) problems.push(`Instance/${n}: lease kept after its document was deleted`);
   return problems;
 }
@@ -181,7 +186,7 @@ export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<
   if (state.problems.length > 0) problems.push(`the documents have problems: ${state.problems.map((p) => p.message).join('; ')}`);
   const { all, running } = desired(state);
   const root = demo.host.root;
-  const data = demo.host.dirs.varLib;
+  const data = chaosSetup(demo).dataDir ?? demo.host.dirs.varLib;
 
   // Units: every server that should run is active; nothing else is loaded as anything but inactive.
   const services = await demo.systemd.listUnits(['left4me-server@*.service']);
