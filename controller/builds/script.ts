@@ -79,9 +79,10 @@ export async function buildScript(spec: ScriptSpec, ctx: BuildContext, opts: Scr
       await reclaimTree(ctx.dir, ctx.log);
     }
     const status = lastExitStatus(outcome.tail);
-    // Success needs the wrapper's own word that the script ran to its end: on a host whose systemd is busy
-    // (a daemon-reload beside the start), a run has been seen reported successful with no line of output
-    // and nothing done, which would have become a complete-looking empty build.
+    // Success needs the wrapper's own word that the script ran to its end: on a freshly booted test host, with
+    // other builds and unit writes beside it, a run has been seen reported successful within 250 ms (its script
+    // sleeps 0.5 s) with no line of output and nothing done — the cause in systemd is not pinned down — and it
+    // would have become a complete-looking empty build.
     if (outcome.result === 'success' && status === 0) return;
     if (outcome.result === 'success') {
       throw new ScriptFailedError(
