@@ -141,6 +141,27 @@ describe('buildScript', () => {
     await expect(buildScript({ run: 'true', timeout: '7h' }, ctx)).rejects.toThrow(/script of overlay maps \(step 2\): timeout 7h is outside 1s to 6h; set spec\.sources\[2\]\.script\.timeout/);
   });
 
+  it('fails a run systemd calls successful when the script never reported its exit (nothing is known to have run)', async () => {
+    await mkdir(join(base, 'etc'), { recursive: true });
+    await writeFile(join(base, 'etc/passwd'), `left4me-build:x:${BUILD_UID}:${BUILD_UID}::/nonexistent:/usr/sbin/nologin\n`);
+    await writeFile(join(base, 'etc/group'), `left4me-build:x:${BUILD_UID}:\n`);
+    const hostDir = '/var/lib/left4me/overlays/maps/.tmp-0123456789ab';
+    await mkdir(join(base, hostDir), { recursive: true });
+    // The job ends "done" and the transient unit is gone, as for a real success, but the output log stays empty.
+    const systemd = {
+      startTransient: async () => undefined,
+      getUnit: async () => ({ name: 'x', description: '', loadState: 'not-found', activeState: 'inactive', subState: 'dead' }),
+      onUnitChanged: () => () => undefined,
+      stop: async () => undefined,
+      resetFailed: async () => undefined,
+    } as unknown as SystemdAdapter;
+    const ctx: BuildContext = {
+      overlay: 'maps', step: 0, dir: join(base, hostDir), hostDir, cacheDir: base, tmpDir: base, log: () => undefined,
+      signal: new AbortController().signal, systemd, steamApiBase: '', maxDownloadBytes: 0, egress: new EgressGuard(), layout: hostLayout(),
+    };
+    await expect(buildScript({ run: 'touch /overlay/done' }, ctx, { fsRoot: base })).rejects.toThrow(/script of overlay maps \(step 0\): systemd reported the run successful, but the script never reported its exit/);
+  });
+
   it('keeps its run directories in the build-runs directory of the layout it is given (--data-dir moves them)', async () => {
     const layout = hostLayout(join(base, 'data'));
     const run = await createRunDir('/', layout, {}, 'left4me-build-x.service');

@@ -170,6 +170,9 @@ export class BuildReconciler {
       if (!(await layerExists(this.pipeline.dir(name, wanted)))) {
         // A build is about to run: say so now, so its log can be followed while it is written (the web's build-log).
         status.patch({ building: { build: wanted, log: join('logs', 'overlays', name, `${wanted}.log`), since: new Date(now).toISOString() } });
+        // Not ready at this generation until its build is: an earlier build's OverlaysReady must not make Ready
+        // True for a spec whose build has not run (someone waiting for Ready would see a change land too soon).
+        status.set({ type: C.OverlaysReady, status: 'False', reason: Reason.Building, message: `building ${wanted}${cached?.ready ? `; instances keep build ${cached.ready}` : ''}` });
         await this.store.write(status.build(), status.prev);
       }
       // Where the build is goes into `building.step` while it runs; every write of it lands before the final status.
@@ -292,7 +295,8 @@ export class BuildReconciler {
         }
         // While steamcmd runs, the status shows it (and its progress below): written now, not only at the end.
         status.patch({ progress: { pass: 0, passes: 0, platform: '', state: 'starting', percent: 0 } });
-        status.set({ type: C.Installed, status: readyBefore ? 'True' : 'False', reason: Reason.Installing, message: `steamcmd is installing build ${wanted}` });
+        // Not installed at this generation until steamcmd is done (Ready would otherwise say the update landed).
+        status.set({ type: C.Installed, status: 'False', reason: Reason.Installing, message: `steamcmd is installing build ${wanted}${readyBefore ? `; instances keep build ${readyBefore}` : ''}` });
         await this.store.write(status.build(), prev);
         await this.slots.add(() => installFromSteam(doc, {
           systemd: this.deps.systemd,

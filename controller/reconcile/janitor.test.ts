@@ -74,6 +74,35 @@ describe('trees too deep to name', () => {
     expect(existsSync(tmp)).toBe(false);
   });
 
+  it('stops the build sandboxes and steamcmd runs a killed controller left, and clears their failed state', async () => {
+    const cfg = controllerConfig({ fsRoot: root, stateDir: join(root, 'state') });
+    const asked: string[][] = [];
+    const calls: string[] = [];
+    const units = [
+      { name: 'left4me-build-maps-0123abcd.service', activeState: 'active' },
+      { name: 'left4me-steamcmd-l4d2-89abcdef.service', activeState: 'activating' },
+      { name: 'left4me-steamcmd-l4d2-00000000.service', activeState: 'failed' },
+    ];
+    const systemd = {
+      listUnits: async (patterns: string[]) => {
+        asked.push(patterns);
+        return units.filter((u) => patterns.some((p) => u.name.startsWith(p.slice(0, p.indexOf('*')))));
+      },
+      stop: async (unit: string) => void calls.push(`stop ${unit}`),
+      resetFailed: async (unit: string) => void calls.push(`reset ${unit}`),
+    } as unknown as SystemdAdapter;
+    await new HostJanitor(cfg, systemd, pino({ level: 'silent' }), Date.now).sweepTemporaries();
+    expect(asked).toEqual([['left4me-build-*.service', 'left4me-steamcmd-*.service']]);
+    expect(calls).toEqual([
+      'stop left4me-build-maps-0123abcd.service',
+      'reset left4me-build-maps-0123abcd.service',
+      'stop left4me-steamcmd-l4d2-89abcdef.service',
+      'reset left4me-steamcmd-l4d2-89abcdef.service',
+      'stop left4me-steamcmd-l4d2-00000000.service',
+      'reset left4me-steamcmd-l4d2-00000000.service',
+    ]);
+  });
+
   it("removes the temp files a kill leaves beside status files, at the top and in each kind's folder, and nothing else", async () => {
     const cfg = controllerConfig({ fsRoot: root, stateDir: join(root, 'state') });
     const status = join(root, cfg.units.layout.statusDir);

@@ -77,9 +77,10 @@ export class HostJanitor {
   /** Removes what a killed controller may have left half-written: temp files, unfinished builds, abandoned build sandboxes. */
   async sweepTemporaries(): Promise<void> {
     const l = this.cfg.units.layout;
-    // A build sandbox outlives a killed controller; its build dir is swept below, so the run is abandoned.
+    // A build sandbox or a steamcmd run outlives a killed controller; its build dir is swept below, so the run
+    // is abandoned (a steamcmd left running would go on for hours beside the new controller's own, in one steam home).
     try {
-      for (const u of await this.systemd.listUnits(['left4me-build-*.service'])) {
+      for (const u of await this.systemd.listUnits(['left4me-build-*.service', 'left4me-steamcmd-*.service'])) {
         if (u.activeState !== 'inactive') await this.systemd.stop(u.name).catch(() => undefined);
         await this.systemd.resetFailed(u.name).catch(() => undefined);
       }

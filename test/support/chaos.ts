@@ -141,6 +141,26 @@ export async function statusProblems(demo: DemoHost, state: DesiredState): Promi
       if (stalled) problems.push(`${kind}/${name}: Stalled (${stalled.reason}: ${stalled.message})`);
     }
   }
+  // Every server stacks the ready builds, or says it waits to (RestartPending): a server still on an older build
+  // with nothing pending has a restart to come, however Ready its status looked a moment before the build landed.
+  const ready = new Map<string, string>();
+  for (const [kind, dir, docs] of [['Overlay', 'overlays', state.overlays], ['Installation', 'installation', state.installations]] as const) {
+    for (const n of docs.keys()) {
+      const b = (await demo.status.read(kind, n))?.build?.ready;
+      if (b) ready.set(`${dir}/${n}`, b);
+    }
+  }
+  for (const n of desired(state).running) {
+    const unit = join(demo.host.root, chaosSetup(demo).unitDir, `var-lib-left4me-runtime-${n.replace(/-/g, '\\x2d')}.mount`);
+    const options = /^Options=(.*)$/m.exec(await readFile(unit, 'utf8').catch(() => ''))?.[1] ?? '';
+    const pending = (await demo.status.read('Instance', n))?.conditions.some((c) => c.type === 'RestartPending' && c.status === 'True');
+    for (const d of options.split(',').find((o) => o.startsWith('lowerdir='))?.slice('lowerdir='.length).split(':') ?? []) {
+      const m = /^\/var\/lib\/left4me\/(overlays|installation)\/([^/]+)\/([^/]+)$/.exec(d);
+      const want = m ? ready.get(`${m[1]}/${m[2]}`) : undefined;
+      if (want && want !== m![3] && !pending) problems.push(`Instance/${n}: stacks ${m![1]}/${m![2]}/${m![3]}, not the ready build ${want}, and no restart is pending`);
+    }
+  }
+
   // Deletions finished: no status or lease left of an instance whose document is gone.
   for (const n of await demo.status.names('Instance')) if (!state.instances.has(n)) problems.push(`Instance/${n}: status kept after its document was deleted`);
   const leases = JSON.parse(await readFile(join(chaosSetup(demo).dataDir ?? demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8').catch(() => '{"leases": {}}')) as { leases: Record<string, unknown> };
@@ -241,7 +261,7 @@ export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<
   // Leaks: no transient unit still loaded and active, no failed unit, no temporaries, no abandoned build run.
   const failed = (await demo.host.exec('systemctl', ['list-units', '--state=failed', '--no-legend', '--plain'])).stdout.trim();
   if (failed) problems.push(`failed units: ${failed}`);
-  const transient = (await demo.systemd.listUnits(['left4me-build-*', 'run-*'])).filter((u) => u.activeState !== 'inactive');
+  const transient = (await demo.systemd.listUnits(['left4me-build-*', 'left4me-steamcmd-*', 'run-*'])).filter((u) => u.activeState !== 'inactive');
   if (transient.length > 0) problems.push(`transient units left: ${transient.map((u) => `${u.name} ${u.activeState}`).join(', ')}`);
   const temps = [...(await temporaries(data)), ...(await temporaries(join(root, unitDir)))];
   if (temps.length > 0) problems.push(`temporaries left: ${temps.join(', ')}`);
@@ -256,7 +276,8 @@ export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<
   }
 
   // And the host is at rest: one more pass changes no server.
-  if (problems.length === 0) {
+  const rested = problems.length === 0;
+  if (rested) {
     const before = await serverFacts(demo, running);
     await controllerOnce(demo);
     const after = await serverFacts(demo, running);
@@ -267,29 +288,82 @@ export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<
     }
   }
 
+  // Builds: each overlay and Steam installation names a complete build as ready; every mounted stack is made of
+  // complete builds only; and after that full pass (it collects), nothing is kept but ready and mounted builds.
+  const built = [...[...state.overlays.keys()].map((n) => ['Overlay', 'overlays', n] as const), ...[...state.installations.values()].filter((d) => d.spec.source === 'steam').map((d) => ['Installation', 'installation', d.metadata.name] as const)];
+  const ready = new Map<string, string>();
+  for (const [kind, dir, n] of built) {
+    const s = await demo.status.read(kind, n);
+    const b = s?.build;
+    if (!b?.ready || b.ready !== b.wanted || b.result !== 'Succeeded') problems.push(`${kind}/${n}: build ready ${b?.ready ?? 'none'}, wanted ${b?.wanted ?? 'none'}, result ${b?.result ?? 'none'}`);
+    if (s?.building) problems.push(`${kind}/${n}: still says it is building ${s.building.build}`);
+    if (s?.progress) problems.push(`${kind}/${n}: still shows install progress`);
+    if (b?.ready) {
+      ready.set(`${dir}/${n}`, b.ready);
+      if (!(await lstat(join(data, dir, n, b.ready)).then((st) => st.isDirectory(), () => false))) problems.push(`${kind}/${n}: its ready build ${b.ready} does not exist`);
+    }
+  }
+  const mountedLowers = new Set<string>();
+  for (const line of mountinfo.split('\n').filter((l) => l.includes(' - overlay ') && (l.split(' ')[4] ?? '').startsWith('/var/lib/left4me/runtime/'))) {
+    const options = line.slice(line.indexOf(' - overlay ')).split(' ')[4] ?? '';
+    for (const d of options.split(',').find((o) => o.startsWith('lowerdir='))?.slice('lowerdir='.length).split(':') ?? []) mountedLowers.add(d);
+  }
+  const unitLowers = new Set<string>();
+  for (const f of unitFiles.filter((f) => f.endsWith('.mount'))) {
+    const options = /^Options=(.*)$/m.exec(await readFile(join(root, unitDir, f), 'utf8'))?.[1] ?? '';
+    for (const d of options.split(',').find((o) => o.startsWith('lowerdir='))?.slice('lowerdir='.length).split(':') ?? []) unitLowers.add(d);
+  }
+  for (const d of [...mountedLowers, ...unitLowers]) {
+    const m = /^\/var\/lib\/left4me\/(overlays|installation)\/([^/]+)\/([^/]+)$/.exec(d);
+    if (!m) continue;
+    // A build is complete once renamed from its dot name; a half build keeps the dot name until then.
+    if (m[3]!.startsWith('.') || !(await lstat(join(root, d)).then((st) => st.isDirectory(), () => false))) problems.push(`a stack names ${d}, which is not a complete build`);
+    if (mountedLowers.has(d) && !unitLowers.has(d)) problems.push(`${d} is mounted but no mount unit names it`);
+  }
+  if (rested) {
+    for (const dir of ['overlays', 'installation']) {
+      for (const n of await readdir(join(data, dir)).catch(() => [] as string[])) {
+        if (dir === 'installation' && !ready.has(`${dir}/${n}`)) continue; // a directory installation lies where it likes
+        for (const b of await readdir(join(data, dir, n)).catch(() => [] as string[])) {
+          if (!b.startsWith('.') && ready.get(`${dir}/${n}`) !== b && !unitLowers.has(`/var/lib/left4me/${dir}/${n}/${b}`)) problems.push(`${dir}/${n}/${b} is neither ready nor stacked, yet not collected`);
+        }
+      }
+    }
+  }
+
   if (problems.length > 0) throw new Error(`the host is not the desired state:\n  ${problems.join('\n  ')}`);
   return { running: running.length, stopped: all.length - running.length, untouched: opts.untouched?.size ?? 0 };
 }
 
-/** Runs a controller daemon until every document's status is current and Ready, then stops it (SIGTERM). */
+/**
+ * Runs a controller daemon until every document's status is current and Ready, then stops it (SIGTERM).
+ * A reconcile in flight at the stop (a server restarting onto a build that just landed) finishes during the
+ * stop and may write a status that is not Ready yet: then another daemon runs, until a stop leaves all Ready.
+ */
 export async function settle(demo: DemoHost, timeoutMs = 120_000): Promise<void> {
-  const c = controllerProcess(demo);
-  let last: string[] = [];
-  try {
-    await waitFor(
-      'every status current and Ready',
-      async () => {
-        if (c.child.exitCode !== null) throw new Error(`the controller exited ${c.child.exitCode}: ${c.stderr()}`);
-        last = await statusProblems(demo, await desiredState(demo));
-        return last.length === 0;
-      },
-      timeoutMs,
-      250,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\nstill: ${last.slice(0, 8).join('; ')}\ncontroller stderr:\n${c.stderr().slice(-4000)}`);
-    });
-  } finally {
-    c.child.kill('SIGTERM');
-    await c.exited;
+  const deadline = Date.now() + timeoutMs;
+  for (let lives = 1; ; lives++) {
+    const c = controllerProcess(demo);
+    let last: string[] = [];
+    try {
+      await waitFor(
+        'every status current and Ready',
+        async () => {
+          if (c.child.exitCode !== null) throw new Error(`the controller exited ${c.child.exitCode}: ${c.stderr()}`);
+          last = await statusProblems(demo, await desiredState(demo));
+          return last.length === 0;
+        },
+        Math.max(1000, deadline - Date.now()),
+        250,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\nstill: ${last.slice(0, 8).join('; ')}\ncontroller stderr:\n${c.stderr().slice(-4000)}`);
+      });
+    } finally {
+      c.child.kill('SIGTERM');
+      await c.exited;
+    }
+    const after = await statusProblems(demo, await desiredState(demo));
+    if (after.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`not settled after ${lives} controller lives: ${after.slice(0, 8).join('; ')}`);
   }
 }

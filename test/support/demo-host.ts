@@ -55,6 +55,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   server-sandbox            28992-28995 / 29992-29995
  *   install (install.sh)      web 28813; no game server (the controller's default ranges stay unleased)
  *   backup-restore (two hosts, one after the other) 28116-28119 / 29116-29119
+ *   chaos kills (chaos-kills and its long run, one host at a time) 30000-30019 / 31000-31019
  *   chaos faults (bus restarts, disk full; short and long) 30020-30039 / 31020-31039
  *   install-acceptance (two throwaway roots, one after the other) 30300-30309 / 31300-31309, web 30310
  * Suites on bootWebHost pass a web port of their own; `npm start` serves the
