@@ -55,6 +55,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   server-sandbox            28992-28995 / 29992-29995
  *   install (install.sh)      web 28813; no game server (the controller's default ranges stay unleased)
  *   backup-restore (two hosts, one after the other) 28116-28119 / 29116-29119
+ *   load (npm run bench, LEFT4ME_BENCH_ONLY=load) 30100-30199 / 31100-31199, web 30200
  * Suites on bootWebHost pass a web port of their own; `npm start` serves the
  * web on 8000 (or a free port when 8000 is taken).
  */

@@ -1,0 +1,449 @@
+// One concern: the load benchmark of issue 14 — a private host with 100
+// running demo game servers, the controller as its own daemon, the web unit
+// as production runs it, 50 people following the live feed and one person
+// working in the dashboard — reported as ratios against the same host idle.
+//
+// Rows (each against a baseline measured in the same run, on the same host):
+// - API latency p50/p99 per call kind while 50 SSE clients follow the feed
+//   and the scripted user's changes ripple through, against the same calls on
+//   the quiet host (no SSE clients; reads with nothing changing, each write
+//   alone with the host settled before the next);
+// - controller and web CPU per minute under that load, against the same
+//   processes over the idle host (100 servers running, no clients, no calls);
+// - the web service's RSS after the load, against its RSS when idle;
+// - a change through the API → its event on all 50 clients, p99, against
+//   the same change → its event on the first client (the fan-out's cost).
+//
+// And its correctness side, which fails the run: every client receives every
+// event (the same ids in the same order), sees each change the user made,
+// ends with the view the API lists; no call answers an error; every server
+// the user restarted was restarted and no other was.
+import type { ChildProcess } from 'node:child_process';
+import { BASE_DOCS, bootDemoHost, instanceDoc, spawnController, waitFor, type DemoHost } from '../support/demo-host.js';
+import { addWebUser, installWebUnit, startWebUnit, webBinds, webMainPid } from '../support/web-host.js';
+import { openSse, type SseClient, type SseEvent } from '../support/sse-client.js';
+import { Browser } from '../support/web-client.js';
+import { cpuMs, percentile, perMinute, rssMiB } from './measure.js';
+import type { BenchResult } from './report.js';
+
+const N = Number(process.env.LEFT4ME_BENCH_INSTANCES ?? 100);
+const CLIENTS = Number(process.env.LEFT4ME_BENCH_SSE ?? 50);
+const ACTIONS = Number(process.env.LEFT4ME_BENCH_ACTIONS ?? 200);
+const SEED = Number(process.env.LEFT4ME_BENCH_SEED ?? 14);
+/** One action every PACE_MS: a fast person in the dashboard. */
+const PACE_MS = 200;
+/** The idle window over which CPU is measured with nothing to do. */
+const IDLE_MS = Number(process.env.LEFT4ME_BENCH_IDLE_MS ?? 30_000);
+/** Read calls of each kind in the quiet baseline, and writes of each kind (each alone, the host settled after it). */
+const BASELINE_READS = 60;
+const BASELINE_WRITES = Number(process.env.LEFT4ME_BENCH_BASELINE_WRITES ?? 5);
+// Ports of this suite (see the table in test/support/demo-host.ts).
+const GAME_PORTS = '30100-30199';
+const CLIENT_PORTS = '31100-31199';
+const WEB_PORT = 30200;
+
+const names = Array.from({ length: N }, (_, i) => `l${i}`);
+const PASSWORD = 'load bench password';
+
+type ReadKind = 'list' | 'get' | 'log';
+type ChangeKind = 'edit' | 'restart' | 'stop' | 'start';
+type CallKind = ReadKind | ChangeKind;
+const READS: readonly ReadKind[] = ['list', 'get', 'log'];
+const CHANGES: readonly ChangeKind[] = ['edit', 'restart', 'stop', 'start'];
+const CALL_NAMES: Record<CallKind, string> = {
+  list: 'GET /api/v1/instances',
+  get: 'GET /api/v1/instances/NAME',
+  log: 'GET /api/v1/instances/NAME/log?tail=50',
+  edit: 'PUT /api/v1/instances/NAME (a cvar)',
+  restart: 'POST /api/v1/instances/NAME/restart',
+  stop: 'POST /api/v1/instances/NAME/stop',
+  start: 'POST /api/v1/instances/NAME/start',
+};
+/** How often the scripted user picks each kind (start only while something is stopped; else a stop). */
+const MIX: ReadonlyArray<[CallKind, number]> = [
+  ['list', 25],
+  ['get', 20],
+  ['log', 15],
+  ['edit', 15],
+  ['restart', 10],
+  ['stop', 8],
+  ['start', 7],
+];
+
+/** mulberry32: a small seeded generator, so a run's script can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seeded Fisher–Yates shuffle. */
+function shuffled<T>(items: readonly T[], rand: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** One change the scripted user made, and (stop, start) the state every client must see after it was sent. */
+interface Change {
+  kind: ChangeKind;
+  name: string;
+  sentAt: number;
+  /** The event that shows this change; none for an edit or restart (see `shows`). */
+  shows?: (summary: Summary) => boolean;
+}
+
+interface Summary {
+  kind: string;
+  name: string;
+  ready: string;
+  reason?: string;
+  unit?: string;
+}
+
+/** A received event with the time it arrived (performance.now()). */
+interface Stamped {
+  id?: string;
+  event: string;
+  data: Summary;
+  at: number;
+}
+
+/** An SSE client of one account, logged in as the dashboard logs in. */
+interface Follower {
+  name: string;
+  sse: SseClient;
+  events: Stamped[];
+}
+
+/** The API calls of a person, timed; any answer other than the expected one is kept as an error. */
+class Caller {
+  readonly samples = new Map<CallKind, number[]>();
+  readonly errors: string[] = [];
+
+  constructor(private readonly browser: Browser) {}
+
+  async call(kind: CallKind, method: string, path: string, expect: number, body?: unknown, headers?: Record<string, string>): Promise<Response | undefined> {
+    const t = performance.now();
+    let r: Response;
+    try {
+      r = await this.browser.request(method, path, { body, headers });
+      await r.clone().arrayBuffer();
+    } catch (err) {
+      this.errors.push(`${method} ${path}: ${String(err)}`);
+      return undefined;
+    }
+    const ms = performance.now() - t;
+    if (r.status !== expect) {
+      this.errors.push(`${method} ${path} answered ${r.status} (expected ${expect}): ${(await r.text()).slice(0, 300)}`);
+      return undefined;
+    }
+    let list = this.samples.get(kind);
+    if (!list) this.samples.set(kind, (list = []));
+    list.push(ms);
+    return r;
+  }
+
+  list() {
+    return this.call('list', 'GET', '/api/v1/instances', 200);
+  }
+  get(name: string) {
+    return this.call('get', 'GET', `/api/v1/instances/${name}`, 200);
+  }
+  log(name: string) {
+    return this.call('log', 'GET', `/api/v1/instances/${name}/log?tail=50`, 200);
+  }
+  /** The dashboard's document editor: read the document, change one cvar, save it with the ETag it read. */
+  async edit(name: string, value: string): Promise<boolean> {
+    const got = await this.get(name);
+    if (!got) return false;
+    const { document, etag } = (await got.json()) as { document: { spec: { cvars?: Record<string, unknown> } }; etag: string };
+    const edited = { ...document, spec: { ...document.spec, cvars: { ...document.spec.cvars, hostname: value } } };
+    return (await this.call('edit', 'PUT', `/api/v1/instances/${name}`, 200, edited, { 'if-match': etag })) !== undefined;
+  }
+  async action(kind: 'restart' | 'stop' | 'start', name: string): Promise<boolean> {
+    return (await this.call(kind, 'POST', `/api/v1/instances/${name}/${kind}`, 202)) !== undefined;
+  }
+}
+
+/**
+ * What shows a change on the feed for good. The feed is level-triggered: it
+ * sends a document's summary when it differs from the last one sent, and
+ * gathers writes for 30 ms first, so a state shorter than that may never be
+ * sent. A stop leaves the unit inactive and a start leaves it active: every
+ * client must see that. An edit or a restart ends where it began (Ready,
+ * active): its passing Ready=False is sent when it lasts long enough, and the
+ * controller often clears it within milliseconds (it probes the new server
+ * at once), so the run checks those on the host instead (a new InvocationID)
+ * and counts how many the feed showed.
+ */
+function shows(kind: ChangeKind): ((s: Summary) => boolean) | undefined {
+  if (kind === 'stop') return (s) => s.unit === 'inactive';
+  if (kind === 'start') return (s) => s.unit === 'active';
+  return undefined;
+}
+
+/** The first event after `c` was sent on its instance that `pred` accepts. */
+function firstShowing(f: Follower, c: Change, pred: (s: Summary) => boolean): Stamped | undefined {
+  return f.events.find((e) => e.event === 'status' && e.at >= c.sentAt && e.data.kind === 'Instance' && e.data.name === c.name && pred(e.data));
+}
+
+/** The instances as the API lists them: name → ready/unit. */
+async function listed(caller: Browser): Promise<Map<string, { ready: string; unit?: string }>> {
+  const r = await caller.request('GET', '/api/v1/instances');
+  if (r.status !== 200) throw new Error(`GET /api/v1/instances answered ${r.status}`);
+  const { items } = (await r.json()) as { items: Array<{ name: string; ready: string; unit?: string }> };
+  return new Map(items.map((i) => [i.name, { ready: i.ready, unit: i.unit }]));
+}
+
+/** Every instance settled: the running ones Ready with an active unit, the stopped ones inactive. */
+async function settled(caller: Browser, stopped: ReadonlySet<string>): Promise<boolean> {
+  const view = await listed(caller);
+  return names.every((n) => {
+    const v = view.get(n);
+    return stopped.has(n) ? v?.unit === 'inactive' : v?.ready === 'True' && v.unit === 'active';
+  });
+}
+
+/** InvocationID of every server unit (systemd's own record of a (re)start). */
+async function invocations(demo: DemoHost): Promise<Map<string, string>> {
+  const units = names.map((n) => `left4me-server@${n}.service`);
+  const r = await demo.host.exec('systemctl', ['show', '-p', 'Id,InvocationID', ...units]);
+  if (r.code !== 0) throw new Error(`systemctl show failed: ${r.stderr}`);
+  const out = new Map<string, string>();
+  for (const block of r.stdout.trim().split('\n\n')) {
+    const p = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    out.set(String(p.Id).replace(/^left4me-server@(.*)\.service$/, '$1'), String(p.InvocationID));
+  }
+  return out;
+}
+
+/** CPU (ms) of both processes over `fn`, with its wall time. */
+async function cpuOver(pids: { controller: number; web: number }, fn: () => Promise<void>): Promise<{ wallMs: number; controllerMs: number; webMs: number }> {
+  const c0 = await cpuMs(pids.controller);
+  const w0 = await cpuMs(pids.web);
+  const t = performance.now();
+  await fn();
+  const wallMs = performance.now() - t;
+  return { wallMs, controllerMs: (await cpuMs(pids.controller)) - c0, webMs: (await cpuMs(pids.web)) - w0 };
+}
+
+/** Problems with what the followers received; empty when every client saw every change and ends with the API's view. */
+function feedProblems(followers: Follower[], changes: Change[], since: number): string[] {
+  const problems: string[] = [];
+  const ids = (f: Follower) => f.events.filter((e) => e.at >= since).map((e) => e.id);
+  const reference = ids(followers[0]!);
+  for (const f of followers.slice(1)) {
+    const mine = ids(f);
+    if (mine.length !== reference.length || mine.some((id, i) => id !== reference[i])) {
+      problems.push(`${f.name} received ${mine.length} events, ${followers[0]!.name} ${reference.length}, or in another order`);
+    }
+  }
+  for (const f of followers) {
+    for (const c of changes) if (c.shows && !firstShowing(f, c, c.shows)) problems.push(`${f.name} never saw the ${c.kind} of ${c.name}`);
+  }
+  return problems;
+}
+
+/** Each follower's last word on every instance (snapshot, then the events after it). */
+function lastViews(f: Follower): Map<string, { ready: string; unit?: string }> {
+  const view = new Map<string, { ready: string; unit?: string }>();
+  for (const e of f.events) {
+    if (e.event === 'snapshot') {
+      view.clear();
+      for (const s of (e.data as unknown as { items: Summary[] }).items) if (s.kind === 'Instance') view.set(s.name, { ready: s.ready, unit: s.unit });
+    } else if (e.event === 'status' && e.data.kind === 'Instance') view.set(e.data.name, { ready: e.data.ready, unit: e.data.unit });
+  }
+  return view;
+}
+
+export async function benchLoad(): Promise<BenchResult[]> {
+  const log = (m: string) => process.stderr.write(`load: ${m}\n`);
+  const started = performance.now();
+  const demo = await bootDemoHost({ binds: webBinds() });
+  let controller: ChildProcess | undefined;
+  let controllerErr = '';
+  const followers: Follower[] = [];
+  try {
+    await installWebUnit(demo.host, WEB_PORT);
+    await demo.write('base.yaml', BASE_DOCS);
+    for (const n of names) await demo.write(`instances/${n}.yaml`, instanceDoc(n, ['updatePolicy: immediate']));
+    controller = spawnController(demo, ['--port-range', GAME_PORTS, '--client-port-range', CLIENT_PORTS]);
+    controller.stderr!.on('data', (d: Buffer) => (controllerErr = (controllerErr + d.toString()).slice(-4000)));
+    const exited = new Promise<never>((_, reject) => controller!.once('exit', (code) => reject(new Error(`the controller exited (${code}): ${controllerErr}`))));
+    exited.catch(() => undefined);
+    await addWebUser(demo.host, 'admin', PASSWORD, true);
+    await startWebUnit(demo.host, WEB_PORT);
+    const base = `http://127.0.0.1:${WEB_PORT}`;
+    const admin = new Browser(base);
+    if ((await admin.login('admin', PASSWORD)).status !== 200) throw new Error('the admin could not log in');
+    const stopped = new Set<string>();
+    await Promise.race([exited, waitFor(`${N} servers Ready`, () => settled(admin, stopped), 300_000, 1000)]);
+    const pids = { controller: controller.pid!, web: (await webMainPid(demo.host)) ?? 0 };
+    if (!pids.web) throw new Error('the web unit runs no main process');
+    log(`${N} servers Ready after ${((performance.now() - started) / 1000).toFixed(0)} s`);
+
+    // Idle: 100 servers running, no clients, no calls. The controller still probes health and the web still rescans.
+    await new Promise((r) => setTimeout(r, 3000)); // the last health probes of the converge
+    const idle = await cpuOver(pids, () => new Promise((r) => setTimeout(r, IDLE_MS)));
+    const idleRss = await rssMiB(pids.web);
+
+    // Baseline: the same calls on the quiet host. Reads in turns (so a burst from elsewhere on the machine falls on all kinds alike) ...
+    const quiet = new Caller(admin);
+    const pickBase = prng(SEED ^ 0x5eed);
+    const someName = (r: () => number) => names[Math.floor(r() * N)]!;
+    for (let i = 0; i < BASELINE_READS; i++) {
+      await quiet.list();
+      await quiet.get(someName(pickBase));
+      await quiet.log(someName(pickBase));
+    }
+    // ... and each write alone, the host settled before the next (a restart's ripples are the load, not the baseline).
+    // The first round warms the write paths (JIT, the writer) and is not counted.
+    const warmUp = new Caller(admin);
+    for (let i = 0; i <= BASELINE_WRITES; i++) {
+      const caller = i === 0 ? warmUp : quiet;
+      const n = names[N - 1 - (i % N)]!;
+      await caller.edit(n, `baseline ${i}`);
+      await waitFor(`${n} settled after an edit`, () => settled(admin, stopped), 60_000, 200);
+      await caller.action('restart', n);
+      await waitFor(`${n} settled after a restart`, () => settled(admin, stopped), 60_000, 200);
+      await caller.action('stop', n);
+      stopped.add(n);
+      await waitFor(`${n} stopped`, () => settled(admin, stopped), 60_000, 200);
+      await caller.action('start', n);
+      stopped.delete(n);
+      await waitFor(`${n} started`, () => settled(admin, stopped), 60_000, 200);
+    }
+    const quietErrors = [...warmUp.errors, ...quiet.errors];
+    if (quietErrors.length > 0) throw new Error(`the quiet host answered errors:\n${quietErrors.join('\n')}`);
+    log(`baseline measured`);
+
+    // 50 people with the dashboard open: an account each (the service caps streams per account), logged in, following the feed.
+    for (let i = 0; i < CLIENTS; i++) {
+      const r = await admin.request('POST', '/api/v1/users', { body: { name: `viewer${i}`, password: PASSWORD, role: 'user' } });
+      if (r.status !== 201) throw new Error(`creating viewer${i} answered ${r.status}: ${await r.text()}`);
+    }
+    for (let i = 0; i < CLIENTS; i++) {
+      const b = new Browser(base);
+      if ((await b.login(`viewer${i}`, PASSWORD)).status !== 200) throw new Error(`viewer${i} could not log in`);
+      const events: Stamped[] = [];
+      const sse = await openSse(`${base}/api/v1/events`, { cookie: b.cookie!, accept: 'text/event-stream' }, (e: SseEvent) => events.push({ ...e, data: e.data as Summary, at: performance.now() }));
+      if (sse.status !== 200) throw new Error(`viewer${i}'s event stream answered ${sse.status}`);
+      followers.push({ name: `viewer${i}`, sse, events });
+    }
+    await waitFor('every client’s snapshot', async () => followers.every((f) => f.events.some((e) => e.event === 'snapshot')), 30_000, 100);
+    const before = await invocations(demo);
+    // The scripted user: ACTIONS seeded actions, one every PACE_MS (the next waits for the page when a call takes longer).
+    const user = new Caller(admin);
+    const rand = prng(SEED);
+    const pool = shuffled(names, rand);
+    const changes: Change[] = [];
+    const restarted = new Set<string>();
+    const stoppedAt = new Map<string, number>();
+    let lastList = new Map<string, { unit?: string }>();
+    const weights = MIX.reduce((s, [, w]) => s + w, 0);
+    const loadStart = performance.now();
+    const load = await cpuOver(pids, async () => {
+      for (let k = 0; k < ACTIONS; k++) {
+        const due = loadStart + k * PACE_MS;
+        if (performance.now() < due) await new Promise((r) => setTimeout(r, due - performance.now()));
+        let roll = rand() * weights;
+        let kind = MIX.find(([, w]) => (roll -= w) < 0)![0];
+        // A person starts a server the list showed stopped, a while after stopping it (so the stop is there to be seen).
+        const startable = [...stopped].filter((n) => lastList.get(n)?.unit === 'inactive' && performance.now() - stoppedAt.get(n)! >= 2000);
+        if (kind === 'start' && startable.length === 0) kind = 'stop';
+        // A change goes to a server nobody changed yet (so what the feed shows is this change's doing); reads go anywhere.
+        if ((kind === 'edit' || kind === 'restart' || kind === 'stop') && pool.length === 0) kind = 'list';
+        const target = kind === 'start' ? startable[Math.floor(rand() * startable.length)]! : kind === 'edit' || kind === 'restart' || kind === 'stop' ? pool.pop()! : someName(rand);
+        const sentAt = performance.now();
+        let ok = true;
+        if (kind === 'list') {
+          const r = await user.list();
+          if (r) lastList = new Map(((await r.json()) as { items: Array<{ name: string; unit?: string }> }).items.map((i) => [i.name, { unit: i.unit }]));
+        }
+        else if (kind === 'get') await user.get(target);
+        else if (kind === 'log') await user.log(target);
+        else if (kind === 'edit') ok = await user.edit(target, `load ${k}`);
+        else ok = await user.action(kind, target);
+        if (!ok || !CHANGES.includes(kind as ChangeKind)) continue;
+        changes.push({ kind: kind as ChangeKind, name: target, sentAt, shows: shows(kind as ChangeKind) });
+        if (kind === 'stop') {
+          stopped.add(target);
+          stoppedAt.set(target, sentAt);
+        }
+        if (kind === 'start') stopped.delete(target);
+        if (kind !== 'stop') restarted.add(target);
+      }
+      // The load lasts until the host has carried out every change and every client has seen each.
+      await waitFor('every change carried out', () => settled(admin, stopped), 120_000, 250);
+      await waitFor('every client to see every change', async () => feedProblems(followers, changes, loadStart).length === 0, 60_000, 250).catch(() => undefined);
+    });
+    const loadRss = await rssMiB(pids.web);
+    log(`${ACTIONS} actions (${changes.length} changes) in ${(load.wallMs / 1000).toFixed(1)} s`);
+
+    // Correctness: nothing lost on the way to any client, no error, the right servers restarted.
+    const problems = [...user.errors.map((e) => `API error: ${e}`), ...feedProblems(followers, changes, loadStart)];
+    const api = await listed(admin);
+    for (const f of followers) {
+      const mine = lastViews(f);
+      const wrong = names.filter((n) => mine.get(n)?.ready !== api.get(n)?.ready || mine.get(n)?.unit !== api.get(n)?.unit);
+      if (wrong.length > 0) problems.push(`${f.name} ends with another view than the API of ${wrong.join(', ')}`);
+    }
+    const after = await invocations(demo);
+    for (const n of names) {
+      const changed = before.get(n) !== after.get(n);
+      // A server stopped and not started again has no invocation now; one restarted has a new one.
+      if (restarted.has(n) && !changed) problems.push(`${n} was changed through the API but its server was not restarted`);
+      if (!restarted.has(n) && !stopped.has(n) && changed) problems.push(`${n}'s server was restarted though nobody changed it`);
+    }
+    for (const k of [...READS, ...CHANGES]) if (!(user.samples.get(k)?.length && quiet.samples.get(k)?.length)) problems.push(`no samples of ${k} (the script or the baseline did not call it)`);
+    if (problems.length > 0) throw new Error(`the load run failed its checks (seed ${SEED}):\n${problems.slice(0, 40).join('\n')}`);
+
+    // Fan-out: from sending a stop or start to its event on each client.
+    const toAll: number[] = [];
+    const toFirst: number[] = [];
+    for (const c of changes) {
+      if (!c.shows) continue;
+      const arrivals = followers.map((f) => firstShowing(f, c, c.shows!)!.at - c.sentAt);
+      toAll.push(Math.max(...arrivals));
+      toFirst.push(Math.min(...arrivals));
+    }
+    // How many edits and restarts the feed showed as they passed (Ready=False): informative, not a check (see `shows`).
+    const passing = changes.filter((c) => !c.shows);
+    const shown = passing.filter((c) => firstShowing(followers[0]!, c, (x) => x.ready === 'False')).length;
+    log(`the feed showed ${shown} of ${passing.length} edits and restarts passing through Ready=False`);
+    if (toAll.length === 0) throw new Error('the script made no stop or start: no fan-out to measure');
+
+    const results: BenchResult[] = [];
+    const under = `${N} servers, ${followers.length} SSE clients, a change every ~${Math.round((ACTIONS * PACE_MS) / 1000 / Math.max(1, changes.length) * 10) / 10} s`;
+    for (const k of [...READS, ...CHANGES]) {
+      const load = user.samples.get(k)!;
+      const base = quiet.samples.get(k)!;
+      for (const p of [50, 99]) {
+        results.push({ name: `load: ${CALL_NAMES[k]} p${p} (${load.length} calls), ${under}`, value: percentile(load, p), unit: 'ms', baseline: percentile(base, p), baselineName: `same call, quiet host, p${p} of ${base.length}` });
+      }
+    }
+    results.push({ name: `load: a stop or start through the API → its event on all ${followers.length} clients, p99 of ${toAll.length}`, value: percentile(toAll, 99), unit: 'ms', baseline: percentile(toFirst, 99), baselineName: 'same changes → the event on the first client, p99' });
+    results.push({ name: `load: controller CPU per minute under the load above`, value: perMinute(load.controllerMs, load.wallMs), unit: 'ms', baseline: perMinute(idle.controllerMs, idle.wallMs), baselineName: `${N} servers idle, no clients` });
+    results.push({ name: `load: web service CPU per minute under the load above`, value: perMinute(load.webMs, load.wallMs), unit: 'ms', baseline: perMinute(idle.webMs, idle.wallMs), baselineName: `${N} servers idle, no clients` });
+    results.push({ name: `load: web service RSS after the load above`, value: loadRss, unit: 'MiB', baseline: idleRss, baselineName: 'same process, idle' });
+    log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    return results;
+  } finally {
+    for (const f of followers) f.sse.close();
+    if (controller && controller.exitCode === null && controller.signalCode === null) {
+      const gone = new Promise((r) => controller!.once('exit', r));
+      controller.kill('SIGTERM');
+      await gone;
+    }
+    await demo.stop();
+  }
+}
