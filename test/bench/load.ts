@@ -131,20 +131,22 @@ class Caller {
 }
 
 /** The instances as the API lists them: name → ready/unit. */
-async function listed(caller: Browser): Promise<Map<string, { ready: string; unit?: string }>> {
+async function listed(caller: Browser): Promise<Map<string, { ready: string; unit?: string; reason?: string; message?: string }>> {
   const r = await caller.request('GET', '/api/v1/instances');
   if (r.status !== 200) throw new Error(`GET /api/v1/instances answered ${r.status}`);
-  const { items } = (await r.json()) as { items: Array<{ name: string; ready: string; unit?: string }> };
-  return new Map(items.map((i) => [i.name, { ready: i.ready, unit: i.unit }]));
+  const { items } = (await r.json()) as { items: Array<{ name: string; ready: string; reason?: string; message?: string; unit?: string }> };
+  return new Map(items.map((i) => [i.name, { ready: i.ready, unit: i.unit, ...(i.ready !== 'True' ? { reason: i.reason, message: i.message } : {}) }]));
 }
 
-/** Every instance settled: the running ones Ready with an active unit, the stopped ones inactive. */
-async function settled(caller: Browser, stopped: ReadonlySet<string>): Promise<boolean> {
+/** Every instance settled (the running ones Ready with an active unit, the stopped ones inactive); else throws naming those that are not. */
+async function settled(caller: Browser, stopped: ReadonlySet<string>): Promise<true> {
   const view = await listed(caller);
-  return names.every((n) => {
+  const unsettled = names.filter((n) => {
     const v = view.get(n);
-    return stopped.has(n) ? v?.unit === 'inactive' : v?.ready === 'True' && v.unit === 'active';
+    return !(stopped.has(n) ? v?.unit === 'inactive' : v?.ready === 'True' && v.unit === 'active');
   });
+  if (unsettled.length > 0) throw new Error(`not settled: ${unsettled.slice(0, 8).map((n) => `${n} (${stopped.has(n) ? 'stopped' : 'running'}: ${JSON.stringify(view.get(n))})`).join(', ')}${unsettled.length > 8 ? ` and ${unsettled.length - 8} more` : ''}`);
+  return true;
 }
 
 /** InvocationID of every server unit (systemd's own record of a (re)start). */
@@ -353,6 +355,8 @@ export async function benchLoad(): Promise<BenchResult[]> {
     results.push({ name: `load: web service RSS after the load above`, value: loadRss, unit: 'MiB', baseline: idleRss, baselineName: 'same process, idle' });
     log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
     return results;
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\ncontroller's last words (stderr): ${controllerErr.trim() || '(none)'}`, { cause: err });
   } finally {
     for (const f of followers) f.sse.close();
     for (const st of streams) st.close();
