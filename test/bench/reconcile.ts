@@ -6,17 +6,13 @@ import { join } from 'node:path';
 import { DbusSystemdAdapter } from '../../controller/systemd/dbus-adapter.js';
 import { mountUnitName } from '../../controller/systemd/units.js';
 import { BASE_DOCS, bootDemoHost, instanceDoc, spawnController, startController, UNIT_DIR, waitFor, type DemoHost } from '../support/demo-host.js';
+import { percentile } from './measure.js';
 import { median, type BenchResult } from './report.js';
 
 const N = Number(process.env.LEFT4ME_BENCH_INSTANCES ?? 100);
 const EDITS = Number(process.env.LEFT4ME_BENCH_EDITS ?? 50);
 const names = Array.from({ length: N }, (_, i) => `b${i}`);
 const service = (n: string) => `left4me-server@${n}.service`;
-
-function percentile(samples: number[], p: number): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
 async function allActive(systemd: DbusSystemdAdapter, count: number): Promise<boolean> {
   const units = await systemd.listUnits(['left4me-server@*.service']);

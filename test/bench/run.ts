@@ -3,6 +3,7 @@ import { benchValidate } from './validate.js';
 import { benchReconcile } from './reconcile.js';
 import { benchUi } from './ui.js';
 import { benchWeb } from './web.js';
+import { benchLoad } from './load.js';
 
 // `npm run bench`: every figure is reported as a ratio against a baseline
 // measured in the same run, because these machines are shared and noisy.
@@ -12,4 +13,5 @@ if (!only || only === 'validate') results.push(...(await benchValidate()));
 if (!only || only === 'reconcile') results.push(...(await benchReconcile()));
 if (!only || only === 'web') results.push(...(await benchWeb()));
 if (!only || only === 'ui') results.push(...(await benchUi()));
+if (!only || only === 'load') results.push(...(await benchLoad()));
 process.stdout.write(renderReport(results));

@@ -58,6 +58,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   chaos kills (chaos-kills and its long run, one host at a time) 30000-30019 / 31000-31019
  *   chaos faults (bus restarts, disk full; short and long) 30020-30039 / 31020-31039
  *   install-acceptance (two throwaway roots, one after the other) 30300-30309 / 31300-31309, web 30310
+ *   load (npm run bench, LEFT4ME_BENCH_ONLY=load) 30100-30199 / 31100-31199, web 30200
  * Suites on bootWebHost pass a web port of their own; `npm start` serves the
  * web on 8000 (or a free port when 8000 is taken).
  */

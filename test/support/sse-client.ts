@@ -22,7 +22,8 @@ export interface SseClient {
   close(): void;
 }
 
-export async function openSse(url: string, headers: Record<string, string>): Promise<SseClient> {
+/** Opens a stream; `onEvent` is called as each event is parsed (a benchmark stamps its arrival time there). */
+export async function openSse(url: string, headers: Record<string, string>, onEvent?: (e: SseEvent) => void): Promise<SseClient> {
   const ac = new AbortController();
   const res = await fetch(url, { headers, signal: ac.signal });
   const events: SseEvent[] = [];
@@ -40,7 +41,10 @@ export async function openSse(url: string, headers: Record<string, string>): Pro
         else if (line.startsWith('event: ')) e.event = line.slice(7);
         else if (line.startsWith('data: ')) e.data = (e.data === undefined ? '' : `${e.data}\n`) + line.slice(6);
       }
-      if (e.data !== undefined) events.push({ id: e.id, event: e.event ?? 'message', data: JSON.parse(e.data) });
+      if (e.data === undefined) continue;
+      const event: SseEvent = { id: e.id, event: e.event ?? 'message', data: JSON.parse(e.data) };
+      events.push(event);
+      onEvent?.(event);
     }
   };
   const ended = (async () => {
