@@ -18,8 +18,8 @@ afterAll(async () => {
   await rm(disks, { recursive: true, force: true });
 });
 
-it('10 power-offs of an 8-instance host, 5 of them mid-converge, bring back exactly the desired host without the controller', async () => {
-  const report = await reboots(rig!, { instances: 8, reboots: 10, midConverge: 5, ...chaosSeed('reboot') });
+it('20 power-offs of an 8-instance host, 10 of them mid-converge, bring back exactly the desired host without the controller', async () => {
+  const report = await reboots(rig!, { instances: 8, reboots: 20, midConverge: 10, ...chaosSeed('reboot') });
   console.log(`chaos reboot: ${report.detail}; checked ${report.running} running, ${report.stopped} stopped, ${report.untouched} untouched`);
   expect(report.running + report.stopped).toBe(8);
 }, 900_000);

@@ -8,9 +8,16 @@ import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BASE_DOCS, bootDemoHost, queryServer, rcon, unitFacts, waitFor, type DemoHost } from '../support/demo-host.js';
-import { chaosSetup, checkHost, controllerOnce, controllerProcess, desiredState, serverFacts, setChaosSetup, settle, statusProblems, type ChaosSetup, type HostCheck } from '../support/chaos.js';
+import { chaosSetup, checkHost, controllerProcess, desiredState, serverFacts, setChaosSetup, settle, statusProblems, type ChaosSetup, type HostCheck } from '../support/chaos.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A game-protocol answer within `ms`, else undefined: a client that never settles must not hang a poll (waitFor checks its deadline between probes). */
+function within<T>(ms: number, answer: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  return Promise.race([answer.catch(() => undefined), late]).finally(() => clearTimeout(timer));
+}
 
 /** Ports of this scenario (the port table in demo-host.ts); units in /etc so that they outlive the host, as on a machine. */
 const REBOOT_SETUP: Partial<ChaosSetup> = {
@@ -98,7 +105,7 @@ async function record(demo: DemoHost, wanted: Map<string, Wanted>): Promise<Befo
     const port = ports.get(n);
     if (port === undefined) throw new Error(`${n} has no lease before the power-off`);
     if (w.state === 'running') {
-      const a2s = await waitFor(`A2S of ${n} on ${port} before the power-off`, () => queryServer(port).catch(() => undefined), 20_000);
+      const a2s = await waitFor(`A2S of ${n} on ${port} before the power-off`, () => within(5_000, queryServer(port)), 20_000);
       if (a2s.name !== w.hostname) throw new Error(`${n} answers as "${a2s.name}" on ${port}, not "${w.hostname}"`);
     }
     passwords.set(n, await demo.rconPassword(n));
@@ -112,7 +119,7 @@ const instanceStatus = /^status\/instance\/[^/]+\.json$/;
 function withoutPid(text: string): string {
   const status = JSON.parse(text) as { unit?: { mainPid?: number } };
   delete status.unit?.mainPid;
-  return JSON.stringify(status).replace(/\(pid \d+\)/g, '(pid)');
+  return JSON.stringify(status, null, 1).replace(/\(pid \d+\)/g, '(pid)');
 }
 
 /**
@@ -150,7 +157,15 @@ async function fileFacts(demo: DemoHost): Promise<Map<string, string>> {
 
 function changedFiles(before: Map<string, string>, after: Map<string, string>): string[] {
   const out: string[] = [];
-  for (const [p, f] of before) if (after.get(p) !== f) out.push(`${p} ${after.has(p) ? 'rewritten' : 'removed'}`);
+  for (const [p, f] of before) {
+    const a = after.get(p);
+    if (a === f) continue;
+    // The first line that differs says what changed (a status is compared as text).
+    const was = f.split('\n');
+    const now = a?.split('\n') ?? [];
+    const i = was.findIndex((l, k) => l !== now[k]);
+    out.push(a === undefined ? `${p} removed` : `${p} rewritten${i > 0 ? `: ${was[i]!.trim()} → ${now[i]?.trim()}` : ''}`);
+  }
   for (const p of after.keys()) if (!before.has(p)) out.push(`${p} created`);
   return out;
 }
@@ -186,7 +201,7 @@ async function cameBack(demo: DemoHost, wanted: Map<string, Wanted>, before: Bef
       for (const n of running) {
         const f = await unitFacts(demo.host, `left4me-server@${n}.service`);
         if (f.ActiveState !== 'active') return false;
-        const a2s = await queryServer(before.ports.get(n)!).catch(() => undefined);
+        const a2s = await within(5_000, queryServer(before.ports.get(n)!));
         if (a2s?.name !== wanted.get(n)!.hostname) return false;
       }
       return true;
@@ -206,7 +221,7 @@ async function cameBack(demo: DemoHost, wanted: Map<string, Wanted>, before: Bef
   const mounts = await overlayMounts(demo);
   if (JSON.stringify(mounts) !== JSON.stringify([...running].sort())) problems.push(`overlay mounts after the boot: [${mounts.join(', ')}], want [${[...running].sort().join(', ')}]`);
   for (const n of running) {
-    const status = await waitFor(`RCON on ${n}`, () => rcon(before.ports.get(n)!, before.passwords.get(n)!, 'status').catch(() => undefined), 20_000).catch(() => undefined);
+    const status = await waitFor(`RCON on ${n}`, () => within(5_000, rcon(before.ports.get(n)!, before.passwords.get(n)!, 'status')), 20_000).catch(() => undefined);
     if (!status?.includes(wanted.get(n)!.hostname)) problems.push(`RCON with ${n}'s password from before the power-off: ${JSON.stringify(status)}`);
   }
   const ports = await leasedPorts(demo);
@@ -214,11 +229,19 @@ async function cameBack(demo: DemoHost, wanted: Map<string, Wanted>, before: Bef
   if (problems.length > 0) throw new Error(`after the boot:\n  ${problems.join('\n  ')}`);
 }
 
+/** One `controller --once` pass that must end within `ms`; killed and reported with its stderr otherwise. */
+async function passOnce(demo: DemoHost, ms = 120_000): Promise<void> {
+  const c = controllerProcess(demo, ['--once', '--log-level', 'info']);
+  const timer = setTimeout(() => c.child.kill('SIGKILL'), ms);
+  const code = await c.exited.finally(() => clearTimeout(timer));
+  if (code !== 0) throw new Error(`left4me controller --once exited ${code ?? 'by a signal (timed out?)'}: ${c.stderr().slice(-4000)}`);
+}
+
 /** The controller's first pass after a boot changes nothing: no server restarted, no file of the product written. */
 export async function nothingToChange(demo: DemoHost, running: readonly string[]): Promise<void> {
   const facts = await serverFacts(demo, running);
   const files = await fileFacts(demo);
-  await controllerOnce(demo);
+  await passOnce(demo);
   const problems = changedFiles(files, await fileFacts(demo));
   const after = await serverFacts(demo, running);
   for (const n of running) {
@@ -294,11 +317,12 @@ export async function reboots(rig: RebootRig, opts: { instances: number; reboots
     const c = controllerProcess(rig.demo);
     await sleep(100 + random() * 2500);
     if (c.child.exitCode !== null) throw new Error(`the controller exited by itself (${c.child.exitCode}): ${c.stderr()}`);
-    // The power-off takes the controller down with the host.
-    const off = reboot(rig);
+    // The power goes: the host's init first (its processes die with it, and the controller's paths
+    // into the host vanish), then the controller, which would have died with a real host.
+    process.kill(rig.demo.host.pid, 'SIGKILL');
     c.child.kill('SIGKILL');
     await c.exited;
-    await off;
+    await reboot(rig);
     // What was enabled on disk when the power went is what the boot starts; servers whose edit
     // the controller had not applied yet come back as they were (their old hostname).
     const enabled = await enabledOnDisk(rig.demo);
@@ -316,7 +340,7 @@ export async function reboots(rig: RebootRig, opts: { instances: number; reboots
     );
     for (const n of enabled) {
       const port = before.ports.get(n);
-      if (port !== undefined) await waitFor(`A2S of ${n} on ${port} after the boot`, () => queryServer(port).catch(() => undefined), 30_000);
+      if (port !== undefined) await waitFor(`A2S of ${n} on ${port} after the boot`, () => within(5_000, queryServer(port)), 30_000);
     }
     // Work the controller had not finished when the power went (a status not yet current): the new host's controller does it.
     if ((await statusProblems(rig.demo, await desiredState(rig.demo))).length > 0) counts.unfinished++;
@@ -324,7 +348,7 @@ export async function reboots(rig: RebootRig, opts: { instances: number; reboots
     // settle() ends when every status is current and Ready, which can come before a stopped instance's
     // pass after its overlay's new build is ready (its units still name the old build; found here with
     // seed 629361): one more pass finishes that, so the next round starts from a host really at rest.
-    await controllerOnce(rig.demo);
+    await passOnce(rig.demo);
     counts.midConverge++;
   }
   const check = await checkHost(rig.demo, { untouched: await serverFacts(rig.demo, [...wanted].filter(([, w]) => w.state === 'running').map(([n]) => n)) });
