@@ -3,7 +3,7 @@
 // behind on the machine — after stop(), after a test that throws, after an
 // uncaught exception in its process, and after that process is SIGKILLed.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,6 +117,46 @@ describe('private host', () => {
       expect(findHostLeaks(identity!)).toEqual(NO_LEAKS);
     } finally {
       rmSync(extra, { recursive: true, force: true });
+    }
+  });
+
+  it('boots again on the same disks: what was enabled on the host starts, never what the machine enabled', async () => {
+    const disks = mkdtempSync(join(tmpdir(), 'left4me-disks-'));
+    const unit = '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n';
+    const machineWants = readdirSync('/etc/systemd/system/multi-user.target.wants').filter((n) => n.endsWith('.service'));
+    const activeState = async (h: PrivateHost, name: string) => (await h.exec('systemctl', ['show', '-P', 'ActiveState', name])).stdout.trim();
+    const identities: HostIdentity[] = [];
+    try {
+      await withPrivateHost(
+        async (h) => {
+          identities.push(h.identity);
+          for (const n of ['l4m-enabled', 'l4m-disabled']) writeFileSync(join(h.root, `/etc/systemd/system/${n}.service`), unit);
+          expect((await h.exec('systemctl', ['enable', 'l4m-enabled.service'])).code).toBe(0);
+          // Enabling does not start: nothing runs it before the reboot.
+          expect(await activeState(h, 'l4m-enabled.service')).toBe('inactive');
+          writeFileSync(join(h.dirs.varLib, 'kept'), 'on disk\n');
+        },
+        { disks },
+      );
+      expect(findHostLeaks(identities[0]!)).toEqual(NO_LEAKS);
+      expect(readFileSync(join(disks, 'var-lib-left4me', 'kept'), 'utf8')).toBe('on disk\n');
+
+      // The next boot (the first host was killed: a power-off) starts the enabled unit by itself.
+      await withPrivateHost(
+        async (h) => {
+          identities.push(h.identity);
+          await expect.poll(() => activeState(h, 'l4m-enabled.service'), { timeout: 10_000 }).toBe('active');
+          expect(await activeState(h, 'l4m-disabled.service')).toBe('inactive');
+          for (const n of machineWants) expect(`${n} ${await activeState(h, n)}`).toBe(`${n} inactive`);
+          expect((await h.exec('cat', ['/var/lib/left4me/kept'])).stdout).toBe('on disk\n');
+        },
+        { disks },
+      );
+      expect(findHostLeaks(identities[1]!)).toEqual(NO_LEAKS);
+      // The enable link lives on the disks (the /etc overlay's upper dir), which stop() leaves to their owner.
+      expect(readlinkSync(join(disks, 'etc.upper', 'systemd', 'system', 'multi-user.target.wants', 'l4m-enabled.service'))).toBe('/etc/systemd/system/l4m-enabled.service');
+    } finally {
+      rmSync(disks, { recursive: true, force: true });
     }
   });
 });

@@ -4,7 +4,7 @@
 // only after the test saw the previous one in the status file), so the
 // progress observed is the progress written while the build runs.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -116,5 +116,15 @@ describe('overlay build progress', () => {
     // Buffer.equals: a deep toEqual walks three million bytes one by one.
     expect(readFileSync(join(onHost(cfg, cfg.units.layout.overlaysDir), 'big', final.build!.ready!, 'left4dead2/addons/big.vpk')).equals(body)).toBe(true);
     expect(JSON.stringify(seen)).not.toMatch(/s3cret|hunter2|token/);
+
+    // A restarted controller (a new reconciler and store) finds the same build ready: it writes
+    // nothing, not even the message without "(built now)" (seen as a rewrite after every reboot).
+    expect(final.conditions.find((c) => c.type === 'OverlaysReady')?.message).toContain('(built now)');
+    const text = readFileSync(file, 'utf8');
+    const inode = statSync(file).ino;
+    const restarted = new BuildReconciler({ cfg, systemd: {} as SystemdAdapter, log: pino({ level: 'silent' }), store: new StatusStore(statusDir), now: Date.now, enqueue: () => undefined });
+    await restarted.reconcileOverlay('big', state);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(statSync(file).ino).toBe(inode);
   });
 });

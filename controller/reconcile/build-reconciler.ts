@@ -194,7 +194,10 @@ export class BuildReconciler {
       if (!outcome.reused) this.deps.built?.('overlay', true, (performance.now() - buildStarted) / 1000);
       const relLog = join('logs', 'overlays', name, `${wanted}.log`);
       status.patch({ build: { ready: wanted, wanted, generation: doc.generation, checkedAt, result: 'Succeeded', log: relLog }, building: undefined, lastError: undefined });
-      status.set({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: `build ${wanted} is ready${outcome.reused ? '' : ' (built now)'}` });
+      // "(built now)" stays until another build is ready: a restarted controller finding the same build must not rewrite the status.
+      const said = status.prev?.conditions.find((c) => c.type === C.OverlaysReady);
+      const kept = outcome.reused && cached?.ready === wanted && said?.status === 'True' && said.message.startsWith(`build ${wanted} is ready`);
+      status.set({ type: C.OverlaysReady, status: 'True', reason: Reason.Built, message: kept ? said.message : `build ${wanted} is ready${outcome.reused ? '' : ' (built now)'}` });
     } catch (err) {
       failure = err;
       const ready = cached?.ready;

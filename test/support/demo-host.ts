@@ -3,13 +3,14 @@
 // controller against it (in this process, or as a separate process that a
 // test may kill -9). Used by the integration tests and the benchmark.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GameDig } from 'gamedig';
 import pino from 'pino';
 import RconModule from 'rcon-srcds';
 import { controllerConfig, type ControllerConfig, type ControllerConfigInput } from '../../controller/config.js';
-import { DEMO_INSTALLATION_PATH, DEMO_INSTALLATION_ROOT, placeDemoInstallation } from '../../controller/demo/game-server/installation.js';
+import { DEMO_INSTALLATION_PATH, DEMO_INSTALLATION_ROOT, placeDemoInstallation, writeDemoInstallation } from '../../controller/demo/game-server/installation.js';
 import { packageRoot } from '../../controller/package-root.js';
 import { a2sProbe } from '../../controller/game/a2s.js';
 import { Controller } from '../../controller/reconcile/controller.js';
@@ -57,8 +58,9 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   backup-restore (two hosts, one after the other) 28116-28119 / 29116-29119
  *   chaos kills (chaos-kills and its long run, one host at a time) 30000-30019 / 31000-31019
  *   chaos faults (bus restarts, disk full; short and long) 30020-30039 / 31020-31039
- *   install-acceptance (two throwaway roots, one after the other) 30300-30309 / 31300-31309, web 30310
+ *   chaos reboot (npm run chaos and chaos-reboot) 30040-30059 / 31040-31059
  *   load (npm run bench, LEFT4ME_BENCH_ONLY=load) 30100-30199 / 31100-31199, web 30200
+ *   install-acceptance (two throwaway roots, one after the other) 30300-30309 / 31300-31309, web 30310
  * Suites on bootWebHost pass a web port of their own; `npm start` serves the
  * web on 8000 (or a free port when 8000 is taken).
  */
@@ -83,11 +85,22 @@ export interface DemoHost {
   stop(): Promise<void>;
 }
 
-/** Boots a host with the demo installation at DEMO_INSTALLATION_PATH (/srv/left4me/installations/demo). */
+/**
+ * Boots a host with the demo installation at DEMO_INSTALLATION_PATH (/srv/left4me/installations/demo).
+ * With `disks`, /srv is on them too (bound at boot, written once): enabled servers start at boot, before
+ * any test code runs, and their overlays need the installation then, as on a real machine.
+ */
 export async function bootDemoHost(opts: BootOptions = {}): Promise<DemoHost> {
-  const host = await bootPrivateHost(opts);
+  const srv = opts.disks === undefined ? undefined : join(opts.disks, 'srv');
+  if (srv !== undefined) {
+    await mkdir(srv, { recursive: true });
+    await chmod(srv, 0o755);
+  }
+  const host = await bootPrivateHost(srv === undefined ? opts : { ...opts, binds: [...(opts.binds ?? []), { source: srv, target: '/srv' }] });
   try {
-    await placeDemoInstallation(host);
+    if (srv === undefined) await placeDemoInstallation(host);
+    // A reboot finds the installation where it was; rewriting it would change lower layers under running servers.
+    else if (!existsSync(join(srv, DEMO_INSTALLATION_PATH.slice('/srv/'.length), 'srcds_run'))) await writeDemoInstallation(join(host.root, DEMO_INSTALLATION_PATH));
     const stateDir = join(host.dirs.etc, 'state');
     await mkdir(stateDir, { recursive: true });
     let bus: DbusSystemdAdapter | undefined;

@@ -9,7 +9,14 @@
 //  - everything sysinit.target would pull in (tmpfiles --remove, udev
 //    trigger, sysctl, binfmt, timesyncd, ...) is masked; only journald stays;
 //  - systemd is told it runs in a container, so it skips the bare-metal setup
-//    (kernel modules, clock, kmsg) it would otherwise do as PID 1.
+//    (kernel modules, clock, kmsg) it would otherwise do as PID 1;
+//  - boot starts what was enabled on this host, as a real boot starts
+//    multi-user.target's wants: the host's target Wants= exactly the units
+//    linked in multi-user.target.wants of the /etc overlay's upper dir (what
+//    `systemctl enable` did on this host, kept across a reboot on the same
+//    disks), never the machine's own enabled services (ssh, cron, ...), which
+//    the merged /etc also shows. Only symlinks count: a whiteout there is a
+//    machine unit this host disabled.
 // Every mount happens inside the namespace after `mount --make-rprivate /`.
 //
 // A throwaway root (SetupPlan.root) goes one step further for installer tests:
@@ -34,8 +41,10 @@ export interface HostBind {
 
 /** Everything the setup script needs, all as machine paths. */
 export interface SetupPlan {
-  /** Private temp dir holding the overlay layers, bind sources and the /dev staging dir. */
+  /** Private temp dir holding the /dev staging dir. */
   base: string;
+  /** Directory holding the overlay layers (etc.upper, etc.work, var.upper, var.work): base, or the host's disks. */
+  disks: string;
   cgroups: CgroupHierarchy[];
   cgroupLinks: CgroupLink[];
   /** Bind mounts in order; the defaults (/etc/left4me, /var/lib/left4me) come first. */
@@ -94,7 +103,7 @@ export function shq(s: string): string {
 
 /** Builds the setup script; pure. */
 export function setupScript(plan: SetupPlan): string {
-  const b = (p: string) => shq(`${plan.base}/${p}`);
+  const b = (p: string) => shq(`${plan.disks}/${p}`);
   const lines: string[] = [
     'set -eu',
     'say() { echo "left4me-test-host: $*"; }',
@@ -109,11 +118,20 @@ export function setupScript(plan: SetupPlan): string {
     '  mount --bind "$p" "$p"',
     '  mount -o remount,bind,ro "$p"',
     'done',
+    // What this host enabled before a reboot on the same disks (a throwaway root is never rebooted).
+    'wants=',
     ...(plan.root
       ? []
       : [
           `mount -t overlay left4me-etc -o lowerdir=/etc,upperdir=${b('etc.upper')},workdir=${b('etc.work')} /etc`,
           `mount -t overlay left4me-var -o lowerdir=/var,upperdir=${b('var.upper')},workdir=${b('var.work')} /var`,
+          // Read before /tmp is covered: the upper dir may live in the machine's /tmp.
+          `for f in ${b('etc.upper/systemd/system/multi-user.target.wants')}/*; do`,
+          '  [ -L "$f" ] || continue',
+          '  n=${f##*/}',
+          "  case $n in *[!-A-Za-z0-9@._:\\\\]*) continue ;; esac",
+          '  wants="$wants $n"',
+          'done',
           // Binds come before /tmp is covered: their sources live in the machine's /tmp.
           ...plan.binds.flatMap((bind) => bindLines(bind)),
         ]),
@@ -244,6 +262,8 @@ function unitLines(plan: SetupPlan): string[] {
     'DefaultDependencies=no',
     'AllowIsolate=yes',
     'EOF',
+    `[ -z "$wants" ] || echo "Wants=$wants" >> ${shq(`/run/systemd/system/${plan.target}`)}`,
+    '[ -z "$wants" ] || say "enabled on this host:$wants"',
     // Services pull sysinit.target in by default; this one initialises nothing.
     "cat > /run/systemd/system/sysinit.target <<'EOF'",
     '[Unit]',

@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import dbus from 'dbus-next';
 import { createHostCgroups, existingCgroups, readCgroupHierarchies, readCgroupLinks, removeCgroupTrees, unescapeMountinfo } from './host-cgroups.js';
 import { childrenOf, exists, isAlive, machinePidOf, pidNamespaceOf, pidsInNamespace, readStat, type ProcessIdentity } from './host-procs.js';
@@ -29,6 +29,14 @@ export interface BootOptions {
   binds?: HostBind[];
   /** How long boot may take before it is abandoned (ms). */
   timeoutMs?: number;
+  /**
+   * The host's disks: a machine directory holding the /etc and /var overlay
+   * layers and the /etc/left4me and /var/lib/left4me bind sources. Created on
+   * first boot, reused by the next boot on the same directory (a reboot),
+   * never removed by stop(): the caller removes it. Without it they live in
+   * the temp dir and die with the host.
+   */
+  disks?: string;
 }
 
 /** A host whose whole / is a throwaway overlay, for installer tests: no left4me account, directory or unit until something installs them. */
@@ -68,8 +76,10 @@ export interface ExecResult {
 
 /** Machine-side paths of a host's private directories. */
 export interface HostDirs {
-  /** The temp dir owning everything below; removed by stop(). */
+  /** The temp dir (boot log, /dev staging, owner record); removed by stop(). */
   base: string;
+  /** Where the overlay layers and bind sources live: BootOptions.disks, else base. */
+  disks: string;
   /** Bound at /etc/left4me inside the host. */
   etc: string;
   /** Bound at /var/lib/left4me inside the host. */
@@ -85,6 +95,8 @@ export interface HostIdentity {
   /** `pid:[inode]` of the host's pid namespace. */
   pidNamespace: string;
   base: string;
+  /** BootOptions.disks when given: no mount may still name it after stop(). */
+  disks?: string;
   cgroups: string[];
   /** Mount points inside the host that must never show up in the machine's mount table. */
   mountTargets: string[];
@@ -168,16 +180,19 @@ async function boot(opts: BootOptions, throwaway?: ThrowawayRootPlan): Promise<B
   const cgroupName = `left4me-test-${process.pid}-${++sequence}`;
   // Recorded before anything is created, so a crash at any point leaves a sweepable record.
   writeOwner(base, { ownerPid: process.pid, cgroups: hierarchies.map((h) => join(h.mountPoint, h.ownPath, cgroupName)) });
-  const dirs = { base, etc: join(base, 'etc-left4me'), varLib: join(base, 'var-lib-left4me'), bootLog: join(base, 'boot.log') };
+  const disks = opts.disks === undefined ? base : resolve(opts.disks);
+  const dirs = { base, disks, etc: join(disks, 'etc-left4me'), varLib: join(disks, 'var-lib-left4me'), bootLog: join(base, 'boot.log') };
   let cgroups: string[] = [];
   let entry: LiveHost | undefined;
   try {
-    for (const d of throwaway ? ['root-layers', 'dev'] : ['etc.upper', 'etc.work', 'var.upper', 'var.work', 'dev']) mkdirSync(join(base, d));
+    mkdirSync(join(base, 'dev'));
+    if (throwaway) mkdirSync(join(base, 'root-layers'));
+    else for (const d of ['etc.upper', 'etc.work', 'var.upper', 'var.work']) mkdirSync(join(disks, d), { recursive: true });
     for (const d of throwaway ? [dirs.varLib] : [dirs.etc, dirs.varLib]) {
-      mkdirSync(d);
+      mkdirSync(d, { recursive: true });
       chmodSync(d, 0o755);
     }
-    const accounts = throwaway ? undefined : writeAccounts(base);
+    const accounts = throwaway ? undefined : writeAccounts(disks);
 
     cgroups = createHostCgroups(hierarchies, cgroupName);
 
@@ -188,7 +203,7 @@ async function boot(opts: BootOptions, throwaway?: ThrowawayRootPlan): Promise<B
     const mountIdsAtBoot = machineMounts()
       .filter((m) => mountTargets.includes(m.mountPoint))
       .map((m) => m.id);
-    const script = setupScript({ base, cgroups: hierarchies, cgroupLinks: readCgroupLinks(), binds, target: HOST_TARGET, ...(throwaway ? { root: throwaway } : {}) });
+    const script = setupScript({ base, disks, cgroups: hierarchies, cgroupLinks: readCgroupLinks(), binds, target: HOST_TARGET, ...(throwaway ? { root: throwaway } : {}) });
 
     const log = openSync(dirs.bootLog, 'a');
     // The wrapper moves itself into the host's cgroups so that unshare's
@@ -232,6 +247,7 @@ async function boot(opts: BootOptions, throwaway?: ThrowawayRootPlan): Promise<B
     const host = makeHost(entry, hostDirs, accounts, {
       pidNamespace,
       base,
+      ...(opts.disks === undefined ? {} : { disks }),
       cgroups,
       mountTargets,
       mountIdsAtBoot,
@@ -252,13 +268,13 @@ async function boot(opts: BootOptions, throwaway?: ThrowawayRootPlan): Promise<B
   }
 }
 
-/** Writes the left4me accounts into the /etc overlay's upper layer (a plain private host's accounts exist from boot). */
-function writeAccounts(base: string): { account: ServiceAccount; buildAccount: ServiceAccount } {
+/** Writes the left4me accounts into the /etc overlay's upper layer on the host's disks (a plain private host's accounts exist from boot). */
+function writeAccounts(disks: string): { account: ServiceAccount; buildAccount: ServiceAccount } {
   const account = planServiceAccount();
   const buildAccount = planServiceAccount('left4me-build', '/var/lib/left4me', [account]);
   const webAccount = planServiceAccount('left4me-web', '/var/lib/left4me-web', [account, buildAccount]);
   for (const f of accountFiles(account, buildAccount, webAccount)) {
-    const path = join(base, 'etc.upper', f.name);
+    const path = join(disks, 'etc.upper', f.name);
     writeFileSync(path, f.content, { mode: f.mode });
     chownSync(path, f.uid, f.gid);
     chmodSync(path, f.mode);
@@ -301,7 +317,7 @@ export async function withPrivateHost<T>(fn: (host: PrivateHost) => Promise<T>, 
 export function findHostLeaks(id: HostIdentity): HostLeaks {
   const atBoot = new Set(id.mountIdsAtBoot);
   const mounts = machineMounts()
-    .filter((m) => m.line.includes(id.base) || (id.mountTargets.includes(m.mountPoint) && !atBoot.has(m.id)))
+    .filter((m) => m.line.includes(id.base) || (id.disks !== undefined && m.line.includes(id.disks)) || (id.mountTargets.includes(m.mountPoint) && !atBoot.has(m.id)))
     .map((m) => m.line);
   return {
     processes: pidsInNamespace(id.pidNamespace),
