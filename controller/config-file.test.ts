@@ -50,6 +50,7 @@ buildConcurrency: 3
 serverSandbox: compat
 concurrency: 8
 resync: 2m
+trashRetention: 3d
 steamApiBase: https://steam.example
 logLevel: debug
 pidFile: /run/left4me/c.pid
@@ -73,6 +74,7 @@ describe('a good controller.yaml', () => {
     expect(r.problems).toEqual([]);
     expect(r.found).toBe(true);
     expect(r.options.resyncMs).toBe(120_000);
+    expect(r.options.trashRetentionMs).toBe(3 * 86_400_000);
     expect(r.options.logLevel).toBe('debug');
     expect(r.options.pidFile).toBe('/run/left4me/c.pid');
     expect(r.options.sources).toEqual([
@@ -164,6 +166,7 @@ describe('problems, each at its line', () => {
     expect(() => hostConfig({ 'data-dir': '/home/left4me' })).toThrow('--data-dir: layout.runtimeDir: /home/left4me/runtime lies in /home');
     expect(await problemsOf('resync: 0s\n')).toEqual(['1:9 /resync must be from 1s to 1d']);
     expect(await problemsOf('resync: 2d\n')).toEqual(['1:9 /resync must be from 1s to 1d']);
+    expect(await problemsOf('trashRetention: 366d\n')).toEqual(['1:17 /trashRetention must be from 1s to 365d']);
     expect(await problemsOf('logLevel: loud\n')).toEqual([expect.stringMatching(/^1:11 \/logLevel must be one of "fatal", "error", "warn", "info"/)]);
   });
 

@@ -267,6 +267,8 @@ export interface ControllerFile {
   settings: HostSettings;
   /** `resync`, in ms. */
   resyncMs?: number;
+  /** `trashRetention`, in ms. */
+  trashRetentionMs?: number;
   logLevel?: string;
   pidFile?: string;
   sources: GitSourceConfig[];
@@ -291,7 +293,7 @@ export interface LoadConfigOptions {
   owner?: number;
 }
 
-/** The fields of the file that are host settings (everything but resync, logLevel, pidFile and sources). */
+/** The fields of the file that are host settings (everything but resync, trashRetention, logLevel, pidFile and sources). */
 const SETTINGS: readonly SettingName[] = [
   'stateDir', 'dataDir', 'configDir', 'unitDir', 'busAddress', 'node', 'portRange', 'clientPortRange', 'uidRange',
   'allowDownloadNetworks', 'installationRoots', 'maxArchiveBytes', 'maxBuildBytes', 'maxDownloadBytes', 'buildConcurrency',
@@ -359,6 +361,10 @@ export async function loadControllerConfigFile(path: string, opts: LoadConfigOpt
   if (data.resync !== undefined && clean('/resync')) {
     options.resyncMs = parseDuration(data.resync as string);
     if (options.resyncMs < 1000 || options.resyncMs > MAX_INTERVAL_MS) problem('/resync', 'must be from 1s to 1d');
+  }
+  if (data.trashRetention !== undefined && clean('/trashRetention')) {
+    options.trashRetentionMs = parseDuration(data.trashRetention as string);
+    if (options.trashRetentionMs < 1000 || options.trashRetentionMs > 365 * 86_400_000) problem('/trashRetention', 'must be from 1s to 365d');
   }
   if (data.logLevel !== undefined) options.logLevel = data.logLevel as string;
   if (data.pidFile !== undefined) options.pidFile = data.pidFile as string;

@@ -121,7 +121,8 @@ interface Settled {
 // inactive, failed or collected unit has none left, and only then may its
 // build dir be taken back.
 async function waitUntilSettled(systemd: SystemdAdapter, unit: string, stopTimeoutSec: number, onWake: (wake: () => void) => void): Promise<Settled> {
-  const deadline = Date.now() + (stopTimeoutSec + 30) * 1000;
+  // Monotonic: a wall clock stepped forward must not SIGKILL a sandbox that is still within its stop timeout.
+  const deadline = performance.now() + (stopTimeoutSec + 30) * 1000;
   let killed = false;
   for (;;) {
     let state;
@@ -136,7 +137,7 @@ async function waitUntilSettled(systemd: SystemdAdapter, unit: string, stopTimeo
         return { loaded: true, failed: state.activeState === 'failed', result: state.result || undefined };
       }
     }
-    if (Date.now() > deadline && !killed) {
+    if (performance.now() > deadline && !killed) {
       killed = true;
       await systemd.killUnit(unit, 'SIGKILL').catch(() => undefined);
     }

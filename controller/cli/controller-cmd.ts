@@ -39,7 +39,8 @@ export async function controllerCommand(args: string[], io: Io): Promise<number>
   if (!file) return 1;
   const options = file.options;
   const resyncMs = flagResync !== undefined ? flagResync * 1000 : (options.resyncMs ?? 60_000);
-  const cfg = await withDefaultNode(hostConfig(values, { resyncMs, sources: options.sources }, file.found ? { path: file.path, settings: options.settings } : undefined));
+  const extra = { resyncMs, sources: options.sources, ...(options.trashRetentionMs !== undefined ? { trashRetentionMs: options.trashRetentionMs } : {}) };
+  const cfg = await withDefaultNode(hostConfig(values, extra, file.found ? { path: file.path, settings: options.settings } : undefined));
   if (process.getuid?.() !== 0) {
     io.err('left4me controller must run as root: it writes unit files, owns build trees and drives systemd (see deploy/left4me-controller.service)\n');
     return 1;

@@ -6,7 +6,7 @@
 import type { HostProbe } from './probe.js';
 
 /** Something left4me, srcds, the demo or the tests need from the host, named by what provides it. */
-export type Need = 'systemd' | 'dbus' | 'util-linux' | '7z' | 'git' | 'chromium' | 'lib32' | 'libnss-systemd' | 'curl';
+export type Need = 'systemd' | 'dbus' | 'util-linux' | '7z' | 'git' | 'chromium' | 'faketime' | 'lib32' | 'libnss-systemd' | 'curl';
 
 /** Debian 12 and 13 package names; one name when both releases agree. */
 const PACKAGES: Record<Need, { 12: string; 13: string }> = {
@@ -19,6 +19,8 @@ const PACKAGES: Record<Need, { 12: string; 13: string }> = {
   '7z': { 12: 'p7zip-full', 13: '7zip' },
   git: { 12: 'git', 13: 'git' },
   chromium: { 12: 'chromium', 13: 'chromium' },
+  // The tests' clock jumps (libfaketime comes with it).
+  faketime: { 12: 'faketime', 13: 'faketime' },
   // srcds_linux is 32-bit: these bring libgcc_s and libstdc++ for i386, and through libc6-i386 the loader.
   lib32: { 12: 'lib32gcc-s1 lib32stdc++6', 13: 'lib32gcc-s1 lib32stdc++6' },
   'libnss-systemd': { 12: 'libnss-systemd', 13: 'libnss-systemd' },

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { missingPrerequisites, prerequisiteMessage } from './prerequisites.js';
+import { LIBFAKETIME, missingPrerequisites, prerequisiteMessage } from './prerequisites.js';
 import { hostProbe } from './probe.js';
 
 const root = mkdtempSync(join(tmpdir(), 'left4me-prereq-'));
@@ -22,10 +22,13 @@ function host(name: string, files: string[], tools: string[], osRelease: string)
 }
 
 describe('the prerequisite subset', () => {
-  it('nothing missing on a complete host; chromium only when asked for', async () => {
+  it('nothing missing on a complete host; the suite\'s own tools (chromium, libfaketime) only when asked for', async () => {
     const probe = host('full', ['/lib/systemd/systemd', '/usr/bin/dbus-daemon', '/proc/filesystems'], ['systemctl', 'unshare', 'nsenter', 'setpriv', '7z', 'git'], 'ID=debian\nVERSION_ID="13"\n');
     expect(await missingPrerequisites(probe)).toEqual([]);
-    expect(await missingPrerequisites(probe, { chromium: true })).toEqual([{ what: 'chromium (/usr/bin/chromium)', fix: 'chromium' }]);
+    expect(await missingPrerequisites(probe, { suite: true })).toEqual([
+      { what: 'chromium (/usr/bin/chromium)', fix: 'chromium' },
+      { what: `libfaketime (${LIBFAKETIME})`, fix: 'faketime' },
+    ]);
   });
 
   it('names each missing piece with its package for the host\'s release, and one apt-get line', async () => {

@@ -31,14 +31,23 @@ const TOOLS: Array<{ what: string; need: Need; command?: string; path?: string }
 
 const OVERLAYFS = 'overlayfs (kernel)';
 
-/** The UI tests' browser (test/support/chromium.ts: the system's Chromium, never a downloaded one). */
-const CHROMIUM = { what: 'chromium (/usr/bin/chromium)', need: 'chromium' as Need, path: '/usr/bin/chromium' };
+/**
+ * libfaketime at Debian's multiarch path: the clock-jump tests preload it into
+ * a controller to step its wall clock (test/support/faketime.ts).
+ */
+export const LIBFAKETIME = `/usr/lib/${process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu'}/faketime/libfaketime.so.1`;
 
-/** What is missing on this machine for the demo (or, with `chromium`, the test suite); [] when nothing is. */
-export async function missingPrerequisites(probe: HostProbe, opts: { chromium?: boolean } = {}): Promise<Missing[]> {
+/** What only the test suite needs: the UI tests' browser (test/support/chromium.ts: the system's Chromium, never a downloaded one) and libfaketime. */
+const SUITE_TOOLS = [
+  { what: 'chromium (/usr/bin/chromium)', need: 'chromium' as Need, path: '/usr/bin/chromium' },
+  { what: `libfaketime (${LIBFAKETIME})`, need: 'faketime' as Need, path: LIBFAKETIME },
+];
+
+/** What is missing on this machine for the demo (or, with `suite`, the test suite); [] when nothing is. */
+export async function missingPrerequisites(probe: HostProbe, opts: { suite?: boolean } = {}): Promise<Missing[]> {
   const release = await debianRelease(probe);
   const missing: Missing[] = [];
-  for (const t of [...TOOLS, ...(opts.chromium ? [CHROMIUM] : [])]) {
+  for (const t of [...TOOLS, ...(opts.suite ? SUITE_TOOLS : [])]) {
     const found = 'command' in t && t.command ? await probe.which(t.command) : await probe.exists(t.path!);
     if (!found) missing.push({ what: t.what, fix: packageFor(t.need, release) });
   }

@@ -29,6 +29,7 @@ import { resultOf, Stalled } from './outcome.js';
 import type { ReconcileResult } from './queue.js';
 import type { ReadyBuilds } from './resolve.js';
 import { StatusBuilder } from './status-builder.js';
+import { ElapsedClock } from './elapsed.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -45,6 +46,8 @@ export interface BuildReconcilerDeps {
   log: Logger;
   store: StatusStore;
   now: () => number;
+  /** Ages of overlay refresh intervals on the monotonic clock (elapsed.ts); a private one when not given. */
+  elapsed?: ElapsedClock;
   /** Enqueues a key (instances that stack a new build). */
   enqueue: (key: string) => void;
   steps?: Partial<Record<string, StepRunner>>;
@@ -72,11 +75,13 @@ export class BuildReconciler {
   private readonly cfg: ControllerConfig;
   private readonly store: StatusStore;
   private readonly now: () => number;
+  private readonly elapsed: ElapsedClock;
 
   constructor(private readonly deps: BuildReconcilerDeps) {
     this.cfg = deps.cfg;
     this.store = deps.store;
     this.now = deps.now;
+    this.elapsed = deps.elapsed ?? new ElapsedClock(deps.now);
     const l = this.cfg.units.layout;
     this.slots = new PQueue({ concurrency: this.cfg.buildConcurrency });
     this.pipeline = new OverlayPipeline(
@@ -157,7 +162,11 @@ export class BuildReconciler {
     const now = status.now.getTime();
     const refreshMs = doc.spec.refresh ? parseDuration(doc.spec.refresh) : undefined;
     const cached = status.prev?.build;
-    const due = !cached || cached.generation !== doc.generation || (refreshMs !== undefined && now - Date.parse(cached.checkedAt) >= refreshMs);
+    // The refresh interval is time waited since the last check (elapsed.ts): a step of the wall clock neither checks
+    // early nor skips a check for as long as the step.
+    const refreshKey = `refresh/${name}`;
+    const checkedAge = cached ? this.elapsed.age(refreshKey, Date.parse(cached.checkedAt)) : 0;
+    const due = !cached || cached.generation !== doc.generation || (refreshMs !== undefined && checkedAge >= refreshMs);
     let failure: unknown;
     let wanted = cached?.wanted;
     let checkedAt = cached?.checkedAt ?? new Date(now).toISOString();
@@ -165,6 +174,7 @@ export class BuildReconciler {
       if (due || !wanted) {
         wanted = await this.pipeline.buildId(doc, AbortSignal.timeout(60_000));
         checkedAt = new Date(now).toISOString();
+        this.elapsed.begin(refreshKey);
       }
       const buildStarted = performance.now();
       if (!(await layerExists(this.pipeline.dir(name, wanted)))) {
@@ -223,7 +233,7 @@ export class BuildReconciler {
       for (const inst of instancesUsing(state, { kind: 'overlay', name })) this.deps.enqueue(`instance/${inst}`);
     }
     if (failure) throw failure;
-    if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, Date.parse(checkedAt) + refreshMs - now) };
+    if (refreshMs !== undefined) return { requeueAfterMs: Math.max(1000, refreshMs - this.elapsed.age(refreshKey, Date.parse(checkedAt))) };
     return undefined;
   }
 
@@ -287,7 +297,7 @@ export class BuildReconciler {
       closeSync(openSync(log, 'a', 0o600));
       await chmod(log, 0o600);
       const write = (line: string) => appendFileSync(log, `${new Date(this.now()).toISOString()} ${line}\n`);
-      let lastProgress = 0;
+      let lastProgress = -Infinity;
       // Progress writes go one after another, and all land before the final status (never after it).
       let progressWrites: Promise<unknown> = Promise.resolve();
       try {
@@ -309,8 +319,8 @@ export class BuildReconciler {
           log: write,
           onProgress: (p) => {
             // Progress is status, written at most once a second.
-            if (this.now() - lastProgress < 1000) return;
-            lastProgress = this.now();
+            if (performance.now() - lastProgress < 1000) return; // monotonic: a clock stepped back must not mute progress
+            lastProgress = performance.now();
             status.patch({ progress: { pass: p.pass, passes: p.passes, platform: p.platform, state: p.state, percent: p.percent } });
             const snapshot = status.build();
             progressWrites = progressWrites.then(() => this.store.write(snapshot)).catch(() => undefined);

@@ -33,6 +33,7 @@ import { errorMessage } from './errors.js';
 import { GitSources, type GitSourcesDeps } from './git-sources.js';
 import { writeIfChanged, type InstanceHost } from './instance/host.js';
 import { InstanceReconciler, type Prepared } from './instance/reconciler.js';
+import { ElapsedClock } from './elapsed.js';
 import { HostJanitor } from './janitor.js';
 import { portLeaseRecovery, uidLeaseRecovery } from './lease-recovery.js';
 import { isOutcome, type Stalled, type Waiting } from './outcome.js';
@@ -46,8 +47,10 @@ export interface ControllerDeps {
   systemd: SystemdAdapter;
   log: Logger;
   probe: Probe;
-  /** Clock, for tests. */
+  /** The wall clock, for tests. */
   now?: () => number;
+  /** The monotonic clock (default performance.now), for tests: what timed waits count in (elapsed.ts). */
+  monotonic?: () => number;
   /** Build steps by source kind, replacing or adding to the production ones (tests). */
   steps?: Partial<Record<string, StepRunner>>;
   /** Remote fingerprints (workshop) that make part of a build id. */
@@ -92,6 +95,8 @@ export class Controller {
   /** Loads failed in a row (a lease write on a full disk): the next try waits longer. */
   private loadFailures = 0;
   private readonly now: () => number;
+  /** Ages of the timed waits (pending restarts, trash entries, overlay refreshes), on the monotonic clock. */
+  private readonly elapsed: ElapsedClock;
   private readonly instances: InstanceReconciler;
   /** Counts for /metrics (written to the status directory) and the history sampler. */
   readonly metrics: ControllerCounters;
@@ -104,6 +109,7 @@ export class Controller {
     const unsafeRoots = installationRootProblem(cfg.installationRoots, keptDirectories(cfg));
     if (unsafeRoots) throw new Error(unsafeRoots);
     this.now = deps.now ?? Date.now;
+    this.elapsed = new ElapsedClock(this.now, deps.monotonic);
     this.store = new StatusStore(this.host(cfg.units.layout.statusDir));
     this.secrets = new RconSecrets(this.host(cfg.secretsDir));
     this.metrics = new ControllerCounters(join(this.host(cfg.units.layout.statusDir), 'metrics.json'), this.now);
@@ -118,12 +124,13 @@ export class Controller {
       log: deps.log,
       store: this.store,
       now: this.now,
+      elapsed: this.elapsed,
       enqueue: (key) => this.queue.add(key),
       built: (kind, ok, seconds) => this.metrics.built(kind, ok, seconds),
       ...(deps.steps ? { steps: deps.steps } : {}),
       ...(deps.fingerprints ? { fingerprints: deps.fingerprints } : {}),
     });
-    this.janitor = new HostJanitor(cfg, deps.systemd, deps.log, this.now);
+    this.janitor = new HostJanitor(cfg, deps.systemd, deps.log, this.now, this.elapsed);
     this.accounts = new ServerAccounts(cfg, uidLeaseRecovery(cfg, deps.log));
     const instanceHost: InstanceHost = {
       cfg,
@@ -139,6 +146,7 @@ export class Controller {
       readyBuilds: () => this.buildSide.readyBuilds(),
       enqueue: (key) => this.queue.add(key),
       now: this.now,
+      elapsed: this.elapsed,
       portFree: (port) => (deps.portFree ?? portFreeOnHost)(port),
     };
     this.instances = new InstanceReconciler(instanceHost);

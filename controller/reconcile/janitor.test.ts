@@ -7,6 +7,7 @@ import { makeDeepTree } from '../../test/support/deep-tree.js';
 import { removeTree } from '../fs/remove-tree.js';
 import { controllerConfig } from '../config.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
+import { ElapsedClock } from './elapsed.js';
 import { HostJanitor } from './janitor.js';
 
 const root = mkdtempSync(join(tmpdir(), 'left4me-trash-'));
@@ -27,6 +28,31 @@ describe('trash', () => {
     expect(await janitor.sweepTrash()).toEqual(['old-20261101']);
     expect(existsSync(join(trash, 'old-20261101'))).toBe(false);
     expect(existsSync(join(trash, 'new-20261121'))).toBe(true);
+  });
+
+  it('measures retention in real time: a clock stepped forward empties nothing early, one stepped back keeps nothing longer', async () => {
+    const cfg = controllerConfig({ fsRoot: join(root, 'stepped'), stateDir: join(root, 'state'), trashRetentionMs: 3_600_000 });
+    const trash = join(root, 'stepped', cfg.trashDir);
+    const clock = { wall: Date.now(), mono: 0 };
+    const janitor = new HostJanitor(cfg, {} as SystemdAdapter, pino({ level: 'silent' }), () => clock.wall, new ElapsedClock(() => clock.wall, () => clock.mono));
+    mkdirSync(join(trash, 'stepped-forward'), { recursive: true });
+    const halfAnHourAgo = (clock.wall - 1_800_000) / 1000;
+    utimesSync(join(trash, 'stepped-forward'), halfAnHourAgo, halfAnHourAgo);
+    expect(await janitor.sweepTrash()).toEqual([]); // met at half an hour old
+    clock.wall += 86_400_000; // NTP steps the clock a day forward
+    expect(await janitor.sweepTrash()).toEqual([]);
+    // The clock is stepped two days back: this entry's mtime is now a day in the future.
+    clock.wall -= 2 * 86_400_000;
+    mkdirSync(join(trash, 'from-the-future'), { recursive: true });
+    const tomorrow = (clock.wall + 86_400_000) / 1000;
+    utimesSync(join(trash, 'from-the-future'), tomorrow, tomorrow);
+    expect(await janitor.sweepTrash()).toEqual([]);
+    clock.mono += 1_800_001;
+    clock.wall += 1_800_001;
+    expect(await janitor.sweepTrash()).toEqual(['stepped-forward']); // an hour of real time
+    clock.mono += 1_800_000;
+    clock.wall += 1_800_000;
+    expect(await janitor.sweepTrash()).toEqual(['from-the-future']); // an hour after it was met, not a day later
   });
 
   it('drops workshop revisions no build links any more, once they are a day old', async () => {

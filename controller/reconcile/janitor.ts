@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { onHost, type ControllerConfig } from '../config.js';
 import { removeTree } from '../fs/remove-tree.js';
 import type { SystemdAdapter } from '../systemd/adapter.js';
+import { ElapsedClock } from './elapsed.js';
 import { errorMessage } from './errors.js';
 
 /**
@@ -21,6 +22,8 @@ export class HostJanitor {
     private readonly systemd: SystemdAdapter,
     private readonly log: Logger,
     private readonly now: () => number,
+    /** Ages of trash entries (keys `trash/<entry>`), shared with the instance reconciler, which starts an entry's age when it makes it. */
+    private readonly elapsed: ElapsedClock = new ElapsedClock(now),
   ) {}
 
   private host(path: string): string {
@@ -56,9 +59,26 @@ export class HostJanitor {
     return removed;
   }
 
-  /** Empties trash entries (writable layers of deleted or reset instances) older than the retention. */
-  sweepTrash(): Promise<string[]> {
-    return this.removeWhere(this.host(this.cfg.trashDir), (_e, st) => this.now() - st.mtimeMs > this.cfg.trashRetentionMs, 'emptied old trash');
+  /**
+   * Empties trash entries (writable layers of deleted or reset instances)
+   * older than the retention. An entry's age is its mtime's wall-clock age
+   * when this controller first meets it (one dated in the future: age 0),
+   * then monotonic time (elapsed.ts): a clock stepped forward empties no
+   * entry early, one stepped back keeps none longer than the retention.
+   */
+  async sweepTrash(): Promise<string[]> {
+    const seen = new Set<string>();
+    const removed = await this.removeWhere(
+      this.host(this.cfg.trashDir),
+      (e, st) => {
+        seen.add(`trash/${e}`);
+        return this.elapsed.age(`trash/${e}`, st.mtimeMs) > this.cfg.trashRetentionMs;
+      },
+      'emptied old trash',
+    );
+    for (const e of removed) seen.delete(`trash/${e}`);
+    this.elapsed.forgetExcept('trash/', seen);
+    return removed;
   }
 
   /**

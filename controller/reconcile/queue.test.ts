@@ -114,6 +114,18 @@ describe('WorkQueue', () => {
       expect(times.map((t) => t - start)).toEqual([0, 1000]);
     });
 
+    it('a shorter delay wins over a pending one even after the wall clock is stepped forward (delays are monotonic)', async () => {
+      let calls = 0;
+      const q = new WorkQueue(async () => {
+        calls++;
+      });
+      q.addAfter('instance/a', 60_000);
+      vi.setSystemTime(Date.now() + 86_400_000); // NTP steps the clock a day forward; no time passes
+      q.addAfter('instance/a', 20);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(calls).toBe(1);
+    });
+
     it('resync fires about every interval, with jitter inside the bound', async () => {
       const at: number[] = [];
       const start = Date.now();

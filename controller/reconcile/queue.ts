@@ -75,7 +75,8 @@ export class WorkQueue {
     if (this.stopped) return;
     if (delayMs <= 0) return this.add(key);
     const s = this.state(key);
-    const due = Date.now() + delayMs;
+    // Monotonic, like the timers themselves: a step of the wall clock must not make an earlier delay look later.
+    const due = performance.now() + delayMs;
     if (s.queued || (s.timerDue !== undefined && s.timerDue <= due)) return;
     if (s.timer) clearTimeout(s.timer);
     s.timerDue = due;

@@ -8,7 +8,7 @@ import type { SystemdAdapter, UnitState } from '../systemd/adapter.js';
  */
 export class UnitCache {
   private units = new Map<string, UnitState>();
-  private fetchedAt = 0;
+  private fetchedAt = -Infinity;
   private stale = true;
   private inflight?: Promise<Map<string, UnitState>>;
   /** D-Bus list calls made, for the benchmark. */
@@ -27,10 +27,11 @@ export class UnitCache {
 
   /** The current units by name. */
   async snapshot(): Promise<Map<string, UnitState>> {
-    if (!this.stale && Date.now() - this.fetchedAt < this.maxAgeMs) return this.units;
+    // Monotonic: a wall clock stepped back must not keep a listing fresh for as long as the step.
+    if (!this.stale && performance.now() - this.fetchedAt < this.maxAgeMs) return this.units;
     if (this.inflight) return this.inflight;
     this.stale = false; // changes that arrive during the call mark it stale again
-    const started = Date.now();
+    const started = performance.now();
     this.inflight = this.systemd
       .listUnits(this.patterns)
       .then((list) => {

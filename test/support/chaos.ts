@@ -70,9 +70,9 @@ export interface ControllerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `left4me controller` against the host (a daemon, or one pass with `--once`). */
-export function controllerProcess(demo: DemoHost, args: string[] = []): ControllerProcess {
-  const child = spawnController(demo, [...chaosArgs(demo), '--pid-file', join(demo.host.dirs.base, 'controller.pid'), ...args]);
+/** Starts `left4me controller` against the host (a daemon, or one pass with `--once`); `env` adds to its environment (e.g. a stepped clock). */
+export function controllerProcess(demo: DemoHost, args: string[] = [], env?: Record<string, string>): ControllerProcess {
+  const child = spawnController(demo, [...chaosArgs(demo), '--pid-file', join(demo.host.dirs.base, 'controller.pid'), ...args], env);
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => {

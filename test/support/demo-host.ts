@@ -34,6 +34,7 @@ const Rcon = ((RconModule as unknown as { default?: RconClass }).default ?? Rcon
  *   crash-recovery            28015-28115 / 29015-29115
  *   chaos (npm run chaos and  28060-28099 / 29060-29099 (inside crash-recovery's range, which
  *     chaos-short)              leases from its bottom and holds at most 28015-28034 / 29015-29034)
+ *   chaos clock (chaos-clock, clock.chaos) 30060-30079 / 31060-31079
  *   build-concurrency         28120-28199 / 29120-29199
  *   doctor-host               28180-28189 / 29180-29189 (inside build-concurrency's, which starts no server)
  *   package (installed CLI)   28190-28199 / 29190-29199 (the same)
@@ -171,13 +172,13 @@ export async function startController(demo: DemoHost, extra: ControllerConfigInp
 }
 
 /** Runs `left4me controller` as its own process against a demo host (so a test can kill -9 it). */
-export function spawnController(demo: DemoHost, args: string[] = []): ChildProcess {
+export function spawnController(demo: DemoHost, args: string[] = [], env?: Record<string, string>): ChildProcess {
   // The launcher itself, so its shebang's node flags apply as they do on a host.
   const bin = join(packageRoot(), 'controller', 'bin', 'left4me.js');
   return spawn(
     bin,
     ['controller', '--state', demo.stateDir, '--fs-root', demo.host.root, '--bus', demo.host.busAddress, '--unit-dir', UNIT_DIR, '--installation-root', DEMO_INSTALLATION_ROOT, '--log-level', 'warn', ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) },
   );
 }
 

@@ -6,6 +6,6 @@ import { hostProbe } from '../../controller/doctor/probe.js';
 import { missingPrerequisites, prerequisiteMessage } from '../../controller/doctor/prerequisites.js';
 
 export default async function checkPrerequisites(): Promise<void> {
-  const missing = await missingPrerequisites(hostProbe(), { chromium: true });
+  const missing = await missingPrerequisites(hostProbe(), { suite: true });
   if (missing.length > 0) throw new Error(`\n${prerequisiteMessage(missing, 'The test suite')}`);
 }

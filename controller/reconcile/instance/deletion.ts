@@ -9,6 +9,7 @@ import { userDropInPath } from '../../systemd/server-accounts.js';
 import { instancePaths, mountUnitName, serverUnitName } from '../../systemd/units.js';
 import { ignoreNoSuchUnit } from './executors.js';
 import { isEnabled, runtimeUnits, type InstanceHost } from './host.js';
+import { pendingKey } from './observe.js';
 import { moveToTrash } from './trash.js';
 
 const exists = (path: string) => stat(path).then(() => true, () => false);
@@ -50,5 +51,6 @@ export async function deleteInstance(x: InstanceHost, name: string): Promise<voi
   await x.accounts.release(name);
   await x.secrets.remove(name);
   await x.store.remove('Instance', name);
+  x.elapsed.forget(pendingKey(name));
   x.log.info({ instance: name }, 'instance deleted');
 }

@@ -16,6 +16,7 @@ import type { SystemdAdapter } from '../../systemd/adapter.js';
 import { serverUnitName } from '../../systemd/units.js';
 import type { Probe } from '../../game/a2s.js';
 import type { ServerAccounts } from '../accounts.js';
+import type { ElapsedClock } from '../elapsed.js';
 import type { Reloader } from '../reloader.js';
 import type { ReadyBuilds } from '../resolve.js';
 import type { UnitCache } from '../unit-cache.js';
@@ -35,7 +36,10 @@ export interface InstanceHost {
   leases(): PortLeases;
   readyBuilds(): ReadyBuilds;
   enqueue(key: string): void;
+  /** The wall clock: what status and trash names are stamped with. */
   now(): number;
+  /** Ages of timed waits (a pending restart, trash entries) that a step of the wall clock does not move (elapsed.ts). */
+  elapsed: ElapsedClock;
   portFree(port: number): Promise<boolean>;
 }
 

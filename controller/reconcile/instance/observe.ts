@@ -29,10 +29,30 @@ export async function observeInstance(x: InstanceHost, r: ResolvedInstance, stat
     enabled: isEnabled(x, r.intent.name),
     files,
     layersPresent: dirs.every((d) => isDirectory(onHost(x.cfg, d))),
-    ...(status?.restartPendingSince ? { pendingSince: Date.parse(status.restartPendingSince) } : {}),
+    ...(status?.restartPendingSince ? { pendingSince: pendingSince(x, r.intent.name, Date.parse(status.restartPendingSince)) } : {}),
     ...(status?.handledRestartAt ? { handledRestartAt: status.handledRestartAt } : {}),
     ...(status?.handledResetAt ? { handledResetAt: status.handledResetAt } : {}),
   };
+}
+
+/** How far the wall clock may drift from monotonic time under a pending restart before its stamp is written again. */
+const PENDING_STAMP_TOLERANCE_MS = 2_000;
+
+/** The key of an instance's pending restart in the controller's ElapsedClock. */
+export const pendingKey = (name: string) => `pending/${name}`;
+
+/**
+ * When the instance's pending restart began, by the wall clock as it reads
+ * now: its status stamp's age adopted once (a stamp in the future: began
+ * now), then counted on the monotonic clock (elapsed.ts). So maxUpdateDelay
+ * is real time waited: a clock stepped forward does not restart the server
+ * early, one stepped back does not postpone it. The result goes back into
+ * status, so after a step the stamp agrees with the new wall clock; within
+ * the tolerance the stamp itself is kept, and status does not change pass by pass.
+ */
+export function pendingSince(x: Pick<InstanceHost, 'now' | 'elapsed'>, name: string, stamp: number): number {
+  const since = x.now() - x.elapsed.age(pendingKey(name), stamp);
+  return Math.abs(since - stamp) < PENDING_STAMP_TOLERANCE_MS ? stamp : since;
 }
 
 /**

@@ -25,7 +25,7 @@ import { StatusBuilder } from '../status-builder.js';
 import { deleteInstance } from './deletion.js';
 import { EXECUTORS } from './executors.js';
 import type { InstanceHost } from './host.js';
-import { observeInstance } from './observe.js';
+import { observeInstance, pendingKey } from './observe.js';
 import { serverLogTail } from './log-tail.js';
 import { healthCondition, mountCondition, runningCondition } from './observed.js';
 
@@ -250,12 +250,16 @@ const recordObserved: Step = async (x, pass, status) => {
     // Look again soon after a start, then settle to a slower beat for a server that stays silent.
     const runningSince = Date.parse(status.current.conditions.find((c) => c.type === C.Running)?.lastTransitionTime ?? status.now.toISOString());
     const sinceStart = service?.activeState === 'active' && !acted ? status.now.getTime() - runningSince : 0;
-    requeue = Math.min(requeue, sinceStart < 60_000 ? HEALTH_POLL_FAST_MS : HEALTH_POLL_SLOW_MS);
+    // A start dated in the future (the wall clock was stepped back) is not "just started": a day of fast polls is not wanted.
+    requeue = Math.min(requeue, sinceStart >= 0 && sinceStart < 60_000 ? HEALTH_POLL_FAST_MS : HEALTH_POLL_SLOW_MS);
   }
   if (plan.pending) {
+    // A wait that began in this pass starts its monotonic age now (observe.ts pendingSince).
+    x.elapsed.age(pendingKey(pass.name), plan.pending.since);
     status.patch({ restartPendingSince: new Date(plan.pending.since).toISOString() });
     status.set({ type: C.RestartPending, status: 'True', reason: plan.pending.reason, message: plan.pending.message });
   } else {
+    x.elapsed.forget(pendingKey(pass.name));
     status.patch({ restartPendingSince: undefined });
     status.set({ type: C.RestartPending, status: 'False', reason: Reason.Succeeded, message: '' });
   }

@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { type InstanceHost } from './host.js';
 
 /** Moves an instance's directories into a new, timestamped trash entry; missing ones are skipped. */
-export async function moveToTrash(x: Pick<InstanceHost, 'cfg' | 'now'>, name: string, dirs: string[]): Promise<void> {
+export async function moveToTrash(x: Pick<InstanceHost, 'cfg' | 'now' | 'elapsed'>, name: string, dirs: string[]): Promise<void> {
   const entry = `${name}-${new Date(x.now()).toISOString().replace(/[:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+  // Its retention counts from now on the monotonic clock, whatever the wall clock does before the janitor first meets it.
+  x.elapsed.begin(`trash/${entry}`);
   const dest = onHost(x.cfg, join(x.cfg.trashDir, entry));
   await mkdir(dest, { recursive: true, mode: 0o700 });
   for (const d of dirs) {
