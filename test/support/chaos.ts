@@ -83,9 +83,18 @@ export function controllerProcess(demo: DemoHost, args: string[] = [], env?: Rec
 }
 
 /** One controller pass to the end; fails with its stderr when it does not exit 0. */
-export async function controllerOnce(demo: DemoHost, extra: string[] = []): Promise<void> {
+export async function controllerOnce(demo: DemoHost, extra: string[] = [], timeoutMs = 180_000): Promise<void> {
   const c = controllerProcess(demo, ['--once', ...extra]);
-  const code = await c.exited;
+  // A pass that hangs fails with what it printed, instead of holding the suite until its own timeout says nothing.
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), timeoutMs)));
+  const code = await Promise.race([c.exited, hung]);
+  clearTimeout(timer);
+  if (code === 'hung') {
+    c.child.kill('SIGKILL');
+    await c.exited;
+    throw new Error(`left4me controller --once did not finish in ${timeoutMs / 1000} s; its stderr:\n${c.stderr().slice(-4000)}`);
+  }
   if (code !== 0) throw new Error(`left4me controller --once exited ${code}: ${c.stderr()}`);
 }
 
