@@ -1,3 +1,4 @@
+// One concern: building what documents name — overlay builds and installations, their queue, status and collection.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, openSync } from 'node:fs';
