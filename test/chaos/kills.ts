@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { writeDemoInstallation } from '../../controller/demo/game-server/installation.js';
 import { tarHeader, zerosTarGz } from '../support/archive-fixtures.js';
-import { checkHost, chaosSetup, controllerProcess, serverFacts, settle } from '../support/chaos.js';
-import { BASE_DOCS, type DemoHost } from '../support/demo-host.js';
+import { checkHost, chaosSetup, controllerProcess, serverFacts, setChaosSetup, settle } from '../support/chaos.js';
+import { BASE_DOCS, bootDemoHost, type DemoHost } from '../support/demo-host.js';
 import { startFixtureServer, type BodyRoute } from '../support/http-fixture.js';
 import { startSteamFixture } from '../support/steam-fixture.js';
 import { ACCOUNTS, STAND_IN } from '../support/steamcmd-stand-in.js';
@@ -24,6 +24,13 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** The ports of this file's hosts (the port table in demo-host.ts): apart from chaos-short's, which runs beside it. */
 export const KILLS_PORTS = { game: { min: 30000, max: 30019 }, client: { min: 31000, max: 31019 } };
+
+/** A demo host on these scenarios' ports; the build fixtures serve on loopback, allowed as an operator would. */
+export async function bootKillsHost(): Promise<DemoHost> {
+  const d = await bootDemoHost();
+  setChaosSetup(d, { ...KILLS_PORTS, args: ['--allow-download-network', '127.0.0.1/32'] });
+  return d;
+}
 
 /** Bystanders: servers on the demo installation and overlays nothing edits; none of them may ever restart. */
 async function bystanders(demo: DemoHost, count: number, blueprint: string): Promise<string[]> {
