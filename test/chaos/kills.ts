@@ -315,7 +315,16 @@ export async function installationUpdateKills(demo: DemoHost, opts: { kills: num
     if ((await unfinishedBuilds(installDir)) > 0) hits++;
   }
   await settle(demo, 300_000);
-  const check = await checkHost(demo, { untouched });
+  const check = await checkHost(demo, { untouched }).catch(async (err: Error) => {
+    // What the two servers that restart onto a new build say of themselves, for a failure that does not replay by reading.
+    const said: string[] = [];
+    for (const n of ['on-immediate', 'on-empty']) {
+      said.push(JSON.stringify(await demo.status.read('Instance', n)));
+      said.push((await demo.host.exec('systemctl', ['status', '--no-pager', '-n', '30', `left4me-server@${n}.service`])).stdout);
+      said.push((await demo.host.exec('journalctl', ['--no-pager', '-n', '40', '-u', `left4me-server@${n}.service`, '-u', `var-lib-left4me-runtime-${n.replace(/-/g, '\\x2d')}.mount`])).stdout);
+    }
+    throw new Error(`${err.message}\n--- the servers that restart onto new builds:\n${said.join('\n')}`);
+  });
 
   const problems: string[] = [];
   const st = await demo.status.read('Installation', 'l4d2');
