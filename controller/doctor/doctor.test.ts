@@ -231,7 +231,8 @@ describe('ports', () => {
     expect(await checkPorts(probe, { ...opts, uidRange: { min: uid, max: uid } })).toMatchObject({ status: 'ok', detail: expect.stringContaining("only left4me's game servers (2 sockets)") });
     udp.close();
     await new Promise<void>((resolve) => tcp.close(() => resolve()));
-    cleanup.length = 0;
+    // The sockets are closed; the leases directory is still to be removed.
+    cleanup.splice(0, cleanup.length, () => rmSync(dir, { recursive: true, force: true }));
     expect(await checkPorts(probe, opts)).toMatchObject({ status: 'ok', detail: expect.stringContaining('nothing listens there') });
   });
 });

@@ -1,5 +1,5 @@
 // The dashboard's static files over real HTTP, as `npm run build` wrote them.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,14 +9,19 @@ import { buildWebApp } from './app.js';
 
 let app: Awaited<ReturnType<typeof buildWebApp>>;
 let base = '';
+let root = '';
 const manifest = JSON.parse(readFileSync(join(packageRoot(), 'dist', 'ui', 'manifest.json'), 'utf8')) as { entry: string; assets: Array<{ file: string; gzipBytes: number }> };
 
 beforeAll(async () => {
   const fx = await webFixture('left4me-web-ui-');
+  root = fx.root;
   app = await buildWebApp({ stateDir: fx.stateDir, dataDir: fx.dataDir, webDataDir: fx.webDataDir });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });
-afterAll(() => app.close());
+afterAll(async () => {
+  await app?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
 
 describe('the dashboard files', () => {
   it('serves index.html uncached, naming the hashed entry, with a CSP that allows no inline script', async () => {
