@@ -3,12 +3,12 @@
 // during builds and during status writes. Sized by the caller: a short
 // seeded run in test/chaos-faults.test.ts, a long one in faults.chaos.ts.
 // Each ends with checkHost (support/chaos.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BASE_DOCS, instanceDoc, queryServer, waitFor, type DemoHost } from '../support/demo-host.js';
-import { checkHost, controllerProcess, desiredState, serverFacts, setChaosSetup, settle, statusProblems, type ControllerProcess, type HostCheck } from '../support/chaos.js';
+import { checkHost, controllerProcess, desiredState, readLeases, serverFacts, setChaosSetup, settle, statusProblems, type ControllerProcess, type HostCheck } from '../support/chaos.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What one scenario run did, for its report line. */
 export interface FaultReport extends HostCheck {
@@ -56,8 +56,7 @@ async function converged(demo: DemoHost, c: ControllerProcess, what: string, tim
 
 /** The game port an instance holds (its lease). */
 async function leasedPort(demo: DemoHost, name: string): Promise<number> {
-  const leases = JSON.parse(await readFile(join(demo.host.root, 'var/lib/left4me/status/leases.json'), 'utf8')) as { leases: Record<string, { port: number }> };
-  const port = leases.leases[name]?.port;
+  const port = (await readLeases(demo))[name]?.port;
   if (port === undefined) throw new Error(`${name} holds no lease`);
   return port;
 }

@@ -6,6 +6,7 @@
 // test/chaos/kills.chaos.ts long) and ends with checkHost, which checks the
 // builds too; what only this scenario knows (which version each build must
 // hold, which builds a manual server keeps) is checked here.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -19,7 +20,6 @@ import { startSteamFixture } from '../support/steam-fixture.js';
 import { ACCOUNTS, STAND_IN } from '../support/steamcmd-stand-in.js';
 import type { ScenarioReport } from './scenarios.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** The ports of this file's hosts (the port table in demo-host.ts): apart from chaos-short's, which runs beside it. */

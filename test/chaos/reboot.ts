@@ -4,13 +4,13 @@
 // units), the stopped ones stay stopped, and the controller then finds
 // nothing to change. Sized by its caller: test/chaos-reboot.test.ts (short)
 // and test/chaos/reboot.chaos.ts (npm run chaos).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BASE_DOCS, bootDemoHost, queryServer, rcon, unitFacts, waitFor, type DemoHost } from '../support/demo-host.js';
-import { chaosSetup, checkHost, controllerProcess, desiredState, serverFacts, setChaosSetup, settle, statusProblems, type ChaosSetup, type HostCheck } from '../support/chaos.js';
+import { chaosSetup, checkHost, controllerProcess, desiredState, readLeases, serverFacts, setChaosSetup, settle, statusProblems, type ChaosSetup, type HostCheck } from '../support/chaos.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A game-protocol answer within `ms`, else undefined: a client that never settles must not hang a poll (waitFor checks its deadline between probes). */
 function within<T>(ms: number, answer: Promise<T>): Promise<T | undefined> {
@@ -93,8 +93,7 @@ interface Before {
 }
 
 async function leasedPorts(demo: DemoHost): Promise<Map<string, number>> {
-  const file = JSON.parse(await readFile(join(demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8')) as { leases: Record<string, { port: number }> };
-  return new Map(Object.entries(file.leases).map(([n, l]) => [n, l.port]));
+  return new Map(Object.entries(await readLeases(demo)).map(([n, l]) => [n, l.port]));
 }
 
 /** Records every instance's leased port (checked against A2S for the running ones) and RCON password. */

@@ -1,13 +1,13 @@
 // The reliability suite's scenarios, each sized by its caller: a short seeded
 // run in `npm test` (test/chaos-short.test.ts), a long one in `npm run chaos`
 // (test/chaos/*.chaos.ts). Each ends with checkHost (support/chaos.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { expect } from 'vitest';
 import { join } from 'node:path';
 import { BASE_DOCS, instanceDoc, unitFacts, waitFor, type DemoHost } from '../support/demo-host.js';
 import { checkHost, controllerProcess, desiredState, serverFacts, settle, statusProblems, type HostCheck } from '../support/chaos.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What one scenario run did, for its report line. */
 export interface ScenarioReport extends HostCheck {

@@ -63,6 +63,20 @@ export function chaosArgs(demo: DemoHost): string[] {
   return ['--port-range', `${s.game.min}-${s.game.max}`, '--client-port-range', `${s.client.min}-${s.client.max}`, ...(s.unitDir === UNIT_DIR ? [] : ['--unit-dir', s.unitDir]), ...s.args];
 }
 
+/** Where the checks read a host's data directory: its setup's dataDir, else the host's bind source. */
+function dataDirOf(demo: DemoHost): string {
+  return chaosSetup(demo).dataDir ?? demo.host.dirs.varLib;
+}
+
+/** The host's port leases by instance (an empty table before the first lease is written). */
+export async function readLeases(demo: DemoHost): Promise<Record<string, { port: number; clientPort: number }>> {
+  const text = await readFile(join(dataDirOf(demo), 'status', 'leases.json'), 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return '{"leases": {}}';
+    throw err;
+  });
+  return (JSON.parse(text) as { leases: Record<string, { port: number; clientPort: number }> }).leases;
+}
+
 /** A controller process of a scenario, with its stderr kept for failure messages. */
 export interface ControllerProcess {
   child: ChildProcess;
@@ -172,8 +186,7 @@ export async function statusProblems(demo: DemoHost, state: DesiredState): Promi
 
   // Deletions finished: no status or lease left of an instance whose document is gone.
   for (const n of await demo.status.names('Instance')) if (!state.instances.has(n)) problems.push(`Instance/${n}: status kept after its document was deleted`);
-  const leases = JSON.parse(await readFile(join(chaosSetup(demo).dataDir ?? demo.host.dirs.varLib, 'status', 'leases.json'), 'utf8').catch(() => '{"leases": {}}')) as { leases: Record<string, unknown> };
-  for (const n of Object.keys(leases.leases)) if (!state.instances.has(n)) problems.push(`Instance/${n}: lease kept after its document was deleted`);
+  for (const n of Object.keys(await readLeases(demo))) if (!state.instances.has(n)) problems.push(`Instance/${n}: lease kept after its document was deleted`);
   return problems;
 }
 
@@ -215,7 +228,7 @@ export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<
   if (state.problems.length > 0) problems.push(`the documents have problems: ${state.problems.map((p) => p.message).join('; ')}`);
   const { all, running } = desired(state);
   const root = demo.host.root;
-  const data = chaosSetup(demo).dataDir ?? demo.host.dirs.varLib;
+  const data = dataDirOf(demo);
 
   // Units: every server that should run is active; nothing else is loaded as anything but inactive.
   const services = await demo.systemd.listUnits(['left4me-server@*.service']);
@@ -244,8 +257,7 @@ export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<
   problems.push(...diff('enabled servers', wants.filter((f) => f.startsWith('left4me-server@')).map(name), running));
 
   // Leases: exactly one per instance document, no port twice, all in range.
-  const leaseFile = JSON.parse(await readFile(join(data, 'status', 'leases.json'), 'utf8')) as { leases: Record<string, { port: number; clientPort: number }> };
-  const leases = Object.entries(leaseFile.leases);
+  const leases = Object.entries(await readLeases(demo));
   problems.push(...diff('leases', leases.map(([n]) => n), all));
   for (const field of ['port', 'clientPort'] as const) {
     const ports = leases.map(([, l]) => l[field]);
