@@ -9,8 +9,7 @@
 // ports with the same RCON passwords. The exposure of every unit the install
 // runs is measured there (README's security table).
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_INSTALLATION_PATH, writeDemoInstallation } from '../controller/demo/game-server/installation.js';
 import { bootThrowawayRoot, type ExecResult, type ThrowawayRoot } from '../controller/demo/private-host/private-host.js';
 import { packageRoot } from '../controller/package-root.js';
+import { fileHashes, unitProperties } from './support/host-files.js';
 import { releaseTarball } from './support/pack.js';
 import { queryServer, rcon, waitFor } from './support/demo-host.js';
 
@@ -60,22 +60,8 @@ const left4me = (host: ThrowawayRoot, ...args: string[]): Promise<ExecResult> =>
 /** The paths install.sh reported writing or finding unchanged. */
 const reported = (out: string) => [...out.matchAll(/^left4me install: (wrote|unchanged) (\/\S+)/gm)].map((m) => ({ what: m[1]!, path: m[2]! }));
 
-async function unitFacts(host: ThrowawayRoot, unit: string): Promise<Record<string, string>> {
-  const r = await host.exec('systemctl', ['show', unit, '-p', 'LoadState,ActiveState,UnitFileState,InvocationID,MainPID,NRestarts']);
-  return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-}
-
-/** sha256 and mode of every file under the given host paths; links by their target. */
-function hashes(host: ThrowawayRoot, paths: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (p: string) => {
-    const st = lstatSync(join(host.root, p));
-    if (st.isDirectory()) for (const e of readdirSync(join(host.root, p))) walk(`${p}/${e}`);
-    else out.set(p, `${st.isSymbolicLink() ? `-> ${readlinkSync(join(host.root, p))}` : createHash('sha256').update(readFileSync(join(host.root, p))).digest('hex')}:${st.mode.toString(8)}`);
-  };
-  for (const p of paths) walk(p);
-  return out;
-}
+const unitFacts = (host: ThrowawayRoot, unit: string) => unitProperties(host, unit, ['LoadState', 'ActiveState', 'UnitFileState', 'InvocationID', 'MainPID', 'NRestarts']);
+const hashes = (host: ThrowawayRoot, paths: string[]) => fileHashes(host.root, paths);
 
 /** Every path the host wrote on `/` since boot (its upper layer), with `deleted ` before whiteouts. */
 function written(host: ThrowawayRoot): string[] {

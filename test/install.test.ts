@@ -9,12 +9,12 @@
 // tarball) restarts both services; run from the installed package, the script
 // finds its own prefix.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileHashes, unitProperties } from './support/host-files.js';
 import { releaseTarball } from './support/pack.js';
 import { bootPrivateHost, type ExecResult, type PrivateHost } from '../controller/demo/private-host/private-host.js';
 
@@ -74,22 +74,8 @@ function reported(out: string): Array<{ what: 'wrote' | 'unchanged'; path: strin
   return [...out.matchAll(/^left4me install: (wrote|unchanged) (\/\S+)/gm)].map((m) => ({ what: m[1] as 'wrote' | 'unchanged', path: m[2]! }));
 }
 
-/** sha256 of every file under (or at) a host path, by host path; symlinks by their target. */
-function hashes(paths: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (p: string) => {
-    const st = lstatSync(join(host.root, p));
-    if (st.isDirectory()) for (const e of readdirSync(join(host.root, p))) walk(`${p}/${e}`);
-    else out.set(p, createHash('sha256').update(st.isSymbolicLink() ? `link:${p}` : readFileSync(join(host.root, p))).digest('hex') + `:${st.mode.toString(8)}`);
-  };
-  for (const p of paths) walk(p);
-  return out;
-}
-
-async function unitFacts(unit: string): Promise<Record<string, string>> {
-  const r = await host.exec('systemctl', ['show', unit, '-p', 'LoadState,ActiveState,UnitFileState,MainPID,NRestarts']);
-  return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-}
+const hashes = (paths: string[]) => fileHashes(host.root, paths);
+const unitFacts = (unit: string) => unitProperties(host, unit, ['LoadState', 'ActiveState', 'UnitFileState', 'MainPID', 'NRestarts']);
 
 const hostPath = (p: string) => join(host.root, p);
 /** Files the controller rendered into the unit directory (first line: its header). */
