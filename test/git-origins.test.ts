@@ -45,7 +45,10 @@ describe('a git source beside the local state directory, on a real host', { time
     expect((await demo.server('gitty')).mainPid).toBe(before.mainPid);
 
     rmSync(join(demo.stateDir, 'instances', 'gitty.yaml'));
-    await waitFor('gitty valid again', async () => condition(await status('gitty'), 'Valid') !== 'False' && condition(await status('gitty'), 'Ready') === 'True', 60_000);
+    await waitFor('gitty valid again', async () => condition(await status('gitty'), 'Valid') !== 'False' && condition(await status('gitty'), 'Ready') === 'True', 60_000).catch(async (err: unknown) => {
+      console.log(`gitty's status: ${JSON.stringify(await status('gitty'), null, 1)}\ncontroller log:\n${ctl.logTail()}`);
+      throw err;
+    });
     expect((await demo.server('gitty')).mainPid).toBe(before.mainPid);
   });
 

@@ -63,6 +63,8 @@ export interface ControllerDeps {
 
 /** Debounce of state-directory events: editors write files in several steps. */
 const WATCH_DEBOUNCE_MS = 20;
+/** A new directory in the state directory is read again this long after it appeared (watchStateDir). */
+const NEW_DIRECTORY_SETTLE_MS = 1_500;
 /** A failed load (e.g. a lease write on a full disk) is tried again after this, doubling per failure up to the max. */
 const LOAD_RETRY_MIN_MS = 500;
 const LOAD_RETRY_MAX_MS = 30_000;
@@ -241,6 +243,7 @@ export class Controller {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopResync?.();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
     for (const u of this.unsubscribe) u();
     await this.gitSources?.stop();
     await this.sampler.stop();
@@ -292,8 +295,20 @@ export class Controller {
       awaitWriteFinish: false,
       atomic: false,
     });
-    this.watcher.on('all', (_event: string, path: string) => {
-      if (/\.ya?ml$/.test(path) || !/\.[^/]+$/.test(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS, 'changed');
+    const documentish = (path: string) => /\.ya?ml$/.test(path) || !/\.[^/]+$/.test(path);
+    this.watcher.on('all', (event: string, path: string) => {
+      this.deps.log.debug({ event, path }, 'state directory changed');
+      if (documentish(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS, 'changed');
+      // chokidar reads a new directory, then watches it: a file that lands between the two is never reported, and
+      // without an 'add' it never reports that file's removal either. So a new directory is read once more after
+      // its watch is set (the load reads the whole tree; 'raw' below then sees every later change in it).
+      if (event === 'addDir') this.scheduleSettleLoad();
+    });
+    // The kernel's own events for every watched directory, whatever chokidar's bookkeeping makes of them: a
+    // removal it cannot match to a file it knew (the race above) still loads. Loads are debounced and read the
+    // whole tree, so the extra events cost one coalesced read.
+    this.watcher.on('raw', (_event: string, path: string | null) => {
+      if (path && !path.startsWith('.') && documentish(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS, 'changed');
     });
     this.watcher.on('error', (err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'state directory watch failed'));
     const watcher = this.watcher;
@@ -305,6 +320,17 @@ export class Controller {
   }
 
   private pendingScope: 'changed' | 'all' = 'changed';
+  private settleTimer?: NodeJS.Timeout;
+
+  /** One more load after a new directory's watch is surely set (chokidar's readdir throttle is 1 s). */
+  private scheduleSettleLoad(): void {
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      this.scheduleLoad(0, 'changed');
+    }, NEW_DIRECTORY_SETTLE_MS);
+    this.settleTimer.unref?.();
+  }
 
   private scheduleLoad(delayMs: number, scope: 'changed' | 'all'): void {
     if (scope === 'all') this.pendingScope = 'all';

@@ -158,12 +158,23 @@ export async function unitFacts(host: PrivateHost, unit: string): Promise<UnitFa
 /** A controller running in this process against a demo host. */
 export async function startController(demo: DemoHost, extra: ControllerConfigInput = {}, opts: { watch?: boolean } = {}) {
   const systemd = new DbusSystemdAdapter({ address: demo.host.busAddress });
-  const log = pino({ level: process.env.LEFT4ME_TEST_LOG ?? 'silent' });
+  // The last lines the controller logged, kept in memory so a failing test can print them (logTail).
+  const lines: string[] = [];
+  const sink = {
+    write(line: string) {
+      if (process.env.LEFT4ME_TEST_LOG) process.stderr.write(line);
+      lines.push(line.trimEnd());
+      if (lines.length > 400) lines.splice(0, lines.length - 400);
+    },
+  };
+  const log = pino({ level: process.env.LEFT4ME_TEST_LOG ?? 'debug' }, sink);
   const controller = new Controller(demo.config({ resyncMs: 600_000, emptyPollMs: 300, ...extra }), { systemd, log, probe: a2sProbe('127.0.0.1', 500) });
   await controller.start({ watch: opts.watch ?? true, resync: false });
   return {
     controller,
     systemd,
+    /** The controller's last log lines (up to 400), oldest first. */
+    logTail: (n = 400) => lines.slice(-n).join('\n'),
     async stop() {
       await controller.stop();
       await systemd.close();
