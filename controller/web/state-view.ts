@@ -9,12 +9,16 @@ import { loadState, type DesiredState, type LoadOptions } from '../documents/loa
 import type { HostLayout } from '../host/layout.js';
 import { readActiveSources } from '../sources/active.js';
 
+/** The kept state is dropped again this long after a new directory appeared (chokidar's readdir throttle is 1 s). */
+const NEW_DIRECTORY_SETTLE_MS = 1_500;
+
 export class StateView {
   private current?: Promise<DesiredState>;
   private watcher?: FSWatcher;
   private generation = 0;
   /** The active sources the kept state was loaded with, as a comparable key. */
   private sourcesSeen?: string;
+  private settleTimer?: NodeJS.Timeout;
 
   /** `sources`: the host layout whose git sources are read beside `dir` (none when absent). */
   constructor(
@@ -27,7 +31,18 @@ export class StateView {
   async follow(): Promise<void> {
     if (this.watcher) return;
     const w = watch(this.dir, { ignoreInitial: true, depth: 8, followSymlinks: false });
-    w.on('all', () => this.invalidate());
+    w.on('all', (event: string) => {
+      this.invalidate();
+      // chokidar misses a file written into a new directory before that directory's watch is set (and then its
+      // removal too): the kept state is dropped once more after the watch is surely set.
+      if (event === 'addDir') {
+        clearTimeout(this.settleTimer);
+        this.settleTimer = setTimeout(() => this.invalidate(), NEW_DIRECTORY_SETTLE_MS);
+        this.settleTimer.unref?.();
+      }
+    });
+    // The kernel's events for every watched directory, including those chokidar cannot match to a file it knew.
+    w.on('raw', () => this.invalidate());
     w.on('error', () => this.invalidate());
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
     this.watcher = w;
@@ -75,6 +90,7 @@ export class StateView {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.settleTimer);
     await this.watcher?.close();
     this.watcher = undefined;
   }
