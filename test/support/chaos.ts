@@ -357,20 +357,28 @@ export async function checkHost(demo: DemoHost, opts: { untouched?: ReadonlyMap<
 }
 
 /**
- * Runs a controller daemon until every document's status is current and Ready, then stops it (SIGTERM).
- * A reconcile in flight at the stop (a server restarting onto a build that just landed) finishes during the
- * stop and may write a status that is not Ready yet: then another daemon runs, until a stop leaves all Ready.
+ * Runs a controller daemon until it has made its first full pass and every document's status is current and
+ * Ready, then stops it (SIGTERM). Statuses on disk alone do not say the host is settled: a controller killed
+ * mid-restart (server stopped, not yet started) left the Ready of its previous pass, so a daemon stopped before
+ * its own first pass ended would leave that half-done restart behind. A reconcile in flight at the stop (a
+ * server restarting onto a build that just landed) finishes during the stop and may write a status that is not
+ * Ready yet: then another daemon runs, until a stop leaves all Ready.
  */
 export async function settle(demo: DemoHost, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let lives = 1; ; lives++) {
-    const c = controllerProcess(demo);
+    // At info, the daemon says when its first pass over every key is done.
+    const c = controllerProcess(demo, ['--log-level', 'info']);
     let last: string[] = [];
     try {
       await waitFor(
-        'every status current and Ready',
+        'a first full pass, then every status current and Ready',
         async () => {
           if (c.child.exitCode !== null) throw new Error(`the controller exited ${c.child.exitCode}: ${c.stderr()}`);
+          if (!c.stderr().includes('"msg":"initial pass done"')) {
+            last = ['the controller has not finished its first pass'];
+            return false;
+          }
           last = await statusProblems(demo, await desiredState(demo));
           return last.length === 0;
         },
