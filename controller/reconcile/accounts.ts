@@ -6,6 +6,7 @@ import type { LeaseRecovery } from '../status/leases.js';
 import { UidLeases, type UidLeaseConflict } from '../status/uid-leases.js';
 import { nssReadsUserdb, renderUserRecord, serverAccountName, uidOfRecordFile, uidRangeClashes, uidRangeProblem, USERDB_DIR } from '../systemd/server-accounts.js';
 import { instancePaths } from '../systemd/units.js';
+import { Serial } from '../serial.js';
 
 /**
  * The game servers' accounts on this host: the uid leases
@@ -16,6 +17,8 @@ import { instancePaths } from '../systemd/units.js';
  */
 export class ServerAccounts {
   private leases?: UidLeases;
+  /** reconcile() and release() with their records, one at a time (Serial says why). */
+  private readonly changes = new Serial();
   private gid?: number;
   private webGid?: number;
 
@@ -64,20 +67,25 @@ export class ServerAccounts {
   }
 
   /** Leases uids for the instances this host runs; rewrites the records when a lease changed. */
-  async reconcile(names: readonly string[]): Promise<UidLeaseConflict[]> {
-    const leases = await this.load();
-    const before = JSON.stringify([...leases.all()]);
-    const conflicts = await leases.reconcile(names);
-    if (JSON.stringify([...leases.all()]) !== before) await this.publish();
-    return conflicts;
+  reconcile(names: readonly string[]): Promise<UidLeaseConflict[]> {
+    // One change and its records at a time: a publish from an older table would remove a record just written.
+    return this.changes.run(async () => {
+      const leases = await this.load();
+      const before = JSON.stringify([...leases.all()]);
+      const conflicts = await leases.reconcile(names);
+      if (JSON.stringify([...leases.all()]) !== before) await this.publish();
+      return conflicts;
+    });
   }
 
   /** Releases an instance's uid and removes its record (its server is gone). */
-  async release(name: string): Promise<void> {
-    const leases = await this.load();
-    if (leases.get(name) === undefined) return;
-    await leases.release(name);
-    await this.publish();
+  release(name: string): Promise<void> {
+    return this.changes.run(async () => {
+      const leases = await this.load();
+      if (leases.get(name) === undefined) return;
+      await leases.release(name);
+      await this.publish();
+    });
   }
 
   /**

@@ -54,6 +54,28 @@ describe('PortLeases', () => {
     expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).leases)).toEqual(['a']);
   });
 
+  it('a release during a reconcile is not undone by it (the controller reads documents while a deletion runs)', async () => {
+    const file = join(dir, 'concurrent.json');
+    // The reconcile waits in its port probe for a new instance while the deletion releases another.
+    let probed!: () => void;
+    const probing = new Promise<void>((r) => (probed = r));
+    let answer!: (free: boolean) => void;
+    const answered = new Promise<boolean>((r) => (answer = r));
+    const l = await PortLeases.open(file, game, client, async () => {
+      probed();
+      return answered;
+    });
+    await l.reconcile([{ name: 'gone', port: 27015, clientPort: 26900 }]);
+    const reconciling = l.reconcile([{ name: 'gone', port: 27015, clientPort: 26900 }, { name: 'new' }]);
+    await probing;
+    const releasing = l.release('gone');
+    answer(true);
+    await Promise.all([reconciling, releasing]);
+    expect([...l.all().keys()]).toEqual(['new']);
+    expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).leases)).toEqual(['new']);
+    expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).leases)).toEqual([...(await PortLeases.open(file, game, client)).all().keys()]);
+  });
+
   it('is sticky: existing leases survive new instances and re-ordering', async () => {
     const l = await open();
     await l.reconcile([{ name: 'z' }]);

@@ -1,6 +1,7 @@
 import { readFile, rename } from 'node:fs/promises';
 import { isDocumentName, jsonEntries } from '../documents/names.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { Serial } from '../serial.js';
 
 /** The ports one instance holds. */
 export interface Lease {
@@ -75,6 +76,8 @@ export interface PortRange {
  */
 export class PortLeases {
   private leases = new Map<string, Lease>();
+  /** reconcile() and release() one at a time (Serial says why). */
+  private readonly changes = new Serial();
 
   private constructor(
     private readonly file: string,
@@ -119,7 +122,11 @@ export class PortLeases {
    * (deletion does, once the server is gone). Returns conflicts; persists when
    * anything changed.
    */
-  async reconcile(requests: LeaseRequest[]): Promise<LeaseConflict[]> {
+  reconcile(requests: LeaseRequest[]): Promise<LeaseConflict[]> {
+    return this.changes.run(() => this.reconcileNow(requests));
+  }
+
+  private async reconcileNow(requests: LeaseRequest[]): Promise<LeaseConflict[]> {
     let busy = new Set<number>();
     let result = this.preview(requests, busy);
     // New automatic leases only: a port we already lease is ours even while our server holds it.
@@ -213,12 +220,14 @@ export class PortLeases {
   }
 
   /** Releases an instance's ports (after its server and units are gone). */
-  async release(name: string): Promise<void> {
-    if (!this.leases.has(name)) return;
-    const left = new Map(this.leases);
-    left.delete(name);
-    await this.save(left);
-    this.leases = left;
+  release(name: string): Promise<void> {
+    return this.changes.run(async () => {
+      if (!this.leases.has(name)) return;
+      const left = new Map(this.leases);
+      left.delete(name);
+      await this.save(left);
+      this.leases = left;
+    });
   }
 
   private async save(leases: ReadonlyMap<string, Lease>): Promise<void> {

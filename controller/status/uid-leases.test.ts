@@ -45,6 +45,16 @@ describe('UidLeases', () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ uids: { a: 1879048192 } });
   });
 
+  it('a release during a reconcile is not undone by it, nor does it undo the reconcile', async () => {
+    const file = join(dir, 'concurrent.json');
+    const l = await open(file);
+    await l.reconcile(['gone']);
+    // Both in flight at once, as a document load and a deletion are in the controller.
+    await Promise.all([l.reconcile(['gone', 'new']), l.release('gone')]);
+    expect([...l.all().keys()]).toEqual(['new']);
+    expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).uids)).toEqual(['new']);
+  });
+
   it('is sticky: a uid stays with its instance while others come and go, and is reused only after release', async () => {
     const l = await open();
     await l.reconcile(['m']);

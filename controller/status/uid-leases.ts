@@ -1,6 +1,7 @@
 import { writeFileAtomic } from '../fs/atomic.js';
 import { isDocumentName } from '../documents/names.js';
 import { readLeaseTable, type LeaseRecovery } from './leases.js';
+import { Serial } from '../serial.js';
 
 /** Inclusive range of uids game servers are leased from. */
 export interface UidRange {
@@ -29,6 +30,8 @@ export interface UidLeaseConflict {
  */
 export class UidLeases {
   private leases = new Map<string, number>();
+  /** reconcile() and release() one at a time (Serial says why). */
+  private readonly changes = new Serial();
 
   private constructor(
     private readonly file: string,
@@ -92,22 +95,26 @@ export class UidLeases {
   }
 
   /** Brings the leases in line with the instances this host runs; persists when anything changed. */
-  async reconcile(names: readonly string[]): Promise<UidLeaseConflict[]> {
-    const { leases, conflicts } = this.preview(names);
-    const changed = JSON.stringify(sorted(leases)) !== JSON.stringify(sorted(this.leases));
-    // Saved first: a failed write (a full disk) leaves memory as the file is, so the next reconcile saves again.
-    if (changed) await this.save(leases);
-    this.leases = leases;
-    return conflicts;
+  reconcile(names: readonly string[]): Promise<UidLeaseConflict[]> {
+    return this.changes.run(async () => {
+      const { leases, conflicts } = this.preview(names);
+      const changed = JSON.stringify(sorted(leases)) !== JSON.stringify(sorted(this.leases));
+      // Saved first: a failed write (a full disk) leaves memory as the file is, so the next reconcile saves again.
+      if (changed) await this.save(leases);
+      this.leases = leases;
+      return conflicts;
+    });
   }
 
   /** Releases an instance's uid (after its server is gone). */
-  async release(name: string): Promise<void> {
-    if (!this.leases.has(name)) return;
-    const left = new Map(this.leases);
-    left.delete(name);
-    await this.save(left);
-    this.leases = left;
+  release(name: string): Promise<void> {
+    return this.changes.run(async () => {
+      if (!this.leases.has(name)) return;
+      const left = new Map(this.leases);
+      left.delete(name);
+      await this.save(left);
+      this.leases = left;
+    });
   }
 
   private async save(leases: ReadonlyMap<string, number>): Promise<void> {
