@@ -199,6 +199,20 @@ describe('reconciler in a private systemd host', () => {
     await waitFor('d deleted', async () => (await demo.status.read('Instance', 'd')) === undefined);
   });
 
+  it('a deletion held back while a state file cannot be read goes ahead once it can, without waiting for a resync', async () => {
+    await demo.write('instances/u.yaml', instanceDoc('u'));
+    await waitFor('u Ready', () => ready('u'), 30_000);
+    // The broken file might define u: u must be left alone while it cannot be read.
+    await demo.write('broken.yaml', 'kind: [unclosed\n');
+    await rm(join(demo.stateDir, 'instances/u.yaml'));
+    await waitFor('u left alone', async () => /"instance":"u".*not deleted while 1 state file/.test(ctl.logTail()));
+    expect((await unit('u')).activeState).toBe('active');
+    // Readable again (the periodic resync is 10 minutes away here): the held-back deletion runs.
+    await rm(join(demo.stateDir, 'broken.yaml'));
+    await waitFor('u deleted', async () => (await demo.status.read('Instance', 'u')) === undefined);
+    expect((await unit('u')).activeState).not.toBe('active');
+  });
+
   it('deleting a document removes its server, mount, unit file, lease and status', async () => {
     const port = (await demo.status.read('Instance', 'b'))!.port!;
     await rm(join(demo.stateDir, 'instances/b.yaml'));

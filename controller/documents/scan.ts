@@ -85,6 +85,8 @@ export async function scanStateDir(dir: string, limits: ScanLimits = DEFAULT_LIM
     } catch (err) {
       if (err instanceof UnsafePathError && /not a regular file/.test(err.message)) problem(shown, 'not a regular file (device, FIFO or socket); refused');
       else if (err instanceof UnsafePathError) problem(shown, 'changed into a symbolic link while being read; not read');
+      // Gone since it was listed (removed, or renamed over by an editor): not a file that cannot be read.
+      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       else problem(shown, `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       return;
     }

@@ -377,6 +377,11 @@ export class Controller {
       const keys = changedKeys(before, state);
       // A lease conflict that appeared or cleared concerns instances whose own documents did not change.
       if (JSON.stringify([...this.leaseConflicts]) !== conflictsBefore) for (const name of state.instances.keys()) keys.add(`instance/${name}`);
+      // A deletion held back while some state file could not be read (it might define the instance) waits for
+      // that to change; no document of the instance changes then, so its key is added here.
+      if (JSON.stringify(before.unreadableFiles) !== JSON.stringify(state.unreadableFiles)) {
+        for (const name of await this.existingInstances()) if (!state.instances.has(name)) keys.add(`instance/${name}`);
+      }
       for (const key of [...keys].sort()) this.queue.add(key);
     };
     // Serialise loads: a watch event during a load runs one more afterwards.
