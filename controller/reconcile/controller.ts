@@ -339,6 +339,7 @@ export class Controller {
       this.reloadTimer = undefined;
       const s = this.pendingScope;
       this.pendingScope = 'changed';
+      this.deps.log.debug({ scope: s }, 'reading the documents');
       this.loadDesired(s).then(
         () => {
           this.loadFailures = 0;
