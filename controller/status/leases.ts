@@ -70,21 +70,54 @@ export interface PortRange {
 }
 
 /**
+ * What the port and uid lease tables share: a map by instance name that is
+ * written before it is believed (a failed write, e.g. on a full disk, leaves
+ * memory as the file is, so the next change writes again), changed one
+ * change at a time (Serial says why), and released entry by entry once an
+ * instance's server is gone.
+ */
+export abstract class LeaseTable<V> {
+  protected leases = new Map<string, V>();
+  protected readonly changes = new Serial();
+
+  /** The lease of an instance, if any. */
+  get(name: string): V | undefined {
+    return this.leases.get(name);
+  }
+
+  /** Every lease, by instance name. */
+  all(): ReadonlyMap<string, V> {
+    return this.leases;
+  }
+
+  /** Releases an instance's lease (after its server and units are gone). */
+  release(name: string): Promise<void> {
+    return this.changes.run(async () => {
+      if (!this.leases.has(name)) return;
+      const left = new Map(this.leases);
+      left.delete(name);
+      await this.save(left);
+      this.leases = left;
+    });
+  }
+
+  protected abstract save(leases: ReadonlyMap<string, V>): Promise<void>;
+}
+
+/**
  * Port leases of this host, persisted as one JSON file. Leases are sticky: an
  * instance keeps its ports until it is deleted, and whoever holds a port keeps
  * it when another document later asks for the same port explicitly.
  */
-export class PortLeases {
-  private leases = new Map<string, Lease>();
-  /** reconcile() and release() one at a time (Serial says why). */
-  private readonly changes = new Serial();
-
+export class PortLeases extends LeaseTable<Lease> {
   private constructor(
     private readonly file: string,
     private readonly game: PortRange,
     private readonly client: PortRange,
     private readonly portFree?: (port: number) => Promise<boolean>,
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * Loads the lease file (missing = no leases; unreadable = rebuilt through
@@ -102,16 +135,6 @@ export class PortLeases {
       recovery!.recovered({ file, movedTo: table.movedTo, leases: l.leases.size });
     }
     return l;
-  }
-
-  /** The lease of an instance, if any. */
-  get(name: string): Lease | undefined {
-    return this.leases.get(name);
-  }
-
-  /** Every lease, by instance name. */
-  all(): ReadonlyMap<string, Lease> {
-    return this.leases;
   }
 
   /**
@@ -219,18 +242,7 @@ export class PortLeases {
     return { leases, conflicts };
   }
 
-  /** Releases an instance's ports (after its server and units are gone). */
-  release(name: string): Promise<void> {
-    return this.changes.run(async () => {
-      if (!this.leases.has(name)) return;
-      const left = new Map(this.leases);
-      left.delete(name);
-      await this.save(left);
-      this.leases = left;
-    });
-  }
-
-  private async save(leases: ReadonlyMap<string, Lease>): Promise<void> {
+  protected async save(leases: ReadonlyMap<string, Lease>): Promise<void> {
     const sorted = Object.fromEntries([...leases].sort(([a], [b]) => (a < b ? -1 : 1)));
     await writeFileAtomic(this.file, `${JSON.stringify({ leases: sorted }, null, 2)}\n`);
   }

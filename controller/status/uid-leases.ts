@@ -1,7 +1,6 @@
 import { writeFileAtomic } from '../fs/atomic.js';
 import { isDocumentName } from '../documents/names.js';
-import { readLeaseTable, type LeaseRecovery } from './leases.js';
-import { Serial } from '../serial.js';
+import { LeaseTable, readLeaseTable, type LeaseRecovery } from './leases.js';
 
 /** Inclusive range of uids game servers are leased from. */
 export interface UidRange {
@@ -28,15 +27,13 @@ export interface UidLeaseConflict {
  * until the operator's range no longer holds it. Owns only the file; who may
  * use which uid is decided here, nowhere else.
  */
-export class UidLeases {
-  private leases = new Map<string, number>();
-  /** reconcile() and release() one at a time (Serial says why). */
-  private readonly changes = new Serial();
-
+export class UidLeases extends LeaseTable<number> {
   private constructor(
     private readonly file: string,
     private readonly range: UidRange,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Loads the lease file (missing = no leases; unreadable = rebuilt through `recovery`); entries that are not a uid are dropped. */
   static async open(file: string, range: UidRange, recovery?: LeaseRecovery<number>): Promise<UidLeases> {
@@ -50,16 +47,6 @@ export class UidLeases {
       recovery!.recovered({ file, movedTo: table.movedTo, leases: l.leases.size });
     }
     return l;
-  }
-
-  /** The uid of an instance, if leased. */
-  get(name: string): number | undefined {
-    return this.leases.get(name);
-  }
-
-  /** Every lease, by instance name. */
-  all(): ReadonlyMap<string, number> {
-    return this.leases;
   }
 
   /**
@@ -106,18 +93,8 @@ export class UidLeases {
     });
   }
 
-  /** Releases an instance's uid (after its server is gone). */
-  release(name: string): Promise<void> {
-    return this.changes.run(async () => {
-      if (!this.leases.has(name)) return;
-      const left = new Map(this.leases);
-      left.delete(name);
-      await this.save(left);
-      this.leases = left;
-    });
-  }
 
-  private async save(leases: ReadonlyMap<string, number>): Promise<void> {
+  protected async save(leases: ReadonlyMap<string, number>): Promise<void> {
     await writeFileAtomic(this.file, `${JSON.stringify({ uids: Object.fromEntries(sorted(leases)) }, null, 2)}\n`);
   }
 }
