@@ -9,12 +9,12 @@
 // status once. plan.ts is pure; executors are a table (instance/executors.ts).
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import type { RemoteFingerprint, StepRunner } from '../builds/pipeline.js';
 import { documentLoadOptions, installationRootProblem, keptDirectories, onHost, type ControllerConfig } from '../config.js';
 import { loadState, type DesiredState, type LoadOptions } from '../documents/loader.js';
 import { formatProblem } from '../documents/problems.js';
+import { watchTree, type TreeWatch } from '../documents/watch.js';
 import { RconSecrets } from '../secrets.js';
 import { readActiveSources } from '../sources/active.js';
 import { PortLeases, portFreeOnHost } from '../status/leases.js';
@@ -63,8 +63,6 @@ export interface ControllerDeps {
 
 /** Debounce of state-directory events: editors write files in several steps. */
 const WATCH_DEBOUNCE_MS = 20;
-/** A new directory in the state directory is read again this long after it appeared (watchStateDir). */
-const NEW_DIRECTORY_SETTLE_MS = 1_500;
 /** A failed load (e.g. a lease write on a full disk) is tried again after this, doubling per failure up to the max. */
 const LOAD_RETRY_MIN_MS = 500;
 const LOAD_RETRY_MAX_MS = 30_000;
@@ -87,7 +85,7 @@ export class Controller {
   private readonly reloader: Reloader;
   private readonly buildSide: BuildReconciler;
   private readonly janitor: HostJanitor;
-  private watcher?: FSWatcher;
+  private watcher?: TreeWatch;
   private stopResync?: () => void;
   /** The git sources of controller.yaml (none: nothing runs). */
   private gitSources?: GitSources;
@@ -243,7 +241,6 @@ export class Controller {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopResync?.();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    if (this.settleTimer) clearTimeout(this.settleTimer);
     for (const u of this.unsubscribe) u();
     await this.gitSources?.stop();
     await this.sampler.stop();
@@ -286,51 +283,25 @@ export class Controller {
 
   /** Watches the state directory; resolves once chokidar has walked it, so no edit made after start() returns goes unseen. */
   private watchStateDir(): Promise<void> {
-    this.watcher = watch(this.cfg.stateDir, {
-      ignoreInitial: true,
-      // A link out of the state directory must not make root watch (or stat) a tree someone else chose.
-      followSymlinks: false,
-      // chokidar 5 matches no globs: watch the directory and filter here.
-      ignored: (path: string) => /(^|\/)\.[^/]+$/.test(path),
-      awaitWriteFinish: false,
-      atomic: false,
-    });
     const documentish = (path: string) => /\.ya?ml$/.test(path) || !/\.[^/]+$/.test(path);
-    this.watcher.on('all', (event: string, path: string) => {
-      this.deps.log.debug({ event, path }, 'state directory changed');
-      if (documentish(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS, 'changed');
-      // chokidar reads a new directory, then watches it: a file that lands between the two is never reported, and
-      // without an 'add' it never reports that file's removal either. So a new directory is read once more after
-      // its watch is set (the load reads the whole tree; 'raw' below then sees every later change in it).
-      if (event === 'addDir') this.scheduleSettleLoad();
-    });
-    // The kernel's own events for every watched directory, whatever chokidar's bookkeeping makes of them: a
-    // removal it cannot match to a file it knew (the race above) still loads. Loads are debounced and read the
-    // whole tree, so the extra events cost one coalesced read.
-    this.watcher.on('raw', (_event: string, path: string | null) => {
-      if (path && !path.startsWith('.') && documentish(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS, 'changed');
-    });
-    this.watcher.on('error', (err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'state directory watch failed'));
-    const watcher = this.watcher;
-    return new Promise<void>((resolve) => {
-      watcher.once('ready', () => resolve());
-      // A watch that fails is logged above; the periodic resync still reads the tree, so start goes on.
-      watcher.once('error', () => resolve());
-    });
+    this.watcher = watchTree(
+      this.cfg.stateDir,
+      // chokidar 5 matches no globs: watch the directory and filter here.
+      { ignored: (path: string) => /(^|\/)\.[^/]+$/.test(path) },
+      {
+        change: (path, event) => {
+          this.deps.log.debug({ event, path }, 'state directory changed');
+          if (path === undefined) this.scheduleLoad(0, 'changed');
+          else if (documentish(path)) this.scheduleLoad(WATCH_DEBOUNCE_MS, 'changed');
+        },
+        // A watch that fails is logged; the periodic resync still reads the tree, so start goes on.
+        error: (err) => this.deps.log.error({ err: errorMessage(err) }, 'state directory watch failed'),
+      },
+    );
+    return this.watcher.ready;
   }
 
   private pendingScope: 'changed' | 'all' = 'changed';
-  private settleTimer?: NodeJS.Timeout;
-
-  /** One more load after a new directory's watch is surely set (chokidar's readdir throttle is 1 s). */
-  private scheduleSettleLoad(): void {
-    if (this.settleTimer) clearTimeout(this.settleTimer);
-    this.settleTimer = setTimeout(() => {
-      this.settleTimer = undefined;
-      this.scheduleLoad(0, 'changed');
-    }, NEW_DIRECTORY_SETTLE_MS);
-    this.settleTimer.unref?.();
-  }
 
   private scheduleLoad(delayMs: number, scope: 'changed' | 'all'): void {
     if (scope === 'all') this.pendingScope = 'all';

@@ -4,21 +4,17 @@
  * after this service wrote to it, or when a git source's `current` flipped.
  * Requests share one load in flight.
  */
-import { watch, type FSWatcher } from 'chokidar';
 import { loadState, type DesiredState, type LoadOptions } from '../documents/loader.js';
+import { watchTree, type TreeWatch } from '../documents/watch.js';
 import type { HostLayout } from '../host/layout.js';
 import { readActiveSources } from '../sources/active.js';
 
-/** The kept state is dropped again this long after a new directory appeared (chokidar's readdir throttle is 1 s). */
-const NEW_DIRECTORY_SETTLE_MS = 1_500;
-
 export class StateView {
   private current?: Promise<DesiredState>;
-  private watcher?: FSWatcher;
+  private watcher?: TreeWatch;
   private generation = 0;
   /** The active sources the kept state was loaded with, as a comparable key. */
   private sourcesSeen?: string;
-  private settleTimer?: NodeJS.Timeout;
 
   /** `sources`: the host layout whose git sources are read beside `dir` (none when absent). */
   constructor(
@@ -30,21 +26,8 @@ export class StateView {
   /** Starts following the directory; without it every get() loads afresh. */
   async follow(): Promise<void> {
     if (this.watcher) return;
-    const w = watch(this.dir, { ignoreInitial: true, depth: 8, followSymlinks: false });
-    w.on('all', (event: string) => {
-      this.invalidate();
-      // chokidar misses a file written into a new directory before that directory's watch is set (and then its
-      // removal too): the kept state is dropped once more after the watch is surely set.
-      if (event === 'addDir') {
-        clearTimeout(this.settleTimer);
-        this.settleTimer = setTimeout(() => this.invalidate(), NEW_DIRECTORY_SETTLE_MS);
-        this.settleTimer.unref?.();
-      }
-    });
-    // The kernel's events for every watched directory, including those chokidar cannot match to a file it knew.
-    w.on('raw', () => this.invalidate());
-    w.on('error', () => this.invalidate());
-    await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    const w = watchTree(this.dir, { depth: 8 }, { change: () => this.invalidate(), error: () => this.invalidate() });
+    await w.ready;
     this.watcher = w;
     this.invalidate();
   }
@@ -90,7 +73,6 @@ export class StateView {
   }
 
   async close(): Promise<void> {
-    clearTimeout(this.settleTimer);
     await this.watcher?.close();
     this.watcher = undefined;
   }
