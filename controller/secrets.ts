@@ -147,6 +147,11 @@ export class RconSecrets {
     return (await this.load()).get(instance);
   }
 
+  /** The instances a password is kept for (a trace of an instance, as a lease is). */
+  async names(): Promise<string[]> {
+    return [...(await this.load()).keys()];
+  }
+
   /** Forgets an instance's password (it was deleted). */
   async remove(instance: string): Promise<void> {
     const all = await this.load();

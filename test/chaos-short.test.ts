@@ -2,9 +2,9 @@
 // chaos`): each scenario at a small size, ending with the same host check.
 // LEFT4ME_CHAOS_SEED replays a printed seed.
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chaosSeed, checkHost, serverFacts, settle } from './support/chaos.js';
+import { chaosSeed, checkHost, controllerOnce, serverFacts, settle } from './support/chaos.js';
 import { bootDemoHost, unitFacts, type DemoHost } from './support/demo-host.js';
 import { controllerKills, corruptFiles, serverFaults } from './chaos/scenarios.js';
 
@@ -35,6 +35,14 @@ describe('chaos (short)', () => {
     expect((await unitFacts(demo.host, 'left4me-server@bystander-0.service')).ActiveState).toBe('inactive');
     await settle(demo);
     expect((await unitFacts(demo.host, 'left4me-server@bystander-0.service')).ActiveState).toBe('active');
+
+    // An RCON password is a trace of an instance too: one a deletion killed between its last steps left
+    // behind (no lease, uid, status, unit or directory names the instance any more) is removed by the next pass.
+    const secrets = join(demo.host.dirs.varLib, 'secrets', 'rcon.json');
+    const passwords = JSON.parse(await readFile(secrets, 'utf8')) as Record<string, string>;
+    await writeFile(secrets, JSON.stringify({ ...passwords, 'orphan-1': 'o'.repeat(24) }));
+    await controllerOnce(demo);
+    expect(JSON.parse(await readFile(secrets, 'utf8'))).toEqual(passwords);
   }, 180_000);
 
   it('a killed, a hung and a crash-looping game server are reported and handled by their rules', async () => {

@@ -389,9 +389,14 @@ export class Controller {
     for (const name of [...names].sort()) this.queue.add(`instance/${name}`);
   }
 
-  /** Instances this host has anything of: leases, status, units, directories. */
+  /**
+   * Instances this host has anything of: leases, status, RCON passwords, units, directories. Each of them, so
+   * that a deletion killed between its steps is finished whichever traces it had already removed.
+   */
   private async existingInstances(): Promise<Set<string>> {
     const names = new Set<string>([...(this.leases?.all().keys() ?? []), ...this.accounts.all().keys()]);
+    // An unreadable secrets file is reported on every instance (and never rewritten): it names nothing here.
+    for (const n of await this.secrets.names().catch(() => [] as string[])) names.add(n);
     // Names only: a full pass reads each instance's status in its own reconcile anyway.
     for (const n of await this.store.names('Instance')) names.add(n);
     try {
