@@ -6,22 +6,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbusSystemdAdapter } from '../controller/systemd/dbus-adapter.js';
 import { BASE_DOCS, bootDemoHost, instanceDoc, spawnController, UNIT_DIR, waitFor, type DemoHost } from './support/demo-host.js';
+import { mulberry32 } from './support/prng.js';
 
 const N = 20;
 // Private hosts share the machine's network namespace: this suite leases its own ports, apart from the others'.
 const PORTS = ['--port-range', '28015-28115', '--client-port-range', '29015-29115'];
 const KILLS = 10;
 let demo: DemoHost;
-
-/** A small seeded PRNG, so a failing run can be replayed with the printed seed. */
-function mulberry32(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function exited(child: ReturnType<typeof spawnController>): Promise<number | null> {
   return new Promise((resolve) => {

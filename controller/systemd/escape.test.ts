@@ -1,6 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { EscapeError, escapeUnitPath, escapeUnitString, unescapeUnitPath, unescapeUnitString } from './escape.js';
+// Deterministic pseudo-random inputs: same seed, same cases, so a failure reproduces.
+import { mulberry32 } from '../../test/support/prng.js';
 
 const hasBinary = spawnSync('systemd-escape', ['--version']).status === 0;
 
@@ -22,20 +24,9 @@ function ours(fn: (s: string) => string, input: string): Buffer | null {
   }
 }
 
-// Deterministic pseudo-random inputs: same seed, same cases, so a failure reproduces.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomStrings(seed: number, alphabet: readonly string[], count: number, maxLen: number): string[] {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   return Array.from({ length: count }, () => {
     const len = Math.floor(next() * (maxLen + 1));
     let s = '';

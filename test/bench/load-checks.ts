@@ -139,17 +139,8 @@ export function restartProblems(before: ReadonlyMap<string, string>, after: Read
   return problems;
 }
 
-/** mulberry32: a small seeded generator, so a run's script can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator of the load script (one shared by the test suites). */
+export { mulberry32 as prng } from '../support/prng.js';
 
 /** A seeded Fisher–Yates shuffle. */
 export function shuffled<T>(items: readonly T[], rand: () => number): T[] {

@@ -8,16 +8,7 @@ import { join } from 'node:path';
 import { documentLoadOptions } from '../../controller/config.js';
 import { loadState, type DesiredState } from '../../controller/documents/loader.js';
 import { spawnController, unitFacts, UNIT_DIR, waitFor, type DemoHost, type UnitFacts } from './demo-host.js';
-
-/** A small seeded PRNG, so a failing run can be replayed with the printed seed. */
-export function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './prng.js';
 
 /** The seed of one scenario run: LEFT4ME_CHAOS_SEED replays one; printed either way. */
 export function chaosSeed(scenario: string): { seed: number; random: () => number } {
