@@ -367,6 +367,8 @@ export class BuildReconciler {
    * files once for the whole pass.
    */
   async collectUnused(state: DesiredState): Promise<string[]> {
+    // Refresh ages of overlays the documents no longer have go with them (the full pass is when they are known).
+    this.elapsed.forgetExcept('refresh/', new Set([...state.overlays.keys()].map((n) => `refresh/${n}`)));
     const referenced = referencedLowerDirs(await this.mountUnitTexts());
     const l = this.cfg.units.layout;
     const removed: string[] = [];

@@ -48,4 +48,21 @@ describe('overlay refresh under a stepped clock', () => {
     expect(await builds.reconcileOverlay('cfg', state)).toEqual({ requeueAfterMs: H });
     expect(await checkedAt()).toBe(new Date(clock.wall).toISOString());
   });
+
+  it("forgets a deleted overlay's refresh age at the next full pass", async () => {
+    const stateDir = join(root, 'state-gone');
+    mkdirSync(join(stateDir, 'overlays'), { recursive: true });
+    writeFileSync(join(stateDir, 'overlays', 'cfg.yaml'), 'apiVersion: left4me/v1\nkind: Overlay\nmetadata: {name: cfg}\nspec:\n  refresh: 1h\n  sources:\n    - files:\n        - {path: left4dead2/cfg/a.cfg, content: "sv_cheats 0"}\n');
+    const cfg = controllerConfig({ stateDir, fsRoot: join(root, 'host-gone') });
+    const store = new StatusStore(onHost(cfg, cfg.units.layout.statusDir));
+    const clock = { wall: Date.now(), mono: 1_000 };
+    const elapsed = new ElapsedClock(() => clock.wall, () => clock.mono);
+    const builds = new BuildReconciler({ cfg, systemd: {} as SystemdAdapter, log: pino({ level: 'silent' }), store, now: () => clock.wall, elapsed, enqueue: () => undefined });
+    await builds.reconcileOverlay('cfg', await loadState(stateDir, documentLoadOptions(cfg)));
+    clock.mono += 10 * 60_000;
+    rmSync(join(stateDir, 'overlays', 'cfg.yaml'));
+    await builds.collectUnused(await loadState(stateDir, documentLoadOptions(cfg)));
+    // Forgotten: its age is adopted afresh from the stamp given (now), not the ten minutes it had counted.
+    expect(elapsed.age('refresh/cfg', clock.wall)).toBe(0);
+  });
 });
