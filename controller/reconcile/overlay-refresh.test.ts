@@ -20,16 +20,22 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const H = 3_600_000;
 const D = 24 * H;
 
+/** An overlay `cfg` refreshed hourly, in its own state directory and host, with the test's two clocks. */
+function rig(name: string) {
+  const stateDir = join(root, name, 'state');
+  mkdirSync(join(stateDir, 'overlays'), { recursive: true });
+  writeFileSync(join(stateDir, 'overlays', 'cfg.yaml'), 'apiVersion: left4me/v1\nkind: Overlay\nmetadata: {name: cfg}\nspec:\n  refresh: 1h\n  sources:\n    - files:\n        - {path: left4dead2/cfg/a.cfg, content: "sv_cheats 0"}\n');
+  const cfg = controllerConfig({ stateDir, fsRoot: join(root, name, 'host') });
+  const store = new StatusStore(onHost(cfg, cfg.units.layout.statusDir));
+  const clock = { wall: Date.now(), mono: 1_000 };
+  const elapsed = new ElapsedClock(() => clock.wall, () => clock.mono);
+  const builds = new BuildReconciler({ cfg, systemd: {} as SystemdAdapter, log: pino({ level: 'silent' }), store, now: () => clock.wall, elapsed, enqueue: () => undefined });
+  return { stateDir, cfg, store, clock, elapsed, builds };
+}
+
 describe('overlay refresh under a stepped clock', () => {
   it('checks again after the interval of real time, whatever steps the wall clock takes', async () => {
-    const stateDir = join(root, 'state');
-    mkdirSync(join(stateDir, 'overlays'), { recursive: true });
-    writeFileSync(join(stateDir, 'overlays', 'cfg.yaml'), 'apiVersion: left4me/v1\nkind: Overlay\nmetadata: {name: cfg}\nspec:\n  refresh: 1h\n  sources:\n    - files:\n        - {path: left4dead2/cfg/a.cfg, content: "sv_cheats 0"}\n');
-    const cfg = controllerConfig({ stateDir, fsRoot: join(root, 'host') });
-    const store = new StatusStore(onHost(cfg, cfg.units.layout.statusDir));
-    const clock = { wall: Date.now(), mono: 1_000 };
-    const now = () => clock.wall;
-    const builds = new BuildReconciler({ cfg, systemd: {} as SystemdAdapter, log: pino({ level: 'silent' }), store, now, elapsed: new ElapsedClock(now, () => clock.mono), enqueue: () => undefined });
+    const { stateDir, cfg, store, clock, builds } = rig('state');
     const state = await loadState(stateDir, documentLoadOptions(cfg));
     expect(state.problems).toEqual([]);
     const checkedAt = async () => (await store.read('Overlay', 'cfg'))?.build?.checkedAt;
@@ -50,14 +56,7 @@ describe('overlay refresh under a stepped clock', () => {
   });
 
   it("forgets a deleted overlay's refresh age at the next full pass", async () => {
-    const stateDir = join(root, 'state-gone');
-    mkdirSync(join(stateDir, 'overlays'), { recursive: true });
-    writeFileSync(join(stateDir, 'overlays', 'cfg.yaml'), 'apiVersion: left4me/v1\nkind: Overlay\nmetadata: {name: cfg}\nspec:\n  refresh: 1h\n  sources:\n    - files:\n        - {path: left4dead2/cfg/a.cfg, content: "sv_cheats 0"}\n');
-    const cfg = controllerConfig({ stateDir, fsRoot: join(root, 'host-gone') });
-    const store = new StatusStore(onHost(cfg, cfg.units.layout.statusDir));
-    const clock = { wall: Date.now(), mono: 1_000 };
-    const elapsed = new ElapsedClock(() => clock.wall, () => clock.mono);
-    const builds = new BuildReconciler({ cfg, systemd: {} as SystemdAdapter, log: pino({ level: 'silent' }), store, now: () => clock.wall, elapsed, enqueue: () => undefined });
+    const { stateDir, cfg, clock, elapsed, builds } = rig('gone');
     await builds.reconcileOverlay('cfg', await loadState(stateDir, documentLoadOptions(cfg)));
     clock.mono += 10 * 60_000;
     rmSync(join(stateDir, 'overlays', 'cfg.yaml'));
